@@ -1,0 +1,58 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+)
+
+// Model answers prompts with greedy continuations: the engine (Engine) or
+// a served model (Endpoint).
+type Model interface {
+	// Complete returns the continuation of p, at most p.MaxNew tokens.
+	Complete(ctx context.Context, p *Prompt) (string, error)
+}
+
+// Scorer gives next-token log-probabilities, for perplexity.
+// LogProbs(tokens, positions) returns len(tokens)−1 values, entry t being
+// log p(tokens[t+1] | tokens[..t]); positions nil means 0..len−1.
+type Scorer interface {
+	LogProbs(tokens, positions []int32) ([]float32, error)
+}
+
+// TokenModel is the engine's interface (*model.Model satisfies it).
+type TokenModel interface {
+	Generate(prompt []int32, maxNew int, stop func(id int32) bool) ([]int32, error)
+	LogProbs(tokens, positions []int32) ([]float32, error)
+}
+
+// Engine runs the suite on the project's own model: batched prefill, KV
+// cache, greedy decoding, stopping at end of sequence.
+type Engine struct {
+	Model TokenModel
+	Tok   Tokenizer
+	// EOS stops generation when HasEOS.
+	EOS    int32
+	HasEOS bool
+}
+
+// Complete generates from p.Tokens and decodes the new tokens, skipping
+// special tokens.
+func (e *Engine) Complete(ctx context.Context, p *Prompt) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	var stop func(int32) bool
+	if e.HasEOS {
+		stop = func(id int32) bool { return id == e.EOS }
+	}
+	ids, err := e.Model.Generate(p.Tokens, p.MaxNew, stop)
+	if err != nil {
+		return "", fmt.Errorf("eval: generate %s sample %d (%d tokens): %w", p.Task, p.Index, len(p.Tokens), err)
+	}
+	return e.Tok.Decode(ids, true), nil
+}
+
+// LogProbs delegates to the model.
+func (e *Engine) LogProbs(tokens, positions []int32) ([]float32, error) {
+	return e.Model.LogProbs(tokens, positions)
+}

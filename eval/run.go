@@ -1,0 +1,295 @@
+// Package eval measures long-context ability: RULER-style synthetic
+// tasks (passkey retrieval, needles in a haystack, variable tracking,
+// common and frequent word extraction) generated deterministically from a
+// seed and sized in the model's own tokens, string-match scoring,
+// perplexity by position, a client for OpenAI-compatible servers, and
+// reports (JSON, Markdown, PNG) including side-by-side comparisons.
+package eval
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/longrecipe/longrecipe/internal/progress"
+)
+
+// Options configure a run.
+type Options struct {
+	// Tasks to run: names from SyntheticTasks, and PerplexityTask.
+	Tasks []string
+	// Lengths are the prompt lengths in tokens.
+	Lengths []int
+	// Depths (in [0, 1]) for the tasks that place a needle.
+	Depths []float64
+	// Samples per task × length × depth (and perplexity sequences).
+	Samples int
+	Seed    uint64
+	// Haystack is the needle tasks' filler (nil: noise).
+	Haystack *Haystack
+	// MaxNew overrides the tasks' generation budgets when > 0.
+	MaxNew int
+	// PPLDocs is the text perplexity is measured on (PPLSource names
+	// it); long sequences have the largest of Lengths, short windows
+	// PPLWindow tokens (0: none).
+	PPLDocs   []string
+	PPLSource string
+	PPLWindow int
+	// Progress receives a progress bar (nil: none).
+	Progress io.Writer
+	// Describe what was evaluated, for the reports.
+	ModelName, TokenizerName string
+}
+
+// SampleResult is one scored test case.
+type SampleResult struct {
+	Task         string   `json:"task"`
+	Length       int      `json:"length"`
+	Depth        *float64 `json:"depth,omitempty"`
+	Index        int      `json:"index"`
+	PromptTokens int      `json:"prompt_tokens"`
+	Expected     []string `json:"expected"`
+	Output       string   `json:"output"`
+	Score        float64  `json:"score"`
+	Seconds      float64  `json:"seconds"`
+}
+
+// Cell is a mean score over samples: task × length × depth, or task ×
+// length (Depth nil) in summaries.
+type Cell struct {
+	Task   string   `json:"task"`
+	Length int      `json:"length"`
+	Depth  *float64 `json:"depth,omitempty"`
+	N      int      `json:"n"`
+	Score  float64  `json:"score"`
+}
+
+// Results is everything a run measured; it is what results.json holds.
+type Results struct {
+	Model     string    `json:"model"`
+	Tokenizer string    `json:"tokenizer"`
+	Haystack  string    `json:"haystack"`
+	Seed      uint64    `json:"seed"`
+	Samples   int       `json:"samples_per_cell"`
+	Tasks     []string  `json:"tasks"`
+	Lengths   []int     `json:"lengths"`
+	Depths    []float64 `json:"depths"`
+	// Items holds every sample.
+	Items   []SampleResult `json:"items"`
+	Cells   []Cell         `json:"cells"`
+	Summary []Cell         `json:"summary"`
+	PPL     *PPLResult     `json:"ppl,omitempty"`
+}
+
+// check validates options.
+func (o *Options) check() error {
+	if len(o.Tasks) == 0 {
+		return fmt.Errorf("eval: no tasks")
+	}
+	seen := map[string]bool{}
+	for _, t := range o.Tasks {
+		if t != PerplexityTask && !slices.Contains(SyntheticTasks, t) {
+			return fmt.Errorf("eval: unknown task %q", t)
+		}
+		if seen[t] {
+			return fmt.Errorf("eval: task %q listed twice", t)
+		}
+		seen[t] = true
+	}
+	if len(o.Lengths) == 0 {
+		return fmt.Errorf("eval: no lengths")
+	}
+	for _, l := range o.Lengths {
+		if l < 16 {
+			return fmt.Errorf("eval: length %d too small", l)
+		}
+	}
+	for _, d := range o.Depths {
+		if !(d >= 0 && d <= 1) {
+			return fmt.Errorf("eval: depth %v outside [0, 1]", d)
+		}
+	}
+	if o.Samples < 1 {
+		return fmt.Errorf("eval: samples %d must be at least 1", o.Samples)
+	}
+	for _, t := range o.Tasks {
+		if UsesDepth(t) && len(o.Depths) == 0 {
+			return fmt.Errorf("eval: task %s needs depths", t)
+		}
+	}
+	return nil
+}
+
+// Run generates, answers and scores every test case, then measures
+// perplexity when asked (m must then be a Scorer).
+func Run(ctx context.Context, m Model, tok Tokenizer, opt Options) (*Results, error) {
+	if err := opt.check(); err != nil {
+		return nil, err
+	}
+	hay := opt.Haystack
+	if hay == nil {
+		hay = NoiseHaystack()
+	}
+	res := &Results{
+		Model: opt.ModelName, Tokenizer: opt.TokenizerName, Haystack: hay.Name, Seed: opt.Seed,
+		Samples: opt.Samples, Tasks: opt.Tasks, Lengths: opt.Lengths, Depths: opt.Depths,
+	}
+	gen := &Generator{Tok: tok, Haystack: hay, Seed: opt.Seed}
+	type job struct {
+		task   string
+		length int
+		depth  float64
+		index  int
+	}
+	var jobs []job
+	doPPL := false
+	for _, t := range opt.Tasks {
+		if t == PerplexityTask {
+			doPPL = true
+			continue
+		}
+		depths := []float64{math.NaN()}
+		if UsesDepth(t) {
+			depths = opt.Depths
+		}
+		for _, l := range opt.Lengths {
+			for _, d := range depths {
+				for i := 0; i < opt.Samples; i++ {
+					jobs = append(jobs, job{t, l, d, i})
+				}
+			}
+		}
+	}
+	var scorer Scorer
+	if doPPL {
+		s, ok := m.(Scorer)
+		if !ok {
+			return nil, fmt.Errorf("eval: task ppl needs log-probabilities, which this model (an endpoint?) does not give")
+		}
+		if len(opt.PPLDocs) == 0 {
+			return nil, fmt.Errorf("eval: task ppl needs text (PPLDocs)")
+		}
+		scorer = s
+	}
+	var bar *progress.Bar
+	if opt.Progress != nil && len(jobs) > 0 {
+		bar = progress.New(opt.Progress, "eval", int64(len(jobs)), "samples")
+	}
+	for _, j := range jobs {
+		p, err := gen.Generate(j.task, j.length, j.depth, j.index)
+		if err != nil {
+			return nil, err
+		}
+		if opt.MaxNew > 0 {
+			p.MaxNew = opt.MaxNew
+		}
+		t0 := time.Now()
+		out, err := m.Complete(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("eval: %s length %d sample %d: %w", j.task, j.length, j.index, err)
+		}
+		r := SampleResult{
+			Task: j.task, Length: j.length, Index: j.index, PromptTokens: len(p.Tokens),
+			Expected: p.Answers, Output: out, Score: Score(out, p.Answers), Seconds: time.Since(t0).Seconds(),
+		}
+		if !math.IsNaN(j.depth) {
+			d := j.depth
+			r.Depth = &d
+		}
+		res.Items = append(res.Items, r)
+		if bar != nil {
+			bar.Add(1)
+		}
+	}
+	if bar != nil {
+		bar.Finish()
+	}
+	res.Aggregate()
+	if doPPL {
+		length := slices.Max(opt.Lengths)
+		var tick func()
+		if opt.Progress != nil {
+			n := opt.Samples
+			if opt.PPLWindow > 0 {
+				n *= 2
+			}
+			pb := progress.New(opt.Progress, "ppl", int64(n), "sequences")
+			defer pb.Finish()
+			tick = func() { pb.Add(1) }
+		}
+		p, err := Perplexity(ctx, scorer, tok, opt.PPLSource, opt.PPLDocs, length, opt.Samples, opt.PPLWindow, tick)
+		if err != nil {
+			return nil, err
+		}
+		res.PPL = p
+	}
+	return res, nil
+}
+
+// Aggregate recomputes Cells and Summary from Items.
+func (r *Results) Aggregate() {
+	type key struct {
+		task   string
+		length int
+		depth  float64 // -1: none
+	}
+	sum := map[key]float64{}
+	cnt := map[key]int{}
+	for _, it := range r.Items {
+		d := -1.0
+		if it.Depth != nil {
+			d = *it.Depth
+		}
+		for _, k := range []key{{it.Task, it.Length, d}, {it.Task, it.Length, -2}} {
+			sum[k] += it.Score
+			cnt[k]++
+		}
+	}
+	order := map[string]int{}
+	for i, t := range r.Tasks {
+		order[t] = i
+	}
+	keys := make([]key, 0, len(sum))
+	for k := range sum {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.task != b.task {
+			return order[a.task] < order[b.task]
+		}
+		if a.length != b.length {
+			return a.length < b.length
+		}
+		return a.depth < b.depth
+	})
+	r.Cells, r.Summary = nil, nil
+	for _, k := range keys {
+		c := Cell{Task: k.task, Length: k.length, N: cnt[k], Score: sum[k] / float64(cnt[k])}
+		switch {
+		case k.depth == -2:
+			r.Summary = append(r.Summary, c)
+		default:
+			if k.depth >= 0 {
+				d := k.depth
+				c.Depth = &d
+			}
+			r.Cells = append(r.Cells, c)
+		}
+	}
+}
+
+// Mean returns the mean summary score of task at length (ok false when
+// not measured).
+func (r *Results) Mean(task string, length int) (score float64, ok bool) {
+	for _, c := range r.Summary {
+		if c.Task == task && c.Length == length {
+			return c.Score, true
+		}
+	}
+	return 0, false
+}

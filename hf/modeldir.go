@@ -1,0 +1,62 @@
+package hf
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/longrecipe/longrecipe/internal/atomicfile"
+)
+
+// TokenizerFiles are the files of a model folder that describe its
+// tokenizer and generation defaults; CopyTokenizerFiles carries them over.
+var TokenizerFiles = []string{
+	"tokenizer.json",
+	"tokenizer_config.json",
+	"special_tokens_map.json",
+	"generation_config.json",
+}
+
+// ReadModelDir loads dir/config.json and opens the checkpoint in dir. The
+// caller closes the checkpoint.
+func ReadModelDir(dir string) (*Config, *Checkpoint, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model folder: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, nil, fmt.Errorf("model folder %s: not a directory", dir)
+	}
+	cfg, err := LoadConfig(filepath.Join(dir, ConfigFileName))
+	if err != nil {
+		return nil, nil, err
+	}
+	ck, err := OpenCheckpoint(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, ck, nil
+}
+
+// CopyTokenizerFiles copies those of TokenizerFiles that exist in src into
+// dst (atomically, one by one) and returns the names copied. A missing file
+// is skipped; any other error is returned.
+func CopyTokenizerFiles(src, dst string) ([]string, error) {
+	var copied []string
+	for _, name := range TokenizerFiles {
+		data, err := os.ReadFile(filepath.Join(src, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return copied, fmt.Errorf("copy tokenizer files: %w", err)
+		}
+		if err := atomicfile.WriteFile(filepath.Join(dst, name), data); err != nil {
+			return copied, fmt.Errorf("copy tokenizer files: %w", err)
+		}
+		copied = append(copied, name)
+	}
+	return copied, nil
+}

@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/longrecipe/longrecipe/hf"
+	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/shards"
+	"github.com/longrecipe/longrecipe/train"
+)
+
+func init() {
+	register(&command{
+		name:    "train",
+		summary: "fine-tune a model (AdamW, schedules, checkpoints that resume bit-identically)",
+		run:     runTrain,
+	})
+}
+
+const trainUsage = "train --model DIR --data F.jsonl|SHARD_DIR --output DIR [--steps N] [--lr 5e-5] [--batch 1] [--grad-accum 1] [--schedule constant|cosine|linear] [flags]"
+
+func runTrain(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "train", trainUsage,
+		"Trains the model in --model on the rows of --data (a JSONL file or a shard folder) in file order,\n"+
+			"one AdamW step per batch×grad-accum rows (wrapping around at the end of the data), and writes a\n"+
+			"Hugging Face model folder to --output (config.json, model.safetensors, tokenizer files) with\n"+
+			"metrics.jsonl, loss.png, lr.png and checkpoints/ (fp32 weights, AdamW moments, state).\n"+
+			"Rerunning the same command resumes from the last checkpoint, bit-identically; other\n"+
+			"hyperparameters are refused unless --force. Defaults are the LongRecipe paper's stage 1 (AdamW\n"+
+			"0.9/0.999, eps 1e-8, weight decay 0.1, constant LR 5e-5, seed 2027) except batch 1 and\n"+
+			"grad-accum 1 (the paper: 1 × 96), sized for a CPU.")
+	modelDir := fs.String("model", "", "input model folder (config.json + safetensors)")
+	data := fs.String("data", "", "training rows: a JSONL file (input_ids, position_ids, loss_mask) or a shard folder")
+	output := fs.String("output", "", "output folder (created; holds checkpoints to resume from)")
+	steps := fs.Int("steps", 0, "optimizer steps (0: one epoch, ceil(rows / (batch × grad-accum)))")
+	lr := fs.Float64("lr", 5e-5, "peak learning rate")
+	batch := fs.Int("batch", 1, "rows per forward/backward pass (micro-batch)")
+	accum := fs.Int("grad-accum", 1, "micro-batches per optimizer step; the loss is the mean over all their predicted tokens")
+	schedule := fs.String("schedule", "constant", "learning-rate schedule: constant, cosine or linear (transformers' formulas)")
+	warmup := fs.Int("warmup", 0, "linear warm-up steps from 0 to --lr")
+	minLR := fs.Float64("min-lr", 0, "learning rate reached at the last step by cosine and linear")
+	wd := fs.Float64("weight-decay", 0.1, "AdamW decoupled weight decay")
+	decayAll := fs.Bool("decay-all", false, "also decay biases and norm weights (default: the Hugging Face Trainer convention, which exempts them)")
+	beta1 := fs.Float64("beta1", 0.9, "AdamW β1")
+	beta2 := fs.Float64("beta2", 0.999, "AdamW β2")
+	eps := fs.Float64("eps", 1e-8, "AdamW epsilon")
+	clip := fs.Float64("grad-clip", 1.0, "clip the global gradient norm to this (0: no clipping; 1.0 is the transformers default)")
+	seed := fs.Int64("seed", 2027, "random seed, recorded in checkpoints (training draws no random numbers: rows in file order, no dropout)")
+	every := fs.Int("checkpoint-every", 10, "write a checkpoint every N steps (0: only at the end and on interrupt)")
+	saveDtype := fs.String("save-dtype", "", "dtype of the final model.safetensors: float32, bfloat16 or float16 (default: the input config's torch_dtype)")
+	checkpointing := fs.Bool("checkpointing", true, "activation checkpointing: recompute each layer's activations in the backward pass (less memory, one more forward pass)")
+	threads := fs.Int("threads", 0, "goroutines for attention and elementwise work (0: all CPUs); part of the checkpointed settings")
+	force := fs.Bool("force", false, "resume even if the checkpoint was made with other settings")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("unexpected arguments %q", fs.Args())
+	}
+	for _, req := range []struct{ name, val string }{{"model", *modelDir}, {"data", *data}, {"output", *output}} {
+		if req.val == "" {
+			return usageErrorf("--%s is required", req.name)
+		}
+	}
+	if *steps < 0 || *batch <= 0 || *accum <= 0 || *every < 0 || *threads < 0 || *warmup < 0 {
+		return usageErrorf("--steps, --warmup, --checkpoint-every, --threads must be >= 0 and --batch, --grad-accum > 0")
+	}
+	if err := (train.Schedule{Kind: *schedule, LR: *lr, Warmup: *warmup, MinLR: *minLR, Total: max(*steps, 1)}).Validate(); err != nil {
+		return usageErrorf("%v", err)
+	}
+	if err := (train.AdamWConfig{Beta1: *beta1, Beta2: *beta2, Eps: *eps, WeightDecay: *wd}).Validate(); err != nil {
+		return usageErrorf("%v", err)
+	}
+	if !(*clip >= 0) || math.IsInf(*clip, 0) {
+		return usageErrorf("--grad-clip %v must be >= 0 and finite", *clip)
+	}
+	absModel, err := filepath.Abs(*modelDir)
+	if err != nil {
+		return err
+	}
+	absData, err := filepath.Abs(*data)
+	if err != nil {
+		return err
+	}
+
+	ds, err := shards.Open(*data)
+	if err != nil {
+		return err
+	}
+	defer ds.Close()
+	if ds.Len() == 0 {
+		return fmt.Errorf("training data %s has no rows", *data)
+	}
+	n := *steps
+	if n == 0 {
+		n = (ds.Len() + *batch**accum - 1) / (*batch * *accum)
+	}
+
+	m, err := model.Load(*modelDir)
+	if err != nil {
+		return err
+	}
+	dtype := *saveDtype
+	if dtype == "" {
+		dtype = m.Cfg.TorchDtype
+	}
+	if dtype == "" {
+		return fmt.Errorf("%s: config.json has no torch_dtype; pass --save-dtype", *modelDir)
+	}
+	nThreads := *threads
+	if nThreads == 0 {
+		nThreads = runtime.GOMAXPROCS(0)
+	}
+
+	h := train.Hyper{Steps: n, Batch: *batch, GradAccum: *accum, Schedule: *schedule, LR: *lr, Warmup: *warmup, MinLR: *minLR, GradClip: *clip, Seed: *seed}
+	h.SetAdamW(train.AdamWConfig{Beta1: *beta1, Beta2: *beta2, Eps: *eps, WeightDecay: *wd, DecayAll: *decayAll})
+	h.Extra = map[string]string{
+		"model":         absModel,
+		"data":          absData,
+		"threads":       strconv.Itoa(nThreads),
+		"checkpointing": strconv.FormatBool(*checkpointing),
+	}
+	cfg := train.Config{
+		Hyper:           h,
+		Model:           train.Llama{M: m, Opt: model.Options{Checkpointing: *checkpointing, Threads: nThreads}},
+		Data:            ds,
+		Output:          *output,
+		CheckpointEvery: *every,
+		Force:           *force,
+		SaveModel: func(dir string) error {
+			if err := m.Save(dir, dtype); err != nil {
+				return err
+			}
+			_, err := hf.CopyTokenizerFiles(*modelDir, dir)
+			return err
+		},
+		Progress: env.Stderr,
+		Log:      env.Stderr,
+	}
+	res, err := train.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if res.ResumedFrom == res.Steps {
+		fmt.Fprintf(env.Stdout, "already trained %d steps; model folder %s written again\n", res.Steps, *output)
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, "trained %d steps (from step %d), last loss %.4f, %d tokens, %s of training; model folder %s\n",
+		res.Steps, res.ResumedFrom, res.LastLoss, res.Tokens, res.Elapsed.Round(time.Millisecond), *output)
+	return nil
+}

@@ -1,0 +1,255 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/longrecipe/longrecipe/hf"
+	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/train"
+)
+
+// writeTinyModel writes a random tiny Llama folder (bfloat16, with a
+// tokenizer.json to be copied) and a JSONL of training rows; it returns
+// the model folder and the data file.
+func writeTinyModel(t *testing.T) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := &hf.Config{
+		ModelType: "llama", VocabSize: 32, HiddenSize: 16, IntermediateSize: 32,
+		NumHiddenLayers: 2, NumAttentionHeads: 4, NumKeyValueHeads: 2, HeadDim: 4,
+		RMSNormEps: 1e-5, RopeTheta: 10000, MaxPositionEmbeddings: 256,
+		HiddenAct: "silu", InitializerRange: 0.1, BOSTokenID: -1, EOSTokenID: -1,
+	}
+	m, err := model.New(cfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mdir := filepath.Join(dir, "model")
+	if err := m.Save(mdir, "bfloat16"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mdir, "tokenizer.json"), []byte(`{"model":{"type":"BPE"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	for i := 0; i < 6; i++ {
+		row := map[string]any{}
+		ids, pos, mask := make([]int, 48), make([]int, 48), make([]int, 48)
+		for j := range ids {
+			ids[j] = (i*5 + j*j) % 32
+			pos[j] = 3 * j
+			mask[j] = 1
+		}
+		mask[0], mask[1] = 0, 0
+		row["input_ids"], row["position_ids"], row["loss_mask"] = ids, pos, mask
+		b, _ := json.Marshal(row)
+		sb.Write(b)
+		sb.WriteByte('\n')
+	}
+	data := filepath.Join(dir, "rows.jsonl")
+	if err := os.WriteFile(data, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return mdir, data
+}
+
+func runMain(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := Main(args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestTrainCLIOverfits trains the tiny model through the CLI and checks the
+// loss falls and the output is a loadable model folder in the input dtype.
+func TestTrainCLIOverfits(t *testing.T) {
+	mdir, data := writeTinyModel(t)
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := runMain("train", "--model", mdir, "--data", data, "--output", out,
+		"--steps", "80", "--lr", "3e-2", "--batch", "2", "--grad-accum", "2", "--schedule", "cosine", "--warmup", "3", "--min-lr", "1e-3", "--checkpoint-every", "10")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "trained 80 steps") {
+		t.Errorf("stdout %q", stdout)
+	}
+	ms, err := train.ReadMetrics(filepath.Join(out, "metrics.jsonl"))
+	if err != nil || len(ms) != 80 {
+		t.Fatalf("metrics: %d lines, %v", len(ms), err)
+	}
+	t.Logf("loss %.4f -> %.4f (ln 32 = %.4f)", ms[0].Loss, ms[79].Loss, math.Log(32))
+	if !(ms[79].Loss < 0.3*ms[0].Loss) {
+		t.Errorf("loss %.4f -> %.4f: did not drop below 30%%", ms[0].Loss, ms[79].Loss)
+	}
+	if ms[0].Predicted != 4*46 {
+		t.Errorf("step 1 predicted %d tokens, want 4 rows × 46 (loss mask)", ms[0].Predicted)
+	}
+	for _, f := range []string{"config.json", "model.safetensors", "loss.png", "lr.png", "checkpoints/latest"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if a, _ := os.ReadFile(filepath.Join(mdir, "tokenizer.json")); true {
+		b, err := os.ReadFile(filepath.Join(out, "tokenizer.json"))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("tokenizer.json not copied (%v)", err)
+		}
+	}
+	cfg, err := hf.LoadConfig(filepath.Join(out, "config.json"))
+	if err != nil || cfg.TorchDtype != "bfloat16" {
+		t.Fatalf("output config: torch_dtype %q, %v; want bfloat16", cfg.TorchDtype, err)
+	}
+	// The saved weights are the checkpoint's fp32 master weights rounded
+	// to bfloat16.
+	got, err := model.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := hf.OpenSafetensors(filepath.Join(out, "checkpoints", "step-00000080", "weights.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	for _, p := range got.Params() {
+		w, err := ck.Float32(p.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range w {
+			if want := hf.Float32FromBF16(hf.BF16FromFloat32(w[i])); p.W[i] != want {
+				t.Fatalf("%s[%d] = %v, want bf16(%v) = %v", p.Name, i, p.W[i], w[i], want)
+			}
+		}
+	}
+	// Rerunning with another learning rate is refused and names the flag.
+	code, _, stderr = runMain("train", "--model", mdir, "--data", data, "--output", out,
+		"--steps", "80", "--lr", "2e-2", "--batch", "2", "--grad-accum", "2", "--schedule", "cosine", "--warmup", "3", "--min-lr", "1e-3", "--checkpoint-every", "10")
+	if code != 1 || !strings.Contains(stderr, "lr: checkpoint 0.03, now 0.02") {
+		t.Errorf("changed --lr: exit %d, %q", code, stderr)
+	}
+}
+
+func TestTrainCLIUsage(t *testing.T) {
+	mdir, data := writeTinyModel(t)
+	out := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"--data", data, "--output", out}, 2, "--model is required"},
+		{[]string{"--model", mdir, "--output", out}, 2, "--data is required"},
+		{[]string{"--model", mdir, "--data", data}, 2, "--output is required"},
+		{[]string{"--model", mdir, "--data", data, "--output", out, "--schedule", "exp"}, 2, `unknown kind "exp"`},
+		{[]string{"--model", mdir, "--data", data, "--output", out, "--beta2", "1"}, 2, "beta2"},
+		{[]string{"--model", mdir, "--data", data, "--output", out, "--batch", "0"}, 2, "--batch"},
+		{[]string{"--model", mdir, "--data", data, "--output", out, "--min-lr", "1e-6"}, 2, "constant"},
+		{[]string{"--model", mdir, "--data", data + ".missing", "--output", out}, 1, "rows.jsonl.missing"},
+		{[]string{"--model", out, "--data", data, "--output", out}, 1, "config.json"},
+	} {
+		code, _, stderr := runMain(append([]string{"train"}, tc.args...)...)
+		if code != tc.code || !strings.Contains(stderr, tc.msg) {
+			t.Errorf("%v: exit %d %q, want %d and %q", tc.args, code, stderr, tc.code, tc.msg)
+		}
+	}
+}
+
+// trainHelperEnv carries the arguments (separated by U+001F) when the test binary
+// runs as the "longrecipe train" subprocess of TestTrainCLIKillResume.
+const trainHelperEnv = "LONGRECIPE_CLI_TRAIN_HELPER_ARGS"
+
+// TestTrainCLIHelperProcess is not a test: it is the subprocess body of
+// TestTrainCLIKillResume and returns at once in a normal run.
+func TestTrainCLIHelperProcess(t *testing.T) {
+	args := os.Getenv(trainHelperEnv)
+	if args == "" {
+		return
+	}
+	os.Exit(Main(strings.Split(args, "\x1f"), strings.NewReader(""), os.Stdout, os.Stderr))
+}
+
+// TestTrainCLIKillResume runs "longrecipe train" as a subprocess, kills it
+// with SIGKILL twice after a checkpoint (mid-step), reruns the same command
+// until it finishes, and requires the final model and optimizer state to
+// be byte-identical to an uninterrupted run's.
+func TestTrainCLIKillResume(t *testing.T) {
+	mdir, data := writeTinyModel(t)
+	args := func(out string) []string {
+		return []string{"train", "--model", mdir, "--data", data, "--output", out, "--steps", "30",
+			"--lr", "5e-3", "--batch", "2", "--grad-accum", "2", "--schedule", "linear", "--warmup", "2",
+			"--checkpoint-every", "3", "--threads", "2", "--save-dtype", "float32"}
+	}
+	start := func(out string) (*exec.Cmd, *bytes.Buffer) {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestTrainCLIHelperProcess$")
+		cmd.Env = append(os.Environ(), trainHelperEnv+"="+strings.Join(args(out), "\x1f"))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, &stderr
+	}
+	latest := func(out string) int {
+		b, _ := os.ReadFile(filepath.Join(out, "checkpoints", "latest"))
+		var s int
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(b)), "step-%d", &s); err != nil {
+			return -1
+		}
+		return s
+	}
+	ref := filepath.Join(t.TempDir(), "ref")
+	cmd, stderr := start(ref)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, stderr)
+	}
+	out := filepath.Join(t.TempDir(), "killed")
+	for _, after := range []int{3, 12} {
+		cmd, stderr := start(out)
+		deadline := time.Now().Add(60 * time.Second)
+		for latest(out) < after {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("no checkpoint %d within 60 s\n%s", after, stderr)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(5 * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("the run was not killed mid-way (%v)\n%s", err, stderr)
+		}
+		if s := latest(out); s < after || s >= 30 {
+			t.Fatalf("latest checkpoint after the kill: %d", s)
+		}
+		t.Logf("killed after checkpoint %d (latest now %d)", after, latest(out))
+	}
+	cmd, stderr = start(out)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("resumed run: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr.String(), "resuming from") {
+		t.Errorf("the rerun did not report a resume:\n%s", stderr)
+	}
+	for _, f := range []string{"model.safetensors", "config.json", "checkpoints/step-00000030/weights.safetensors", "checkpoints/step-00000030/optimizer.safetensors"} {
+		a, err1 := os.ReadFile(filepath.Join(ref, f))
+		b, err2 := os.ReadFile(filepath.Join(out, f))
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%v %v", err1, err2)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs between the uninterrupted and the killed+resumed run", f)
+		}
+	}
+}

@@ -1,0 +1,93 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+// Micro-kernels in sgemm_amd64.s (see microKernel for the contract).
+//
+//go:noescape
+func sgemmKernelAVX512x12(kc int, a, b, c *float32, ldc int, beta float32, load int)
+
+//go:noescape
+func sgemmKernelAVX2x6(kc int, a, b, c *float32, ldc int, beta float32, load int)
+
+var (
+	avx512Impl = &impl{name: "avx512", mr: 12, nr: 32, kc: 256, mc: 192, nc: 2048, kernel: sgemmKernelAVX512x12,
+		packA: packA12AVX512, packB: packB32AVX512}
+	avx2Impl   = &impl{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 96, nc: 2048, kernel: sgemmKernelAVX2x6}
+)
+
+// hasAVX512 and hasAVX2 say which assembly paths this CPU (and OS) can run.
+var (
+	hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+)
+
+// active is the matrix-multiply path Sgemm uses.
+var active = bestImpl()
+
+func bestImpl() *impl {
+	switch {
+	case hasAVX512:
+		return avx512Impl
+	case hasAVX2:
+		return avx2Impl
+	}
+	return genericImpl
+}
+
+// impls lists the paths this machine can run, best first (for tests).
+func impls() []*impl {
+	var l []*impl
+	if hasAVX512 {
+		l = append(l, avx512Impl)
+	}
+	if hasAVX2 {
+		l = append(l, avx2Impl)
+	}
+	return append(l, genericImpl)
+}
+
+// fmaLoopAVX512 runs n iterations of 24 independent 16-lane FMAs
+// (768 flops each).
+//
+//go:noescape
+func fmaLoopAVX512(n int)
+
+// fmaLoopAVX2 runs n iterations of 12 independent 8-lane FMAs
+// (192 flops each).
+//
+//go:noescape
+func fmaLoopAVX2(n int)
+
+// Packing routines in sgemm_amd64.s for full 12-row A panels and 32-column
+// B panels (see impl.packABlock and impl.packBBlock for the layouts).
+//
+//go:noescape
+func packA12GatherAVX512(kc int, src *float32, ld int, alpha float32, dst *float32)
+
+//go:noescape
+func packA12CopyAVX512(kc int, src *float32, ld int, alpha float32, dst *float32)
+
+//go:noescape
+func packB32GatherAVX512(kc int, src *float32, ld int, dst *float32)
+
+//go:noescape
+func packB32CopyAVX512(kc int, src *float32, ld int, dst *float32)
+
+func packA12AVX512(trans bool, kb int, src *float32, ld int, alpha float32, dst *float32) {
+	if trans {
+		packA12CopyAVX512(kb, src, ld, alpha, dst)
+	} else {
+		packA12GatherAVX512(kb, src, ld, alpha, dst)
+	}
+}
+
+func packB32AVX512(trans bool, kb int, src *float32, ld int, dst *float32) {
+	if trans {
+		packB32GatherAVX512(kb, src, ld, dst)
+	} else {
+		packB32CopyAVX512(kb, src, ld, dst)
+	}
+}

@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// active is the matrix-multiply path Sgemm uses.
+var active = genericImpl
+
+// impls lists the paths this machine can run, best first (for tests).
+func impls() []*impl { return []*impl{genericImpl} }

@@ -1,0 +1,210 @@
+package model
+
+import (
+	"math"
+	"sync"
+)
+
+// Attention is computed FlashAttention-2 style: queries and keys are cut
+// into tiles of tileQ and tileK rows; the forward pass keeps a running row
+// maximum and sum (online softmax) and stores only the output and the row
+// log-sum-exp; the backward pass recomputes the probabilities tile by tile
+// from the log-sum-exp. Nothing of size T×T is ever allocated: the memory
+// is O(T) per head plus one tile per worker.
+//
+// Masking is by token index within the sequence (not by position id), as
+// transformers builds its causal and sliding-window masks from cache
+// positions: query i sees key j when j ≤ i and, with a sliding window W,
+// i − j < W. Query head h reads key/value head h/(H/KV) (repeat_kv).
+
+// tileQ and tileK are the query and key tile sizes (variables so that the
+// tests can exercise many tiles on small inputs).
+var tileQ, tileK = 64, 64
+
+type attnScratch struct {
+	s, dp, acc, m, l, dd []float32
+}
+
+var attnPool = sync.Pool{New: func() any { return new(attnScratch) }}
+
+func growF(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// attnForward computes causal attention of Tq query rows q (row width
+// H·HD), whose absolute indices are qOff..qOff+Tq−1, over Tk key/value rows
+// k, v (row width KV·HD). It writes o (Tq rows of width H·HD) and, if lse
+// is not nil, the row log-sum-exp lse[h·Tq+r]. window > 0 is a sliding
+// window in tokens.
+func attnForward(o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *dims, window, threads int) {
+	H, KV, HD := d.H, d.KV, d.HD
+	QD, KVD := d.QD, d.KVD
+	rep := H / KV
+	scale := float32(1 / math.Sqrt(float64(HD)))
+	bq, bk := tileQ, tileK
+	nTiles := (Tq + bq - 1) / bq
+	parallelFor(H*nTiles, threads, func(task int) {
+		h, ti := task/nTiles, task%nTiles
+		kh := h / rep
+		r0 := ti * bq
+		n := min(bq, Tq-r0)
+		a0 := qOff + r0 // absolute index of the first query row
+		kLo, kHi := 0, min(Tk, a0+n)
+		if window > 0 {
+			kLo = max(0, a0-window+1)
+		}
+		sc := attnPool.Get().(*attnScratch)
+		defer attnPool.Put(sc)
+		sc.s = growF(sc.s, bq*bk)
+		sc.acc = growF(sc.acc, bq*HD)
+		sc.m = growF(sc.m, bq)
+		sc.l = growF(sc.l, bq)
+		S, acc, M, L := sc.s, sc.acc[:n*HD], sc.m[:n], sc.l[:n]
+		clear(acc)
+		clear(L)
+		negInf := float32(math.Inf(-1))
+		for i := range M {
+			M[i] = negInf
+		}
+		qt := q[r0*QD+h*HD:]
+		for j0 := kLo; j0 < kHi; j0 += bk {
+			nc := min(bk, kHi-j0)
+			gemmSerial(false, true, n, nc, HD, scale, qt, QD, k[j0*KVD+kh*HD:], KVD, 0, S, bk)
+			full := j0+nc-1 <= a0 && (window == 0 || a0+n-1-j0 < window)
+			for r := 0; r < n; r++ {
+				row := S[r*bk : r*bk+nc]
+				if !full {
+					a := a0 + r
+					for c := range row {
+						j := j0 + c
+						if j > a || (window > 0 && a-j >= window) {
+							row[c] = negInf
+						}
+					}
+				}
+				mx := M[r]
+				for _, x := range row {
+					if x > mx {
+						mx = x
+					}
+				}
+				if mx == negInf {
+					clear(row)
+					continue
+				}
+				if mx != M[r] {
+					alpha := expf(M[r] - mx)
+					L[r] *= alpha
+					ar := acc[r*HD : (r+1)*HD]
+					for i := range ar {
+						ar[i] *= alpha
+					}
+					M[r] = mx
+				}
+				var sum float32
+				for c, x := range row {
+					p := expf(x - mx)
+					row[c] = p
+					sum += p
+				}
+				L[r] += sum
+			}
+			gemmSerial(false, false, n, HD, nc, 1, S, bk, v[j0*KVD+kh*HD:], KVD, 1, acc, HD)
+		}
+		for r := 0; r < n; r++ {
+			inv := 1 / L[r]
+			or := o[(r0+r)*QD+h*HD : (r0+r)*QD+(h+1)*HD]
+			ar := acc[r*HD : (r+1)*HD]
+			for i := range or {
+				or[i] = ar[i] * inv
+			}
+			if lse != nil {
+				lse[h*Tq+r0+r] = M[r] + float32(math.Log(float64(L[r])))
+			}
+		}
+	})
+}
+
+// attnBackward computes dq (T rows of width H·HD), dk and dv (T rows of
+// width KV·HD), overwriting them, from dout and the forward's q, k, v
+// (after RoPE), o and lse, for causal self-attention of one sequence of T
+// tokens. Work is split by key/value head, so that no two workers write
+// the same gradient entries.
+func attnBackward(dq, dk, dv, dout, q, k, v, o, lse []float32, T int, d *dims, window, threads int) {
+	H, KV, HD := d.H, d.KV, d.HD
+	QD, KVD := d.QD, d.KVD
+	rep := H / KV
+	scale := float32(1 / math.Sqrt(float64(HD)))
+	bq, bk := tileQ, tileK
+	parallelFor(KV, threads, func(kh int) {
+		sc := attnPool.Get().(*attnScratch)
+		defer attnPool.Put(sc)
+		sc.s = growF(sc.s, bq*bk)
+		sc.dp = growF(sc.dp, bq*bk)
+		sc.dd = growF(sc.dd, rep*T)
+		P, dP, D := sc.s, sc.dp, sc.dd
+		// Zero this head's gradient columns; D[t] = dout[t]·o[t] per head.
+		for t := 0; t < T; t++ {
+			clear(dk[t*KVD+kh*HD : t*KVD+(kh+1)*HD])
+			clear(dv[t*KVD+kh*HD : t*KVD+(kh+1)*HD])
+			for g := 0; g < rep; g++ {
+				h := kh*rep + g
+				off := t*QD + h*HD
+				clear(dq[off : off+HD])
+				var s float32
+				for i := 0; i < HD; i++ {
+					s += dout[off+i] * o[off+i]
+				}
+				D[g*T+t] = s
+			}
+		}
+		for j0 := 0; j0 < T; j0 += bk {
+			nc := min(bk, T-j0)
+			kt, vt := k[j0*KVD+kh*HD:], v[j0*KVD+kh*HD:]
+			dkt, dvt := dk[j0*KVD+kh*HD:], dv[j0*KVD+kh*HD:]
+			iHi := T
+			if window > 0 {
+				iHi = min(T, j0+nc-1+window)
+			}
+			for g := 0; g < rep; g++ {
+				h := kh*rep + g
+				for i0 := j0; i0 < iHi; i0 += bq {
+					n := min(bq, iHi-i0)
+					qt, dot, dqt := q[i0*QD+h*HD:], dout[i0*QD+h*HD:], dq[i0*QD+h*HD:]
+					gemmSerial(false, true, n, nc, HD, scale, qt, QD, kt, KVD, 0, P, bk)
+					full := j0+nc-1 <= i0 && (window == 0 || i0+n-1-j0 < window)
+					for r := 0; r < n; r++ {
+						a := i0 + r
+						m := lse[h*T+a]
+						row := P[r*bk : r*bk+nc]
+						for c, x := range row {
+							j := j0 + c
+							if !full && (j > a || (window > 0 && a-j >= window)) {
+								row[c] = 0
+								continue
+							}
+							row[c] = expf(x - m)
+						}
+					}
+					// dV_j += Pᵀ·dO_i
+					gemmSerial(true, false, nc, HD, n, 1, P, bk, dot, QD, 1, dvt, KVD)
+					// dP = dO_i·V_jᵀ
+					gemmSerial(false, true, n, nc, HD, 1, dot, QD, vt, KVD, 0, dP, bk)
+					for r := 0; r < n; r++ {
+						dd := D[g*T+i0+r]
+						pr, dr := P[r*bk:r*bk+nc], dP[r*bk:r*bk+nc]
+						for c := range dr {
+							dr[c] = pr[c] * (dr[c] - dd)
+						}
+					}
+					// dQ_i += scale·dS·K_j ; dK_j += scale·dSᵀ·Q_i
+					gemmSerial(false, false, n, HD, nc, scale, dP, bk, kt, KVD, 1, dqt, QD)
+					gemmSerial(true, false, nc, HD, n, scale, dP, bk, qt, QD, 1, dkt, KVD)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,117 @@
+package model
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/longrecipe/longrecipe/hf"
+	"github.com/longrecipe/longrecipe/kernels"
+)
+
+// benchConfig is the tiny Llama of the benchmarks (and of
+// scripts/model/bench_torch.py): 6 layers, d=384, 6 heads, vocab 8192,
+// intermediate 1024.
+func benchConfig() *hf.Config {
+	return &hf.Config{
+		ModelType: "llama", VocabSize: 8192, HiddenSize: 384, IntermediateSize: 1024,
+		NumHiddenLayers: 6, NumAttentionHeads: 6, NumKeyValueHeads: 6, HeadDim: 64,
+		RMSNormEps: 1e-5, RopeTheta: 10000, MaxPositionEmbeddings: 32768,
+		HiddenAct: "silu", InitializerRange: 0.02, BOSTokenID: -1, EOSTokenID: -1,
+	}
+}
+
+// sgemmPeak measures kernels.Sgemm on a 1536³ product (GFLOP/s), the
+// reference for MFU.
+func sgemmPeak() float64 {
+	n := 1536
+	a, b, c := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
+	for i := range a {
+		a[i], b[i] = float32(i%7)*0.1, float32(i%5)*0.1
+	}
+	kernels.Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
+	best := 0.0
+	for r := 0; r < 3; r++ {
+		t0 := time.Now()
+		kernels.Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
+		best = max(best, 2*float64(n)*float64(n)*float64(n)/time.Since(t0).Seconds()/1e9)
+	}
+	return best
+}
+
+// BenchmarkTrainStep times ForwardBackward on one sequence of T tokens of
+// the tiny Llama and reports tokens/s, model GFLOP/s and MFU against the
+// measured Sgemm rate. Run with e.g.
+//
+//	go test ./model -run '^$' -bench TrainStep -benchtime 3x
+func BenchmarkTrainStep(b *testing.B) {
+	peak := sgemmPeak()
+	for _, tc := range []struct {
+		T    int
+		ckpt bool
+	}{{1024, false}, {1024, true}, {4096, true}} {
+		b.Run(fmt.Sprintf("T=%d/ckpt=%v", tc.T, tc.ckpt), func(b *testing.B) {
+			m, err := New(benchConfig(), 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 1))
+			batch := &Batch{Tokens: [][]int32{randTokens(rng, tc.T, 8192)}}
+			opt := Options{Checkpointing: tc.ckpt}
+			m.ForwardBackward(batch, opt) // warm the buffers
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, _, err := m.ForwardBackward(batch, opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			s := b.Elapsed().Seconds() / float64(b.N)
+			tps := float64(tc.T) / s
+			gflops := tps * m.FLOPsPerToken(tc.T) / 1e9
+			b.ReportMetric(tps, "tokens/s")
+			b.ReportMetric(gflops, "GFLOP/s")
+			b.ReportMetric(gflops/peak, "MFU")
+			b.ReportMetric(peak, "sgemm-GFLOP/s")
+		})
+	}
+}
+
+// TestLongStepMemory runs one checkpointed training step at
+// LONGRECIPE_MEMORY_T tokens (e.g. 16384) of the benchmark model and logs
+// the peak Go heap in use (runtime/metrics-free: MemStats.Sys, what the
+// process obtained from the OS), failing above 3 GiB. Skipped unless the
+// variable is set (it takes minutes).
+func TestLongStepMemory(t *testing.T) {
+	s := os.Getenv("LONGRECIPE_MEMORY_T")
+	if s == "" {
+		t.Skip("set LONGRECIPE_MEMORY_T=16384 to run")
+	}
+	T, err := strconv.Atoi(s)
+	if err != nil || T < 2 {
+		t.Fatalf("LONGRECIPE_MEMORY_T=%q: want a length >= 2", s)
+	}
+	m, err := New(benchConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(2, 2))
+	batch := &Batch{Tokens: [][]int32{randTokens(rng, T, 8192)}}
+	t0 := time.Now()
+	loss, n, err := m.ForwardBackward(batch, Options{Checkpointing: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	el := time.Since(t0)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	gib := float64(ms.Sys) / (1 << 30)
+	t.Logf("T=%d: loss %.4f over %d tokens in %v (%.0f tokens/s); MemStats.Sys %.2f GiB, HeapSys %.2f GiB, params %d",
+		T, loss/float64(n), n, el.Round(time.Millisecond), float64(T)/el.Seconds(), gib, float64(ms.HeapSys)/(1<<30), m.NumParams())
+	if gib > 3 {
+		t.Errorf("peak memory %.2f GiB > 3 GiB", gib)
+	}
+}

@@ -1,0 +1,183 @@
+package model
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// layerCache is one layer's cached keys (after RoPE) and values.
+type layerCache struct {
+	k, v []float32 // n rows of width KV·HD
+	n    int
+}
+
+// KVCache holds the keys and values of the tokens a model has already
+// seen, for incremental decoding. Create it with NewCache; it belongs to
+// one model.
+type KVCache struct {
+	layers []layerCache
+	n      int   // tokens cached
+	maxPos int32 // largest position id seen (dynamic NTK)
+}
+
+// NewCache returns an empty key/value cache for m.
+func (m *Model) NewCache() *KVCache {
+	return &KVCache{layers: make([]layerCache, m.dims.L), maxPos: -1}
+}
+
+// Len returns the number of tokens in the cache.
+func (c *KVCache) Len() int { return c.n }
+
+// inferForward runs the layers over tokens (no backward), leaving the
+// final normed hidden rows in ws.xf. With a cache, keys and values are
+// appended to it and attention covers the cached tokens.
+func (m *Model) inferForward(tokens, pos []int32, c *KVCache) {
+	d := &m.dims
+	ws := &m.ws
+	T := len(tokens)
+	threads := runtime.GOMAXPROCS(0)
+	if len(ws.xs) < 2 {
+		ws.xs = append(ws.xs, make([][]float32, 2-len(ws.xs))...)
+	}
+	ws.xs[0] = growF(ws.xs[0], T*d.D)
+	ws.xs[1] = growF(ws.xs[1], T*d.D)
+	if len(ws.acts) < 1 {
+		ws.acts = make([]layerActs, 1)
+	}
+	a := &ws.acts[0]
+	a.grow(T, d)
+	ws.xf = growF(ws.xf, T*d.D)
+	ws.rstdF = growF(ws.rstdF, T)
+	maxPos := int32(-1)
+	if c != nil {
+		for _, p := range pos {
+			c.maxPos = max(c.maxPos, p)
+		}
+		maxPos = c.maxPos
+	}
+	m.prepareRope(T, pos, maxPos)
+	x, out := ws.xs[0], ws.xs[1]
+	m.embedForward(x, tokens)
+	for l := 0; l < d.L; l++ {
+		var kv *layerCache
+		if c != nil {
+			kv = &c.layers[l]
+		}
+		m.attnBlockForward(&m.layers[l], x, a, T, threads, kv)
+		m.mlpForward(&m.layers[l], a, out, T, threads)
+		x, out = out, x
+	}
+	if c != nil {
+		c.n += T
+	}
+	rmsnormForward(ws.xf, ws.rstdF, x, m.norm.W, T, d.D, d.eps)
+}
+
+// LogProbs returns, for a sequence of T tokens at the given position ids
+// (nil: 0..T−1), the T−1 values log p(tokens[t+1] | tokens[0..t]). The LM
+// head is computed in chunks of rows, so memory grows as O(T·D), not T·V.
+func (m *Model) LogProbs(tokens, positions []int32) ([]float32, error) {
+	if err := m.checkSeq("model: LogProbs", tokens, positions); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	T := len(tokens)
+	m.inferForward(tokens, positions, nil)
+	ws := &m.ws
+	if cap(ws.targets) < T {
+		ws.targets = make([]int32, T)
+	}
+	targets := ws.targets[:T]
+	for t := range targets {
+		targets[t] = -1
+		if t+1 < T {
+			targets[t] = tokens[t+1]
+		}
+	}
+	out := make([]float32, T)
+	m.lmHeadLoss(ws.xf, targets, nil, 0, out, runtime.GOMAXPROCS(0))
+	return out[:T-1], nil
+}
+
+// Prefill runs tokens at the given positions (nil: continuing the cache,
+// Len()..Len()+T−1) through the model in one batched pass, appending
+// their keys and values to c, and returns the logits (V values) that
+// predict the token after the last one.
+func (m *Model) Prefill(c *KVCache, tokens, positions []int32) ([]float32, error) {
+	if c == nil || len(c.layers) != m.dims.L {
+		return nil, fmt.Errorf("model: Prefill needs a cache from this model's NewCache")
+	}
+	if positions == nil && len(tokens) > 0 {
+		positions = make([]int32, len(tokens))
+		for i := range positions {
+			positions[i] = int32(c.n + i)
+		}
+	}
+	if err := m.checkSeq("model: Prefill", tokens, positions); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.inferForward(tokens, positions, c)
+	d := &m.dims
+	T := len(tokens)
+	logits := make([]float32, d.V)
+	gemm(false, true, 1, d.V, d.D, 1, m.ws.xf[(T-1)*d.D:], d.D, m.lmHead.W, d.D, 0, logits, d.V)
+	return logits, nil
+}
+
+// Decode feeds one token at position pos and returns the next logits.
+func (m *Model) Decode(c *KVCache, token, pos int32) ([]float32, error) {
+	return m.Prefill(c, []int32{token}, []int32{pos})
+}
+
+// Generate continues prompt greedily (argmax, lowest id on ties) for at
+// most maxNew tokens, with a key/value cache: the prompt is prefilled in
+// one pass at positions 0..len(prompt)−1 and each new token takes the next
+// position. Generation stops before a token for which stop (if not nil)
+// returns true; that token is not included. It returns the new tokens.
+func (m *Model) Generate(prompt []int32, maxNew int, stop func(id int32) bool) ([]int32, error) {
+	if len(prompt) == 0 {
+		return nil, fmt.Errorf("model: Generate needs a non-empty prompt")
+	}
+	if maxNew < 0 {
+		return nil, fmt.Errorf("model: Generate: negative maxNew %d", maxNew)
+	}
+	c := m.NewCache()
+	var out []int32
+	if maxNew == 0 {
+		return out, nil
+	}
+	logits, err := m.Prefill(c, prompt, nil)
+	if err != nil {
+		return nil, err
+	}
+	pos := int32(len(prompt))
+	for {
+		id := argmax(logits)
+		if stop != nil && stop(id) {
+			break
+		}
+		out = append(out, id)
+		if len(out) == maxNew {
+			break
+		}
+		if logits, err = m.Decode(c, id, pos); err != nil {
+			return out, err
+		}
+		pos++
+	}
+	return out, nil
+}
+
+// argmax returns the index of the largest value (the first on ties).
+func argmax(x []float32) int32 {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}

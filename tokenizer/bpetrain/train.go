@@ -1,0 +1,382 @@
+// Package bpetrain trains byte-level BPE tokenizers the way GPT-2 and
+// Llama 3 build theirs, and writes them as Hugging Face tokenizer.json files.
+//
+// Training has two steps. CountWords splits texts into pre-tokens with the
+// GPT-2 pattern (SplitPattern) and counts each distinct pre-token, in
+// parallel. Train then starts every pre-token as its bytes and repeatedly
+// merges the most frequent adjacent pair of tokens into a new token until
+// the vocabulary has the requested size. Pair counts are updated
+// incrementally: an index from each pair to the words that contain it means
+// a merge only revisits the words it changes, and a max-heap with lazy
+// deletion finds the next pair. Ties go to the pair with the smaller
+// (left id, right id), so training is deterministic.
+package bpetrain
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/longrecipe/longrecipe/internal/progress"
+)
+
+// WordCounts maps each distinct pre-token (raw UTF-8 text) to the number
+// of times it occurs.
+type WordCounts map[string]int64
+
+// Add merges the counts of other into w.
+func (w WordCounts) Add(other WordCounts) {
+	for k, v := range other {
+		w[k] += v
+	}
+}
+
+// CountWords pre-tokenizes texts with SplitPattern and counts the pieces.
+// Occurrences of the special tokens in a text are cut out first, as the
+// tokenizer will encode them as single added tokens. workers <= 0 means
+// runtime.GOMAXPROCS(0). A text that is not valid UTF-8 is an error naming
+// its index.
+func CountWords(ctx context.Context, texts []string, specials []string, workers int) (WordCounts, error) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if workers > len(texts) {
+		workers = max(len(texts), 1)
+	}
+	parts := make([]WordCounts, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := WordCounts{}
+			for i := w; i < len(texts); i += workers {
+				if i%64 == w && ctx.Err() != nil {
+					errs[w] = ctx.Err()
+					return
+				}
+				if !utf8.ValidString(texts[i]) {
+					errs[w] = fmt.Errorf("bpetrain: text %d is not valid UTF-8", i)
+					return
+				}
+				for _, seg := range splitSpecials(texts[i], specials) {
+					PreTokenize(seg, func(p string) { m[p]++ })
+				}
+			}
+			parts[w] = m
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	total := parts[0]
+	for _, p := range parts[1:] {
+		total.Add(p)
+	}
+	return total, nil
+}
+
+// splitSpecials returns the pieces of text between occurrences of any of
+// the special strings.
+func splitSpecials(text string, specials []string) []string {
+	segs := []string{text}
+	for _, sp := range specials {
+		if !strings.Contains(text, sp) {
+			continue
+		}
+		var next []string
+		for _, s := range segs {
+			next = append(next, strings.Split(s, sp)...)
+		}
+		segs = next
+	}
+	return segs
+}
+
+// Options configure Train.
+type Options struct {
+	// VocabSize is the total number of tokens: the 256 byte tokens, one
+	// token per merge, and the special tokens.
+	VocabSize int
+	// Specials are added tokens (e.g. "<|bos|>"), given the last ids in
+	// this order.
+	Specials []string
+	// BOS, if not empty, is the special token that the tokenizer's
+	// post-processor puts at the start of every encoded text. It must be
+	// one of Specials.
+	BOS string
+	// Progress, if not nil, receives a progress bar of the merges.
+	Progress io.Writer
+}
+
+// Model is a trained byte-level BPE tokenizer.
+type Model struct {
+	// Vocab[id] is the token's text in GPT-2's byte-level alphabet; ids
+	// 0..255 are the single bytes (see ByteLevel), then one id per new
+	// token, in the order the merges created them.
+	Vocab []string
+	// Merges in priority order: Merges[r] joins tokens Merges[r][0] and
+	// Merges[r][1] into the token whose text is their concatenation.
+	Merges [][2]int32
+	// Specials get ids len(Vocab), len(Vocab)+1, ...
+	Specials []string
+	// BOS is the special token prepended on encoding ("" = none).
+	BOS string
+}
+
+// Size is the total number of token ids, specials included.
+func (m *Model) Size() int { return len(m.Vocab) + len(m.Specials) }
+
+// SpecialID returns the id of a special token.
+func (m *Model) SpecialID(s string) (int32, bool) {
+	for i, sp := range m.Specials {
+		if sp == s {
+			return int32(len(m.Vocab) + i), true
+		}
+	}
+	return 0, false
+}
+
+func (o *Options) check() error {
+	seen := map[string]bool{}
+	for _, s := range o.Specials {
+		if s == "" || strings.TrimSpace(s) != s {
+			return fmt.Errorf("bpetrain: special token %q is empty or has surrounding spaces", s)
+		}
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("bpetrain: special token %q is not valid UTF-8", s)
+		}
+		if seen[s] {
+			return fmt.Errorf("bpetrain: special token %q given twice", s)
+		}
+		seen[s] = true
+	}
+	if o.BOS != "" && !seen[o.BOS] {
+		return fmt.Errorf("bpetrain: BOS token %q is not one of the special tokens %q", o.BOS, o.Specials)
+	}
+	if min := 256 + len(o.Specials); o.VocabSize < min {
+		return fmt.Errorf("bpetrain: vocabulary size %d is below %d (256 bytes + %d special tokens)", o.VocabSize, min, len(o.Specials))
+	}
+	return nil
+}
+
+// pair is two adjacent token ids packed as left<<32 | right.
+type pair uint64
+
+func mkPair(a, b int32) pair     { return pair(uint64(uint32(a))<<32 | uint64(uint32(b))) }
+func (p pair) ids() (a, b int32) { return int32(uint32(p >> 32)), int32(uint32(p)) }
+
+// entry is a heap element; count may be stale (higher than the current
+// count), in which case it is refreshed when it reaches the top.
+type entry struct {
+	count int64
+	p     pair
+}
+
+// before orders the heap: higher count first, then the smaller pair.
+func (e entry) before(f entry) bool {
+	if e.count != f.count {
+		return e.count > f.count
+	}
+	return e.p < f.p
+}
+
+type pairHeap []entry
+
+func (h *pairHeap) push(e entry) {
+	*h = append(*h, e)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !s[i].before(s[parent]) {
+			break
+		}
+		s[i], s[parent] = s[parent], s[i]
+		i = parent
+	}
+}
+
+func (h *pairHeap) pop() entry {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s = s[:last]
+	for i := 0; ; {
+		l, best := 2*i+1, i
+		if l < len(s) && s[l].before(s[best]) {
+			best = l
+		}
+		if r := l + 1; r < len(s) && s[r].before(s[best]) {
+			best = r
+		}
+		if best == i {
+			break
+		}
+		s[i], s[best] = s[best], s[i]
+		i = best
+	}
+	*h = s
+	return top
+}
+
+// Train learns merges from word counts until the vocabulary reaches
+// opts.VocabSize. It fails if the words run out of pairs to merge before
+// that, naming the largest size the corpus allows.
+func Train(ctx context.Context, words WordCounts, opts Options) (*Model, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	target := opts.VocabSize - len(opts.Specials)
+	m := &Model{Specials: append([]string(nil), opts.Specials...), BOS: opts.BOS}
+	m.Vocab = make([]string, 256, target)
+	index := make(map[string]int32, target)
+	for id := range 256 {
+		m.Vocab[id] = string(byteRune[idByte[id]])
+		index[m.Vocab[id]] = int32(id)
+	}
+
+	// Words in a fixed order (sorted keys would cost more than it gives:
+	// the result does not depend on the order, only ties on pair ids do).
+	keys := make([]string, 0, len(words))
+	for k, c := range words {
+		if c > 0 && len(k) > 1 {
+			keys = append(keys, k)
+		}
+	}
+	syms := make([][]int32, len(keys))
+	freq := make([]int64, len(keys))
+	counts := make(map[pair]int64)
+	where := make(map[pair][]int32)
+	for w, k := range keys {
+		s := make([]int32, len(k))
+		for i := 0; i < len(k); i++ {
+			s[i] = byteID[k[i]]
+		}
+		syms[w], freq[w] = s, words[k]
+		for i := 0; i+1 < len(s); i++ {
+			p := mkPair(s[i], s[i+1])
+			counts[p] += freq[w]
+			if l := where[p]; len(l) == 0 || l[len(l)-1] != int32(w) {
+				where[p] = append(l, int32(w))
+			}
+		}
+	}
+	h := make(pairHeap, 0, len(counts))
+	for p, c := range counts {
+		h.push(entry{c, p})
+	}
+
+	var bar *progress.Bar
+	if opts.Progress != nil {
+		bar = progress.New(opts.Progress, "bpe merges", int64(target-256), "tokens")
+		defer bar.Finish()
+	}
+	stamp := make([]int32, len(keys)) // last merge that visited each word, +1
+	delta := map[pair]int64{}
+	for len(m.Vocab) < target {
+		if len(m.Merges)%64 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// Next pair: pop until the top entry's count is current.
+		var top entry
+		found := false
+		for len(h) > 0 {
+			e := h.pop()
+			c := counts[e.p]
+			if c == e.count {
+				top, found = e, true
+				break
+			}
+			if c > 0 {
+				h.push(entry{c, e.p})
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("bpetrain: the corpus has no more pairs to merge after %d tokens; vocabulary size %d is unreachable (at most %d with %d special tokens)",
+				len(m.Vocab), opts.VocabSize, len(m.Vocab)+len(opts.Specials), len(opts.Specials))
+		}
+		a, b := top.p.ids()
+		text := m.Vocab[a] + m.Vocab[b]
+		id, dup := index[text]
+		if !dup {
+			id = int32(len(m.Vocab))
+			m.Vocab = append(m.Vocab, text)
+			index[text] = id
+			if bar != nil {
+				bar.Add(1)
+			}
+		}
+		m.Merges = append(m.Merges, [2]int32{a, b})
+		mark := int32(len(m.Merges))
+		clear(delta)
+		for _, w := range where[top.p] {
+			if stamp[w] == mark {
+				continue
+			}
+			stamp[w] = mark
+			s, f := syms[w], freq[w]
+			if !contains(s, a, b) {
+				continue // the pair left this word in an earlier merge
+			}
+			for i := 0; i+1 < len(s); i++ {
+				delta[mkPair(s[i], s[i+1])] -= f
+			}
+			out := s[:0]
+			for i := 0; i < len(s); i++ {
+				if i+1 < len(s) && s[i] == a && s[i+1] == b {
+					out = append(out, id)
+					i++
+				} else {
+					out = append(out, s[i])
+				}
+			}
+			syms[w] = out
+			for i := 0; i+1 < len(out); i++ {
+				p := mkPair(out[i], out[i+1])
+				delta[p] += f
+				if out[i] == id || out[i+1] == id {
+					if l := where[p]; len(l) == 0 || l[len(l)-1] != w {
+						where[p] = append(l, w)
+					}
+				}
+			}
+		}
+		delete(where, top.p)
+		for p, d := range delta {
+			if d == 0 {
+				continue
+			}
+			c := counts[p] + d
+			if c <= 0 {
+				delete(counts, p)
+				continue
+			}
+			counts[p] = c
+			if d > 0 {
+				h.push(entry{c, p})
+			}
+		}
+		if counts[top.p] != 0 {
+			return nil, fmt.Errorf("bpetrain: internal error: pair %q+%q still counted %d after its merge", m.Vocab[a], m.Vocab[b], counts[top.p])
+		}
+	}
+	return m, nil
+}
+
+func contains(s []int32, a, b int32) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == a && s[i+1] == b {
+			return true
+		}
+	}
+	return false
+}

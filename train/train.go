@@ -1,0 +1,350 @@
+// Package train fine-tunes a model: AdamW with fp32 master weights and
+// moments, learning-rate schedules, global-norm gradient clipping, gradient
+// accumulation, and a training loop whose checkpoints resume to
+// bit-identical weights after a crash.
+//
+// The loop (Run) takes one optimizer step per Batch·GradAccum rows, read
+// in file order: step s uses rows s·B·K … s·B·K+B·K−1, modulo the number
+// of rows (reading past the end wraps around to row 0: the next epoch).
+// Micro-step k of a step is one forward/backward pass over B rows. The
+// loss of a step is the mean next-token NLL over every predicted token of
+// its B·K rows: the micro-steps' loss sums and token counts are added and
+// the accumulated gradients are divided by the token count before
+// clipping and the update.
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/longrecipe/longrecipe/internal/progress"
+	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/shards"
+)
+
+// Model is what the loop needs of a model. ForwardBackward adds the
+// gradient of the summed next-token NLL of b to every parameter's G and
+// returns that sum and the number of predicted tokens. It must be
+// deterministic for resumed runs to be bit-identical.
+type Model interface {
+	Params() []*model.Param
+	ForwardBackward(b *model.Batch) (lossSum float64, nTokens int, err error)
+}
+
+// Config is one training run.
+type Config struct {
+	Hyper
+	Model Model   // trained in place
+	Data  Dataset // rows, taken in order
+	// Output is the run folder: metrics.jsonl, loss.png, lr.png,
+	// checkpoints/ and, at the end, whatever SaveModel writes.
+	Output string
+	// CheckpointEvery writes a checkpoint every that many steps (0: only
+	// at the end). A checkpoint is also written at the last step and when
+	// ctx is cancelled.
+	CheckpointEvery int
+	// Force resumes from a checkpoint whose hyperparameters differ.
+	Force bool
+	// SaveModel, when not nil, is called with Output after the last step
+	// to write the final model folder (the trained weights are in the
+	// Model's parameters).
+	SaveModel func(dir string) error
+	// Progress receives the progress bar; nil draws none.
+	Progress io.Writer
+	// Log receives one-line notices (resume, checkpoints); nil discards.
+	Log io.Writer
+}
+
+// Result summarises a run.
+type Result struct {
+	// ResumedFrom is the step of the checkpoint this call resumed from
+	// (0 for a fresh start).
+	ResumedFrom int
+	// Steps is the number of optimizer steps done in total.
+	Steps int
+	// LastLoss is the loss of the last step this call ran (NaN if none).
+	LastLoss float64
+	// Tokens is the number of input tokens trained on, across resumes.
+	Tokens int64
+	// Elapsed is the training wall time, across resumes.
+	Elapsed time.Duration
+}
+
+// Metric is one line of metrics.jsonl, written after every step.
+type Metric struct {
+	Step       int     `json:"step"` // 1-based number of the step
+	Loss       float64 `json:"loss"` // mean NLL over the predicted tokens
+	LR         float64 `json:"lr"`   // learning rate used by the step
+	GradNorm   float64 `json:"grad_norm"`
+	Tokens     int     `json:"tokens"`       // input tokens of the step
+	Predicted  int     `json:"predicted"`    // predicted (loss) tokens
+	TokensPerS float64 `json:"tokens_per_s"` // input tokens per second of the step
+	ElapsedS   float64 `json:"elapsed_s"`    // training time so far
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Model == nil:
+		return errors.New("train: no model")
+	case c.Data == nil || c.Data.Len() == 0:
+		return errors.New("train: no training rows")
+	case c.Output == "":
+		return errors.New("train: no output folder")
+	case c.Steps <= 0:
+		return fmt.Errorf("train: steps %d must be positive", c.Steps)
+	case c.Batch <= 0:
+		return fmt.Errorf("train: batch %d must be positive", c.Batch)
+	case c.GradAccum <= 0:
+		return fmt.Errorf("train: grad-accum %d must be positive", c.GradAccum)
+	case c.CheckpointEvery < 0:
+		return fmt.Errorf("train: checkpoint-every %d is negative", c.CheckpointEvery)
+	case !(c.GradClip >= 0) || math.IsInf(c.GradClip, 0):
+		return fmt.Errorf("train: grad-clip %v must be >= 0 and finite (0 disables clipping)", c.GradClip)
+	}
+	if err := c.ScheduleOf().Validate(); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if err := c.AdamWConfig().Validate(); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
+}
+
+// Run trains cfg.Model for cfg.Steps optimizer steps. If cfg.Output holds
+// a checkpoint it resumes from it (the same hyperparameters are required
+// unless cfg.Force); a run that already reached cfg.Steps only writes the
+// final outputs again. A NaN or infinite loss or gradient norm stops the
+// run before the update, keeping the last checkpoint. Cancelling ctx
+// abandons the step in progress (at a micro-step boundary), writes a
+// checkpoint of the steps done and returns ctx's error.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	out := cfg.Output
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	params := cfg.Model.Params()
+	if len(params) == 0 {
+		return nil, errors.New("train: the model has no parameters")
+	}
+	opt, err := NewAdamW(params, cfg.AdamWConfig())
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	sched := cfg.ScheduleOf()
+	logf := func(format string, a ...any) {
+		if cfg.Log != nil {
+			fmt.Fprintf(cfg.Log, format+"\n", a...)
+		}
+	}
+
+	st := &State{Format: stateFormat, DataRows: cfg.Data.Len(), Hyper: cfg.Hyper}
+	ckDir, old, err := latestCheckpoint(out)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w (remove %s to start over)", err, filepath.Join(out, checkpointDir))
+	}
+	if old != nil {
+		if d := diffHyper(&old.Hyper, &cfg.Hyper); len(d) > 0 && !cfg.Force {
+			return nil, fmt.Errorf("train: %s was made with other settings (%s); use the same flags, --force to continue anyway, or another --output", ckDir, joinSemi(d))
+		}
+		if old.DataRows != cfg.Data.Len() && !cfg.Force {
+			return nil, fmt.Errorf("train: %s was made with %d data rows, the data now has %d; use --force to continue anyway", ckDir, old.DataRows, cfg.Data.Len())
+		}
+		if old.Step > cfg.Steps {
+			return nil, fmt.Errorf("train: %s is at step %d, beyond --steps %d", ckDir, old.Step, cfg.Steps)
+		}
+		if err := loadCheckpoint(ckDir, params, opt); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		opt.T = old.OptimizerSteps
+		st.Step, st.Tokens, st.ElapsedS, st.MetricsBytes = old.Step, old.Tokens, old.ElapsedS, old.MetricsBytes
+		logf("train: resuming from %s (step %d of %d)", ckDir, old.Step, cfg.Steps)
+	}
+	res := &Result{ResumedFrom: st.Step, LastLoss: math.NaN()}
+
+	mpath := filepath.Join(out, metricsFile)
+	mf, err := os.OpenFile(mpath, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	defer mf.Close()
+	if fi, err := mf.Stat(); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	} else if fi.Size() < st.MetricsBytes {
+		return nil, fmt.Errorf("train: %s has %d bytes, the checkpoint recorded %d", mpath, fi.Size(), st.MetricsBytes)
+	}
+	// Drop the lines of steps after the checkpoint (they are redone).
+	if err := mf.Truncate(st.MetricsBytes); err != nil {
+		return nil, fmt.Errorf("train: %s: %w", mpath, err)
+	}
+	if _, err := mf.Seek(st.MetricsBytes, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("train: %s: %w", mpath, err)
+	}
+	metricsLen := st.MetricsBytes
+
+	checkpoint := func() error {
+		if err := mf.Sync(); err != nil {
+			return fmt.Errorf("train: %s: %w", mpath, err)
+		}
+		st.MetricsBytes = metricsLen
+		st.OptimizerSteps = opt.T
+		st.NextRow = int64(st.Step) * int64(cfg.Batch) * int64(cfg.GradAccum)
+		st.LR = sched.At(st.Step)
+		if err := writeCheckpoint(out, params, opt, st); err != nil {
+			return fmt.Errorf("train: step %d: %w", st.Step, err)
+		}
+		if err := writeCurves(out); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		return nil
+	}
+	lastCheckpoint := st.Step
+	if old == nil {
+		lastCheckpoint = -1
+	}
+
+	var bar *progress.Bar
+	if cfg.Progress != nil && st.Step < cfg.Steps {
+		bar = progress.New(cfg.Progress, "train", int64(cfg.Steps-st.Step), "steps")
+	}
+	runStart := time.Now()
+	elapsed0 := st.ElapsedS
+	rowsPerStep := cfg.Batch * cfg.GradAccum
+	n := cfg.Data.Len()
+	rows := make([]shards.Row, cfg.Batch)
+steps:
+	for st.Step < cfg.Steps {
+		if err := ctx.Err(); err != nil {
+			if lastCheckpoint != st.Step {
+				if cerr := checkpoint(); cerr != nil {
+					return res, errors.Join(err, cerr)
+				}
+			}
+			return res, fmt.Errorf("train: interrupted at step %d (checkpoint written; rerun the same command to resume): %w", st.Step, err)
+		}
+		t0 := time.Now()
+		zeroGrads(params)
+		var lossSum float64
+		var nPred, nTok int
+		for k := 0; k < cfg.GradAccum; k++ {
+			if ctx.Err() != nil {
+				continue steps // abandon the step; checkpoint what is done
+			}
+			for j := range rows {
+				idx := int((int64(st.Step)*int64(rowsPerStep) + int64(k*cfg.Batch+j)) % int64(n))
+				r, err := cfg.Data.Row(idx)
+				if err != nil {
+					return res, fmt.Errorf("train: step %d: data row %d: %w", st.Step+1, idx, err)
+				}
+				rows[j] = r
+			}
+			b, tok, err := makeBatch(rows)
+			if err != nil {
+				return res, fmt.Errorf("train: step %d: data rows from %d: %w", st.Step+1, (int64(st.Step)*int64(rowsPerStep)+int64(k*cfg.Batch))%int64(n), err)
+			}
+			ls, np, err := cfg.Model.ForwardBackward(b)
+			if err != nil {
+				return res, fmt.Errorf("train: step %d, micro-step %d: %w", st.Step+1, k+1, err)
+			}
+			lossSum += ls
+			nPred += np
+			nTok += tok
+		}
+		if nPred == 0 {
+			return res, fmt.Errorf("train: step %d: no predicted tokens in its %d rows (all masked or one token long)", st.Step+1, rowsPerStep)
+		}
+		scaleGrads(params, float32(1/float64(nPred)))
+		loss := lossSum / float64(nPred)
+		norm := ClipGradNorm(params, cfg.GradClip)
+		if bad(loss) || bad(norm) {
+			where := "no checkpoint was written yet"
+			if lastCheckpoint >= 0 {
+				where = fmt.Sprintf("the last good checkpoint is step %d in %s", lastCheckpoint, filepath.Join(out, checkpointDir))
+			}
+			mf.Sync()
+			return res, fmt.Errorf("train: step %d: loss %v, gradient norm %v: stopped before updating the weights; %s", st.Step+1, loss, norm, where)
+		}
+		lr := sched.At(st.Step)
+		if err := opt.Step(params, lr); err != nil {
+			return res, fmt.Errorf("train: step %d: %w", st.Step+1, err)
+		}
+		st.Step++
+		st.Tokens += int64(nTok)
+		dt := time.Since(t0).Seconds()
+		st.ElapsedS = elapsed0 + time.Since(runStart).Seconds()
+		res.LastLoss = loss
+		m := Metric{Step: st.Step, Loss: loss, LR: lr, GradNorm: norm, Tokens: nTok, Predicted: nPred, ElapsedS: st.ElapsedS}
+		if dt > 0 {
+			m.TokensPerS = float64(nTok) / dt
+		}
+		line, err := json.Marshal(m)
+		if err != nil {
+			return res, fmt.Errorf("train: step %d: metrics: %w", st.Step, err)
+		}
+		line = append(line, '\n')
+		if _, err := mf.Write(line); err != nil {
+			return res, fmt.Errorf("train: %s: %w", mpath, err)
+		}
+		metricsLen += int64(len(line))
+		if bar != nil {
+			bar.SetExtra(fmt.Sprintf("step %d/%d loss %.4f lr %.3g %.0f tok/s", st.Step, cfg.Steps, loss, lr, m.TokensPerS))
+			bar.Add(1)
+		}
+		if st.Step == cfg.Steps || (cfg.CheckpointEvery > 0 && st.Step%cfg.CheckpointEvery == 0) {
+			if err := checkpoint(); err != nil {
+				return res, err
+			}
+			lastCheckpoint = st.Step
+		}
+	}
+	if bar != nil {
+		bar.Finish()
+	}
+	if lastCheckpoint != st.Step {
+		// Only when an earlier run had already finished but left no
+		// final checkpoint; kept for completeness.
+		if err := checkpoint(); err != nil {
+			return res, err
+		}
+	}
+	if cfg.SaveModel != nil {
+		if err := cfg.SaveModel(out); err != nil {
+			return res, fmt.Errorf("train: saving the final model to %s: %w", out, err)
+		}
+	}
+	if err := writeCurves(out); err != nil {
+		return res, fmt.Errorf("train: %w", err)
+	}
+	res.Steps, res.Tokens = st.Step, st.Tokens
+	res.Elapsed = time.Duration(st.ElapsedS * float64(time.Second))
+	logf("train: %d steps done, %d tokens, %s of training; model in %s", st.Step, st.Tokens, res.Elapsed.Round(time.Millisecond), out)
+	return res, nil
+}
+
+func bad(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
+
+func zeroGrads(params []*model.Param) {
+	for _, p := range params {
+		clear(p.G)
+	}
+}
+
+func joinSemi(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += "; "
+		}
+		out += x
+	}
+	return out
+}
