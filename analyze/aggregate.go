@@ -20,9 +20,10 @@ type Options struct {
 	// the reference code records; default) or "logprob".
 	Score string
 	// MinCount and MinRatio define the impactful ids: an id is impactful
-	// when it occurs at least MinCount times (default 5) and lands in the
-	// top set at least MinRatio times as often as chance, i.e. its top
-	// count / count ≥ MinRatio·Top (default 2).
+	// when it occurs at least MinCount times (default 5), lands in the top
+	// set at least MinRatio times as often as chance, i.e. its top count /
+	// count ≥ MinRatio·Top (default 2), and its mean Δ (of the ranking
+	// score) is positive: the extended model gains on it on average.
 	MinCount int
 	MinRatio float64
 	// TopIDs is how many ids the report lists with their statistics (50).
@@ -309,12 +310,16 @@ func Aggregate(tokens []Token, c *Classifier, opts Options) (*Report, error) {
 	}
 	minRate := opts.MinRatio * opts.Top
 	for _, s := range all {
-		if s.Count >= opts.MinCount && s.TopRate >= minRate && kindVotes[s.ID][Special] == 0 {
+		gain := s.MeanDeltaProb
+		if opts.Score == "logprob" {
+			gain = s.MeanDeltaLogProb
+		}
+		if s.Count >= opts.MinCount && s.TopRate >= minRate && gain > 0 && kindVotes[s.ID][Special] == 0 {
 			r.Impactful = append(r.Impactful, s.ID)
 		}
 	}
 	slices.Sort(r.Impactful)
-	r.ImpactfulRule = fmt.Sprintf("ids (special tokens excluded) seen at least %d times whose share of occurrences in the per-bucket top %g%% by Δ%s is at least %g (%g× chance)",
+	r.ImpactfulRule = fmt.Sprintf("ids (special tokens excluded) seen at least %d times, with mean Δ%[3]s > 0, whose share of occurrences in the per-bucket top %[2]g%% by Δ%[3]s is at least %[4]g (%[5]g× chance)",
 		opts.MinCount, 100*opts.Top, opts.Score, minRate, opts.MinRatio)
 	return r, nil
 }

@@ -1,10 +1,13 @@
 package analyze
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
 	"github.com/longrecipe/longrecipe/plot"
@@ -16,6 +19,27 @@ type ImpactfulFile struct {
 	TokenIDs      []int32 `json:"token_ids"`
 	Source        string  `json:"source,omitempty"`
 	TokenizerHash string  `json:"tokenizer_hash,omitempty"`
+}
+
+// impactfulJSON formats an ImpactfulFile with the ids on one line.
+func impactfulJSON(ids []int32, source, hash string) []byte {
+	q := func(s string) string {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.Encode(s) // a string always encodes
+		return strings.TrimSpace(b.String())
+	}
+	var b bytes.Buffer
+	b.WriteString("{\n \"token_ids\": [")
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(int(id)))
+	}
+	fmt.Fprintf(&b, "],\n \"source\": %s,\n \"tokenizer_hash\": %s\n}\n", q(source), q(hash))
+	return b.Bytes()
 }
 
 // Output file names inside the output directory.
@@ -35,22 +59,17 @@ func WriteOutputs(dir string, r *Report, tokenizerHash, source string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("analyze: output directory: %w", err)
 	}
-	js, err := json.MarshalIndent(r, "", " ")
-	if err != nil {
+	var js bytes.Buffer
+	enc := json.NewEncoder(&js)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(r); err != nil {
 		return fmt.Errorf("analyze: encode report: %w", err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, ReportFile), append(js, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ReportFile), js.Bytes()); err != nil {
 		return err
 	}
-	ids := r.Impactful
-	if ids == nil {
-		ids = []int32{}
-	}
-	imp, err := json.MarshalIndent(ImpactfulFile{TokenIDs: ids, Source: source, TokenizerHash: tokenizerHash}, "", " ")
-	if err != nil {
-		return fmt.Errorf("analyze: encode impactful set: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, ImpactfulJSON), append(imp, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ImpactfulJSON), impactfulJSON(r.Impactful, source, tokenizerHash)); err != nil {
 		return err
 	}
 	var cats []string

@@ -209,6 +209,23 @@ const (
 // turned into rows by cfg.Threads workers; at most a few batches per worker
 // are in flight, so memory stays bounded whatever the corpus size.
 func Prepare(ctx context.Context, input string, cfg Config, sink Sink) (shards.Counts, error) {
+	if err := cfg.check(); err != nil {
+		return shards.Counts{}, err
+	}
+	opts := cfg.Corpus
+	if cfg.Method == Replay {
+		opts.KeepFields = cfg.Replay.fields()
+	}
+	corpus, err := OpenCorpus(input, opts)
+	if err != nil {
+		return shards.Counts{}, err
+	}
+	defer corpus.Close()
+	return PrepareCorpus(ctx, corpus, cfg, sink)
+}
+
+// PrepareCorpus is Prepare on an opened corpus (which it does not close).
+func PrepareCorpus(ctx context.Context, corpus Corpus, cfg Config, sink Sink) (shards.Counts, error) {
 	counts := shards.Counts{DocumentsSkipped: map[string]int64{}}
 	if err := cfg.check(); err != nil {
 		return counts, err
@@ -217,15 +234,7 @@ func Prepare(ctx context.Context, input string, cfg Config, sink Sink) (shards.C
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	opts := cfg.Corpus
-	if cfg.Method == Replay {
-		opts.KeepFields = cfg.Replay.fields()
-	}
-	corpus, err := OpenCorpus(input, opts)
-	if err != nil {
-		return counts, err
-	}
-	defer corpus.Close()
+	var err error
 
 	var mixer *replayMixer
 	if cfg.Method != Replay && cfg.Replay != nil && cfg.Replay.Fraction > 0 {

@@ -244,7 +244,7 @@ func TestDefectOrderAndBatches(t *testing.T) {
 	for _, m := range []Method{RandPos, PoSE} {
 		cfg := Config{Method: m, TargetLength: lt, TrainLength: ls, Seed: 5, Threads: 4}
 		out := filepath.Join(dir, string(m))
-		w, err := shards.Create(out, 4096)
+		w, err := shards.Create(out, shards.WriterOptions{MaxShardBytes: 4096})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"sort"
 	"strings"
 )
 
@@ -144,12 +145,42 @@ func endsSentence(w string) bool {
 	return strings.HasSuffix(w, ".") || strings.HasSuffix(w, "!") || strings.HasSuffix(w, "?")
 }
 
+// wordCost counts the tokens of words (each with its leading space),
+// remembering the counts.
+type wordCost struct {
+	tok   Tokenizer
+	cache map[string]int
+}
+
+// cum returns the cumulative token counts of words: cum[i] is the cost of
+// words[:i]. A nil wordCost counts one per word.
+func (w *wordCost) cum(words []string) []int {
+	c := make([]int, len(words)+1)
+	for i, wd := range words {
+		k := 1
+		if w != nil {
+			var ok bool
+			if k, ok = w.cache[wd]; !ok {
+				k = len(w.tok.Encode(" "+wd, false))
+				w.cache[wd] = k
+			}
+		}
+		c[i+1] = c[i] + k
+	}
+	return c
+}
+
 // insertAt returns the word index at which to insert a needle at depth d
-// (0..1) of words: the sentence boundary nearest to d·len(words) within
-// 1 % of the words (at least 3 words), else that word position itself.
-func insertAt(words []string, d float64) int {
+// (0..1) of words, measured in tokens (cum from wordCost.cum): the sentence
+// boundary nearest to that point within 1 % of the words (at least 3
+// words), else the word boundary itself.
+func insertAt(words []string, cum []int, d float64) int {
 	n := len(words)
-	target := int(d*float64(n) + 0.5)
+	goal := d * float64(cum[n])
+	target := sort.Search(n+1, func(i int) bool { return float64(cum[i]) >= goal })
+	if target > 0 && (target > n || goal-float64(cum[target-1]) < float64(cum[target])-goal) {
+		target--
+	}
 	if target <= 0 || target >= n {
 		return min(max(target, 0), n)
 	}

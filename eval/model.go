@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Model answers prompts with greedy continuations: the engine (Engine) or
@@ -26,28 +27,28 @@ type TokenModel interface {
 }
 
 // Engine runs the suite on the project's own model: batched prefill, KV
-// cache, greedy decoding, stopping at end of sequence.
+// cache, greedy decoding, stopping at an end-of-sequence token.
 type Engine struct {
 	Model TokenModel
 	Tok   Tokenizer
-	// EOS stops generation when HasEOS.
-	EOS    int32
-	HasEOS bool
+	// Stops are the end-of-sequence ids (the tokenizer's and config.json's).
+	Stops []int32
 }
 
 // Complete generates from p.Tokens and decodes the new tokens, skipping
-// special tokens.
+// special tokens. Cancelling ctx ends the generation early with ctx's
+// error.
 func (e *Engine) Complete(ctx context.Context, p *Prompt) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	var stop func(int32) bool
-	if e.HasEOS {
-		stop = func(id int32) bool { return id == e.EOS }
-	}
+	stop := func(id int32) bool { return slices.Contains(e.Stops, id) || ctx.Err() != nil }
 	ids, err := e.Model.Generate(p.Tokens, p.MaxNew, stop)
 	if err != nil {
 		return "", fmt.Errorf("eval: generate %s sample %d (%d tokens): %w", p.Task, p.Index, len(p.Tokens), err)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
 	}
 	return e.Tok.Decode(ids, true), nil
 }

@@ -97,6 +97,7 @@ func heatmap(r *Results, task string) *plot.Heatmap {
 		depths = r.Depths
 	} else {
 		h.YLabel = ""
+		h.Height = 220 // one row
 	}
 	for _, d := range depths {
 		row := make([]float64, len(r.Lengths))

@@ -66,13 +66,15 @@ type Prompt struct {
 }
 
 // Generator makes prompts deterministically from a seed, sized in tokens
-// of Tok.
+// of Tok. It is not safe for concurrent use.
 type Generator struct {
 	Tok Tokenizer
 	// Haystack holds the needle tasks' filler; nil means NoiseHaystack.
 	// Passkey and vt always use the noise filler (as PoSE and RULER do).
 	Haystack *Haystack
 	Seed     uint64
+
+	costs *wordCost // token counts of words, kept between calls
 }
 
 // rng returns the random source of one test case: a function of the seed
@@ -101,23 +103,27 @@ func (g *Generator) Generate(task string, length int, depth float64, index int) 
 		hay = NoiseHaystack()
 	}
 	rng := g.rng(task, length, depth, index)
+	if g.costs == nil || g.costs.tok != g.Tok {
+		g.costs = &wordCost{tok: g.Tok, cache: map[string]int{}}
+	}
+	wc := g.costs
 	var (
 		build   func(n int) (string, error)
 		answers []string
 	)
 	switch task {
 	case Passkey:
-		build, answers = passkey(rng, hay, depth)
+		build, answers = passkey(rng, hay, wc, depth)
 	case NIAHSingle:
-		build, answers = niah(rng, hay, depth, 1, 1, 1)
+		build, answers = niah(rng, hay, wc, depth, 1, 1, 1)
 	case NIAHMultiKey:
-		build, answers = niah(rng, hay, depth, needlesMultiple, 1, 1)
+		build, answers = niah(rng, hay, wc, depth, needlesMultiple, 1, 1)
 	case NIAHMultiValue:
-		build, answers = niah(rng, hay, depth, 1, needlesMultiple, 1)
+		build, answers = niah(rng, hay, wc, depth, 1, needlesMultiple, 1)
 	case NIAHMultiQuery:
-		build, answers = niah(rng, hay, depth, needlesMultiple, 1, needlesMultiple)
+		build, answers = niah(rng, hay, wc, depth, needlesMultiple, 1, needlesMultiple)
 	case VariableTrack:
-		build, answers = variableTracking(rng, hay)
+		build, answers = variableTracking(rng, hay, wc)
 	case CommonWords:
 		build, answers = commonWords(rng, length)
 	case FrequentWords:
@@ -134,13 +140,13 @@ func (g *Generator) Generate(task string, length int, depth float64, index int) 
 }
 
 // passkey is PoSE's passkey retrieval prompt with n filler words.
-func passkey(rng *rand.Rand, hay *Haystack, depth float64) (func(int) (string, error), []string) {
+func passkey(rng *rand.Rand, hay *Haystack, wc *wordCost, depth float64) (func(int) (string, error), []string) {
 	key := strconv.Itoa(rng.IntN(50000) + 1)
 	info := "The pass key is " + key + ". Remember it. " + key + " is the pass key."
 	start := hay.start(rng)
 	return func(n int) (string, error) {
 		words := hay.words(start, n)
-		k := insertAt(words, depth)
+		k := insertAt(words, wc.cum(words), depth)
 		lines := []string{
 			"There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. I will quiz you about the important information there.",
 			strings.Join(words[:k], " "),
@@ -160,14 +166,14 @@ type needle struct {
 
 // hide inserts needles into words at their depths (ties keep needle
 // order) and joins everything with spaces.
-func hide(words []string, needles []needle) string {
+func hide(words []string, cum []int, needles []needle) string {
 	type ins struct {
 		at, order int
 		text      string
 	}
 	var all []ins
 	for i, nd := range needles {
-		all = append(all, ins{insertAt(words, nd.depth), i, nd.text})
+		all = append(all, ins{insertAt(words, cum, nd.depth), i, nd.text})
 	}
 	slices.SortStableFunc(all, func(a, b ins) int { return a.at - b.at })
 	var sb strings.Builder
@@ -221,7 +227,7 @@ func magicNumbers(rng *rand.Rand, n int) []string {
 // niah is RULER's needle-in-a-haystack prompt with nKeys keys of nValues
 // values each, asking for nQueries of the keys. The first needle sits at
 // depth; the others at random depths.
-func niah(rng *rand.Rand, hay *Haystack, depth float64, nKeys, nValues, nQueries int) (func(int) (string, error), []string) {
+func niah(rng *rand.Rand, hay *Haystack, wc *wordCost, depth float64, nKeys, nValues, nQueries int) (func(int) (string, error), []string) {
 	ks := keys(rng, nKeys)
 	vals := magicNumbers(rng, nKeys*nValues)
 	var needles []needle
@@ -244,7 +250,8 @@ func niah(rng *rand.Rand, hay *Haystack, depth float64, nKeys, nValues, nQueries
 	}
 	start := hay.start(rng)
 	return func(n int) (string, error) {
-		ctx := hide(hay.words(start, n), needles)
+		words := hay.words(start, n)
+		ctx := hide(words, wc.cum(words), needles)
 		return "Some special magic numbers are hidden within the following text. Make sure to memorize it. I will quiz you about the numbers afterwards.\n" +
 			ctx + "\n" +
 			"What are all the special magic numbers for " + query + " mentioned in the provided text? The special magic numbers for " + query + " mentioned in the provided text are", nil
@@ -271,7 +278,7 @@ func varNames(rng *rand.Rand, n, k int) []string {
 // vtPrompt is RULER's variable tracking prompt for one chain of names
 // (the first assigned value, each next one the previous variable), spread
 // at the given depths through the filler words.
-func vtPrompt(words, names []string, value string, depths []float64, answer bool) string {
+func vtPrompt(wc *wordCost, words, names []string, value string, depths []float64, answer bool) string {
 	needles := make([]needle, len(names))
 	for i, nm := range names {
 		st := "VAR " + nm + " = " + value
@@ -281,7 +288,7 @@ func vtPrompt(words, names []string, value string, depths []float64, answer bool
 		needles[i] = needle{st, depths[i]}
 	}
 	s := "Memorize and track the chain(s) of variable assignment hidden in the following text.\n\n" +
-		hide(words, needles) + "\n" +
+		hide(words, wc.cum(words), needles) + "\n" +
 		"Question: Find all variables that are assigned the value " + value + " in the text above. Answer: According to the chain(s) of variable assignment in the text above, " +
 		strconv.Itoa(len(names)) + " variables are assigned the value " + value + ", they are: "
 	if answer {
@@ -302,11 +309,11 @@ func sortedDepths(rng *rand.Rand, n int) []float64 {
 
 // variableTracking is RULER's vt task (one chain, four hops) with a short
 // solved example first, as RULER prompts it.
-func variableTracking(rng *rand.Rand, hay *Haystack) (func(int) (string, error), []string) {
+func variableTracking(rng *rand.Rand, hay *Haystack, wc *wordCost) (func(int) (string, error), []string) {
 	exNames := varNames(rng, 5, 3)
 	exValue := strconv.Itoa(10000 + rng.IntN(90000))
 	exDepths := sortedDepths(rng, 5)
-	example := vtPrompt(hay.words(0, 36), exNames, exValue, exDepths, true)
+	example := vtPrompt(wc, hay.words(0, 36), exNames, exValue, exDepths, true)
 	names := varNames(rng, 5, 5)
 	for slices.ContainsFunc(names, func(s string) bool { return slices.Contains(exNames, s) }) {
 		names = varNames(rng, 5, 5)
@@ -317,7 +324,7 @@ func variableTracking(rng *rand.Rand, hay *Haystack) (func(int) (string, error),
 	}
 	depths := sortedDepths(rng, 5)
 	return func(n int) (string, error) {
-		return example + vtPrompt(hay.words(0, n), names, value, depths, false), nil
+		return example + vtPrompt(wc, hay.words(0, n), names, value, depths, false), nil
 	}, names
 }
 

@@ -36,7 +36,7 @@ type shardIndex struct {
 
 // OpenCheckpoint opens the weights of the model folder dir: the shards
 // named by model.safetensors.index.json when it exists, otherwise
-// model.safetensors. dir may also be the path of a single .safetensors
+// model.safetensors (both at once is an error: one of them is stale). dir may also be the path of a single .safetensors
 // file. Every tensor of the index must be in its shard, every tensor of a
 // shard must be in the index, and no tensor may appear twice.
 func OpenCheckpoint(dir string) (*Checkpoint, error) {
@@ -51,6 +51,9 @@ func OpenCheckpoint(dir string) (*Checkpoint, error) {
 	data, err := os.ReadFile(indexPath)
 	switch {
 	case err == nil:
+		if _, err := os.Stat(filepath.Join(dir, SingleFileName)); err == nil {
+			return nil, fmt.Errorf("%s: both %s and %s exist; remove the stale one", dir, SingleFileName, IndexFileName)
+		}
 		return openSharded(dir, indexPath, data)
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("open checkpoint: %w", err)

@@ -17,19 +17,21 @@ import (
 type RopeScaling struct {
 	// Type is "linear", "dynamic", "yarn" or "llama3" (config.json's
 	// "rope_type", or the older "type").
-	Type string
+	Type string `json:"rope_type"`
 	// Factor is the context extension factor s (> 0).
-	Factor float64
+	Factor float64 `json:"factor"`
 	// OriginalMaxPositionEmbeddings is the pretrained window (llama3, yarn,
 	// dynamic); 0 when absent.
-	OriginalMaxPositionEmbeddings int
+	OriginalMaxPositionEmbeddings int `json:"original_max_position_embeddings,omitempty"`
 	// LowFreqFactor and HighFreqFactor parameterise llama3 scaling.
-	LowFreqFactor, HighFreqFactor float64
+	LowFreqFactor  float64 `json:"low_freq_factor,omitempty"`
+	HighFreqFactor float64 `json:"high_freq_factor,omitempty"`
 	// BetaFast and BetaSlow parameterise YaRN (defaults 32 and 1).
-	BetaFast, BetaSlow float64
+	BetaFast float64 `json:"beta_fast,omitempty"`
+	BetaSlow float64 `json:"beta_slow,omitempty"`
 	// AttentionFactor is YaRN's attention temperature; 0 means the default
 	// 0.1·ln(Factor)+1.
-	AttentionFactor float64
+	AttentionFactor float64 `json:"attention_factor,omitempty"`
 }
 
 // Config is a Llama-family config.json (model_type llama, mistral, qwen2).
@@ -208,6 +210,9 @@ func configFromRaw(raw map[string]json.RawMessage, name string) (*Config, error)
 		c.AttentionBias = true
 		if boolOr(r.UseSlidingWindow, false) {
 			c.SlidingWindow = intOr(r.SlidingWindow, def.slidingWindow)
+			if _, present := raw["sliding_window"]; present && r.SlidingWindow == nil {
+				c.SlidingWindow = 0 // explicit null: no window
+			}
 			c.MaxWindowLayers = intOr(r.MaxWindowLayers, 28)
 		}
 	case "mistral":

@@ -242,3 +242,36 @@ func TestDefaultRopeTheta(t *testing.T) {
 		t.Errorf("no extension changed theta to %v", got)
 	}
 }
+
+func FuzzParseConfig(f *testing.F) {
+	for _, name := range []string{"llama31-8b-instruct.json", "qwen2-0.5b-yarn.json", "mistral-7b-v0.1.json"} {
+		data, err := os.ReadFile(filepath.Join("testdata/configs", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(data, "fuzz.json")
+		if err != nil {
+			return
+		}
+		// An accepted config validates, saves and reads back the same.
+		if err := c.Validate(); err != nil {
+			t.Fatalf("accepted config fails Validate: %v", err)
+		}
+		out, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseConfig(out, "again.json")
+		if err != nil {
+			t.Fatalf("re-encoded config refused: %v\n%s", err, out)
+		}
+		a, b := *c, *back
+		a.Raw, b.Raw = nil, nil
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("round trip changed the config:\n%+v\n%+v", a, b)
+		}
+	})
+}

@@ -4,7 +4,30 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
+	"unsafe"
 )
+
+// littleEndian reports whether float32 values in memory are laid out as
+// safetensors stores them, so F32 data can be copied as bytes.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// f32Bytes views a float32 slice as its bytes.
+func f32Bytes(x []float32) []byte {
+	if len(x) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), 4*len(x))
+}
+
+// f16Table maps every binary16 pattern to its float32 value.
+var f16Table = sync.OnceValue(func() *[1 << 16]float32 {
+	var t [1 << 16]float32
+	for i := range t {
+		t[i] = Float32FromF16(uint16(i))
+	}
+	return &t
+})
 
 // DType is a safetensors element type, spelled as in the file header
 // ("F32", "BF16", ...).
@@ -163,16 +186,24 @@ func Float32FromF16(h uint16) float32 {
 func decodeFloat32(dst []float32, src []byte, d DType) error {
 	switch d {
 	case F32:
+		src = src[:4*len(dst)]
+		if littleEndian {
+			copy(f32Bytes(dst), src)
+			return nil
+		}
 		for i := range dst {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
 		}
 	case BF16:
+		src = src[:2*len(dst)]
 		for i := range dst {
-			dst[i] = Float32FromBF16(binary.LittleEndian.Uint16(src[2*i:]))
+			dst[i] = math.Float32frombits((uint32(src[2*i]) | uint32(src[2*i+1])<<8) << 16)
 		}
 	case F16:
+		src = src[:2*len(dst)]
+		t := f16Table()
 		for i := range dst {
-			dst[i] = Float32FromF16(binary.LittleEndian.Uint16(src[2*i:]))
+			dst[i] = t[uint16(src[2*i])|uint16(src[2*i+1])<<8]
 		}
 	case F64:
 		for i := range dst {
@@ -189,6 +220,10 @@ func decodeFloat32(dst []float32, src []byte, d DType) error {
 func encodeFloat32(dst []byte, src []float32, d DType) error {
 	switch d {
 	case F32:
+		if littleEndian {
+			copy(dst[:4*len(src)], f32Bytes(src))
+			return nil
+		}
 		for i, v := range src {
 			binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(v))
 		}

@@ -286,6 +286,7 @@ func TestCheckpointErrors(t *testing.T) {
 		want   string
 	}{
 		{"empty folder", "", nil, "no model.safetensors"},
+		{"index and single file", `{"weight_map":{"a":"model.safetensors"}}`, map[string][]Tensor{"model.safetensors": one}, "both model.safetensors"},
 		{"missing shard", `{"weight_map":{"a":"s1.safetensors","b":"s2.safetensors"}}`, map[string][]Tensor{"s1.safetensors": one}, "shard s2.safetensors is missing"},
 		{"missing tensor", `{"weight_map":{"a":"s1.safetensors","b":"s1.safetensors"}}`, map[string][]Tensor{"s1.safetensors": one}, `tensor "b" is missing from its shard`},
 		{"unlisted tensor", `{"weight_map":{"b":"s1.safetensors"}}`, map[string][]Tensor{"s1.safetensors": one}, `"a" of shard s1.safetensors is not listed`},

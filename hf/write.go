@@ -39,8 +39,8 @@ type WriteOptions struct {
 	// single model.safetensors. A tensor larger than the limit gets a shard
 	// of its own, as in transformers.
 	MaxShardBytes int64
-	// Metadata goes into every file's "__metadata__"; "format": "pt" is
-	// always set.
+	// Metadata goes into every file's "__metadata__"; "format" is always
+	// set to "pt" (transformers refuses other values for PyTorch models).
 	Metadata map[string]string
 	// Progress, when set, is called with the byte count of each tensor
 	// after it is written.
@@ -130,9 +130,7 @@ func encodeHeader(plan []plannedTensor, metadata map[string]string) ([]byte, err
 	for k, v := range metadata {
 		meta[k] = v
 	}
-	if _, ok := meta["format"]; !ok {
-		meta["format"] = "pt"
-	}
+	meta["format"] = "pt" // transformers refuses files without it
 	var b strings.Builder
 	b.WriteString(`{"__metadata__":`)
 	mj, err := json.Marshal(meta)

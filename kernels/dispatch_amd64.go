@@ -14,8 +14,8 @@ func sgemmKernelAVX2x6(kc int, a, b, c *float32, ldc int, beta float32, load int
 
 var (
 	avx512Impl = &impl{name: "avx512", mr: 12, nr: 32, kc: 256, mc: 192, nc: 2048, kernel: sgemmKernelAVX512x12,
-		packA: packA12AVX512, packB: packB32AVX512}
-	avx2Impl   = &impl{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 96, nc: 2048, kernel: sgemmKernelAVX2x6}
+		packA: packA12AVX512, packB: packB32AVX512, edge: edgeAVX512}
+	avx2Impl = &impl{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 96, nc: 2048, kernel: sgemmKernelAVX2x6}
 )
 
 // hasAVX512 and hasAVX2 say which assembly paths this CPU (and OS) can run.
@@ -90,4 +90,76 @@ func packB32AVX512(trans bool, kb int, src *float32, ld int, dst *float32) {
 	} else {
 		packB32CopyAVX512(kb, src, ld, dst)
 	}
+}
+
+// peakLoop returns the FMA loop matching the active matrix-multiply path
+// and the flops of one of its iterations.
+func peakLoop() (func(n int), float64) {
+	switch active {
+	case avx512Impl:
+		return fmaLoopAVX512, 768
+	case avx2Impl:
+		return fmaLoopAVX2, 192
+	}
+	return func(n int) { peakSink += fmaLoopGeneric(n) }, 16
+}
+
+// Edge kernels in sgemm_amd64.s: the 12×32 kernel for the first r rows of
+// a packed A panel and the columns set in mask.
+//
+//go:noescape
+func sgemmEdgeAVX512x12r1(kc int, a, b, c *float32, ldc int, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmEdgeAVX512x12r2(kc int, a, b, c *float32, ldc int, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmEdgeAVX512x12r3(kc int, a, b, c *float32, ldc int, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmEdgeAVX512x12r4(kc int, a, b, c *float32, ldc int, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmEdgeAVX512x12r5(kc int, a, b, c *float32, ldc int, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmEdgeAVX512x12r6(kc int, a, b, c *float32, ldc int, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmEdgeAVX512x12r7(kc int, a, b, c *float32, ldc int, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmEdgeAVX512x12r8(kc int, a, b, c *float32, ldc int, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmEdgeAVX512x12r9(kc int, a, b, c *float32, ldc int, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmEdgeAVX512x12r10(kc int, a, b, c *float32, ldc int, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmEdgeAVX512x12r11(kc int, a, b, c *float32, ldc int, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmEdgeAVX512x12r12(kc int, a, b, c *float32, ldc int, beta float32, load int, mask uint32)
+
+var edgeKernelsAVX512 = [13]func(kc int, a, b, c *float32, ldc int, beta float32, load int, mask uint32){
+	1:  sgemmEdgeAVX512x12r1,
+	2:  sgemmEdgeAVX512x12r2,
+	3:  sgemmEdgeAVX512x12r3,
+	4:  sgemmEdgeAVX512x12r4,
+	5:  sgemmEdgeAVX512x12r5,
+	6:  sgemmEdgeAVX512x12r6,
+	7:  sgemmEdgeAVX512x12r7,
+	8:  sgemmEdgeAVX512x12r8,
+	9:  sgemmEdgeAVX512x12r9,
+	10: sgemmEdgeAVX512x12r10,
+	11: sgemmEdgeAVX512x12r11,
+	12: sgemmEdgeAVX512x12r12,
+}
+
+// edgeAVX512 runs the AVX-512 kernel on a rows×cols edge tile
+// (rows ≤ 12, cols ≤ 32) with masked loads and stores.
+func edgeAVX512(rows, cols, kc int, a, b, c *float32, ldc int, beta float32, load int) {
+	edgeKernelsAVX512[rows](kc, a, b, c, ldc, beta, load, uint32(1<<cols-1))
 }

@@ -64,7 +64,11 @@ type impl struct {
 	// columns of B) faster than the Go loops; see packA and packB.
 	packA func(trans bool, kb int, src *float32, ld int, alpha float32, dst *float32)
 	packB func(trans bool, kb int, src *float32, ld int, dst *float32)
-	pool  sync.Pool // *workspace
+	// edge, when set, runs the micro-kernel on a partial tile (rows < mr
+	// or cols < nr) writing only inside it; otherwise partial tiles go
+	// through workspace.tile.
+	edge func(rows, cols, kc int, a, b, c *float32, ldc int, beta float32, load int)
+	pool sync.Pool // *workspace
 }
 
 // workspace is the packing memory of one goroutine.
@@ -201,6 +205,10 @@ func (im *impl) macro(w *workspace, mb, nb, kb int, c []float32, ldc int, beta f
 			ap := &w.a[ir*kb]
 			if mh == mr && nw == nr {
 				im.kernel(kb, ap, bp, &c[ir*ldc+jr], ldc, beta, load)
+				continue
+			}
+			if im.edge != nil {
+				im.edge(mh, nw, kb, ap, bp, &c[ir*ldc+jr], ldc, beta, load)
 				continue
 			}
 			im.kernel(kb, ap, bp, &w.tile[0], nr, 0, 0)

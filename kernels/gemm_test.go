@@ -142,13 +142,20 @@ func checkGemm(t *testing.T, tc gemmCase, seed uint64, run func(tc gemmCase, a [
 // smallBlocks returns a copy of im with tiny cache blocks, so that the
 // k-, row- and column-block loops all take several turns on small shapes.
 func smallBlocks(im *impl) *impl {
-	return &impl{name: im.name + "-smallblocks", mr: im.mr, nr: im.nr, kc: 5, mc: 2 * im.mr, nc: 3 * im.nr, kernel: im.kernel, packA: im.packA, packB: im.packB}
+	return &impl{name: im.name + "-smallblocks", mr: im.mr, nr: im.nr, kc: 5, mc: 2 * im.mr, nc: 3 * im.nr, kernel: im.kernel, packA: im.packA, packB: im.packB, edge: im.edge}
 }
 
+// testImpls lists every path with its own blocking, with tiny blocks,
+// and (where it has edge kernels) with edge tiles through the Go copy.
 func testImpls() []*impl {
 	var l []*impl
 	for _, im := range impls() {
 		l = append(l, im, smallBlocks(im))
+		if im.edge != nil {
+			noEdge := smallBlocks(im)
+			noEdge.name, noEdge.edge = im.name+"-tileedges", nil
+			l = append(l, noEdge)
+		}
 	}
 	return l
 }

@@ -7,9 +7,9 @@
 
 // tailMask sets K1 to the low CX bits (CX < 16); clobbers R10.
 #define TAILMASK \
-	MOVQ $1, R10 \
-	SHLQ CX, R10 \
-	DECQ R10 \
+	MOVQ $1, R10; \
+	SHLQ CX, R10; \
+	DECQ R10; \
 	KMOVW R10, K1
 
 // func dotAVX512(a, b *float32, n int) float32
@@ -210,6 +210,7 @@ TEXT ·maxAVX512(SB), NOSPLIT, $0-21
 	MOVQ n+8(FP), CX
 	VBROADCASTSS negInf<>(SB), Z0
 	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z5
 	KXORW K2, K2, K2
 max_loop32:
 	CMPQ CX, $32
@@ -239,9 +240,11 @@ max_tail:
 	TESTQ CX, CX
 	JEQ max_reduce
 	TAILMASK
-	VMOVUPS (AX), K1, Z1
-	VCMPPS $3, Z1, Z1, K1, K3
+	VMOVAPS Z5, Z2
+	VMOVUPS (AX), K1, Z2
+	VCMPPS $3, Z2, Z2, K3
 	KORW K3, K2, K2
+	VMAXPS Z2, Z1, Z1
 max_reduce:
 	VMAXPS Z1, Z0, Z0
 	VEXTRACTF32X8 $1, Z0, Y1
@@ -274,23 +277,23 @@ DATA expConst<>+40(SB)/4, $0xc2dc0000 // -110: lower clamp of x-max
 DATA expConst<>+44(SB)/4, $0x42b17218 // 88.72284: upper clamp
 GLOBL expConst<>(SB), RODATA|NOPTR, $48
 
-// EXPSTEP computes Z1 = exp(Z1) for 16 lanes; uses Z2, Z3.
+// EXPSTEP computes Z1 = exp(Z1) for 16 lanes; uses Z2, Z3, Z4.
 #define EXPSTEP \
-	VMAXPS Z1, Z20, Z1 \
-	VMINPS Z1, Z21, Z1 \
-	VMULPS Z10, Z1, Z2 \
-	VRNDSCALEPS $0, Z2, Z2 \
-	VFNMADD231PS Z11, Z2, Z1 \
-	VFNMADD231PS Z12, Z2, Z1 \
-	VMOVAPS Z13, Z3 \
-	VFMADD213PS Z14, Z1, Z3 \
-	VFMADD213PS Z15, Z1, Z3 \
-	VFMADD213PS Z16, Z1, Z3 \
-	VFMADD213PS Z17, Z1, Z3 \
-	VFMADD213PS Z18, Z1, Z3 \
-	VMULPS Z1, Z1, Z4 \
-	VFMADD213PS Z1, Z4, Z3 \
-	VADDPS Z19, Z3, Z3 \
+	VMAXPS Z1, Z20, Z1; \
+	VMINPS Z1, Z21, Z1; \
+	VMULPS Z10, Z1, Z2; \
+	VRNDSCALEPS $0, Z2, Z2; \
+	VFNMADD231PS Z11, Z2, Z1; \
+	VFNMADD231PS Z12, Z2, Z1; \
+	VMOVAPS Z13, Z3; \
+	VFMADD213PS Z14, Z1, Z3; \
+	VFMADD213PS Z15, Z1, Z3; \
+	VFMADD213PS Z16, Z1, Z3; \
+	VFMADD213PS Z17, Z1, Z3; \
+	VFMADD213PS Z18, Z1, Z3; \
+	VMULPS Z1, Z1, Z4; \
+	VFMADD213PS Z1, Z4, Z3; \
+	VADDPS Z19, Z3, Z3; \
 	VSCALEFPS Z2, Z3, Z1
 
 // func expSubAVX512(dst, x *float32, n int, max float32) float32

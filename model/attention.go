@@ -104,13 +104,7 @@ func attnForward(o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *d
 					}
 					M[r] = mx
 				}
-				var sum float32
-				for c, x := range row {
-					p := expf(x - mx)
-					row[c] = p
-					sum += p
-				}
-				L[r] += sum
+				L[r] += expShift(row, mx)
 			}
 			gemmSerial(false, false, n, HD, nc, 1, S, bk, v[j0*KVD+kh*HD:], KVD, 1, acc, HD)
 		}
@@ -176,18 +170,19 @@ func attnBackward(dq, dk, dv, dout, q, k, v, o, lse []float32, T int, d *dims, w
 					qt, dot, dqt := q[i0*QD+h*HD:], dout[i0*QD+h*HD:], dq[i0*QD+h*HD:]
 					gemmSerial(false, true, n, nc, HD, scale, qt, QD, kt, KVD, 0, P, bk)
 					full := j0+nc-1 <= i0 && (window == 0 || i0+n-1-j0 < window)
+					negInf := float32(math.Inf(-1))
 					for r := 0; r < n; r++ {
 						a := i0 + r
-						m := lse[h*T+a]
 						row := P[r*bk : r*bk+nc]
-						for c, x := range row {
-							j := j0 + c
-							if !full && (j > a || (window > 0 && a-j >= window)) {
-								row[c] = 0
-								continue
+						if !full {
+							for c := range row {
+								j := j0 + c
+								if j > a || (window > 0 && a-j >= window) {
+									row[c] = negInf
+								}
 							}
-							row[c] = expf(x - m)
 						}
+						expShift(row, lse[h*T+a])
 					}
 					// dV_j += Pᵀ·dO_i
 					gemmSerial(true, false, nc, HD, n, 1, P, bk, dot, QD, 1, dvt, KVD)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,20 @@ func sgemmPeak() float64 {
 	return best
 }
 
+// peakRSS returns VmHWM from /proc/self/status (Linux), or "unknown".
+func peakRSS() string {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:"))
+		}
+	}
+	return "unknown"
+}
+
 // BenchmarkTrainStep times ForwardBackward on one sequence of T tokens of
 // the tiny Llama and reports tokens/s, model GFLOP/s and MFU against the
 // measured Sgemm rate. Run with e.g.
@@ -53,7 +68,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	for _, tc := range []struct {
 		T    int
 		ckpt bool
-	}{{1024, false}, {1024, true}, {4096, true}} {
+	}{{1024, false}, {1024, true}, {4096, false}, {4096, true}} {
 		b.Run(fmt.Sprintf("T=%d/ckpt=%v", tc.T, tc.ckpt), func(b *testing.B) {
 			m, err := New(benchConfig(), 1)
 			if err != nil {
@@ -70,6 +85,8 @@ func BenchmarkTrainStep(b *testing.B) {
 				}
 			}
 			s := b.Elapsed().Seconds() / float64(b.N)
+			b.StopTimer()
+			peak = max(peak, sgemmPeak()) // the machine may be shared: keep the best rate seen
 			tps := float64(tc.T) / s
 			gflops := tps * m.FLOPsPerToken(tc.T) / 1e9
 			b.ReportMetric(tps, "tokens/s")
@@ -109,8 +126,8 @@ func TestLongStepMemory(t *testing.T) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	gib := float64(ms.Sys) / (1 << 30)
-	t.Logf("T=%d: loss %.4f over %d tokens in %v (%.0f tokens/s); MemStats.Sys %.2f GiB, HeapSys %.2f GiB, params %d",
-		T, loss/float64(n), n, el.Round(time.Millisecond), float64(T)/el.Seconds(), gib, float64(ms.HeapSys)/(1<<30), m.NumParams())
+	t.Logf("T=%d: loss %.4f over %d tokens in %v (%.0f tokens/s); MemStats.Sys %.2f GiB, HeapSys %.2f GiB, peak RSS %s, params %d",
+		T, loss/float64(n), n, el.Round(time.Millisecond), float64(T)/el.Seconds(), gib, float64(ms.HeapSys)/(1<<30), peakRSS(), m.NumParams())
 	if gib > 3 {
 		t.Errorf("peak memory %.2f GiB > 3 GiB", gib)
 	}

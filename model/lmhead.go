@@ -63,19 +63,18 @@ func (m *Model) lmHeadLoss(xf []float32, targets []int32, dxf []float32, gradSca
 						mx = x
 					}
 				}
-				var sum float64
-				for _, x := range row {
-					sum += float64(expf(x - mx))
-				}
-				lse := mx + float32(math.Log(sum))
-				lp := row[tg] - lse
+				xt := row[tg]
+				sum := expShift(row, mx) // row[i] = exp(x_i − max)
+				lse := mx + float32(math.Log(float64(sum)))
+				lp := xt - lse
 				rowLoss[r] = -lp
 				if logp != nil {
 					logp[c0+r] = lp
 				}
 				if dxf != nil {
-					for i, x := range row {
-						row[i] = gradScale * expf(x-lse)
+					k := gradScale / sum
+					for i := range row {
+						row[i] *= k
 					}
 					row[tg] -= gradScale
 				}

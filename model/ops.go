@@ -70,8 +70,8 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	if transA && m > k && k > 0 {
 		// Work around kernels.Sgemm slicing a[i0*lda:] before checking
 		// transA (it panics when a split row i0 exceeds k): hand it
-		// blocks of at most max(k, 256) rows of C.
-		step := max(k, 256)
+		// blocks of at most k rows of C.
+		step := k
 		if step < m {
 			for i0 := 0; i0 < m; i0 += step {
 				mb := min(step, m-i0)
@@ -89,8 +89,9 @@ func gemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 }
 
 // expf is a float32 exp accurate to about 2 ulp, with exp(x) = 0 for
-// x < −87.3 (no denormals) and +Inf for x > 88.7. It is faster than
-// math.Exp, which matters in attention's softmax.
+// x < −87.3 (no denormals) and +Inf for x > 88.7. It is several times
+// faster than math.Exp, which matters in attention's softmax: rounding
+// uses the 1.5·2²³ trick instead of math.Floor (a call on GOAMD64=v1).
 func expf(x float32) float32 {
 	if x < -87.33 {
 		return 0
@@ -102,8 +103,11 @@ func expf(x float32) float32 {
 		log2e = 1.44269504088896341
 		ln2hi = 0.693359375
 		ln2lo = -2.12194440e-4
+		magic = 12582912 // 1.5·2²³: adding it rounds to an integer
 	)
-	n := float32(math.Floor(float64(x*log2e + 0.5)))
+	t := x*log2e + magic
+	n := t - magic
+	ni := int32(math.Float32bits(t)) - 0x4B400000
 	r := x - n*ln2hi - n*ln2lo
 	p := float32(1.0 / 720)
 	p = p*r + 1.0/120
@@ -112,15 +116,52 @@ func expf(x float32) float32 {
 	p = p*r + 0.5
 	p = p*r + 1
 	p = p*r + 1
-	ni := int32(n)
-	if ni < -126 {
-		// 2^n underflows as a normal float; split the scaling.
-		return p * math.Float32frombits(uint32(ni+126+127)<<23) * math.Float32frombits(uint32(-126+127)<<23)
-	}
-	if ni > 127 {
-		return p * 2 * math.Float32frombits(uint32(ni-1+127)<<23)
+	if ni < -126 || ni > 127 {
+		// 2^n is not a normal float; split the scaling in two.
+		h := ni / 2
+		return p * math.Float32frombits(uint32(h+127)<<23) * math.Float32frombits(uint32(ni-h+127)<<23)
 	}
 	return p * math.Float32frombits(uint32(ni+127)<<23)
+}
+
+// expShift sets x[i] = exp(x[i] − shift) (expf's arithmetic, inlined
+// for speed) and returns the sum of the results.
+func expShift(x []float32, shift float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		ln2hi = 0.693359375
+		ln2lo = -2.12194440e-4
+		magic = 12582912
+	)
+	var sum float32
+	for i, v := range x {
+		v -= shift
+		if v < -87.33 || v > 88.72 {
+			e := expf(v)
+			x[i] = e
+			sum += e
+			continue
+		}
+		t := v*log2e + magic
+		n := t - magic
+		ni := int32(math.Float32bits(t)) - 0x4B400000
+		r := v - n*ln2hi - n*ln2lo
+		p := float32(1.0 / 720)
+		p = p*r + 1.0/120
+		p = p*r + 1.0/24
+		p = p*r + 1.0/6
+		p = p*r + 0.5
+		p = p*r + 1
+		p = p*r + 1
+		if ni < -126 || ni > 127 {
+			p = expf(v)
+		} else {
+			p *= math.Float32frombits(uint32(ni+127) << 23)
+		}
+		x[i] = p
+		sum += p
+	}
+	return sum
 }
 
 // rmsnormForward computes out = x / sqrt(mean(x²)+eps) · w for each of

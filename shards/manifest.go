@@ -19,6 +19,8 @@ const FormatVersion = 1
 // byte-identical manifests.
 type Manifest struct {
 	FormatVersion int `json:"format_version"`
+	// Format is the data files' format (shards, jsonl or parquet).
+	Format Format `json:"format"`
 	// Method is the position method: longrecipe, pose, randpos, full or
 	// replay (and "mixed" rows are counted under Counts.ReplayRows).
 	Method string `json:"method"`
@@ -84,7 +86,9 @@ type Counts struct {
 	SourceTokens int64 `json:"source_tokens"`
 }
 
-// ShardInfo is one shard file's entry in the manifest.
+// ShardInfo is one data file's entry in the manifest. CRC32C is the
+// CRC-32C (Castagnoli) of the bytes after the 64-byte header for native
+// shards, of the whole file for JSONL and Parquet files.
 type ShardInfo struct {
 	File   string `json:"file"`
 	Rows   int64  `json:"rows"`
@@ -108,6 +112,9 @@ func ReadManifest(dir string) (*Manifest, error) {
 	}
 	if m.FormatVersion != FormatVersion {
 		return nil, fmt.Errorf("%s: format_version %d, this build reads %d", path, m.FormatVersion, FormatVersion)
+	}
+	if _, err := ParseFormat(string(m.Format)); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var rows, tokens int64
 	for i, s := range m.Shards {

@@ -35,7 +35,7 @@ func randomRows(rng *rand.Rand, n int) []Row {
 
 func writeDataset(t testing.TB, dir string, rows []Row, maxBytes int64) *Manifest {
 	t.Helper()
-	w, err := Create(dir, maxBytes)
+	w, err := Create(dir, WriterOptions{MaxShardBytes: maxBytes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestWriterRejectsBadRows(t *testing.T) {
 		{"negative position", Row{InputIDs: []int32{1}, PositionIDs: []int32{-3}}, "negative position"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w, err := Create(t.TempDir(), 0)
+			w, err := Create(t.TempDir(), WriterOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -316,4 +316,73 @@ func FuzzShardReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestExportFormats writes the same rows as JSONL and Parquet (with and
+// without labels, one and several files) and reads them back through Open.
+func TestExportFormats(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	masked := randomRows(rng, 40)
+	plain := randomRows(rng, 40)
+	for i := range plain {
+		plain[i].LossMask = nil
+	}
+	for _, f := range []Format{JSONL, Parquet, Binary} {
+		for _, tc := range []struct {
+			name   string
+			rows   []Row
+			labels bool
+			max    int64
+		}{{"plain", plain, false, 0}, {"masked", masked, true, 0}, {"plain-labels-split", plain, true, 30000}} {
+			t.Run(string(f)+"/"+tc.name, func(t *testing.T) {
+				dir := t.TempDir()
+				w, err := Create(dir, WriterOptions{Format: f, Labels: tc.labels, MaxShardBytes: tc.max})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range tc.rows {
+					if err := w.Write(r); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := w.Close(Manifest{Method: "test"}); err != nil {
+					t.Fatal(err)
+				}
+				d, err := OpenDir(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer d.Close()
+				if tc.max > 0 && len(d.Manifest().Shards) < 2 {
+					t.Fatalf("%d data files, want several", len(d.Manifest().Shards))
+				}
+				if err := d.Verify(); err != nil {
+					t.Fatal(err)
+				}
+				if d.Len() != len(tc.rows) {
+					t.Fatalf("Len %d, want %d", d.Len(), len(tc.rows))
+				}
+				for i, want := range tc.rows {
+					got, err := d.Row(i)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if f != Binary && tc.labels && want.LossMask == nil {
+						// labels = input ids everywhere reads back as an all-true mask.
+						want.LossMask = make([]bool, len(want.InputIDs))
+						for j := range want.LossMask {
+							want.LossMask[j] = true
+						}
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Fatalf("row %d differs", i)
+					}
+				}
+			})
+		}
+	}
+	w, _ := Create(t.TempDir(), WriterOptions{Format: JSONL})
+	if err := w.Write(masked[1]); err == nil || !strings.Contains(err.Error(), "labels") {
+		t.Fatalf("masked row without labels column: %v", err)
+	}
 }

@@ -1,84 +1,142 @@
 package shards
 
 import (
-	"bufio"
-	"encoding/binary"
 	"fmt"
-	"hash"
-	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
 )
 
-// DefaultShardBytes is the default size at which a shard file is closed and
+// DefaultShardBytes is the default size at which a data file is closed and
 // the next one started.
 const DefaultShardBytes = 256 << 20
 
-// Writer writes rows into a dataset directory, starting a new shard file
-// each time the current one reaches the size limit. Each shard file and the
+// Format is the file format of a dataset's data files.
+type Format string
+
+// The formats a dataset can be written in.
+const (
+	// Binary: native memory-mappable shards (shard-NNNNN.lrs).
+	Binary Format = "shards"
+	// JSONL: data-NNNNN.jsonl, one {"input_ids", "position_ids"[, "labels"]}
+	// object a line.
+	JSONL Format = "jsonl"
+	// Parquet: data-NNNNN.parquet with list<int32> columns input_ids,
+	// position_ids[, labels], Snappy-compressed, as Hugging Face datasets
+	// and pandas read them.
+	Parquet Format = "parquet"
+)
+
+// ParseFormat checks a format name.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(s); f {
+	case Binary, JSONL, Parquet:
+		return f, nil
+	}
+	return "", fmt.Errorf("unknown format %q (want shards, jsonl or parquet)", s)
+}
+
+// WriterOptions configures Create.
+type WriterOptions struct {
+	// Format of the data files ("" = Binary).
+	Format Format
+	// MaxShardBytes: a data file is closed once it reaches about this size
+	// (<= 0: DefaultShardBytes).
+	MaxShardBytes int64
+	// Labels makes JSONL and Parquet files carry a "labels" column (input
+	// ids, -100 where LossMask is false), the column Hugging Face trainers
+	// read; it is required when rows have loss masks. Binary shards store
+	// masks natively and ignore it.
+	Labels bool
+}
+
+// dataFile is one data file being written.
+type dataFile interface {
+	write(r Row) error
+	size() int64
+	// finish commits the file and returns its manifest entry (File is
+	// filled in by the caller).
+	finish() (ShardInfo, error)
+	abort()
+}
+
+// Writer writes rows into a dataset directory, starting a new data file
+// each time the current one reaches the size limit. Each data file and the
 // manifest are written atomically; the manifest, written last by Close, is
 // what makes the dataset visible to Open.
 type Writer struct {
-	dir      string
-	maxBytes int64
+	dir  string
+	opts WriterOptions
 
-	f      *atomicfile.File
-	bw     *bufio.Writer
-	crc    hash.Hash32
-	cw     io.Writer // bw and crc together
-	off    uint64    // bytes written to the current shard so far
-	index  []byte    // index entries of the current shard
-	rows   int64
-	tokens int64
-	buf    []byte
-
+	cur       dataFile
 	shards    []ShardInfo
 	rowsAll   int64
 	tokensAll int64
 	closed    bool
 }
 
-// Create starts a dataset in dir (created if missing). maxShardBytes <= 0
-// means DefaultShardBytes. Shard files from an earlier dataset in dir are
-// replaced (its manifest is removed at once); shard files the new dataset
-// does not use are removed by Close.
-func Create(dir string, maxShardBytes int64) (*Writer, error) {
-	if maxShardBytes <= 0 {
-		maxShardBytes = DefaultShardBytes
+// Create starts a dataset in dir (created if missing). Data files of an
+// earlier dataset in dir are replaced (its manifest is removed at once);
+// data files the new dataset does not use are removed by Close.
+func Create(dir string, opts WriterOptions) (*Writer, error) {
+	if opts.Format == "" {
+		opts.Format = Binary
+	}
+	if _, err := ParseFormat(string(opts.Format)); err != nil {
+		return nil, err
+	}
+	if opts.MaxShardBytes <= 0 {
+		opts.MaxShardBytes = DefaultShardBytes
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create dataset directory: %w", err)
 	}
-	// An earlier manifest would describe shards about to be overwritten:
+	// An earlier manifest would describe files about to be overwritten:
 	// remove it first so a half-written dataset is never opened as valid.
 	if err := os.Remove(filepath.Join(dir, ManifestName)); err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("remove old manifest: %w", err)
 	}
-	return &Writer{dir: dir, maxBytes: maxShardBytes}, nil
+	return &Writer{dir: dir, opts: opts}, nil
 }
 
-func (w *Writer) startShard() error {
-	path := filepath.Join(w.dir, shardFileName(len(w.shards)))
+// dataFileName is the name of data file i of a format.
+func dataFileName(f Format, i int) string {
+	switch f {
+	case JSONL:
+		return fmt.Sprintf("data-%05d.jsonl", i)
+	case Parquet:
+		return fmt.Sprintf("data-%05d.parquet", i)
+	}
+	return shardFileName(i)
+}
+
+// isDataFileName reports whether name is a data file name of any format.
+func isDataFileName(name string) bool {
+	return strings.HasPrefix(name, "shard-") && strings.HasSuffix(name, ".lrs") ||
+		strings.HasPrefix(name, "data-") && (strings.HasSuffix(name, ".jsonl") || strings.HasSuffix(name, ".parquet"))
+}
+
+func (w *Writer) start() error {
+	path := filepath.Join(w.dir, dataFileName(w.opts.Format, len(w.shards)))
 	f, err := atomicfile.Create(path)
 	if err != nil {
 		return err
 	}
-	w.f = f
-	w.bw = bufio.NewWriterSize(f, 1<<20)
-	w.crc = crc32.New(castagnoli)
-	w.cw = io.MultiWriter(w.bw, w.crc)
-	// Placeholder header; the real one is written at the end.
-	if _, err := w.bw.Write(make([]byte, headerSize)); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	switch w.opts.Format {
+	case JSONL:
+		w.cur = newJSONLFile(f, w.opts.Labels)
+	case Parquet:
+		w.cur = newParquetFile(f, w.opts.Labels)
+	default:
+		w.cur, err = newBinaryFile(f)
 	}
-	w.off = headerSize
-	w.index = w.index[:0]
-	w.rows, w.tokens = 0, 0
-	return nil
+	if err != nil {
+		f.Abort()
+	}
+	return err
 }
 
 // Write appends one row. The row is checked with CheckRow first.
@@ -89,73 +147,55 @@ func (w *Writer) Write(r Row) error {
 	if err := CheckRow(r); err != nil {
 		return fmt.Errorf("dataset %s, row %d: %w", w.dir, w.rowsAll, err)
 	}
-	if w.f == nil {
-		if err := w.startShard(); err != nil {
+	if r.LossMask != nil && w.opts.Format != Binary && !w.opts.Labels {
+		return fmt.Errorf("dataset %s, row %d: row has a loss mask but the %s writer has no labels column", w.dir, w.rowsAll, w.opts.Format)
+	}
+	if w.cur == nil {
+		if err := w.start(); err != nil {
 			return err
 		}
 	}
-	w.buf = appendRow(w.buf[:0], r)
-	if _, err := w.cw.Write(w.buf); err != nil {
-		return fmt.Errorf("write shard in %s: %w", w.dir, err)
+	if err := w.cur.write(r); err != nil {
+		return fmt.Errorf("write %s: %w", dataFileName(w.opts.Format, len(w.shards)), err)
 	}
-	var flags uint32
-	if r.LossMask != nil {
-		flags = rowFlagMask
-	}
-	w.index = binary.LittleEndian.AppendUint64(w.index, w.off)
-	w.index = binary.LittleEndian.AppendUint32(w.index, uint32(len(r.InputIDs)))
-	w.index = binary.LittleEndian.AppendUint32(w.index, flags)
-	w.off += uint64(len(w.buf))
-	w.rows++
-	w.tokens += int64(len(r.InputIDs))
 	w.rowsAll++
 	w.tokensAll += int64(len(r.InputIDs))
-	if int64(w.off)+int64(len(w.index)) >= w.maxBytes {
-		return w.finishShard()
+	if w.cur.size() >= w.opts.MaxShardBytes {
+		return w.finish()
 	}
 	return nil
 }
 
-func (w *Writer) finishShard() error {
-	name := shardFileName(len(w.shards))
-	if _, err := w.cw.Write(w.index); err != nil {
-		return fmt.Errorf("write %s index: %w", name, err)
-	}
-	if err := w.bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	h := header{rows: uint64(w.rows), tokens: uint64(w.tokens), indexOffset: w.off, crc: w.crc.Sum32()}
-	if _, err := w.f.WriteAt(h.encode(), 0); err != nil {
-		return fmt.Errorf("write %s header: %w", name, err)
-	}
-	if err := w.f.Commit(); err != nil {
+func (w *Writer) finish() error {
+	info, err := w.cur.finish()
+	w.cur = nil
+	if err != nil {
 		return err
 	}
-	w.shards = append(w.shards, ShardInfo{File: name, Rows: w.rows, Tokens: w.tokens,
-		Bytes: int64(w.off) + int64(len(w.index)), CRC32C: h.crc})
-	w.f = nil
+	info.File = dataFileName(w.opts.Format, len(w.shards))
+	w.shards = append(w.shards, info)
 	return nil
 }
 
 // Rows returns the number of rows written so far.
 func (w *Writer) Rows() int64 { return w.rowsAll }
 
-// Close finishes the last shard and writes the manifest: m's FormatVersion,
-// Shards, Counts.Rows and Counts.Tokens are filled in by Close; the other
-// fields are the caller's. Stale shard files of an earlier dataset in the
-// directory are removed afterwards.
+// Close finishes the last data file and writes the manifest: m's
+// FormatVersion, Format, Shards, Counts.Rows and Counts.Tokens are filled in
+// by Close; the other fields are the caller's. Stale data files of an
+// earlier dataset in the directory are removed afterwards.
 func (w *Writer) Close(m Manifest) error {
 	if w.closed {
 		return fmt.Errorf("shards: Close called twice")
 	}
 	w.closed = true
-	if w.f != nil {
-		if err := w.finishShard(); err != nil {
-			w.Abort()
+	if w.cur != nil {
+		if err := w.finish(); err != nil {
 			return err
 		}
 	}
 	m.FormatVersion = FormatVersion
+	m.Format = w.opts.Format
 	m.Shards = slices.Clone(w.shards)
 	if m.Shards == nil {
 		m.Shards = []ShardInfo{}
@@ -169,29 +209,26 @@ func (w *Writer) Close(m Manifest) error {
 	if err := atomicfile.WriteFile(filepath.Join(w.dir, ManifestName), b); err != nil {
 		return err
 	}
-	old, _ := filepath.Glob(filepath.Join(w.dir, shardFileGlob))
-	for _, p := range old {
-		keep := false
-		for _, s := range w.shards {
-			if filepath.Base(p) == s.File {
-				keep = true
-			}
+	entries, err := os.ReadDir(w.dir)
+	if err != nil {
+		return fmt.Errorf("list dataset directory: %w", err)
+	}
+	for _, e := range entries {
+		if !isDataFileName(e.Name()) || slices.ContainsFunc(w.shards, func(s ShardInfo) bool { return s.File == e.Name() }) {
+			continue
 		}
-		if !keep {
-			if err := os.Remove(p); err != nil {
-				return fmt.Errorf("remove stale shard: %w", err)
-			}
+		if err := os.Remove(filepath.Join(w.dir, e.Name())); err != nil {
+			return fmt.Errorf("remove stale data file: %w", err)
 		}
 	}
 	return nil
 }
 
-// Abort discards the shard being written (finished shards stay, but no
-// manifest is written for them).
+// Abort discards the data file being written; no manifest is written.
 func (w *Writer) Abort() {
 	w.closed = true
-	if w.f != nil {
-		w.f.Abort()
-		w.f = nil
+	if w.cur != nil {
+		w.cur.abort()
+		w.cur = nil
 	}
 }

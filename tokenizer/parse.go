@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -439,20 +440,25 @@ func parseModel(raw json.RawMessage, what string, byteLevel bool) (*bpe, error) 
 	if isNull(raw) {
 		return nil, fmt.Errorf("%s: missing", what)
 	}
-	var typ struct {
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal(raw, &typ); err != nil {
-		return nil, fmt.Errorf("%s: %v", what, err)
-	}
-	if typ.Type != "BPE" {
-		return nil, fmt.Errorf("%s: unsupported model type %q (only BPE)", what, typ.Type)
-	}
-	what += " BPE"
-	m, err := object(raw, what, "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix",
-		"fuse_unk", "byte_fallback", "ignore_merges", "vocab", "merges")
+	fields, err := objectFields(raw, what)
 	if err != nil {
 		return nil, err
+	}
+	var typ string
+	if err := json.Unmarshal(fields["type"], &typ); err != nil || typ != "BPE" {
+		return nil, fmt.Errorf("%s: unsupported model type %s (only BPE)", what, fields["type"])
+	}
+	what += " BPE"
+	m := map[string]json.RawMessage{}
+	allowed := []string{"type", "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix",
+		"fuse_unk", "byte_fallback", "ignore_merges", "vocab", "merges"}
+	for k, v := range fields {
+		if !slices.Contains(allowed, k) {
+			return nil, fmt.Errorf("%s: unsupported field %q", what, k)
+		}
+		if k != "vocab" && k != "merges" {
+			m[k] = v
+		}
 	}
 	var dropout *float64
 	var unk, prefix, suffix *string
@@ -480,11 +486,14 @@ func parseModel(raw json.RawMessage, what string, byteLevel bool) (*bpe, error) 
 	if err := field(m, "unk_token", what, &unk); err != nil {
 		return nil, err
 	}
-	if err := field(m, "vocab", what, &b.vocab); err != nil {
+	if isNull(fields["vocab"]) {
+		return nil, fmt.Errorf("%s: missing vocab", what)
+	}
+	if b.vocab, err = parseVocab(fields["vocab"], what+" vocab"); err != nil {
 		return nil, err
 	}
 	if len(b.vocab) == 0 {
-		return nil, fmt.Errorf("%s: empty or missing vocab", what)
+		return nil, fmt.Errorf("%s: empty vocab", what)
 	}
 	for tok, id := range b.vocab {
 		if id < 0 {
@@ -505,30 +514,15 @@ func parseModel(raw json.RawMessage, what string, byteLevel bool) (*bpe, error) 
 			b.byteTokens[i] = id
 		}
 	}
-	var merges []json.RawMessage
-	if err := field(m, "merges", what, &merges); err != nil {
-		return nil, err
+	var merges [][2]string
+	if !isNull(fields["merges"]) {
+		if merges, err = parseMerges(fields["merges"], what+" merges"); err != nil {
+			return nil, err
+		}
 	}
 	b.merges = make(map[uint64]uint64, len(merges))
-	stringForm := len(merges) > 0 && bytes.HasPrefix(bytes.TrimSpace(merges[0]), []byte(`"`))
-	for rank, r := range merges {
-		var a, c string
-		var s string
-		var pair []string
-		if bytes.HasPrefix(bytes.TrimSpace(r), []byte(`"`)) != stringForm {
-			return nil, fmt.Errorf("%s: merge %d: merges mix the \"a b\" and [\"a\", \"b\"] forms", what, rank)
-		}
-		if err := json.Unmarshal(r, &s); err == nil {
-			parts := strings.Split(s, " ")
-			if len(parts) != 2 {
-				return nil, fmt.Errorf("%s: merge %d %q: want two tokens separated by one space", what, rank, s)
-			}
-			a, c = parts[0], parts[1]
-		} else if err := json.Unmarshal(r, &pair); err == nil && len(pair) == 2 {
-			a, c = pair[0], pair[1]
-		} else {
-			return nil, fmt.Errorf("%s: merge %d: want \"a b\" or [\"a\", \"b\"], got %.60s", what, rank, r)
-		}
+	for rank, mg := range merges {
+		a, c := mg[0], mg[1]
 		ia, ok1 := b.vocab[a]
 		ic, ok2 := b.vocab[c]
 		inew, ok3 := b.vocab[a+c]

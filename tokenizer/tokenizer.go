@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,19 +83,26 @@ func Parse(data []byte, name string) (*Tokenizer, error) {
 }
 
 func parse(data []byte) (*Tokenizer, error) {
-	var f struct {
-		Version       string          `json:"version"`
-		Truncation    json.RawMessage `json:"truncation"`
-		Padding       json.RawMessage `json:"padding"`
-		AddedTokens   []addedToken    `json:"added_tokens"`
-		Normalizer    json.RawMessage `json:"normalizer"`
-		PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
-		PostProcessor json.RawMessage `json:"post_processor"`
-		Decoder       json.RawMessage `json:"decoder"`
-		Model         json.RawMessage `json:"model"`
+	top, err := objectFields(data, "tokenizer.json")
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("not a tokenizer.json: %v", err)
+	known := []string{"version", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer", "post_processor", "decoder", "model"}
+	for k := range top {
+		if !slices.Contains(known, k) {
+			return nil, fmt.Errorf("unsupported top-level field %q", k)
+		}
+	}
+	var f struct {
+		Truncation, Padding, Normalizer, PreTokenizer, PostProcessor, Decoder, Model json.RawMessage
+		AddedTokens                                                                  []addedToken
+	}
+	f.Truncation, f.Padding, f.Normalizer = top["truncation"], top["padding"], top["normalizer"]
+	f.PreTokenizer, f.PostProcessor, f.Decoder, f.Model = top["pre_tokenizer"], top["post_processor"], top["decoder"], top["model"]
+	if raw := top["added_tokens"]; !isNull(raw) {
+		if err := json.Unmarshal(raw, &f.AddedTokens); err != nil {
+			return nil, fmt.Errorf("added_tokens: %v", err)
+		}
 	}
 	if !isNull(f.Truncation) {
 		return nil, fmt.Errorf("truncation: unsupported (must be null)")
@@ -173,9 +181,9 @@ func (t *Tokenizer) findBOSEOS() (bos, eos int32) {
 	if len(t.post.prefix) > 0 {
 		bos = t.post.prefix[0]
 	} else {
-		bos = t.firstSpecial("<|begin_of_text|>", "<s>")
+		bos = t.firstSpecial("<|begin_of_text|>", "<s>", "<|bos|>")
 	}
-	eos = t.firstSpecial("<|end_of_text|>", "</s>", "<|endoftext|>")
+	eos = t.firstSpecial("<|end_of_text|>", "</s>", "<|endoftext|>", "<|eos|>")
 	return bos, eos
 }
 
@@ -348,13 +356,15 @@ func (t *Tokenizer) IsSpecial(id int32) bool {
 
 // BOS returns the beginning-of-sequence token. Rule: the first special token
 // of the TemplateProcessing single template if there is one (Llama 3 from
-// Meta, Mistral: "<s>"); otherwise the added special token
-// "<|begin_of_text|>" or "<s>"; Qwen2 files have none.
+// Meta, Mistral: "<s>"); otherwise the first added special token among
+// "<|begin_of_text|>", "<s>", "<|bos|>" (tokenizer/bpetrain); Qwen2 files
+// have none.
 func (t *Tokenizer) BOS() (int32, bool) { return t.bos, t.bos >= 0 }
 
 // EOS returns the end-of-sequence (end-of-document) token: the first of
 // "<|end_of_text|>" (Llama 3), "</s>" (Mistral/Llama 2), "<|endoftext|>"
-// (Qwen2, GPT-2 style) that is an added special token.
+// (Qwen2, GPT-2 style), "<|eos|>" (tokenizer/bpetrain) that is an added
+// special token.
 func (t *Tokenizer) EOS() (int32, bool) { return t.eos, t.eos >= 0 }
 
 // Hash returns the sha256 (hex) of the tokenizer.json bytes.

@@ -162,6 +162,9 @@ type State struct {
 	// data) of the next row to train on, Step·Batch·GradAccum.
 	NextRow  int64 `json:"next_row"`
 	DataRows int   `json:"data_rows"`
+	// DataSample fingerprints the data (see dataSample) so that a resume
+	// on other data of the same length is caught.
+	DataSample string `json:"data_sample"`
 	// Tokens is the number of input tokens trained on so far.
 	Tokens int64 `json:"tokens"`
 	// ElapsedS is the training wall time so far, across resumes.

@@ -147,7 +147,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 
-	st := &State{Format: stateFormat, DataRows: cfg.Data.Len(), Hyper: cfg.Hyper}
+	sample, err := dataSample(cfg.Data)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	st := &State{Format: stateFormat, DataRows: cfg.Data.Len(), DataSample: sample, Hyper: cfg.Hyper}
 	ckDir, old, err := latestCheckpoint(out)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w (remove %s to start over)", err, filepath.Join(out, checkpointDir))
@@ -158,6 +162,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		if old.DataRows != cfg.Data.Len() && !cfg.Force {
 			return nil, fmt.Errorf("train: %s was made with %d data rows, the data now has %d; use --force to continue anyway", ckDir, old.DataRows, cfg.Data.Len())
+		}
+		if old.DataSample != sample && !cfg.Force {
+			return nil, fmt.Errorf("train: %s was made with other data (rows 0, n/2 or n-1 differ: fingerprint %s, now %s); use --force to continue anyway", ckDir, old.DataSample, sample)
 		}
 		if old.Step > cfg.Steps {
 			return nil, fmt.Errorf("train: %s is at step %d, beyond --steps %d", ckDir, old.Step, cfg.Steps)

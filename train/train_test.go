@@ -292,3 +292,26 @@ func TestRunRefusesCheckpointOfAnotherModel(t *testing.T) {
 		t.Errorf("error %v, want a shape mismatch naming the tensor", err)
 	}
 }
+
+func TestRunRefusesOtherData(t *testing.T) {
+	out := t.TempDir()
+	cfg := Config{Hyper: testHyper(4), Model: newBigram(8, 1), Data: cyclicRows(5, 8), Output: out, CheckpointEvery: 2}
+	cfg.Hyper.Steps = 2
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Hyper.Steps = 2
+	for _, tc := range []struct {
+		name string
+		data Rows
+		msg  string
+	}{
+		{"fewer rows", cyclicRows(4, 8), "5 data rows, the data now has 4"},
+		{"middle row", func() Rows { r := cyclicRows(5, 8); r[2] = shards.Row{InputIDs: []int32{1, 1, 1}}; return r }(), "other data"},
+	} {
+		cfg.Data, cfg.Model = tc.data, newBigram(8, 1)
+		if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.msg)
+		}
+	}
+}

@@ -23,7 +23,9 @@ const mergeUsage = "merge --models A B [C...] [--weights 0.5,0.5] [--dtype keep|
 // positional arguments that follow it.
 type modelList []string
 
+// String implements flag.Value.
 func (m *modelList) String() string { return strings.Join(*m, ",") }
+// Set implements flag.Value: it appends comma-separated folders.
 func (m *modelList) Set(s string) error {
 	for _, p := range strings.Split(s, ",") {
 		if p = strings.TrimSpace(p); p != "" {

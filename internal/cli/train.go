@@ -5,13 +5,8 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"time"
 
-	"github.com/longrecipe/longrecipe/hf"
-	"github.com/longrecipe/longrecipe/model"
-	"github.com/longrecipe/longrecipe/shards"
 	"github.com/longrecipe/longrecipe/train"
 )
 
@@ -53,7 +48,7 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	clip := fs.Float64("grad-clip", 1.0, "clip the global gradient norm to this (0: no clipping; 1.0 is the transformers default)")
 	seed := fs.Int64("seed", 2027, "random seed, recorded in checkpoints (training draws no random numbers: rows in file order, no dropout)")
 	every := fs.Int("checkpoint-every", 10, "write a checkpoint every N steps (0: only at the end and on interrupt)")
-	saveDtype := fs.String("save-dtype", "", "dtype of the final model.safetensors: float32, bfloat16 or float16 (default: the input config's torch_dtype)")
+	saveDtype := fs.String("save-dtype", "", "dtype of the final model.safetensors: float32, bfloat16 or float16 (default: the input config's torch_dtype, float32 if it has none)")
 	checkpointing := fs.Bool("checkpointing", true, "activation checkpointing: recompute each layer's activations in the backward pass (less memory, one more forward pass)")
 	threads := fs.Int("threads", 0, "goroutines for attention and elementwise work (0: all CPUs); part of the checkpointed settings")
 	force := fs.Bool("force", false, "resume even if the checkpoint was made with other settings")
@@ -80,70 +75,20 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	if !(*clip >= 0) || math.IsInf(*clip, 0) {
 		return usageErrorf("--grad-clip %v must be >= 0 and finite", *clip)
 	}
-	absModel, err := filepath.Abs(*modelDir)
-	if err != nil {
-		return err
+	if *saveDtype != "" && !train.SaveDTypeOK(*saveDtype) {
+		return usageErrorf("--save-dtype %q: want float32, bfloat16 or float16", *saveDtype)
 	}
-	absData, err := filepath.Abs(*data)
-	if err != nil {
-		return err
+	if a, b := filepath.Clean(*modelDir), filepath.Clean(*output); a == b {
+		return usageErrorf("--output must differ from --model (the input folder would be overwritten)")
 	}
-
-	ds, err := shards.Open(*data)
-	if err != nil {
-		return err
-	}
-	defer ds.Close()
-	if ds.Len() == 0 {
-		return fmt.Errorf("training data %s has no rows", *data)
-	}
-	n := *steps
-	if n == 0 {
-		n = (ds.Len() + *batch**accum - 1) / (*batch * *accum)
-	}
-
-	m, err := model.Load(*modelDir)
-	if err != nil {
-		return err
-	}
-	dtype := *saveDtype
-	if dtype == "" {
-		dtype = m.Cfg.TorchDtype
-	}
-	if dtype == "" {
-		return fmt.Errorf("%s: config.json has no torch_dtype; pass --save-dtype", *modelDir)
-	}
-	nThreads := *threads
-	if nThreads == 0 {
-		nThreads = runtime.GOMAXPROCS(0)
-	}
-
-	h := train.Hyper{Steps: n, Batch: *batch, GradAccum: *accum, Schedule: *schedule, LR: *lr, Warmup: *warmup, MinLR: *minLR, GradClip: *clip, Seed: *seed}
+	h := train.Hyper{Steps: *steps, Batch: *batch, GradAccum: *accum, Schedule: *schedule, LR: *lr, Warmup: *warmup, MinLR: *minLR, GradClip: *clip, Seed: *seed}
 	h.SetAdamW(train.AdamWConfig{Beta1: *beta1, Beta2: *beta2, Eps: *eps, WeightDecay: *wd, DecayAll: *decayAll})
-	h.Extra = map[string]string{
-		"model":         absModel,
-		"data":          absData,
-		"threads":       strconv.Itoa(nThreads),
-		"checkpointing": strconv.FormatBool(*checkpointing),
+	job := train.FolderJob{
+		Hyper: h, From: *modelDir, Data: *data, Output: *output, CheckpointEvery: *every,
+		Threads: *threads, Checkpointing: *checkpointing, SaveDType: *saveDtype, Force: *force,
+		Progress: env.Stderr, Log: env.Stderr,
 	}
-	cfg := train.Config{
-		Hyper:           h,
-		Model:           train.Llama{M: m, Opt: model.Options{Checkpointing: *checkpointing, Threads: nThreads}},
-		Data:            ds,
-		Output:          *output,
-		CheckpointEvery: *every,
-		Force:           *force,
-		SaveModel: func(dir string) error {
-			if err := m.Save(dir, dtype); err != nil {
-				return err
-			}
-			_, err := hf.CopyTokenizerFiles(*modelDir, dir)
-			return err
-		},
-		Progress: env.Stderr,
-		Log:      env.Stderr,
-	}
-	res, err := train.Run(ctx, cfg)
+	res, err := train.RunFolder(ctx, job)
 	if err != nil {
 		return err
 	}

@@ -155,7 +155,9 @@ func TestTrainCLIUsage(t *testing.T) {
 		{[]string{"--model", mdir, "--data", data, "--output", out, "--batch", "0"}, 2, "--batch"},
 		{[]string{"--model", mdir, "--data", data, "--output", out, "--min-lr", "1e-6"}, 2, "constant"},
 		{[]string{"--model", mdir, "--data", data + ".missing", "--output", out}, 1, "rows.jsonl.missing"},
-		{[]string{"--model", out, "--data", data, "--output", out}, 1, "config.json"},
+		{[]string{"--model", out, "--data", data, "--output", out + "/x"}, 1, "config.json"},
+		{[]string{"--model", mdir, "--data", data, "--output", mdir + "/"}, 2, "--output must differ from --model"},
+		{[]string{"--model", mdir, "--data", data, "--output", out, "--save-dtype", "int8"}, 2, `--save-dtype "int8"`},
 	} {
 		code, _, stderr := runMain(append([]string{"train"}, tc.args...)...)
 		if code != tc.code || !strings.Contains(stderr, tc.msg) {

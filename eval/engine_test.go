@@ -1,0 +1,74 @@
+package eval
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/longrecipe/longrecipe/hf"
+	"github.com/longrecipe/longrecipe/model"
+)
+
+// tinyConfig is a small random Llama with the shipped tokenizer's vocabulary.
+func tinyConfig(maxPos int) *hf.Config {
+	return &hf.Config{
+		ModelType: "llama", VocabSize: 4096, HiddenSize: 64, IntermediateSize: 128,
+		NumHiddenLayers: 2, NumAttentionHeads: 4, NumKeyValueHeads: 2,
+		RMSNormEps: 1e-5, RopeTheta: 10000, MaxPositionEmbeddings: maxPos,
+		HiddenAct: "silu", InitializerRange: 0.02, BOSTokenID: -1, EOSTokenID: -1,
+	}
+}
+
+// TestEngine runs the engine adapter on a real (random) model: greedy
+// continuations respect the budget and stop tokens, and its perplexity of
+// random weights is near the vocabulary size.
+func TestEngine(t *testing.T) {
+	tok := sotuTok(t)
+	m, err := model.New(tinyConfig(2048), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Model: m, Tok: tok}
+	g := &Generator{Tok: tok, Seed: 1}
+	p, err := g.Generate(Passkey, 512, 0.5, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.MaxNew = 6
+	ids, err := m.Generate(p.Tokens, 6, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.Complete(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := tok.Decode(ids, true); out != want {
+		t.Errorf("Complete = %q, model.Generate decodes to %q", out, want)
+	}
+	// Stopping at the first generated token yields nothing.
+	e.Stops = []int32{ids[0]}
+	if out, err := e.Complete(context.Background(), p); err != nil || out != "" {
+		t.Errorf("with the first token as a stop: %q, %v", out, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := e.Complete(ctx, p); err == nil {
+		t.Error("cancelled context: no error")
+	}
+	// Perplexity through the adapter.
+	_, docs := sotuHaystack(t)
+	res, err := Perplexity(context.Background(), e, tok, "sotu", docs, 256, 1, 128, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range res.Buckets {
+		if math.Abs(math.Log(b.PPL)-math.Log(4096)) > 0.5 {
+			t.Errorf("random model: perplexity %v at %d–%d, want about 4096", b.PPL, b.From, b.To)
+		}
+	}
+	if !strings.Contains(Markdown(&Results{Model: "m", PPL: res}), "Short-context perplexity (1 windows of 128 tokens)") {
+		t.Error("markdown lacks the short perplexity")
+	}
+}

@@ -1,0 +1,236 @@
+package eval
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunScoresAndReports(t *testing.T) {
+	tok := sotuTok(t)
+	hay, docs := sotuHaystack(t)
+	opt := Options{
+		Tasks:   append(append([]string{}, SyntheticTasks...), PerplexityTask),
+		Lengths: []int{2048, 4096}, Depths: []float64{0, 0.5, 1}, Samples: 2, Seed: 1,
+		Haystack: hay, PPLDocs: docs, PPLSource: "sotu held-out", PPLWindow: 1024,
+		ModelName: "solver", TokenizerName: "sotu-bpe",
+	}
+	m := &fakeScorer{}
+	var prog bytes.Buffer
+	opt.Progress = &prog
+	res, err := Run(context.Background(), m, tok, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 5 depth tasks × 2 lengths × 3 depths × 2 samples + 3 others × 2 × 2.
+	if want := 5*2*3*2 + 3*2*2; len(res.Items) != want || m.solver.calls != want {
+		t.Fatalf("%d items, %d calls, want %d", len(res.Items), m.solver.calls, want)
+	}
+	for _, it := range res.Items {
+		if it.Score != 1 {
+			t.Errorf("%s %d: score %v for a model that reads the answer (output %q, expected %q)", it.Task, it.Length, it.Score, it.Output, it.Expected)
+		}
+		if math.Abs(float64(it.PromptTokens-it.Length)) > Tolerance*float64(it.Length) {
+			t.Errorf("%s: prompt %d tokens for length %d", it.Task, it.PromptTokens, it.Length)
+		}
+	}
+	if len(res.Summary) != 8*2 {
+		t.Errorf("%d summary cells, want 16", len(res.Summary))
+	}
+	if len(res.Cells) != 5*2*3+3*2 {
+		t.Errorf("%d cells, want 36", len(res.Cells))
+	}
+	if !strings.Contains(prog.String(), "eval") || !strings.Contains(prog.String(), "ppl") {
+		t.Errorf("progress output %q", prog.String())
+	}
+	// Perplexity: the fake scorer's NLL is known exactly per position.
+	p := res.PPL
+	if p == nil || p.Length != 4096 || p.Sequences != 2 || p.Windows != 2 || p.Window != 1024 {
+		t.Fatalf("ppl %+v", p)
+	}
+	if p.Buckets[0].From != 1 || p.Buckets[0].To != 64 || p.Buckets[len(p.Buckets)-1].To != 4096 {
+		t.Errorf("buckets %+v", p.Buckets)
+	}
+	for _, b := range p.Buckets {
+		var want float64
+		for pos := b.From; pos < b.To; pos++ {
+			want += fakeNLL(pos)
+		}
+		want /= float64(b.To - b.From)
+		if math.Abs(b.NLL-want) > 1e-6 || math.Abs(b.PPL-math.Exp(want)) > 1e-5*b.PPL || b.Tokens != 2*(b.To-b.From) {
+			t.Errorf("bucket %d–%d: NLL %v ppl %v tokens %d, want %v, %v, %d", b.From, b.To, b.NLL, b.PPL, b.Tokens, want, math.Exp(want), 2*(b.To-b.From))
+		}
+	}
+	var short float64
+	for pos := 1; pos < 1024; pos++ {
+		short += fakeNLL(pos)
+	}
+	if short /= 1023; math.Abs(p.ShortNLL-short) > 1e-6 {
+		t.Errorf("short NLL %v, want %v", p.ShortNLL, short)
+	}
+
+	// Reports.
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := WriteReport(dir, res); err != nil {
+		t.Fatal(err)
+	}
+	if d := os.Getenv("EVAL_REPORT_DIR"); d != "" { // to look at the report
+		WriteReport(d, res)
+	}
+	for _, name := range []string{ResultsJSON, ResultsMD, PPLPlot, HeatmapFile(Passkey), HeatmapFile(CommonWords)} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("report file: %v", err)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, ResultsMD))
+	for _, want := range []string{"| passkey | 100.0 | 100.0 | 100.0 |", "| fwe | 100.0 | 100.0 | 100.0 |", "| **mean** |", "Short-context perplexity (2 windows of 1024 tokens)"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("results.md lacks %q:\n%s", want, md)
+		}
+	}
+	img := decodePNG(t, filepath.Join(dir, HeatmapFile(NIAHMultiKey)))
+	if b := img.Bounds(); b.Dx() != 900 || b.Dy() != 540 {
+		t.Errorf("heatmap size %v", b)
+	}
+	back, err := LoadResults(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Items) != len(res.Items) || back.PPL.ShortPPL != res.PPL.ShortPPL || back.Items[3].Output != res.Items[3].Output {
+		t.Error("results.json does not round-trip")
+	}
+}
+
+func decodePNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return img
+}
+
+func TestRunWrongModelAndCompare(t *testing.T) {
+	tok := sotuTok(t)
+	opt := Options{Tasks: []string{Passkey, NIAHMultiValue, VariableTrack}, Lengths: []int{1024, 2048}, Depths: []float64{0.5}, Samples: 1, Seed: 2, ModelName: "wrong"}
+	bad, err := Run(context.Background(), wrong{}, tok, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range bad.Items {
+		if it.Score != 0 {
+			t.Errorf("%s: wrong answer %q scored %v", it.Task, it.Output, it.Score)
+		}
+	}
+	opt.ModelName = "solver"
+	good, err := Run(context.Background(), &solver{}, tok, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	dirs := []string{filepath.Join(root, "a"), filepath.Join(root, "b")}
+	if err := WriteReport(dirs[0], bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteReport(dirs[1], good); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(root, "cmp")
+	if err := Compare(out, dirs); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, CompareMD))
+	for _, want := range []string{"| wrong | 0.0 | 0.0 | 0.0 |", "| solver | 100.0 | 100.0 | 100.0 |", "niah_multivalue (%)"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("compare.md lacks %q:\n%s", want, md)
+		}
+	}
+	decodePNG(t, filepath.Join(out, ComparePlot))
+	if err := Compare(out, []string{filepath.Join(root, "missing")}); err == nil {
+		t.Error("compare of a missing directory: no error")
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	tok := byteTok{}
+	base := Options{Tasks: []string{Passkey}, Lengths: []int{1024}, Depths: []float64{0.5}, Samples: 1}
+	cases := []struct {
+		name string
+		edit func(o *Options)
+		m    Model
+		want string
+	}{
+		{"unknown task", func(o *Options) { o.Tasks = []string{"qa"} }, &solver{}, "unknown task"},
+		{"duplicate", func(o *Options) { o.Tasks = []string{Passkey, Passkey} }, &solver{}, "twice"},
+		{"no lengths", func(o *Options) { o.Lengths = nil }, &solver{}, "no lengths"},
+		{"bad depth", func(o *Options) { o.Depths = []float64{2} }, &solver{}, "outside"},
+		{"no depths", func(o *Options) { o.Depths = nil }, &solver{}, "needs depths"},
+		{"no samples", func(o *Options) { o.Samples = 0 }, &solver{}, "samples"},
+		{"ppl without scorer", func(o *Options) { o.Tasks = []string{PerplexityTask}; o.PPLDocs = []string{"x"} }, &solver{}, "log-probabilities"},
+		{"ppl without text", func(o *Options) { o.Tasks = []string{PerplexityTask} }, &fakeScorer{}, "needs text"},
+		{"ppl text too short", func(o *Options) { o.Tasks = []string{PerplexityTask}; o.PPLDocs = []string{"short"} }, &fakeScorer{}, "fewer than one sequence"},
+	}
+	for _, c := range cases {
+		o := base
+		c.edit(&o)
+		_, err := Run(context.Background(), c.m, tok, o)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		}
+	}
+	// A model error stops the run and names the sample.
+	_, err := Run(context.Background(), failing{}, tok, base)
+	if err == nil || !strings.Contains(err.Error(), "passkey length 1024 sample 0") {
+		t.Errorf("failing model: error %v", err)
+	}
+}
+
+type failing struct{}
+
+func (failing) Complete(ctx context.Context, p *Prompt) (string, error) {
+	return "", os.ErrDeadlineExceeded
+}
+
+func TestDocuments(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	docs, err := Documents(write("a.jsonl", `{"text":"one"}`+"\n\n"+`{"text":"two","id":3}`+"\n"))
+	if err != nil || len(docs) != 2 || docs[1] != "two" {
+		t.Errorf("jsonl: %v %v", docs, err)
+	}
+	docs, err = Documents(write("a.txt", "plain text"))
+	if err != nil || len(docs) != 1 || docs[0] != "plain text" {
+		t.Errorf("text: %v %v", docs, err)
+	}
+	for name, content := range map[string]string{
+		"bad.jsonl":    `{"text":"one"}` + "\n{oops\n",
+		"notext.jsonl": `{"body":"one"}`,
+		"empty.jsonl":  "\n",
+		"empty.txt":    "  \n",
+		"bad.txt.gz":   "not gzip",
+	} {
+		if _, err := Documents(write(name, content)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v, want one naming the file", name, err)
+		}
+	}
+	if _, err := LoadHaystack(write("tiny.txt", "too few words")); err == nil {
+		t.Error("tiny haystack: no error")
+	}
+}

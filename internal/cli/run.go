@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/longrecipe/longrecipe/recipe"
+)
+
+func init() {
+	register(&command{
+		name:    "run",
+		summary: "run a recipe file: prepare → extend → replay → anneal → merge → eval (resumable)",
+		run:     runRecipe,
+	})
+}
+
+const runUsage = "run RECIPE.toml [--from-stage prepare|extend|replay|anneal|merge|eval]"
+
+func runRecipe(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "run", runUsage,
+		"Runs the three-stage LongRecipe recipe described by a TOML file (see docs/recipe.md): prepare the\n"+
+			"stage-1 rows, extend the context window (RoPE base raised, LongRecipe training), prepare replay rows,\n"+
+			"anneal with the learning rate decaying to zero, merge with the original weights, and evaluate base,\n"+
+			"extended and merged models. Each stage writes OUTPUT/N-stage/ with a stage.json manifest. Rerunning\n"+
+			"skips complete stages whose inputs have not changed; an interrupted training stage resumes from its\n"+
+			"last checkpoint.")
+	from := fs.String("from-stage", "", "rerun this stage and all later ones even if complete")
+	// Accept the recipe before or after the flags.
+	var path string
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		path, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if path == "" && fs.NArg() == 1 {
+		path = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return usageErrorf("unexpected arguments %q", fs.Args())
+	}
+	if path == "" {
+		return usageErrorf("give the recipe file: %s", runUsage)
+	}
+	r, err := recipe.Load(path)
+	if err != nil {
+		return err
+	}
+	sum, err := recipe.Run(ctx, r, recipe.Options{FromStage: *from, Log: env.Stderr, Progress: env.Stderr})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "recipe %s finished: final model %s\n", r.Name, sum.Final)
+	if ev, ok := sum.Dirs["eval"]; ok && !r.Eval.Skip {
+		fmt.Fprintf(env.Stdout, "evaluation: %s/compare\n", ev)
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+var vecLens = []int{0, 1, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 1000, 1027}
+
+func randVec(rng *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	return x
+}
+
+// withGuard returns x followed by guard values, sliced back to len(x), so
+// a test can check that nothing was written past the end.
+func withGuard(x []float32) []float32 {
+	g := make([]float32, len(x), len(x)+guardLen)
+	copy(g, x)
+	for i := 0; i < guardLen; i++ {
+		g = append(g, guardVal)
+	}
+	return g[:len(x)]
+}
+
+func checkGuard(t *testing.T, what string, x []float32) {
+	t.Helper()
+	for i, v := range x[len(x):cap(x)] {
+		if v != guardVal {
+			t.Fatalf("%s wrote past the end (guard %d = %g)", what, i, v)
+		}
+	}
+}
+
+// vecPaths are the vector-helper paths: the dispatching public functions
+// (AVX-512 on CPUs that have it) and the portable Go ones.
+var vecPaths = []struct {
+	name   string
+	dot    func(a, b []float32) float32
+	axpy   func(alpha float32, x, y []float32)
+	scale  func(alpha float32, x []float32)
+	add    func(dst, a, b []float32)
+	max    func(x []float32) float32
+	expSub func(dst, x []float32, max float32) float32
+}{
+	{"dispatch", Dot, Axpy, Scale, Add, MaxF32, ExpSub},
+	{"generic", dotGeneric, axpyGeneric, scaleGeneric, addGeneric, maxGeneric, expSubGeneric},
+}
+
+func TestVectorOps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, p := range vecPaths {
+		for _, n := range vecLens {
+			t.Run(fmt.Sprintf("%s/n%d", p.name, n), func(t *testing.T) {
+				a, b := randVec(rng, n), randVec(rng, n)
+				var want, mag float64
+				for i := range a {
+					want += float64(a[i]) * float64(b[i])
+					mag += math.Abs(float64(a[i]) * float64(b[i]))
+				}
+				if got := p.dot(a, b); math.Abs(float64(got)-want) > 1e-6*math.Sqrt(float64(n+1))*mag+1e-30 {
+					t.Errorf("Dot = %g, want %g", got, want)
+				}
+
+				y := withGuard(b)
+				p.axpy(-1.5, a, y)
+				checkGuard(t, "Axpy", y)
+				for i := range y {
+					if w := float64(b[i]) - 1.5*float64(a[i]); math.Abs(float64(y[i])-w) > 1e-6*(math.Abs(w)+1) {
+						t.Fatalf("Axpy[%d] = %g, want %g", i, y[i], w)
+					}
+				}
+
+				x := withGuard(a)
+				p.scale(0.25, x)
+				checkGuard(t, "Scale", x)
+				for i := range x {
+					if x[i] != 0.25*a[i] {
+						t.Fatalf("Scale[%d] = %g, want %g", i, x[i], 0.25*a[i])
+					}
+				}
+
+				d := withGuard(make([]float32, n))
+				p.add(d, a, b)
+				checkGuard(t, "Add", d)
+				for i := range d {
+					if d[i] != a[i]+b[i] {
+						t.Fatalf("Add[%d] = %g, want %g", i, d[i], a[i]+b[i])
+					}
+				}
+
+				wantMax := float32(math.Inf(-1))
+				for _, v := range a {
+					wantMax = max(wantMax, v)
+				}
+				if got := p.max(a); got != wantMax {
+					t.Errorf("MaxF32 = %g, want %g", got, wantMax)
+				}
+				if n > 0 {
+					a2 := append([]float32(nil), a...)
+					a2[rng.IntN(n)] = float32(math.NaN())
+					if got := p.max(a2); !math.IsNaN(float64(got)) {
+						t.Errorf("MaxF32 with a NaN = %g, want NaN", got)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestExpSub(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, p := range vecPaths {
+		for _, n := range vecLens {
+			t.Run(fmt.Sprintf("%s/n%d", p.name, n), func(t *testing.T) {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = float32(rng.Float64()*87 - 80) // x - max in [-87, 0] for max = 7
+				}
+				dst := withGuard(make([]float32, n))
+				sum := p.expSub(dst, x, 7)
+				checkGuard(t, "ExpSub", dst)
+				var wantSum float64
+				for i, v := range x {
+					w := math.Exp(float64(v - 7)) // exp of the float32 difference
+					wantSum += w
+					if rel := math.Abs(float64(dst[i])-w) / w; rel > 2e-7 {
+						t.Fatalf("exp(%g - 7) = %g, want %g (relative error %.2g)", v, dst[i], w, rel)
+					}
+				}
+				if math.Abs(float64(sum)-wantSum) > 1e-6*wantSum+1e-30 {
+					t.Errorf("sum = %g, want %g", sum, wantSum)
+				}
+				// In place.
+				y := append([]float32(nil), x...)
+				if s2 := p.expSub(y, y, 7); s2 != sum || fmt.Sprint(y) != fmt.Sprint(dst) {
+					t.Errorf("in place: sum %g, want %g", s2, sum)
+				}
+			})
+		}
+		t.Run(p.name+"/special", func(t *testing.T) {
+			inf := float32(math.Inf(1))
+			nan := float32(math.NaN())
+			x := []float32{0, -inf, -200, 1, nan}
+			dst := make([]float32, len(x))
+			sum := p.expSub(dst, x, 1)
+			if math.Abs(float64(dst[0])-math.Exp(-1)) > 1e-7 || dst[1] != 0 || dst[2] != 0 || dst[3] != 1 || !math.IsNaN(float64(dst[4])) {
+				t.Errorf("ExpSub(%v, max 1) = %v, want [e⁻¹ 0 0 1 NaN]", x, dst)
+			}
+			if !math.IsNaN(float64(sum)) {
+				t.Errorf("sum with a NaN = %g, want NaN", sum)
+			}
+		})
+	}
+}
+
+func TestVectorLengthMismatchPanics(t *testing.T) {
+	for name, f := range map[string]func(){
+		"Dot":    func() { Dot(make([]float32, 3), make([]float32, 4)) },
+		"Axpy":   func() { Axpy(1, make([]float32, 3), make([]float32, 4)) },
+		"Add":    func() { Add(make([]float32, 3), make([]float32, 3), make([]float32, 4)) },
+		"ExpSub": func() { ExpSub(make([]float32, 3), make([]float32, 4), 0) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Errorf("%s with different lengths did not panic", name)
+				}
+			}()
+			f()
+		})
+	}
+}

@@ -1,0 +1,281 @@
+// Package recipe runs the three-stage LongRecipe recipe from one TOML file:
+// prepare → stage 1 context extension → replay data → stage 2 annealing →
+// stage 3 merge with the original → evaluation. Each stage writes its own
+// folder with a stage.json manifest; a rerun skips the stages whose outputs
+// are complete and whose inputs have not changed, and an interrupted
+// training stage resumes from its last checkpoint.
+package recipe
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Recipe is the parsed recipe file. Relative paths in it are relative to the
+// file's folder.
+type Recipe struct {
+	// Name labels the run in reports.
+	Name string `toml:"name"`
+	// Output is the run folder; each stage writes a sub-folder of it.
+	Output string `toml:"output"`
+	// Seed drives data preparation and is recorded by training.
+	Seed int64 `toml:"seed"`
+	// Threads bounds the worker goroutines (0: all cores).
+	Threads int `toml:"threads"`
+
+	Base   Base   `toml:"base"`
+	Data   Data   `toml:"data"`
+	Extend Extend `toml:"extend"`
+	Anneal Anneal `toml:"anneal"`
+	Merge  Merge  `toml:"merge"`
+	Eval   Eval   `toml:"eval"`
+
+	dir string // folder of the recipe file
+}
+
+// Base names the model to extend.
+type Base struct {
+	// Model is a Hugging Face model folder (config.json + safetensors).
+	Model string `toml:"model"`
+	// Tokenizer is a tokenizer.json; default Model/tokenizer.json.
+	Tokenizer string `toml:"tokenizer"`
+}
+
+// Data names the corpora.
+type Data struct {
+	// Corpus is the long-document corpus for stage 1 (JSONL with a text or
+	// input_ids field, Parquet, text files or a folder).
+	Corpus string `toml:"corpus"`
+	// TextField is the JSONL/Parquet text field ("text").
+	TextField string `toml:"text_field"`
+	// Replay is the stage-2 prompt/response JSONL ("" skips stage 2).
+	Replay string `toml:"replay"`
+	// PromptField and ResponseField name the replay fields
+	// ("prompt"/"response").
+	PromptField   string `toml:"prompt_field"`
+	ResponseField string `toml:"response_field"`
+	// MaskPrompt excludes prompt tokens from the stage-2 loss.
+	MaskPrompt bool `toml:"mask_prompt"`
+}
+
+// Train holds the optimisation settings shared by both training stages.
+type Train struct {
+	Steps           int     `toml:"steps"`
+	LR              float64 `toml:"lr"`
+	Batch           int     `toml:"batch"`
+	GradAccum       int     `toml:"grad_accum"`
+	Schedule        string  `toml:"schedule"`
+	Warmup          int     `toml:"warmup"`
+	MinLR           float64 `toml:"min_lr"`
+	WeightDecay     float64 `toml:"weight_decay"`
+	GradClip        float64 `toml:"grad_clip"`
+	CheckpointEvery int     `toml:"checkpoint_every"`
+}
+
+// Extend is stage 1, context extension.
+type Extend struct {
+	Train
+	// Method is longrecipe, pose, randpos or full.
+	Method string `toml:"method"`
+	// TargetLength is Lt, the new window (also the new
+	// max_position_embeddings).
+	TargetLength int `toml:"target_length"`
+	// TrainLength is Ls; 0 means Ratio·Lt.
+	TrainLength int     `toml:"train_length"`
+	Ratio       float64 `toml:"ratio"`
+	// Impactful is "digits" or an analyze impactful-token file.
+	Impactful string `toml:"impactful"`
+	// DropProb is the probability of dropping a sentence with no impactful
+	// token.
+	DropProb float64 `toml:"drop_prob"`
+	// RopeTheta is the RoPE base written before training; 0 applies
+	// hf.DefaultRopeTheta for the window change, -1 keeps the base's.
+	RopeTheta float64 `toml:"rope_theta"`
+}
+
+// Anneal is stage 2, annealing on replay data (LR decaying to MinLR).
+type Anneal struct {
+	Train
+}
+
+// Merge is stage 3.
+type Merge struct {
+	// Skip disables the merge stage.
+	Skip bool `toml:"skip"`
+	// Weights for (trained, original); default 0.5, 0.5.
+	Weights []float64 `toml:"weights"`
+}
+
+// Eval is the final evaluation of base, extended and merged models.
+type Eval struct {
+	Skip    bool      `toml:"skip"`
+	Tasks   []string  `toml:"tasks"`
+	Lengths []int     `toml:"lengths"`
+	Depths  []float64 `toml:"depths"`
+	Samples int       `toml:"samples"`
+	// PPLWindow is the short-context perplexity window (0: the base
+	// model's max_position_embeddings).
+	PPLWindow int `toml:"ppl_window"`
+	// Haystack is "noise" or a text/JSONL file ("" = noise).
+	Haystack string `toml:"haystack"`
+}
+
+// Load reads and validates a recipe file.
+func Load(path string) (*Recipe, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("recipe: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("recipe %s: %w", path, err)
+	}
+	return Parse(b, path, filepath.Dir(abs))
+}
+
+// Parse parses recipe text; name labels errors and dir anchors relative
+// paths.
+func Parse(b []byte, name, dir string) (*Recipe, error) {
+	r := defaults()
+	meta, err := toml.NewDecoder(bytes.NewReader(b)).Decode(r)
+	if err != nil {
+		return nil, fmt.Errorf("recipe %s: %w", name, err)
+	}
+	if und := meta.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		sort.Strings(keys)
+		return nil, fmt.Errorf("recipe %s: unknown key(s) %s", name, strings.Join(keys, ", "))
+	}
+	r.dir = dir
+	for _, p := range []*string{&r.Output, &r.Base.Model, &r.Base.Tokenizer, &r.Data.Corpus, &r.Data.Replay, &r.Eval.Haystack} {
+		if *p != "" && *p != "noise" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	if r.Extend.Impactful != "" && r.Extend.Impactful != "digits" && !filepath.IsAbs(r.Extend.Impactful) {
+		r.Extend.Impactful = filepath.Join(dir, r.Extend.Impactful)
+	}
+	if r.Base.Tokenizer == "" && r.Base.Model != "" {
+		r.Base.Tokenizer = filepath.Join(r.Base.Model, "tokenizer.json")
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("recipe %s: %w", name, err)
+	}
+	return r, nil
+}
+
+// defaults are the paper's settings where they make sense on a CPU.
+func defaults() *Recipe {
+	return &Recipe{
+		Name: "longrecipe",
+		Seed: 2027,
+		Data: Data{TextField: "text", PromptField: "prompt", ResponseField: "response", MaskPrompt: true},
+		Extend: Extend{
+			Train:     Train{LR: 5e-5, Batch: 1, GradAccum: 1, Schedule: "constant", WeightDecay: 0.1, GradClip: 1, CheckpointEvery: 10},
+			Method:    "longrecipe",
+			Ratio:     0.3,
+			Impactful: "digits",
+			DropProb:  0.5,
+		},
+		Anneal: Anneal{Train: Train{LR: 5e-6, Batch: 1, GradAccum: 1, Schedule: "linear", MinLR: 0, WeightDecay: 0.1, GradClip: 1, CheckpointEvery: 10}},
+		Merge:  Merge{Weights: []float64{0.5, 0.5}},
+		Eval: Eval{
+			Tasks:   []string{"passkey", "ppl"},
+			Depths:  []float64{0, 0.25, 0.5, 0.75, 1},
+			Samples: 4,
+		},
+	}
+}
+
+// Validate checks the recipe's values.
+func (r *Recipe) Validate() error {
+	switch {
+	case r.Output == "":
+		return fmt.Errorf("output: required (the run folder)")
+	case r.Base.Model == "":
+		return fmt.Errorf("base.model: required (a Hugging Face model folder)")
+	case r.Data.Corpus == "":
+		return fmt.Errorf("data.corpus: required")
+	case r.Extend.TargetLength <= 0:
+		return fmt.Errorf("extend.target_length: required, > 0")
+	case r.Extend.TrainLength < 0 || r.Extend.TrainLength > r.Extend.TargetLength:
+		return fmt.Errorf("extend.train_length %d: want 0 (use ratio) or 1..target_length", r.Extend.TrainLength)
+	case r.Extend.TrainLength == 0 && !(r.Extend.Ratio > 0 && r.Extend.Ratio <= 1):
+		return fmt.Errorf("extend.ratio %v: want (0, 1]", r.Extend.Ratio)
+	case !(r.Extend.DropProb >= 0 && r.Extend.DropProb <= 1):
+		return fmt.Errorf("extend.drop_prob %v: want [0, 1]", r.Extend.DropProb)
+	case r.Threads < 0:
+		return fmt.Errorf("threads %d: want >= 0", r.Threads)
+	}
+	switch r.Extend.Method {
+	case "longrecipe", "pose", "randpos", "full":
+	default:
+		return fmt.Errorf("extend.method %q: want longrecipe, pose, randpos or full", r.Extend.Method)
+	}
+	if err := r.Extend.Train.validate("extend"); err != nil {
+		return err
+	}
+	if r.Data.Replay != "" {
+		if err := r.Anneal.Train.validate("anneal"); err != nil {
+			return err
+		}
+	}
+	if !r.Merge.Skip {
+		if len(r.Merge.Weights) != 2 {
+			return fmt.Errorf("merge.weights: want two weights (trained, original), got %d", len(r.Merge.Weights))
+		}
+		for _, w := range r.Merge.Weights {
+			if !(w > 0) {
+				return fmt.Errorf("merge.weights: %v must be > 0", w)
+			}
+		}
+	}
+	if !r.Eval.Skip {
+		if r.Eval.Samples <= 0 {
+			return fmt.Errorf("eval.samples %d: want > 0", r.Eval.Samples)
+		}
+		for _, d := range r.Eval.Depths {
+			if !(d >= 0 && d <= 1) {
+				return fmt.Errorf("eval.depths: %v outside [0, 1]", d)
+			}
+		}
+		for _, l := range r.Eval.Lengths {
+			if l <= 0 {
+				return fmt.Errorf("eval.lengths: %d must be > 0", l)
+			}
+		}
+	}
+	return nil
+}
+
+func (t *Train) validate(stage string) error {
+	switch {
+	case t.Steps <= 0:
+		return fmt.Errorf("%s.steps %d: want > 0", stage, t.Steps)
+	case !(t.LR > 0):
+		return fmt.Errorf("%s.lr %v: want > 0", stage, t.LR)
+	case t.Batch <= 0 || t.GradAccum <= 0:
+		return fmt.Errorf("%s.batch and grad_accum: want > 0", stage)
+	case t.Warmup < 0 || t.CheckpointEvery < 0:
+		return fmt.Errorf("%s.warmup and checkpoint_every: want >= 0", stage)
+	}
+	return nil
+}
+
+// Ls returns the training length: TrainLength, or Ratio·TargetLength.
+func (e *Extend) Ls() int {
+	if e.TrainLength > 0 {
+		return e.TrainLength
+	}
+	ls := int(e.Ratio*float64(e.TargetLength) + 0.5)
+	return max(ls, 1)
+}

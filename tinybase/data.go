@@ -1,0 +1,168 @@
+// Package tinybase builds the project's tiny base model: a Llama of a few
+// million parameters pretrained by our own engine at a short window on the
+// embedded public-domain corpus, with synthetic retrieval documents mixed
+// in. It is the model the quickstart extends.
+//
+// Why synthetic retrieval documents: a model this small, trained on a few
+// million tokens of speeches, never learns to retrieve a number it saw 200
+// tokens earlier, so a passkey test would read 0 % before and after any
+// context extension and would show nothing. Mixing in documents that hide a
+// key (a pass key, or "special magic numbers" for named keys) inside real
+// prose and ask for it at the end, all inside the short pretraining window,
+// teaches retrieval at short range. Whether the skill survives at 2× … 8×
+// that window is then exactly what context extension has to achieve. The
+// fillers are real corpus text and the phrasing is the PoSE/RULER one, so
+// the evaluation's prompts are in distribution for the skill but not for
+// the length.
+package tinybase
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+
+	"github.com/longrecipe/longrecipe/positions"
+	"github.com/longrecipe/longrecipe/shards"
+)
+
+// Tokenizer is what the builder needs of a tokenizer.
+type Tokenizer interface {
+	Encode(text string, addSpecial bool) []int32
+	EOS() (int32, bool)
+}
+
+// Intro and question of the passkey documents (PoSE's prompt).
+const (
+	passkeyIntro    = "There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. I will quiz you about the important information there."
+	passkeyQuestion = "What is the pass key? The pass key is"
+	noiseFiller     = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again."
+)
+
+var keyWords = strings.Fields(`red blue green quiet brave calm dark early fair gentle happy kind lucky proud swift tall warm wise bold bright
+	river mountain garden window forest harbor island valley meadow castle bridge candle lantern mirror pepper rocket saddle
+	ticket violin wagon anchor basket button cactus falcon`)
+
+// ChunkRows cuts tokenized documents into rows of exactly window tokens
+// (plain positions); each document starts with its BOS as encoded. The
+// tokens after a document's last full row start a final row when at least
+// window/4 remain.
+func ChunkRows(docs [][]int32, window int) []shards.Row {
+	var rows []shards.Row
+	for _, ids := range docs {
+		for s := 0; s < len(ids); s += window {
+			e := min(s+window, len(ids))
+			if e-s < window/4 {
+				break
+			}
+			rows = append(rows, shards.Row{InputIDs: ids[s:e], PositionIDs: positions.Full(e - s)})
+		}
+	}
+	return rows
+}
+
+// words returns n consecutive words of filler starting at a random place
+// of one of the texts (or the noise filler when texts is empty or coin says
+// so).
+func filler(rng *rand.Rand, texts [][]string, n int) string {
+	if len(texts) == 0 || rng.IntN(3) == 0 {
+		noise := strings.Fields(noiseFiller)
+		out := make([]string, n)
+		off := rng.IntN(len(noise))
+		for i := range out {
+			out[i] = noise[(off+i)%len(noise)]
+		}
+		return strings.Join(out, " ")
+	}
+	t := texts[rng.IntN(len(texts))]
+	if len(t) <= n {
+		return strings.Join(t, " ")
+	}
+	s := rng.IntN(len(t) - n)
+	return strings.Join(t[s:s+n], " ")
+}
+
+// SyntheticRow returns one retrieval document of at most window tokens:
+// a pass key or one to four key–value needles hidden in filler, followed by
+// the question and its answer and EOS. kind 0 is a passkey document, 1 a
+// key–value document.
+func SyntheticRow(rng *rand.Rand, tok Tokenizer, texts [][]string, window, kind int) (shards.Row, error) {
+	build := func(words int) (string, error) {
+		before := rng.IntN(words + 1)
+		switch kind {
+		case 0:
+			key := strconv.Itoa(rng.IntN(50000) + 1)
+			info := "The pass key is " + key + ". Remember it. " + key + " is the pass key."
+			return strings.Join([]string{passkeyIntro, filler(rng, texts, before), info, filler(rng, texts, words-before), passkeyQuestion + " " + key + "."}, "\n"), nil
+		default:
+			n := 1 + rng.IntN(max(1, min(4, window/96)))
+			var needles []string
+			var keys, vals []string
+			for i := 0; i < n; i++ {
+				k := keyWords[rng.IntN(20)] + "-" + keyWords[20+rng.IntN(len(keyWords)-20)]
+				v := strconv.Itoa(rng.IntN(9000000) + 1000000)
+				keys, vals = append(keys, k), append(vals, v)
+				needles = append(needles, "One of the special magic numbers for "+k+" is: "+v+".")
+			}
+			q := rng.IntN(n)
+			parts := []string{"Some special magic numbers are hidden within the following text. Make sure to memorize it. I will quiz you about the numbers afterwards."}
+			per := words / (n + 1)
+			for i := 0; i < n; i++ {
+				parts = append(parts, filler(rng, texts, per), needles[i])
+			}
+			parts = append(parts, filler(rng, texts, per),
+				"What are all the special magic numbers for "+keys[q]+" mentioned in the provided text? The special magic numbers for "+keys[q]+" mentioned in the provided text are "+vals[q]+".")
+			return strings.Join(parts, "\n"), nil
+		}
+	}
+	// Shrink the filler until the document fits the window. The random
+	// draws differ per attempt, which is fine: determinism comes from rng.
+	words := window * 2 / 3
+	for ; words >= 0; words -= max(words/8, 1) {
+		text, err := build(words)
+		if err != nil {
+			return shards.Row{}, err
+		}
+		ids := tok.Encode(text, true)
+		if eos, ok := tok.EOS(); ok {
+			ids = append(ids, eos)
+		}
+		if len(ids) <= window {
+			return shards.Row{InputIDs: ids, PositionIDs: positions.Full(len(ids))}, nil
+		}
+		if words == 0 {
+			break
+		}
+	}
+	return shards.Row{}, fmt.Errorf("tinybase: a synthetic document does not fit in %d tokens", window)
+}
+
+// Mix interleaves corpus rows with synthetic rows so that about fraction
+// of all rows are synthetic, deterministically from seed. Corpus rows are
+// shuffled first.
+func Mix(corpus []shards.Row, tok Tokenizer, texts [][]string, window int, fraction float64, seed uint64) ([]shards.Row, error) {
+	if !(fraction >= 0 && fraction < 1) {
+		return nil, fmt.Errorf("tinybase: synthetic fraction %v outside [0, 1)", fraction)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x7b))
+	rows := append([]shards.Row(nil), corpus...)
+	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	nSyn := int(float64(len(rows)) * fraction / (1 - fraction))
+	out := make([]shards.Row, 0, len(rows)+nSyn)
+	ci := 0
+	for s := 0; s < nSyn || ci < len(rows); {
+		// Place synthetic row s after corpus row floor((s+1)·len/nSyn).
+		if s < nSyn && (ci >= len(rows) || int64(ci)*int64(nSyn) >= int64(s+1)*int64(len(rows))) {
+			r, err := SyntheticRow(rng, tok, texts, window, s%2)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+			s++
+			continue
+		}
+		out = append(out, rows[ci])
+		ci++
+	}
+	return out, nil
+}
