@@ -183,9 +183,21 @@ func Aggregate(tokens []Token, c *Classifier, opts Options) (*Report, error) {
 	if len(tokens) == 0 {
 		return nil, fmt.Errorf("analyze: no tokens to aggregate (documents too short?)")
 	}
-	score := func(t *Token) float64 { return t.DeltaProb() }
-	if opts.Score == "logprob" {
-		score = func(t *Token) float64 { return t.DeltaLogProb() }
+	// The ranking score of every token, computed once.
+	scores := make([]float64, len(tokens))
+	for i := range tokens {
+		t := &tokens[i]
+		if t.Pos < 0 || t.Kind >= numKinds {
+			return nil, fmt.Errorf("analyze: token %d (document %d) has position %d and kind %d", i, t.Doc, t.Pos, t.Kind)
+		}
+		if opts.Score == "logprob" {
+			scores[i] = t.DeltaLogProb()
+		} else {
+			scores[i] = t.DeltaProb()
+		}
+		if math.IsNaN(scores[i]) || math.IsInf(scores[i], 0) {
+			return nil, fmt.Errorf("analyze: document %d position %d: log-probs %g and %g give Δ%s %g", t.Doc, t.Pos, t.Base, t.Ext, opts.Score, scores[i])
+		}
 	}
 	r := &Report{Top: opts.Top, Score: opts.Score}
 	docs := map[int32]bool{}
@@ -209,7 +221,7 @@ func Aggregate(tokens []Token, c *Classifier, opts Options) (*Report, error) {
 		if len(idx) > 0 {
 			// Highest score first; ties by document, then position.
 			slices.SortFunc(idx, func(i, j int) int {
-				si, sj := score(&tokens[i]), score(&tokens[j])
+				si, sj := scores[i], scores[j]
 				switch {
 				case si > sj:
 					return -1
@@ -222,7 +234,7 @@ func Aggregate(tokens []Token, c *Classifier, opts Options) (*Report, error) {
 			})
 			k := int(math.Ceil(opts.Top * float64(len(idx))))
 			bk.TopN = k
-			bk.Threshold = score(&tokens[idx[k-1]])
+			bk.Threshold = scores[idx[k-1]]
 			for n, i := range idx {
 				t := &tokens[i]
 				ak[t.Kind]++

@@ -136,7 +136,9 @@ func TestNumeralsLeadWhenExtendedGainsOnNumbers(t *testing.T) {
 		t.Fatalf("%d tokens scored, want %d", len(toks), 6*299)
 	}
 	c := NewClassifier(vocab)
-	Classify(toks, docs, c)
+	if err := Classify(toks, docs, c); err != nil {
+		t.Fatal(err)
+	}
 	for _, score := range []string{"prob", "logprob"} {
 		r, err := Aggregate(toks, c, Options{Buckets: []int{0, 64, 128}, Score: score})
 		if err != nil {
@@ -228,6 +230,23 @@ func TestAggregateErrors(t *testing.T) {
 	}
 	if _, err := Aggregate(nil, c, Options{Buckets: []int{0}}); err == nil {
 		t.Error("no tokens: no error")
+	}
+	inf := float32(math.Inf(-1))
+	for _, bad := range []struct {
+		tok     Token
+		score   string
+		wantErr bool
+	}{
+		{Token{Pos: -1}, "prob", true},
+		{Token{Pos: 1, Kind: numKinds}, "prob", true},
+		{Token{Pos: 1, Base: inf, Ext: inf}, "logprob", true}, // −Inf − −Inf
+		{Token{Pos: 1, Base: inf, Ext: -1}, "logprob", true},
+		{Token{Pos: 1, Base: inf, Ext: inf}, "prob", false}, // 0 − 0
+	} {
+		_, err := Aggregate([]Token{bad.tok}, c, Options{Buckets: []int{0}, Score: bad.score})
+		if (err != nil) != bad.wantErr {
+			t.Errorf("%+v (%s): err = %v", bad.tok, bad.score, err)
+		}
 	}
 }
 
@@ -340,7 +359,9 @@ func TestWriteOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := NewClassifier(vocab)
-	Classify(toks, docs, c)
+	if err := Classify(toks, docs, c); err != nil {
+		t.Fatal(err)
+	}
 	r, err := Aggregate(toks, c, Options{Buckets: AutoBuckets(200)})
 	if err != nil {
 		t.Fatal(err)
@@ -379,5 +400,19 @@ func TestWriteOutputs(t *testing.T) {
 		if err != nil || img.Bounds().Dx() < 100 {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestClassifyRejectsStrayTokens(t *testing.T) {
+	docs := [][]int32{{0, 4, 15}}
+	c := NewClassifier(vocab)
+	for _, tok := range []Token{{Doc: 1, Pos: 1, ID: 4}, {Doc: 0, Pos: 3, ID: 4}, {Doc: 0, Pos: 1, ID: 5}, {Doc: -1}} {
+		if err := Classify([]Token{tok}, docs, c); err == nil {
+			t.Errorf("%+v: no error", tok)
+		}
+	}
+	ok := []Token{{Doc: 0, Pos: 2, ID: 15}}
+	if err := Classify(ok, docs, c); err != nil || ok[0].Kind != Other {
+		t.Errorf("valid token: %v, kind %v", err, ok[0].Kind)
 	}
 }

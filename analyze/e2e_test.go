@@ -94,7 +94,9 @@ func TestNumeralsLeadWithRealModels(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := NewClassifier(tok)
-	Classify(toks, docs, c)
+	if err := Classify(toks, docs, c); err != nil {
+		t.Fatal(err)
+	}
 	r, err := Aggregate(toks, c, Options{Buckets: []int{0, 100, 200}})
 	if err != nil {
 		t.Fatal(err)

@@ -57,7 +57,8 @@ type Vocab interface {
 // numerals, punctuation and whitespace. A function word must be a whole
 // word: its token starts a word (leading space, first token, or the token
 // before ends in a non-letter) and the next token does not continue it with
-// a letter; so "he" inside "hello" stays Other.
+// a letter; so "he" inside "hello" stays Other. A Classifier caches token
+// texts and is not safe for concurrent use.
 type Classifier struct {
 	v     Vocab
 	cache map[int32]*tokenInfo
@@ -98,6 +99,8 @@ func (c *Classifier) info(id int32) *tokenInfo {
 		}
 	}
 	switch {
+	case ti.text == "": // unknown id, or a token without text
+		ti.base = Other
 	case trimmed == "":
 		ti.base = Whitespace
 	case numbers && !letters:
@@ -130,7 +133,8 @@ func (c *Classifier) TokenKind(id int32) Kind {
 	return wordKind(ti.word)
 }
 
-// Kind returns the kind of the token doc[pos] in its document.
+// Kind returns the kind of the token doc[pos] in its document; pos must
+// index doc.
 func (c *Classifier) Kind(doc []int32, pos int) Kind {
 	ti := c.info(doc[pos])
 	if ti.base != Other {

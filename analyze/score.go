@@ -49,8 +49,8 @@ func checkScores(what string, lp []float32, want int) error {
 		return fmt.Errorf("analyze: %s returned %d log-probs, want %d", what, len(lp), want)
 	}
 	for i, v := range lp {
-		if math.IsNaN(float64(v)) || v > 1e-3 {
-			return fmt.Errorf("analyze: %s returned log-prob %g at %d (not a log-probability)", what, v, i)
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) || v > 1e-3 {
+			return fmt.Errorf("analyze: %s returned log-prob %g at %d (not a finite log-probability)", what, v, i)
 		}
 	}
 	return nil
@@ -168,9 +168,15 @@ func ScoreContext(ctx context.Context, m Scorer, docs [][]int32, short, stride i
 	return out, nil
 }
 
-// Classify sets the Kind of every token from its document.
-func Classify(tokens []Token, docs [][]int32, c *Classifier) {
+// Classify sets the Kind of every token from its document. A token must
+// point into docs and hold the id found there.
+func Classify(tokens []Token, docs [][]int32, c *Classifier) error {
 	for i := range tokens {
-		tokens[i].Kind = c.Kind(docs[tokens[i].Doc], int(tokens[i].Pos))
+		t := &tokens[i]
+		if t.Doc < 0 || int(t.Doc) >= len(docs) || t.Pos < 0 || int(t.Pos) >= len(docs[t.Doc]) || docs[t.Doc][t.Pos] != t.ID {
+			return fmt.Errorf("analyze: token %d (id %d, document %d, position %d) is not in the %d documents", i, t.ID, t.Doc, t.Pos, len(docs))
+		}
+		t.Kind = c.Kind(docs[t.Doc], int(t.Pos))
 	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -233,5 +234,49 @@ func TestReplayPacking(t *testing.T) {
 	p.add(replayDoc{prompt: []int32{1}, response: []int32{eosID}})
 	if p.leftover() != 2 {
 		t.Fatalf("leftover %d, want 2", p.leftover())
+	}
+}
+
+// TestCorpusHFParquet reads a Parquet file written by an independent
+// implementation (hyparquet-writer, scripts/parquet-fixtures.sh) in the
+// layout Hugging Face datasets use: optional string "text", optional
+// list<int64> "input_ids" (3-level LIST, empty lists included), several
+// row groups and small pages. Expected values are in hf-style.json.
+func TestCorpusHFParquet(t *testing.T) {
+	b, err := os.ReadFile("testdata/hf-style.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		Text     []*string `json:"text"`
+		InputIDs [][]int32 `json:"input_ids"`
+	}
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := readAll(t, "testdata/hf-style.parquet", CorpusOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != len(want.InputIDs) {
+		t.Fatalf("%d documents, want %d", len(ids), len(want.InputIDs))
+	}
+	for i, d := range ids {
+		if len(d.IDs) != len(want.InputIDs[i]) || len(d.IDs) > 0 && !slices.Equal(d.IDs, want.InputIDs[i]) {
+			t.Fatalf("row %d: ids %v, want %v", i, d.IDs, want.InputIDs[i])
+		}
+	}
+	texts, err := readAll(t, "testdata/hf-style.parquet", CorpusOptions{IDsField: "no_such_column"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range texts {
+		w := ""
+		if want.Text[i] != nil {
+			w = *want.Text[i]
+		}
+		if d.Text != w {
+			t.Fatalf("row %d: text %q, want %q", i, d.Text, w)
+		}
 	}
 }

@@ -352,8 +352,8 @@ func PrepareCorpus(ctx context.Context, corpus Corpus, cfg Config, sink Sink) (s
 			}
 			for _, rd := range b.replay {
 				for _, r := range packer.add(rd) {
-					if err := write(r); err != nil {
-						firstErr = err
+					if firstErr == nil {
+						firstErr = write(r)
 					}
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/longrecipe/longrecipe/internal/progress"
@@ -39,6 +40,9 @@ type Options struct {
 	PPLDocs   []string
 	PPLSource string
 	PPLWindow int
+	// Parallel is how many prompts are answered at once (default 1);
+	// more helps servers that batch requests (vLLM, llama.cpp).
+	Parallel int
 	// Progress receives a progress bar (nil: none).
 	Progress io.Writer
 	// Describe what was evaluated, for the reports.
@@ -139,12 +143,6 @@ func Run(ctx context.Context, m Model, tok Tokenizer, opt Options) (*Results, er
 		Samples: opt.Samples, Tasks: opt.Tasks, Lengths: opt.Lengths, Depths: opt.Depths,
 	}
 	gen := &Generator{Tok: tok, Haystack: hay, Seed: opt.Seed}
-	type job struct {
-		task   string
-		length int
-		depth  float64
-		index  int
-	}
 	var jobs []job
 	doPPL := false
 	for _, t := range opt.Tasks {
@@ -175,36 +173,27 @@ func Run(ctx context.Context, m Model, tok Tokenizer, opt Options) (*Results, er
 		}
 		scorer = s
 	}
+	// Fail fast: every task must fit every length (templates and solved
+	// examples take room) before any model time is spent.
+	for _, t := range opt.Tasks {
+		if t == PerplexityTask {
+			continue
+		}
+		for _, l := range opt.Lengths {
+			if _, err := gen.Generate(t, l, 0.5, 0); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var bar *progress.Bar
 	if opt.Progress != nil && len(jobs) > 0 {
 		bar = progress.New(opt.Progress, "eval", int64(len(jobs)), "samples")
 	}
-	for _, j := range jobs {
-		p, err := gen.Generate(j.task, j.length, j.depth, j.index)
-		if err != nil {
-			return nil, err
-		}
-		if opt.MaxNew > 0 {
-			p.MaxNew = opt.MaxNew
-		}
-		t0 := time.Now()
-		out, err := m.Complete(ctx, p)
-		if err != nil {
-			return nil, fmt.Errorf("eval: %s length %d sample %d: %w", j.task, j.length, j.index, err)
-		}
-		r := SampleResult{
-			Task: j.task, Length: j.length, Index: j.index, PromptTokens: len(p.Tokens),
-			Expected: p.Answers, Output: out, Score: Score(out, p.Answers), Seconds: time.Since(t0).Seconds(),
-		}
-		if !math.IsNaN(j.depth) {
-			d := j.depth
-			r.Depth = &d
-		}
-		res.Items = append(res.Items, r)
-		if bar != nil {
-			bar.Add(1)
-		}
+	items, err := answer(ctx, m, gen, jobs, opt, bar)
+	if err != nil {
+		return nil, err
 	}
+	res.Items = items
 	if bar != nil {
 		bar.Finish()
 	}
@@ -228,6 +217,84 @@ func Run(ctx context.Context, m Model, tok Tokenizer, opt Options) (*Results, er
 		res.PPL = p
 	}
 	return res, nil
+}
+
+// job is one test case to generate and answer.
+type job struct {
+	task   string
+	length int
+	depth  float64 // NaN: no depth
+	index  int
+}
+
+// answer generates the prompts of jobs in order (the generator is not
+// safe for concurrent use) and has m answer them, opt.Parallel at a time.
+// The first error cancels the rest.
+func answer(ctx context.Context, m Model, gen *Generator, jobs []job, opt Options, bar *progress.Bar) ([]SampleResult, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	workers := max(1, opt.Parallel)
+	type task struct {
+		i int
+		p *Prompt
+	}
+	todo := make(chan task, workers)
+	items := make([]SampleResult, len(jobs))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range todo {
+				j := jobs[t.i]
+				t0 := time.Now()
+				out, err := m.Complete(ctx, t.p)
+				if err != nil {
+					cancel(fmt.Errorf("eval: %s length %d sample %d: %w", j.task, j.length, j.index, err))
+					continue
+				}
+				r := SampleResult{
+					Task: j.task, Length: j.length, Index: j.index, PromptTokens: len(t.p.Tokens),
+					Expected: t.p.Answers, Output: out, Score: Score(out, t.p.Answers), Seconds: time.Since(t0).Seconds(),
+				}
+				if !math.IsNaN(j.depth) {
+					d := j.depth
+					r.Depth = &d
+				}
+				items[t.i] = r
+				if bar != nil {
+					bar.Add(1)
+				}
+			}
+		}()
+	}
+	var genErr error
+	for i, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		p, err := gen.Generate(j.task, j.length, j.depth, j.index)
+		if err != nil {
+			genErr = err
+			break
+		}
+		if opt.MaxNew > 0 {
+			p.MaxNew = opt.MaxNew
+		}
+		select {
+		case todo <- task{i, p}:
+		case <-ctx.Done():
+		}
+	}
+	close(todo)
+	wg.Wait()
+	if genErr != nil {
+		return nil, genErr
+	}
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 // Aggregate recomputes Cells and Summary from Items.

@@ -3,13 +3,16 @@ package eval
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/png"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestRunScoresAndReports(t *testing.T) {
@@ -189,6 +192,13 @@ func TestRunErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
 		}
 	}
+	// A task that cannot fit a length fails before the model runs.
+	o := base
+	o.Tasks = []string{Passkey, CommonWords}
+	m := &solver{}
+	if _, err := Run(context.Background(), m, tok, o); err == nil || !strings.Contains(err.Error(), "cwe at 1024 tokens") || m.calls != 0 {
+		t.Errorf("cwe at 1024 bytes: error %v after %d model calls, want an error before any", err, m.calls)
+	}
 	// A model error stops the run and names the sample.
 	_, err := Run(context.Background(), failing{}, tok, base)
 	if err == nil || !strings.Contains(err.Error(), "passkey length 1024 sample 0") {
@@ -232,5 +242,58 @@ func TestDocuments(t *testing.T) {
 	}
 	if _, err := LoadHaystack(write("tiny.txt", "too few words")); err == nil {
 		t.Error("tiny haystack: no error")
+	}
+}
+
+// slowSolver answers like solver, slowly, recording peak concurrency; it
+// fails on the sample numbered failAt (−1: never).
+type slowSolver struct {
+	mu          sync.Mutex
+	now, peak   int
+	failAt      int
+	failedCalls int
+}
+
+func (s *slowSolver) Complete(ctx context.Context, p *Prompt) (string, error) {
+	s.mu.Lock()
+	s.now++
+	s.peak = max(s.peak, s.now)
+	s.mu.Unlock()
+	defer func() { s.mu.Lock(); s.now--; s.mu.Unlock() }()
+	time.Sleep(5 * time.Millisecond)
+	if p.Index == s.failAt {
+		return "", fmt.Errorf("server gone")
+	}
+	return " " + strings.Join(solve(p.Task, p.Text), ", "), nil
+}
+
+func TestRunParallel(t *testing.T) {
+	tok := sotuTok(t)
+	opt := Options{Tasks: []string{Passkey, NIAHMultiQuery}, Lengths: []int{1024, 2048}, Depths: []float64{0, 1}, Samples: 3, Seed: 4}
+	seq, err := Run(context.Background(), &solver{}, tok, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Parallel = 4
+	s := &slowSolver{failAt: -1}
+	par, err := Run(context.Background(), s, tok, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.peak < 2 || s.peak > 4 {
+		t.Errorf("peak concurrency %d, want 2..4", s.peak)
+	}
+	if len(par.Items) != len(seq.Items) {
+		t.Fatalf("%d items, sequential run %d", len(par.Items), len(seq.Items))
+	}
+	for i := range seq.Items {
+		a, b := seq.Items[i], par.Items[i]
+		if a.Task != b.Task || a.Length != b.Length || a.Index != b.Index || a.PromptTokens != b.PromptTokens || b.Score != 1 {
+			t.Errorf("item %d: parallel %+v, sequential %+v", i, b, a)
+		}
+	}
+	s = &slowSolver{failAt: 2}
+	if _, err := Run(context.Background(), s, tok, opt); err == nil || !strings.Contains(err.Error(), "server gone") || !strings.Contains(err.Error(), "sample 2") {
+		t.Errorf("failing parallel run: %v", err)
 	}
 }

@@ -382,14 +382,15 @@ func numbered(words []string) string {
 }
 
 // commonWords is RULER's common words extraction: ten words repeated
-// freqCommon times among words repeated three times, as a shuffled
-// numbered list, with a small solved example first. freqCommon is RULER's
-// 30 from 4k tokens up and scaled down below (never under 6).
+// often among words repeated rarely, as a shuffled numbered list, after a
+// solved example. RULER's frequencies: from 4k tokens up, common words 30
+// times and the others 3 times (example: 40 words, 10 and 3 times);
+// below 4k, 6 and 1 times (example: 20 words, 3 and 1 times).
 func commonWords(rng *rand.Rand, length int) (func(int) (string, error), []string) {
-	const numCommon, freqUncommon = 10, 3
-	freqCommon := 30
+	const numCommon = 10
+	freqCommon, freqUncommon, exWords, exCommonRep, exUncommonRep := 30, 3, 40, 10, 3
 	if length < 4096 {
-		freqCommon = max(6, 30*length/4096)
+		freqCommon, freqUncommon, exWords, exCommonRep, exUncommonRep = 6, 1, 20, 3, 1
 	}
 	pool, extra := wordPool(rng)
 	word := func(i int) string {
@@ -398,31 +399,34 @@ func commonWords(rng *rand.Rand, length int) (func(int) (string, error), []strin
 		}
 		return extra(i - len(pool))
 	}
-	// The example uses its own words, after the ones of the question.
-	exCommon := []string{}
+	// The example uses the last words of the pool; the question's words
+	// skip them.
+	exStart := len(pool) - exWords
+	var exCommon, exList []string
 	for i := 0; i < numCommon; i++ {
-		exCommon = append(exCommon, word(len(pool)-1-i))
+		exCommon = append(exCommon, word(exStart+i))
 	}
-	var exList []string
-	for r := 0; r < 3; r++ {
+	for r := 0; r < exCommonRep; r++ {
 		exList = append(exList, exCommon...)
 	}
-	for i := 0; i < 20; i++ {
-		exList = append(exList, word(len(pool)-1-numCommon-i))
+	for i := numCommon; i < exWords; i++ {
+		for r := 0; r < exUncommonRep; r++ {
+			exList = append(exList, word(exStart+i))
+		}
 	}
 	rng.Shuffle(len(exList), func(i, j int) { exList[i], exList[j] = exList[j], exList[i] })
 	question := func(ctx string) string {
 		return "Below is a numbered list of words. In these words, some appear more often than others. Memorize the ones that appear most often.\n" +
 			ctx + "\nQuestion: What are the 10 most common words in the above list? Answer: The top 10 words that appear most often in the list are:"
 	}
-	example := question(numbered(exList)) + " " + numbered(exCommon) + "\n\n"
+	example := question(numbered(exList)) + " " + numbered(exCommon) + "\n"
 	common := make([]string, numCommon)
 	for i := range common {
 		common[i] = word(i)
 	}
 	shuffleSeed := rng.Uint64()
-	// n is the number of uncommon list entries: word numCommon+k/3 for
-	// entry k (so the last word may appear fewer than three times).
+	// n is the number of uncommon list entries: entry k is word
+	// numCommon + k/freqUncommon (so the last word may appear fewer times).
 	return func(n int) (string, error) {
 		list := make([]string, 0, numCommon*freqCommon+n)
 		for r := 0; r < freqCommon; r++ {
@@ -430,8 +434,8 @@ func commonWords(rng *rand.Rand, length int) (func(int) (string, error), []strin
 		}
 		for k := 0; k < n; k++ {
 			idx := numCommon + k/freqUncommon
-			if idx >= len(pool)-numCommon-20 { // skip the example's words
-				idx += numCommon + 20
+			if idx >= exStart { // skip the example's words
+				idx += exWords
 			}
 			list = append(list, word(idx))
 		}

@@ -1,10 +1,16 @@
 package eval
 
 import (
+	"compress/gzip"
+	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/longrecipe/longrecipe/tokenizer"
 )
 
 // TestGeneratedPrompts checks every task with a real BPE tokenizer and a
@@ -212,5 +218,66 @@ func TestInsertAtTokens(t *testing.T) {
 	}
 	if got := insertAt(words, cum, 0.75); got != 51 {
 		t.Errorf("insertAt(0.75) = %d, want 51", got)
+	}
+}
+
+// loadGzTokenizer reads a gzip-compressed tokenizer.json committed by the
+// tokenizer package.
+func loadGzTokenizer(t *testing.T, path string) *tokenizer.Tokenizer {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Parse(data, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestOtherTokenizers sizes prompts with the Mistral (SentencePiece-style
+// BPE with byte fallback) and Qwen3 (byte-level BPE, 151k tokens)
+// tokenizers: lengths within 1 %, answers recoverable, needle depth in
+// tokens within 2 %.
+func TestOtherTokenizers(t *testing.T) {
+	hay, _ := sotuHaystack(t)
+	for _, name := range []string{"mistral", "qwen3"} {
+		tok := loadGzTokenizer(t, filepath.Join("..", "tokenizer", "testdata", name+"-tokenizer.json.gz"))
+		g := &Generator{Tok: tok, Haystack: hay, Seed: 3}
+		for _, task := range SyntheticTasks {
+			p, err := g.Generate(task, 4096, 0.3, 0)
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			if n := len(p.Tokens); math.Abs(float64(n-4096)) > 40 {
+				t.Errorf("%s %s: %d tokens, want 4096 ±1%%", name, task, n)
+			}
+			got, want := solve(task, p.Text), slices.Clone(p.Answers)
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s %s: answers read %v, generator says %v", name, task, got, want)
+			}
+			if task == NIAHSingle {
+				at := strings.Index(p.Text, "One of the special magic numbers for")
+				s := len(tok.Encode(p.Text[:strings.Index(p.Text, "\n")+1], true))
+				e := len(tok.Encode(p.Text[:strings.LastIndex(p.Text, "\n")], true))
+				rel := float64(len(tok.Encode(p.Text[:at], true))-s) / float64(e-s)
+				if math.Abs(rel-0.3) > 0.02 {
+					t.Errorf("%s: needle at %.3f of the context, want 0.3", name, rel)
+				}
+			}
+		}
 	}
 }

@@ -525,6 +525,9 @@ func (c *Config) validate(name string) error {
 	if c.SlidingWindow < 0 {
 		return fmt.Errorf("%s: sliding_window %d, want >= 0", name, c.SlidingWindow)
 	}
+	if c.ModelType == "llama" && (c.SlidingWindow != 0 || c.MaxWindowLayers != 0) {
+		return fmt.Errorf("%s: llama has no sliding window (got %d)", name, c.SlidingWindow)
+	}
 	if c.MaxWindowLayers < 0 {
 		return fmt.Errorf("%s: max_window_layers %d, want >= 0", name, c.MaxWindowLayers)
 	}
@@ -663,7 +666,7 @@ func (c *Config) syncRaw() (map[string]json.RawMessage, error) {
 				out["sliding_window"] = mustJSON(c.SlidingWindow)
 				out["max_window_layers"] = mustJSON(c.MaxWindowLayers)
 			}
-		default:
+		case "mistral":
 			if c.SlidingWindow > 0 {
 				out["sliding_window"] = mustJSON(c.SlidingWindow)
 			} else {

@@ -275,3 +275,60 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestRopeParameters reads the transformers v5 spelling, where rope_theta
+// and the scaling live in "rope_parameters".
+func TestRopeParameters(t *testing.T) {
+	base := `"model_type":"llama","vocab_size":100,"hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,"num_attention_heads":4`
+	c, err := ParseConfig([]byte(`{`+base+`,"rope_parameters":{"rope_theta":500000.0,"rope_type":"default"}}`), "v5.json")
+	if err != nil || c.RopeTheta != 500000 || c.RopeScaling != nil {
+		t.Fatalf("default: %v %+v", err, c)
+	}
+	c, err = ParseConfig([]byte(`{`+base+`,"rope_parameters":{"rope_theta":500000.0,"rope_type":"llama3","factor":8.0,
+		"low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":8192}}`), "v5.json")
+	if err != nil || c.RopeTheta != 500000 || c.RopeScaling == nil || c.RopeScaling.Type != "llama3" || c.RopeScaling.Factor != 8 {
+		t.Fatalf("llama3: %v %+v", err, c)
+	}
+	c.SetRope(48.9e6, nil, 81920)
+	out, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseConfig(out, "saved.json")
+	if err != nil || back.RopeTheta != 48.9e6 || back.RopeScaling != nil || back.MaxPositionEmbeddings != 81920 {
+		t.Fatalf("after SetRope: %v %+v\n%s", err, back, out)
+	}
+}
+
+// TestSaveConfigBuiltInCode saves configs that have no Raw and reads them
+// back.
+func TestSaveConfigBuiltInCode(t *testing.T) {
+	for _, typ := range []string{"llama", "mistral", "qwen2"} {
+		c := &Config{ModelType: typ, VocabSize: 50, HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2,
+			NumAttentionHeads: 4, NumKeyValueHeads: 2, HeadDim: 8, RMSNormEps: 1e-5, RopeTheta: 1e6,
+			MaxPositionEmbeddings: 4096, HiddenAct: "silu", InitializerRange: 0.02, BOSTokenID: 1, EOSTokenID: 2,
+			EOSTokenIDs: []int{2}, TorchDtype: "float32", AttentionBias: typ == "qwen2"}
+		if typ == "mistral" {
+			c.SlidingWindow = 1024
+		}
+		path := filepath.Join(t.TempDir(), "config.json")
+		if err := c.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		back, err := LoadConfig(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back.Raw = nil
+		if !reflect.DeepEqual(*c, *back) {
+			data, _ := os.ReadFile(path)
+			t.Errorf("%s: saved %s\nread back %+v", typ, data, *back)
+		}
+	}
+	bad := &Config{ModelType: "llama", VocabSize: 50, HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2,
+		NumAttentionHeads: 4, NumKeyValueHeads: 2, HeadDim: 8, RMSNormEps: 1e-5, RopeTheta: 1e6,
+		MaxPositionEmbeddings: 4096, HiddenAct: "silu", SlidingWindow: 7}
+	if err := bad.Save(filepath.Join(t.TempDir(), "c.json")); err == nil {
+		t.Error("llama with a sliding window saved")
+	}
+}

@@ -113,50 +113,31 @@ func Float32FromBF16(h uint16) float32 { return math.Float32frombits(uint32(h) <
 
 // F16FromFloat32 rounds f to IEEE 754 binary16 bits, to nearest even,
 // producing subnormals, ±0, ±Inf (overflow) and NaN (quiet, sign and top
-// payload kept) as IEEE arithmetic does.
+// payload kept) as IEEE arithmetic does. (The method is F. Giesen's
+// float_to_half_fast3_rtne: subnormals are rounded by the FPU through a
+// magic addend, normals by integer rounding of the bits.)
 func F16FromFloat32(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23) & 0xff
-	man := b & 0x7fffff
+	x := math.Float32bits(f)
+	sign := x & 0x80000000
+	x ^= sign
+	var o uint32
 	switch {
-	case exp == 0xff:
-		if man != 0 { // NaN
-			return sign | 0x7e00 | uint16(man>>13)
+	case x >= 0x47800000: // |f| >= 65536 (rounds to Inf), Inf or NaN
+		o = 0x7c00
+		if x > 0x7f800000 {
+			o = 0x7e00 | (x&0x7fffff)>>13
 		}
-		return sign | 0x7c00
-	case exp == 0 && man == 0:
-		return sign
+	case x < 113<<23: // |f| < 2^-14: f16 subnormal or zero
+		// Adding 0.5 aligns the 10 mantissa bits at the bottom of the
+		// float32; the addition rounds to nearest even.
+		const magic = 126 << 23
+		o = math.Float32bits(float32(math.Float32frombits(x)+math.Float32frombits(magic))) - magic
+	default:
+		odd := (x >> 13) & 1
+		x = x - (127-15)<<23 + 0xfff + odd // rebias, round half to even
+		o = x >> 13
 	}
-	// Unbiased exponent; float32 subnormals are far below f16's range and
-	// round to zero below.
-	e := exp - 127
-	if e > 15 {
-		return sign | 0x7c00
-	}
-	if e >= -14 { // normal f16 (possibly rounding up to the next binade or Inf)
-		h := uint32(e+15)<<10 | man>>13
-		rest := man & 0x1fff
-		if rest > 0x1000 || (rest == 0x1000 && h&1 == 1) {
-			h++ // carries into the exponent correctly; 0x7c00 is Inf
-		}
-		return sign | uint16(h)
-	}
-	// Subnormal f16: value = m · 2^-24 with m < 1024.
-	if e < -25 {
-		return sign // below half the smallest subnormal: rounds to zero
-	}
-	// f = full · 2^(e-23) with a 24-bit significand full, so
-	// m = f / 2^-24 = full · 2^(e+1) = full >> (-e-1), shift in [14, 24].
-	full := man | 0x800000
-	shift := uint32(-e - 1)
-	h := full >> shift
-	rest := full & (1<<shift - 1)
-	half := uint32(1) << (shift - 1)
-	if rest > half || (rest == half && h&1 == 1) {
-		h++ // may become 0x400, the smallest normal: still correct bits
-	}
-	return sign | uint16(h)
+	return uint16(o | sign>>16)
 }
 
 // Float32FromF16 widens IEEE binary16 bits to float32 (exact).
@@ -197,7 +178,7 @@ func decodeFloat32(dst []float32, src []byte, d DType) error {
 	case BF16:
 		src = src[:2*len(dst)]
 		for i := range dst {
-			dst[i] = math.Float32frombits((uint32(src[2*i]) | uint32(src[2*i+1])<<8) << 16)
+			dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
 		}
 	case F16:
 		src = src[:2*len(dst)]

@@ -3,7 +3,9 @@ package hf
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
+	"sort"
 	"strconv"
 	"testing"
 )
@@ -134,6 +136,60 @@ func TestParseDType(t *testing.T) {
 		got, err := ParseDType(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("ParseDType(%q) = %q, %v; want %q ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestF16RoundingAgainstNearest checks F16FromFloat32 on random float32
+// values against a reference that picks the nearest binary16 value from
+// the sorted list of all of them (ties to the even pattern).
+func TestF16RoundingAgainstNearest(t *testing.T) {
+	var vals []float64 // every finite non-negative f16 value, ascending
+	for h := 0; h < 0x7c00; h++ {
+		vals = append(vals, float64(Float32FromF16(uint16(h))))
+	}
+	ref := func(x float32) uint16 {
+		a := math.Abs(float64(x))
+		var h uint16
+		switch i := sort.SearchFloat64s(vals, a); {
+		case i == len(vals): // above 65504: Inf unless it rounds down
+			if a < 65520 {
+				h = 0x7bff
+			} else {
+				h = 0x7c00
+			}
+		case vals[i] == a:
+			h = uint16(i)
+		default:
+			lo, hi := vals[i-1], vals[i]
+			switch {
+			case a-lo < hi-a:
+				h = uint16(i - 1)
+			case a-lo > hi-a:
+				h = uint16(i)
+			case (i-1)%2 == 0:
+				h = uint16(i - 1)
+			default:
+				h = uint16(i)
+			}
+		}
+		if math.Signbit(float64(x)) {
+			h |= 0x8000
+		}
+		return h
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	for n := 0; n < 300000; n++ {
+		// Exponents around the f16 range, random mantissas (half the
+		// time with the low 13 bits forced to a tie).
+		e := uint32(96 + r.IntN(50))
+		m := r.Uint32() & 0x7fffff
+		if n%2 == 0 {
+			m = m&^0x1fff | 0x1000
+		}
+		x := math.Float32frombits(r.Uint32()&0x80000000 | e<<23 | m)
+		if got, want := F16FromFloat32(x), ref(x); got != want {
+			t.Fatalf("F16FromFloat32(%g = %08x) = %04x, nearest is %04x", x, math.Float32bits(x), got, want)
 		}
 	}
 }

@@ -159,6 +159,9 @@ func parseHeader(header []byte, dataLen int64) ([]TensorInfo, map[string]string,
 			return nil, nil, fmt.Errorf("header is not valid JSON at %q: %w", name, err)
 		}
 		if name == "__metadata__" {
+			if string(bytes.TrimSpace(value)) == "null" {
+				continue
+			}
 			if err := json.Unmarshal(value, &meta); err != nil || meta == nil {
 				return nil, nil, fmt.Errorf("header: __metadata__ must be an object of strings: %s", truncate(string(value), 60))
 			}

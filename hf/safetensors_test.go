@@ -457,3 +457,36 @@ func FuzzSafetensorsHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestInterruptedRewrite: a rewrite that fails half-way must not leave old
+// and new shards that open as one checkpoint.
+func TestInterruptedRewrite(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(v float32, failSecond bool) []TensorSource {
+		var srcs []TensorSource
+		for i, name := range []string{"a", "b"} {
+			fail := failSecond && i == 1
+			srcs = append(srcs, TensorSource{Name: name, Shape: []int{100}, DType: F32, Float32: func() ([]float32, error) {
+				if fail {
+					return nil, os.ErrDeadlineExceeded
+				}
+				x := make([]float32, 100)
+				for j := range x {
+					x[j] = v
+				}
+				return x, nil
+			}})
+		}
+		return srcs
+	}
+	if err := WriteCheckpoint(dir, mk(1, false), WriteOptions{MaxShardBytes: 400}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteCheckpoint(dir, mk(2, true), WriteOptions{MaxShardBytes: 400}); err == nil || !strings.Contains(err.Error(), `tensor "b"`) {
+		t.Fatalf("failing producer: %v", err)
+	}
+	if ck, err := OpenCheckpoint(dir); err == nil {
+		ck.Close()
+		t.Fatal("half-rewritten checkpoint opened")
+	}
+}

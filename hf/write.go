@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -271,8 +272,11 @@ var weightFileRE = regexp.MustCompile(`^model(-[0-9]{5}-of-[0-9]{5})?\.safetenso
 // 0), otherwise shards model-00001-of-0000N.safetensors and
 // model.safetensors.index.json (metadata.total_size and weight_map). Each
 // tensor's data is produced only when it is written. Every file is written
-// atomically; weight files of an earlier checkpoint in dir that are not
-// part of the new one are removed afterwards.
+// atomically, the index last; an earlier index in dir is removed first and
+// the earlier weight files that are not part of the new checkpoint
+// afterwards, so a write that stops half-way leaves a folder that fails to
+// open rather than a mix of old and new shards. (For an all-or-nothing
+// folder, write into a new folder and rename it, as package merge does.)
 func WriteCheckpoint(dir string, tensors []TensorSource, opts WriteOptions) error {
 	if opts.MaxShardBytes < 0 {
 		return fmt.Errorf("write checkpoint %s: negative MaxShardBytes %d", dir, opts.MaxShardBytes)
@@ -301,6 +305,12 @@ func WriteCheckpoint(dir string, tensors []TensorSource, opts WriteOptions) erro
 	}
 	if len(shards) == 0 {
 		shards = [][]plannedTensor{nil}
+	}
+	// An index left from an earlier checkpoint goes first: were the write
+	// to stop half-way, old and new shards of the same names must not
+	// load as one checkpoint.
+	if err := os.Remove(filepath.Join(dir, IndexFileName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("write checkpoint: remove old index: %w", err)
 	}
 	keep := map[string]bool{}
 	if len(shards) == 1 {

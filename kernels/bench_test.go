@@ -71,6 +71,33 @@ func BenchmarkSgemm(b *testing.B) {
 	}
 }
 
+// BenchmarkSgemmBF16 runs SgemmBF16 (AMX when HasAMX) next to Sgemm on
+// the transformer shapes; the ratio of their GFLOP/s is the speed-up
+// bfloat16 buys on this machine.
+func BenchmarkSgemmBF16(b *testing.B) {
+	b.Logf("HasAMX() = %v, Implementation() = %s", HasAMX(), Implementation())
+	for _, s := range benchShapes {
+		b.Run(s.name+"/Sgemm", func(b *testing.B) { benchGemm(b, s, Sgemm) })
+		b.Run(s.name+"/SgemmBF16", func(b *testing.B) { benchGemm(b, s, SgemmBF16) })
+	}
+}
+
+// BenchmarkMicroKernel runs each path's micro-kernel alone on packed
+// panels that stay in L1: the ceiling of that path on one core.
+func BenchmarkMicroKernel(b *testing.B) {
+	for _, im := range impls() {
+		b.Run(im.name, func(b *testing.B) {
+			pa := randSlice(im.mr*im.kc, 1)
+			pb := randSlice(im.nr*im.kc, 2)
+			c := make([]float32, im.mr*im.nr)
+			for b.Loop() {
+				im.kernel(im.kc, &pa[0], &pb[0], &c[0], im.nr, 1, 1)
+			}
+			b.ReportMetric(2*float64(im.mr*im.nr*im.kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
 // BenchmarkSgemmSerialSmall runs the per-head tile shapes through
 // SgemmSerial's path on one goroutine.
 func BenchmarkSgemmSerialSmall(b *testing.B) {

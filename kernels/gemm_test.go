@@ -13,7 +13,8 @@ type gemmCase struct {
 	transA, transB bool
 	m, n, k        int
 	alpha, beta    float32
-	pad            int // extra columns in every stride
+	pad            int  // extra columns in every stride
+	bf16           bool // A and B hold bfloat16-exact values
 }
 
 func (tc gemmCase) String() string {
@@ -44,6 +45,9 @@ func (tc gemmCase) operands(rng *rand.Rand) (a, b, c []float32, lda, ldb, ldc in
 		x := make([]float32, n+guardLen)
 		for i := range x[:n] {
 			x[i] = float32(rng.NormFloat64())
+			if tc.bf16 {
+				x[i] = math.Float32frombits(uint32(toBF16(x[i])) << 16)
+			}
 			if nanFill {
 				x[i] = float32(math.NaN())
 			}
@@ -173,7 +177,7 @@ func TestSgemmLayoutsAndEdges(t *testing.T) {
 						for _, nn := range sizes {
 							for _, k := range sizes {
 								s := scalars[n%len(scalars)]
-								tc := gemmCase{tA, tB, m, nn, k, s.alpha, s.beta, n % 3}
+								tc := gemmCase{tA, tB, m, nn, k, s.alpha, s.beta, n % 3, false}
 								n++
 								checkGemm(t, tc, 1, func(tc gemmCase, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 									sgemm(im, 1, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
@@ -191,11 +195,12 @@ func TestSgemmLayoutsAndEdges(t *testing.T) {
 // the parallel split with 2 and 3 workers.
 func TestSgemmLarger(t *testing.T) {
 	cases := []gemmCase{
-		{false, false, 257, 130, 300, 1, 0, 0},
-		{false, true, 200, 257, 290, 1, 1, 3},
-		{true, false, 130, 100, 513, 0.5, 0, 1},
-		{true, true, 97, 301, 260, -1, 0.25, 0},
-		{false, false, 13, 2100, 20, 1, 0, 0},
+		{false, false, 257, 130, 300, 1, 0, 0, false},
+		{false, true, 200, 257, 290, 1, 1, 3, false},
+		{true, false, 130, 100, 513, 0.5, 0, 1, false},
+		{true, true, 97, 301, 260, -1, 0.25, 0, false},
+		{false, false, 13, 2100, 40, 1, 0, 0, false},
+		{false, true, 30, 700, 50, 1, 0.5, 1, false},
 	}
 	for _, im := range impls() {
 		for _, workers := range []int{1, 2, 3} {
@@ -218,11 +223,11 @@ func TestSgemmPublic(t *testing.T) {
 		fn   func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int)
 	}{{"Sgemm", Sgemm}, {"SgemmSerial", SgemmSerial}} {
 		for _, tc := range []gemmCase{
-			{false, true, 64, 64, 64, 1, 0, 0},
-			{true, false, 128, 64, 128, 1, 1, 0},
-			{false, false, 150, 190, 110, 1, 0, 2},
-			{false, false, 5, 6, 0, 1, 0.5, 0},
-			{false, false, 0, 6, 3, 1, 0.5, 0},
+			{false, true, 64, 64, 64, 1, 0, 0, false},
+			{true, false, 128, 64, 128, 1, 1, 0, false},
+			{false, false, 150, 190, 110, 1, 0, 2, false},
+			{false, false, 5, 6, 0, 1, 0.5, 0, false},
+			{false, false, 0, 6, 3, 1, 0.5, 0, false},
 		} {
 			t.Run(f.name+"/"+tc.String(), func(t *testing.T) {
 				checkGemm(t, tc, 3, func(tc gemmCase, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
@@ -247,8 +252,12 @@ func TestSgemmPublic(t *testing.T) {
 }
 
 // TestSgemmRandomShapes is a property test: random shapes, layouts,
-// strides and scalars on every path agree with the reference.
+// strides, scalars and worker counts on every path agree with the
+// reference. The parallel threshold is lifted so that even these small
+// shapes are split between workers.
 func TestSgemmRandomShapes(t *testing.T) {
+	defer func(v int) { minParallelFlops = v }(minParallelFlops)
+	minParallelFlops = 0
 	rng := rand.New(rand.NewPCG(7, 7))
 	for _, im := range testImpls() {
 		for it := 0; it < 60; it++ {

@@ -9,20 +9,6 @@ import (
 	"time"
 )
 
-func BenchmarkMicroKernel(b *testing.B) {
-	for _, im := range impls() {
-		b.Run(im.name, func(b *testing.B) {
-			kc := im.kc
-			pa := randSlice(im.mr*kc, 1)
-			pb := randSlice(im.nr*kc, 2)
-			c := make([]float32, im.mr*im.nr)
-			for b.Loop() {
-				im.kernel(kc, &pa[0], &pb[0], &c[0], im.nr, 1, 1)
-			}
-			b.ReportMetric(2*float64(im.mr*im.nr*kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
-	}
-}
 
 func BenchmarkPeakLoop(b *testing.B) {
 	b.Run("avx512", func(b *testing.B) {
@@ -100,8 +86,7 @@ func TestTunePar(t *testing.T) {
 			g := minGFLOPS(s, 25, func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, bb []float32, ldb int, beta float32, c []float32, ldc int) {
 				sgemm(avx512Impl, w, tA, tB, m, n, k, alpha, a, lda, bb, ldb, beta, c, ldc)
 			})
-			gm, gn := avx512Impl.grid(w, s.m, s.n, s.k)
-			line += fmt.Sprintf(" w%d(%dx%d)=%.0f", w, gm, gn, g)
+			line += fmt.Sprintf(" w%d=%.0f", w, g)
 		}
 		t.Log(line)
 	}
@@ -148,5 +133,35 @@ func TestTuneBig(t *testing.T) {
 			})
 			t.Logf("%s w%d: %.0f", s.name, w, g)
 		}
+	}
+}
+
+func TestTuneAMX(t *testing.T) {
+	if os.Getenv("TUNE") == "" {
+		t.Skip()
+	}
+	for _, s := range benchShapes[:6] {
+		line := s.name + ":"
+		for _, w := range []int{1, 2} {
+			g := minGFLOPS(s, 15, func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, bb []float32, ldb int, beta float32, c []float32, ldc int) {
+				sgemm(avx512Impl, w, tA, tB, m, n, k, alpha, a, lda, bb, ldb, beta, c, ldc)
+			})
+			h := minGFLOPS(s, 15, func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, bb []float32, ldb int, beta float32, c []float32, ldc int) {
+				sgemmAMX(w, tA, tB, m, n, k, alpha, a, lda, bb, ldb, beta, c, ldc)
+			})
+			line += fmt.Sprintf(" w%d fp32=%.0f amx=%.0f", w, g, h)
+		}
+		t.Log(line)
+	}
+}
+
+func BenchmarkAMXSerial(b *testing.B) {
+	HasAMX()
+	for _, s := range benchShapes[:6] {
+		b.Run(s.name, func(b *testing.B) {
+			benchGemm(b, s, func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, bb []float32, ldb int, beta float32, c []float32, ldc int) {
+				sgemmAMX(1, tA, tB, m, n, k, alpha, a, lda, bb, ldb, beta, c, ldc)
+			})
+		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
+	"strconv"
 )
 
 // Series is one named set of points. In a LineChart X[i], Y[i] is point i
@@ -120,6 +122,15 @@ func (c *LineChart) render() (*canvas, error) {
 		return nil, err
 	}
 	xa := newAxis(xlo, xhi, points > 0, c.LogX, 8)
+	if c.LogX {
+		// Powers of two (context lengths) get ticks at the data.
+		if xs := powersOfTwo(c.Series); xs != nil {
+			xa.ticks, xa.tickText = xs, nil
+			for _, v := range xs {
+				xa.tickText = append(xa.tickText, formatPow2(v))
+			}
+		}
+	}
 	ya := newAxis(ylo, yhi, points > 0, c.LogY, 7)
 	var entries []legendEntry
 	if len(c.Series) > 1 || (len(c.Series) == 1 && c.Series[0].Name != "") {
@@ -132,8 +143,11 @@ func (c *LineChart) render() (*canvas, error) {
 		}
 	}
 	plotRect := cv.frame(c.Title, c.XLabel, c.YLabel, xa.tickText, ya.tickText, 0, cv.legendWidth(entries))
-	xa.p0, xa.p1 = float64(plotRect.Min.X), float64(plotRect.Max.X-1)
-	ya.p0, ya.p1 = float64(plotRect.Max.Y-1), float64(plotRect.Min.Y)
+	// Data stays a few pixels inside the frame, so that lines at the
+	// axis bounds (accuracy 0 or 100 %) remain visible.
+	const inset = 6
+	xa.p0, xa.p1 = float64(plotRect.Min.X+inset), float64(plotRect.Max.X-1-inset)
+	ya.p0, ya.p1 = float64(plotRect.Max.Y-1-inset), float64(plotRect.Min.Y+inset)
 	cv.grid(plotRect, xa, ya)
 	if points == 0 {
 		cv.text("no data", (plotRect.Min.X+plotRect.Max.X)/2, (plotRect.Min.Y+plotRect.Max.Y)/2, cv.regular, axisColor, alignCenter, alignMiddle)
@@ -238,4 +252,42 @@ func (c *canvas) grid(r image.Rectangle, xa, ya *axis) {
 		c.text(ya.tickText[i], r.Min.X-8, y, c.regular, ink, alignRight, alignMiddle)
 	}
 	c.rect(r, axisColor)
+}
+
+// powersOfTwo returns the sorted distinct X values of the series when
+// there are 2 to 16 of them and every one is a power of two ≥ 1 (context
+// lengths), else nil.
+func powersOfTwo(series []Series) []float64 {
+	seen := map[float64]bool{}
+	var xs []float64
+	for _, s := range series {
+		for j, x := range s.X {
+			if math.IsNaN(x) || math.IsNaN(s.Y[j]) {
+				continue
+			}
+			if frac, _ := math.Frexp(x); x < 1 || frac != 0.5 {
+				return nil
+			}
+			if !seen[x] {
+				seen[x] = true
+				xs = append(xs, x)
+			}
+		}
+	}
+	if len(xs) < 2 || len(xs) > 16 {
+		return nil
+	}
+	slices.Sort(xs)
+	return xs
+}
+
+// formatPow2 labels a power of two in binary units: 512, 1k, 128k, 1M.
+func formatPow2(v float64) string {
+	switch {
+	case v >= 1<<20:
+		return strconv.FormatFloat(v/(1<<20), 'f', -1, 64) + "M"
+	case v >= 1<<10:
+		return strconv.FormatFloat(v/(1<<10), 'f', -1, 64) + "k"
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }

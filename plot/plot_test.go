@@ -374,3 +374,37 @@ func FuzzLineChart(f *testing.F) {
 		b.render()
 	})
 }
+
+func TestPowersOfTwoTicks(t *testing.T) {
+	cases := []struct {
+		xs   []float64
+		want []float64
+	}{
+		{[]float64{4096, 1024, 2048, 1024}, []float64{1024, 2048, 4096}},
+		{[]float64{1024, 3000}, nil},
+		{[]float64{1024}, nil},
+		{[]float64{0.5, 1}, nil},
+		{[]float64{1024, math.NaN(), 131072}, []float64{1024, 131072}},
+	}
+	for _, c := range cases {
+		ys := make([]float64, len(c.xs))
+		got := powersOfTwo([]Series{{X: c.xs, Y: ys}})
+		if len(got) != len(c.want) {
+			t.Errorf("powersOfTwo(%v) = %v, want %v", c.xs, got, c.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Errorf("powersOfTwo(%v) = %v, want %v", c.xs, got, c.want)
+			}
+		}
+	}
+}
+
+func TestFormatPow2(t *testing.T) {
+	for v, want := range map[float64]string{1: "1", 512: "512", 1024: "1k", 131072: "128k", 1 << 20: "1M", 1 << 21: "2M"} {
+		if got := formatPow2(v); got != want {
+			t.Errorf("formatPow2(%g) = %q, want %q", v, got, want)
+		}
+	}
+}

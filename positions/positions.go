@@ -10,6 +10,7 @@ package positions
 
 import (
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 )
@@ -191,10 +192,35 @@ func sumLens(lens []int) (int, error) {
 }
 
 // sampleSorted returns k distinct integers from [0, n), sorted, every
-// k-subset equally likely (Floyd's algorithm: k draws, O(k) memory).
+// k-subset equally likely. It runs Floyd's algorithm (k draws); membership
+// is a bit set when that is no larger than 2k words (then the sorted output
+// is read off the bits in O(n/64 + k)), otherwise a hash set followed by a
+// sort, so memory is O(k) whatever n. Both paths consume the same draws and
+// return the same sample.
 func sampleSorted(rng *rand.Rand, k, n int) []int {
+	return sampleSortedPath(rng, k, n, n/64+1 <= 2*k)
+}
+
+func sampleSortedPath(rng *rand.Rand, k, n int, dense bool) []int {
 	out := make([]int, 0, k)
 	if k == 0 {
+		return out
+	}
+	if dense {
+		set := make([]uint64, (n+63)/64)
+		for j := n - k; j < n; j++ {
+			t := rng.IntN(j + 1)
+			if set[t>>6]&(1<<(t&63)) != 0 {
+				t = j
+			}
+			set[t>>6] |= 1 << (t & 63)
+		}
+		for w, b := range set {
+			for b != 0 {
+				out = append(out, w*64+bits.TrailingZeros64(b))
+				b &= b - 1
+			}
+		}
 		return out
 	}
 	set := newIntSet(k)

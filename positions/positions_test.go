@@ -286,3 +286,33 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestSampleSortedPaths: the bit-set and hash-set paths give the same
+// sample for the same draws.
+func TestSampleSortedPaths(t *testing.T) {
+	for _, tc := range []struct{ k, n int }{{1, 1}, {3, 10}, {100, 1000}, {1000, 1001}, {50, 100000}} {
+		for seed := range uint64(20) {
+			a := sampleSortedPath(rand.New(rand.NewPCG(seed, 1)), tc.k, tc.n, true)
+			b := sampleSortedPath(rand.New(rand.NewPCG(seed, 1)), tc.k, tc.n, false)
+			if !slices.Equal(a, b) {
+				t.Fatalf("k %d n %d seed %d: paths differ", tc.k, tc.n, seed)
+			}
+			if len(a) != tc.k || !slices.IsSorted(a) || a[0] < 0 || a[len(a)-1] >= tc.n {
+				t.Fatalf("bad sample %v", a)
+			}
+			for i := 1; i < len(a); i++ {
+				if a[i] == a[i-1] {
+					t.Fatalf("duplicate %d", a[i])
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkRandPos(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for b.Loop() {
+		RandPos(rng, 24*1024, 80*1024)
+	}
+	b.ReportMetric(float64(24*1024*b.N)/b.Elapsed().Seconds(), "pos/s")
+}

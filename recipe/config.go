@@ -124,6 +124,9 @@ type Eval struct {
 	PPLWindow int `toml:"ppl_window"`
 	// Haystack is "noise" or a text/JSONL file ("" = noise).
 	Haystack string `toml:"haystack"`
+	// PPLCorpus is the text perplexity is measured on, ideally held out
+	// from training ("" = data.corpus).
+	PPLCorpus string `toml:"ppl_corpus"`
 }
 
 // Load reads and validates a recipe file.
@@ -156,7 +159,7 @@ func Parse(b []byte, name, dir string) (*Recipe, error) {
 		return nil, fmt.Errorf("recipe %s: unknown key(s) %s", name, strings.Join(keys, ", "))
 	}
 	r.dir = dir
-	for _, p := range []*string{&r.Output, &r.Base.Model, &r.Base.Tokenizer, &r.Data.Corpus, &r.Data.Replay, &r.Eval.Haystack} {
+	for _, p := range []*string{&r.Output, &r.Base.Model, &r.Base.Tokenizer, &r.Data.Corpus, &r.Data.Replay, &r.Eval.Haystack, &r.Eval.PPLCorpus} {
 		if *p != "" && *p != "noise" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

@@ -305,11 +305,15 @@ func (e *runEnv) evaluate(ctx context.Context, dir string, models [][2]string) (
 	var pplSource string
 	for _, t := range r.Eval.Tasks {
 		if t == "ppl" {
-			docs, err := eval.Documents(r.Data.Corpus)
+			src := r.Eval.PPLCorpus
+			if src == "" {
+				src = r.Data.Corpus
+			}
+			docs, err := eval.Documents(src)
 			if err != nil {
 				return nil, err
 			}
-			pplDocs, pplSource = docs, r.Data.Corpus
+			pplDocs, pplSource = docs, src
 		}
 	}
 	var dirs []string

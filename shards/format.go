@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 )
 
 // Shard file layout (all integers little-endian). One shard file holds a run
@@ -191,20 +192,23 @@ func decodeRow(b []byte, e indexEntry) (Row, error) {
 
 // appendRow appends row r's data in shard layout to buf.
 func appendRow(buf []byte, r Row) []byte {
-	for _, t := range r.InputIDs {
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(t))
+	n := len(r.InputIDs)
+	start := len(buf)
+	buf = slices.Grow(buf, rowBytes(n, r.LossMask != nil))[:start+rowBytes(n, r.LossMask != nil)]
+	out := buf[start:]
+	ids, pos := out[:4*n], out[4*n:8*n]
+	for j, t := range r.InputIDs {
+		binary.LittleEndian.PutUint32(ids[4*j:], uint32(t))
 	}
-	for _, p := range r.PositionIDs {
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(p))
+	for j, p := range r.PositionIDs[:n] {
+		binary.LittleEndian.PutUint32(pos[4*j:], uint32(p))
 	}
 	if r.LossMask != nil {
-		start := len(buf)
-		for range maskBytes(len(r.LossMask)) {
-			buf = append(buf, 0)
-		}
+		bits := out[8*n:]
+		clear(bits)
 		for j, m := range r.LossMask {
 			if m {
-				buf[start+(j>>3)] |= 1 << (j & 7)
+				bits[j>>3] |= 1 << (j & 7)
 			}
 		}
 	}
@@ -226,6 +230,15 @@ func CheckRow(r Row) error {
 	}
 	if r.LossMask != nil && len(r.LossMask) != n {
 		return fmt.Errorf("row has %d input ids but %d loss mask entries", n, len(r.LossMask))
+	}
+	// One OR over all values finds a negative one without a branch per
+	// token; the slow loop runs only to name it.
+	var acc int32
+	for j, t := range r.InputIDs {
+		acc |= t | r.PositionIDs[j]
+	}
+	if acc >= 0 {
+		return nil
 	}
 	for j := range n {
 		if r.InputIDs[j] < 0 {

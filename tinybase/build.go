@@ -46,7 +46,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Window: 256, Hidden: 256, Layers: 4, Heads: 4, KVHeads: 2, Intermediate: 768, RopeTheta: 10000,
-		Steps: 1200, Batch: 16, GradAccum: 1, Warmup: 60, LR: 2e-3, MinLR: 1e-4,
+		Steps: 1000, Batch: 16, GradAccum: 1, Warmup: 60, LR: 2e-3, MinLR: 1e-4,
 		SyntheticFraction: 0.25, Seed: 2027, CheckpointEvery: 100, SaveDType: "bfloat16",
 	}
 }

@@ -166,3 +166,31 @@ func Mix(corpus []shards.Row, tok Tokenizer, texts [][]string, window int, fract
 	}
 	return out, nil
 }
+
+// ReplayRecord is one prompt/response pair of stage-2 replay data.
+type ReplayRecord struct {
+	Prompt   string `json:"prompt"`
+	Response string `json:"response"`
+}
+
+// ReplayRecords returns n prompt/response records in the style of the
+// pretraining data (the paper's stage 2 replays pretraining and general
+// data at the short length): half are retrieval documents whose response
+// is the answer, half corpus passages whose response is their second half.
+func ReplayRecords(rng *rand.Rand, texts [][]string, n, words int) []ReplayRecord {
+	out := make([]ReplayRecord, 0, n)
+	for i := 0; i < n; i++ {
+		if i%2 == 0 {
+			key := strconv.Itoa(rng.IntN(50000) + 1)
+			before := rng.IntN(words + 1)
+			info := "The pass key is " + key + ". Remember it. " + key + " is the pass key."
+			p := strings.Join([]string{passkeyIntro, filler(rng, texts, before), info, filler(rng, texts, words-before), passkeyQuestion}, "\n")
+			out = append(out, ReplayRecord{Prompt: p, Response: " " + key + "."})
+			continue
+		}
+		f := strings.Fields(filler(rng, texts, words))
+		h := len(f) / 2
+		out = append(out, ReplayRecord{Prompt: strings.Join(f[:h], " "), Response: " " + strings.Join(f[h:], " ")})
+	}
+	return out
+}

@@ -284,3 +284,34 @@ func TestLoadFile(t *testing.T) {
 		t.Errorf("Name %q VocabSize %d", tk.Name(), tk.VocabSize())
 	}
 }
+
+// TestTemplateInSequence: Meta's Llama 3.x layout, post_processor
+// Sequence[ByteLevel, TemplateProcessing(BOS)]; the template's first special
+// token is the BOS.
+func TestTemplateInSequence(t *testing.T) {
+	m := minimalJSON()
+	m["added_tokens"] = append(m["added_tokens"].([]any), map[string]any{"id": 258, "content": "<|begin_of_text|>", "special": true})
+	m["post_processor"] = map[string]any{"type": "Sequence", "processors": []any{
+		map[string]any{"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true},
+		map[string]any{"type": "TemplateProcessing",
+			"single":         []any{map[string]any{"SpecialToken": map[string]any{"id": "<|begin_of_text|>", "type_id": 0}}, map[string]any{"Sequence": map[string]any{"id": "A", "type_id": 0}}},
+			"pair":           []any{},
+			"special_tokens": map[string]any{"<|begin_of_text|>": map[string]any{"id": "<|begin_of_text|>", "ids": []any{258}, "tokens": []any{"<|begin_of_text|>"}}}},
+	}}
+	tk, err := Parse(mustJSON(t, m), "meta-layout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tk.Encode("ab", true); !slices.Equal(got, []int32{258, 256}) {
+		t.Errorf("Encode with special = %v", got)
+	}
+	if got := tk.Encode("", true); !slices.Equal(got, []int32{258}) {
+		t.Errorf("Encode empty with special = %v", got)
+	}
+	if bos, ok := tk.BOS(); !ok || bos != 258 {
+		t.Errorf("BOS = %d %v", bos, ok)
+	}
+	if got := tk.Decode([]int32{258, 256}, true); got != "ab" {
+		t.Errorf("Decode skip special = %q", got)
+	}
+}

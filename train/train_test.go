@@ -315,3 +315,20 @@ func TestRunRefusesOtherData(t *testing.T) {
 		}
 	}
 }
+
+func TestRunFolderRejects(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		job  FolderJob
+		msg  string
+	}{
+		{"no data", FolderJob{Hyper: testHyper(1), From: dir, Output: dir + "/out"}, "all required"},
+		{"same folder", FolderJob{Hyper: testHyper(1), From: dir, Data: dir + "/d.jsonl", Output: dir + "/."}, "is the input model folder"},
+		{"missing data", FolderJob{Hyper: testHyper(1), From: dir, Data: dir + "/d.jsonl", Output: dir + "/out"}, "d.jsonl"},
+	} {
+		if _, err := RunFolder(context.Background(), tc.job); err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.msg)
+		}
+	}
+}

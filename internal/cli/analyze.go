@@ -36,7 +36,7 @@ func runAnalyze(ctx context.Context, env *Env, args []string) error {
 			"position bucket), DIR/kinds_ratio.png and DIR/impactful.json for \"prepare --impactful\".")
 	base := fs.String("base", "", "model folder: the base model (models mode) or the model (context mode)")
 	ext := fs.String("extended", "", "model folder of the extended model (models mode)")
-	dataPath := fs.String("data", "", "documents: .jsonl (\"text\" or \"input_ids\"), .parquet, text file or folder (default: the embedded corpus's held-out split)")
+	dataPath := fs.String("data", "", "documents: .jsonl (\"text\", tokenized with BOS, or \"input_ids\", used as they are), .parquet, text file or folder (default: the embedded corpus's held-out split)")
 	samples := fs.Int("samples", 50, "number of documents to analyse (the first N)")
 	maxLen := fs.Int("max-len", 0, "truncate documents to this many tokens (0: the model's max_position_embeddings)")
 	tokPath := fs.String("tokenizer", "", "tokenizer.json (default: BASE/tokenizer.json)")
@@ -133,7 +133,9 @@ func runAnalyze(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	c := analyze.NewClassifier(tok)
-	analyze.Classify(toks, docs, c)
+	if err := analyze.Classify(toks, docs, c); err != nil {
+		return err
+	}
 	r, err := analyze.Aggregate(toks, c, analyze.Options{Buckets: bk, Top: *top, Score: *score, MinCount: *minCount, MinRatio: *minRatio})
 	if err != nil {
 		return err

@@ -52,7 +52,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	samples := fs.Int("samples", 4, "samples per task × length × depth (and perplexity sequences)")
 	seed := fs.Uint64("seed", 1, "random seed of the generated prompts")
 	output := fs.String("output", "", "directory for the reports")
-	haystack := fs.String("haystack", "", "needle filler: \"repeat\" (the noise sentences), a text or JSONL (\"text\") file, or empty for the held-out split of the shipped corpus")
+	haystack := fs.String("haystack", "", "needle filler: \"repeat\" (the noise sentences), a text or JSONL (\"text\") file, or empty for the held-out split of the shipped corpus; text shorter than a prompt is repeated")
 	pplText := fs.String("ppl-text", "", "text for ppl: a text or JSONL file (default: the --haystack file, else the held-out split of the shipped corpus)")
 	pplWindow := fs.Int("ppl-window", 0, "short-context perplexity window in tokens (default: the model's original window, at most the largest length; -1: none)")
 	maxNew := fs.Int("max-new-tokens", 0, "generation budget per answer (default: each task's own)")

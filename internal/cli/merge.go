@@ -25,6 +25,7 @@ type modelList []string
 
 // String implements flag.Value.
 func (m *modelList) String() string { return strings.Join(*m, ",") }
+
 // Set implements flag.Value: it appends comma-separated folders.
 func (m *modelList) Set(s string) error {
 	for _, p := range strings.Split(s, ",") {

@@ -36,13 +36,14 @@ func runTokenizer(ctx context.Context, env *Env, args []string) error {
 func runTokenizerTrain(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "tokenizer train", tokenizerTrainUsage,
 		"Trains a byte-level BPE tokenizer (GPT-2 pre-tokenization, GPT-2 byte alphabet) and writes a\n"+
-			"Hugging Face tokenizer.json. Inputs: .jsonl / .jsonl.gz files (one {\"text\": ...} a line) or\n"+
-			"plain text files (one document each). Without --input it trains on the embedded State of the\n"+
-			"Union corpus, training split (the 10% held-out documents of assets.Split are left out).")
+			"Hugging Face tokenizer.json. Inputs: .jsonl/.json/.ndjson files (one {\"text\": ...} a line) or\n"+
+			"plain text files (one document each), each optionally gzipped (.gz). Without --input it trains\n"+
+			"on the embedded State of the Union corpus, training split (the 10% held-out documents of\n"+
+			"assets.Split are left out).")
 	input := fs.String("input", "", "comma-separated training files (default: the embedded corpus, training split)")
 	vocab := fs.Int("vocab", 4096, "total vocabulary size: 256 bytes + merges + special tokens")
 	special := fs.String("special", "<|bos|>,<|eos|>,<|pad|>", "comma-separated special tokens, given the last ids (\"\" for none)")
-	bos := fs.String("bos", "<|bos|>", "special token prepended when encoding (\"\" for none)")
+	bos := fs.String("bos", "<|bos|>", "special token prepended when encoding, one of --special (\"\" for none)")
 	output := fs.String("output", "", "tokenizer.json to write")
 	workers := fs.Int("workers", 0, "goroutines counting words (0 = all CPUs)")
 	if err := parseFlags(fs, args); err != nil {

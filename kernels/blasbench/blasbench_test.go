@@ -68,9 +68,20 @@ func ours(s shape) func(bool, bool, int, int, int, float32, []float32, int, []fl
 	return kernels.Sgemm
 }
 
+// roundBF16 rounds every element of x to bfloat16 (nearest, ties to even).
+func roundBF16(x []float32) {
+	for i, v := range x {
+		u := math.Float32bits(v)
+		x[i] = math.Float32frombits((u + 0x7fff + (u>>16)&1) &^ 0xffff)
+	}
+}
+
 // TestMatchesOpenBLAS compares kernels.Sgemm with OpenBLAS on every
-// layout, with alpha and beta not 1, at sizes with edges.
+// layout, with alpha and beta not 1, at sizes with edges; and
+// kernels.SgemmBF16 with OpenBLAS on the same operands rounded to
+// bfloat16 (an independent rounding written here).
 func TestMatchesOpenBLAS(t *testing.T) {
+	t.Logf("kernels path %s, AMX %v", kernels.Implementation(), kernels.HasAMX())
 	for _, s := range []shape{
 		{"NN", false, false, 131, 77, 300},
 		{"NT", false, true, 64, 200, 129},
@@ -87,55 +98,75 @@ func TestMatchesOpenBLAS(t *testing.T) {
 				t.Fatalf("%s: C[%d] = %g, OpenBLAS %g", s.name, i, o.c[i], c2[i])
 			}
 		}
+
+		c3 := append([]float32(nil), c2...)
+		c4 := append([]float32(nil), c2...)
+		kernels.SgemmBF16(s.transA, s.transB, s.m, s.n, s.k, 0.75, o.a, o.lda, o.b, o.ldb, -0.5, c3, o.ldc)
+		ra, rb := append([]float32(nil), o.a...), append([]float32(nil), o.b...)
+		roundBF16(ra)
+		roundBF16(rb)
+		sgemmOpenBLAS(s.transA, s.transB, s.m, s.n, s.k, 0.75, ra, o.lda, rb, o.ldb, -0.5, c4, o.ldc)
+		for i := range c3 {
+			if d := math.Abs(float64(c3[i] - c4[i])); d > tol*(1+math.Abs(float64(c4[i]))) {
+				t.Fatalf("%s: SgemmBF16 C[%d] = %g, OpenBLAS on rounded operands %g", s.name, i, c3[i], c4[i])
+			}
+		}
 	}
 }
 
-// BenchmarkVsOpenBLAS runs, for each shape, our Sgemm and OpenBLAS in
-// alternation inside one benchmark, so that both see the same machine
-// load, and reports each one's GFLOP/s over all calls (ours_GFLOP/s,
-// openblas_GFLOP/s) and their ratio (ours / OpenBLAS speed; above 1 is
+// gemmFunc is the signature shared by kernels.Sgemm, its variants and
+// the OpenBLAS wrapper.
+type gemmFunc = func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int)
+
+// BenchmarkVsOpenBLAS runs, for each shape, our Sgemm, OpenBLAS's
+// cblas_sgemm and our SgemmBF16 in rotation inside one benchmark, so that
+// all three see the same machine load. It reports each one's GFLOP/s over
+// all calls (ours_, openblas_, bf16_GFLOP/s) and the speed ratios against
+// OpenBLAS (ratio for Sgemm, bf16_ratio for SgemmBF16; above 1 is
 // faster), and the same from each one's fastest call (best_*), which is
 // less sensitive to other processes on a shared machine. b.N counts
-// pairs of calls.
+// rounds of three calls. The per-head shapes (suffix _serial) use
+// SgemmSerial; OpenBLAS uses its threads on every shape.
 func BenchmarkVsOpenBLAS(b *testing.B) {
-	b.Logf("GOMAXPROCS=%d, OpenBLAS %s with %d threads, kernels path %s",
-		runtime.GOMAXPROCS(0), openblasCore(), openblasThreads(), kernels.Implementation())
+	b.Logf("GOMAXPROCS=%d, OpenBLAS %s with %d threads, kernels path %s, AMX %v",
+		runtime.GOMAXPROCS(0), openblasCore(), openblasThreads(), kernels.Implementation(), kernels.HasAMX())
 	for _, s := range shapes {
 		b.Run(s.name, func(b *testing.B) {
 			o := newOperands(s, 2)
-			fn := ours(s)
-			run := func(f func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int)) time.Duration {
+			fns := []gemmFunc{ours(s), sgemmOpenBLAS, kernels.SgemmBF16}
+			run := func(f gemmFunc) time.Duration {
 				t0 := time.Now()
 				f(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, o.ldc)
 				return time.Since(t0)
 			}
 			// One untimed call each: first-touch page faults, pools, threads.
-			run(fn)
-			run(sgemmOpenBLAS)
-			var tOurs, tBlas time.Duration
-			bestOurs, bestBlas := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
+			for _, f := range fns {
+				run(f)
+			}
+			var total [3]time.Duration
+			best := [3]time.Duration{math.MaxInt64, math.MaxInt64, math.MaxInt64}
 			i := 0
 			for b.Loop() {
-				var to, tb time.Duration
-				if i%2 == 0 {
-					to = run(fn)
-					tb = run(sgemmOpenBLAS)
-				} else {
-					tb = run(sgemmOpenBLAS)
-					to = run(fn)
+				for j := range fns {
+					f := (i + j) % len(fns) // rotate the order
+					d := run(fns[f])
+					total[f] += d
+					best[f] = min(best[f], d)
 				}
-				tOurs, tBlas = tOurs+to, tBlas+tb
-				bestOurs, bestBlas = min(bestOurs, to), min(bestBlas, tb)
 				i++
 			}
 			flop := 2 * float64(s.m) * float64(s.n) * float64(s.k) / 1e9
 			n := float64(b.N)
-			b.ReportMetric(flop*n/tOurs.Seconds(), "ours_GFLOP/s")
-			b.ReportMetric(flop*n/tBlas.Seconds(), "openblas_GFLOP/s")
-			b.ReportMetric(tBlas.Seconds()/tOurs.Seconds(), "ratio")
-			b.ReportMetric(flop/bestOurs.Seconds(), "best_ours_GFLOP/s")
-			b.ReportMetric(flop/bestBlas.Seconds(), "best_openblas_GFLOP/s")
-			b.ReportMetric(bestBlas.Seconds()/bestOurs.Seconds(), "best_ratio")
+			b.ReportMetric(flop*n/total[0].Seconds(), "ours_GFLOP/s")
+			b.ReportMetric(flop*n/total[1].Seconds(), "openblas_GFLOP/s")
+			b.ReportMetric(flop*n/total[2].Seconds(), "bf16_GFLOP/s")
+			b.ReportMetric(total[1].Seconds()/total[0].Seconds(), "ratio")
+			b.ReportMetric(total[1].Seconds()/total[2].Seconds(), "bf16_ratio")
+			b.ReportMetric(flop/best[0].Seconds(), "best_ours_GFLOP/s")
+			b.ReportMetric(flop/best[1].Seconds(), "best_openblas_GFLOP/s")
+			b.ReportMetric(flop/best[2].Seconds(), "best_bf16_GFLOP/s")
+			b.ReportMetric(best[1].Seconds()/best[0].Seconds(), "best_ratio")
+			b.ReportMetric(best[1].Seconds()/best[2].Seconds(), "best_bf16_ratio")
 		})
 	}
 }

@@ -1,6 +1,8 @@
 // Generates the Hugging Face reference fixtures of tokenizer/bpetrain:
 //   testdata/hf_pretok.json  GPT-2 Split pre-tokenization of tricky strings
+//   testdata/hf_pretok_random.json  the same for 1500 random strings (seeded)
 //   testdata/hf_ids.json     ids of sample texts under assets/tokenizer.json
+//   testdata/hf_ids_small.json  the same under testdata/small.json (no specials)
 // Reference: npm "tokenizers" 0.23.2 (Hugging Face's Rust library).
 // Usage: bash scripts/assets/hf_fixtures.sh  (installs it in a scratch folder)
 const fs = require('fs');
@@ -51,15 +53,40 @@ const samples = tricky.concat([
   }));
   fs.writeFileSync(path.join(out, 'hf_pretok.json'), JSON.stringify(pretok, null, 1) + '\n');
 
-  const tok = Tokenizer.fromFile(path.join(root, 'assets', 'tokenizer.json'));
-  const ids = [];
-  for (const text of samples) {
-    const withBOS = (await tok.encode(text, null, {addSpecialTokens: true})).getIds();
-    const plain = (await tok.encode(text, null, {addSpecialTokens: false})).getIds();
-    const decoded = await tok.decode(plain, false);
-    if (decoded !== text) throw new Error('HF does not round-trip ' + JSON.stringify(text));
-    ids.push({text, ids: plain, ids_bos: withBOS});
+  // Random strings over a pool of characters from every class the pattern
+  // tells apart (mulberry32 PRNG, fixed seed, so reruns give the same file).
+  let seed = 20240901;
+  const rand = () => {
+    seed = (seed + 0x6D2B79F5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pool = [' ', ' ', ' ', '\n', '\t', '\r', '\u00a0', '\u2003', '\u0085', "'", "'", '’', 's', 't', 'r', 'e',
+    'v', 'm', 'l', 'd', 'S', 'a', 'Z', 'é', 'ж', '日', '0', '7', '½', 'Ⅻ', '²', ',', '.', '!', '$', '-', '\u0301',
+    '🎉', '\u0002', '_'];
+  const random = [];
+  for (let i = 0; i < 1500; i++) {
+    let s = '';
+    const n = 1 + Math.floor(rand() * 24);
+    for (let j = 0; j < n; j++) s += pool[Math.floor(rand() * pool.length)];
+    random.push({text: s, pieces: splitOnly.getPreTokenizer().preTokenizeString(s).map((p) => p[0])});
   }
-  fs.writeFileSync(path.join(out, 'hf_ids.json'), JSON.stringify(ids) + '\n');
-  console.log('wrote', pretok.length, 'pre-tokenization cases and', ids.length, 'encodings');
+  fs.writeFileSync(path.join(out, 'hf_pretok_random.json'), JSON.stringify(random) + '\n');
+
+  for (const [file, name] of [[path.join(root, 'assets', 'tokenizer.json'), 'hf_ids.json'],
+    [path.join(out, 'small.json'), 'hf_ids_small.json']]) {
+    const tok = Tokenizer.fromFile(file);
+    const ids = [];
+    for (const text of samples) {
+      const withBOS = (await tok.encode(text, null, {addSpecialTokens: true})).getIds();
+      const plain = (await tok.encode(text, null, {addSpecialTokens: false})).getIds();
+      const decoded = await tok.decode(plain, false);
+      if (decoded !== text) throw new Error(file + ': HF does not round-trip ' + JSON.stringify(text));
+      ids.push({text, ids: plain, ids_bos: withBOS});
+    }
+    fs.writeFileSync(path.join(out, name), JSON.stringify(ids) + '\n');
+    console.log('wrote', ids.length, 'encodings to', name);
+  }
+  console.log('wrote', pretok.length, 'pre-tokenization cases');
 })().catch((e) => { console.error(e); process.exit(1); });

@@ -12,10 +12,11 @@ import (
 	"unicode/utf8"
 )
 
-// ReadTexts reads training texts from a file. A name ending in ".jsonl" or
-// ".jsonl.gz" holds one JSON object a line whose "text" field is one
-// document (blank lines are skipped); any other file is one document in
-// UTF-8. Errors name the file and line.
+// ReadTexts reads training texts from a file. A name ending in ".jsonl",
+// ".json" or ".ndjson" (optionally followed by ".gz") holds one JSON object
+// a line whose "text" field is one document (blank lines are skipped); any
+// other file (optionally gzipped) is one document in UTF-8. Errors name the
+// file and line.
 func ReadTexts(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -33,7 +34,7 @@ func ReadTexts(path string) ([]string, error) {
 		r = zr
 		name = strings.TrimSuffix(name, ".gz")
 	}
-	if !strings.HasSuffix(name, ".jsonl") {
+	if !strings.HasSuffix(name, ".jsonl") && !strings.HasSuffix(name, ".json") && !strings.HasSuffix(name, ".ndjson") {
 		data, err := io.ReadAll(r)
 		if err != nil {
 			return nil, fmt.Errorf("read training texts %s: %w", path, err)

@@ -34,7 +34,10 @@ func (m *Model) JSON() ([]byte, error) {
 		q(s)
 		b.WriteString(", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}")
 	}
-	b.WriteString("\n  ],\n  \"normalizer\": null,\n")
+	if len(m.Specials) > 0 {
+		b.WriteString("\n  ")
+	}
+	b.WriteString("],\n  \"normalizer\": null,\n")
 	b.WriteString("  \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [\n")
 	b.WriteString("    {\"type\": \"Split\", \"pattern\": {\"Regex\": ")
 	q(SplitPattern)

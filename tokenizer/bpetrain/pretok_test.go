@@ -10,27 +10,30 @@ import (
 
 // TestPreTokenizeMatchesHF compares PreTokenize with the pieces that Hugging
 // Face tokenizers 0.23.2 (Oniguruma regex) produces for the same pattern
-// (testdata/hf_pretok.json, made by scripts/assets/hf_fixtures.sh).
+// on hand-picked and on 1500 random strings (testdata/hf_pretok*.json,
+// made by scripts/assets/hf_fixtures.sh).
 func TestPreTokenizeMatchesHF(t *testing.T) {
-	data, err := os.ReadFile("testdata/hf_pretok.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []struct {
-		Text   string   `json:"text"`
-		Pieces []string `json:"pieces"`
-	}
-	if err := json.Unmarshal(data, &cases); err != nil {
-		t.Fatalf("testdata/hf_pretok.json: %v", err)
-	}
-	if len(cases) < 40 {
-		t.Fatalf("only %d cases in testdata/hf_pretok.json", len(cases))
-	}
-	for _, c := range cases {
-		var got []string
-		PreTokenize(c.Text, func(p string) { got = append(got, p) })
-		if !slices.Equal(got, c.Pieces) {
-			t.Errorf("PreTokenize(%q)\n got %q\nwant %q", short(c.Text), got, c.Pieces)
+	for _, file := range []string{"testdata/hf_pretok.json", "testdata/hf_pretok_random.json"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cases []struct {
+			Text   string   `json:"text"`
+			Pieces []string `json:"pieces"`
+		}
+		if err := json.Unmarshal(data, &cases); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if len(cases) < 40 {
+			t.Fatalf("only %d cases in %s", len(cases), file)
+		}
+		for _, c := range cases {
+			var got []string
+			PreTokenize(c.Text, func(p string) { got = append(got, p) })
+			if !slices.Equal(got, c.Pieces) {
+				t.Errorf("%s: PreTokenize(%q)\n got %q\nwant %q", file, short(c.Text), got, c.Pieces)
+			}
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package bpetrain
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/longrecipe/longrecipe/assets"
 	"github.com/longrecipe/longrecipe/tokenizer"
@@ -100,10 +103,11 @@ func TestTrainMatchesNaive(t *testing.T) {
 		vocab int
 	}{
 		{"aaaa runs", []string{"aaaa aaa aa a aaaaaaa", "aaaaa"}, 262},
+		{"aaaa unreachable", []string{"aaaa aaa aa a aaaaaaa", "aaaaa"}, 280},
 		{"random ab", randomCorpus(r, 200, "aab "), 300},
 		{"random abc+digits", randomCorpus(r, 300, "abcab c1212'\n"), 400},
 		{"utf8", []string{"日本語のテキスト 日本 日本語", "été café naïve é\u0301", "🎉🎉🎉 🎉"}, 280},
-		{"sotu 3 docs", []string{docs[0].Text, docs[100].Text, docs[200].Text}, 900},
+		{"sotu 3 docs", []string{docs[0].Text, docs[100].Text, docs[200].Text}, 600},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,6 +116,7 @@ func TestTrainMatchesNaive(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantVocab, wantMerges := naiveTrain(words, tc.vocab)
+			t.Logf("%d words, naive trainer reached %d tokens", len(words), len(wantVocab))
 			m, err := Train(context.Background(), words, Options{VocabSize: tc.vocab})
 			if len(wantVocab) < tc.vocab {
 				if err == nil || !strings.Contains(err.Error(), "unreachable") {
@@ -232,6 +237,7 @@ func TestReadTexts(t *testing.T) {
 		{"c.jsonl", "{\"text\":\"one\"}\n{\"body\":\"x\"}\n", nil, "line 2: no \"text\""},
 		{"d.jsonl", "{\"text\":\n", nil, "line 1"},
 		{"e.txt", "bad \xff", nil, "not valid UTF-8"},
+		{"f.ndjson", "{\"text\":\"x\"}", []string{"x"}, ""},
 	}
 	for _, tc := range tests {
 		got, err := ReadTexts(write(tc.name, tc.content))
@@ -244,6 +250,17 @@ func TestReadTexts(t *testing.T) {
 		if err != nil || !slices.Equal(got, tc.want) {
 			t.Errorf("%s: got %q, %v", tc.name, got, err)
 		}
+	}
+	// Gzipped JSONL.
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("{\"text\":\"zipped\"}\n"))
+	zw.Close()
+	if got, err := ReadTexts(write("g.jsonl.gz", gz.String())); err != nil || !slices.Equal(got, []string{"zipped"}) {
+		t.Errorf("g.jsonl.gz: %q, %v", got, err)
+	}
+	if _, err := ReadTexts(write("h.jsonl.gz", "not gzip")); err == nil || !strings.Contains(err.Error(), "h.jsonl.gz") {
+		t.Errorf("h.jsonl.gz: err = %v", err)
 	}
 	if _, err := ReadTexts(filepath.Join(dir, "missing.txt")); err == nil {
 		t.Error("missing file: no error")
@@ -391,9 +408,6 @@ func TestShippedTokenizerMatchesHF(t *testing.T) {
 // TestShippedTokenizerIsReproducible retrains the shipped tokenizer with
 // the command in assets/README.md's settings and compares bytes.
 func TestShippedTokenizerIsReproducible(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains a 4096-token tokenizer on 9.7 MB (about 1 s)")
-	}
 	docs, err := assets.Corpus()
 	if err != nil {
 		t.Fatal(err)
@@ -454,4 +468,35 @@ func TestGoTokenizerMatchesHF(t *testing.T) {
 			t.Errorf("Decode gives %q, want %q", short(got), short(c.Text))
 		}
 	}
+}
+
+// FuzzTrain checks Train against naiveTrain on arbitrary small texts.
+func FuzzTrain(f *testing.F) {
+	f.Add("aaaa aaa aa a", uint8(10))
+	f.Add("the cat's hat\n\n  is 1234 and 12,34", uint8(40))
+	f.Add("日本語 日本 ééé", uint8(20))
+	f.Fuzz(func(t *testing.T, text string, extra uint8) {
+		if !utf8.ValidString(text) || len(text) > 400 {
+			return
+		}
+		words, err := CountWords(context.Background(), strings.SplitAfter(text, "\n"), nil, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vocab := 256 + int(extra)
+		wantVocab, wantMerges := naiveTrain(words, vocab)
+		m, err := Train(context.Background(), words, Options{VocabSize: vocab})
+		if len(wantVocab) < vocab {
+			if err == nil {
+				t.Fatalf("naive trainer stops at %d tokens, Train reached %d", len(wantVocab), vocab)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(m.Vocab, wantVocab) || !slices.Equal(m.Merges, wantMerges) {
+			t.Fatalf("Train differs from the naive trainer on %q (vocab %d)", text, vocab)
+		}
+	})
 }

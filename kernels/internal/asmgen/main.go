@@ -38,6 +38,7 @@ func main() {
 	avx2Kernel(&g, 6)
 	peakLoops(&g)
 	g.WriteString(packAsm)
+	amxKernel(&g)
 	if err := os.WriteFile(*out, g.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -458,6 +459,135 @@ func avx512EdgeKernel(g *gen, mr, rows int) {
 		g.p("\tVMOVUPS Z%d, K2, 64(DX)", 2*i+1)
 		g.p("\tADDQ SI, DX")
 	}
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+	g.p("")
+}
+
+// The Go assembler has no AMX mnemonics, so the AMX instructions are
+// emitted as bytes: VEX-encoded, map 0F38, registers below 8 only.
+
+// vex3 returns a 3-byte VEX prefix for map 0F38, W0, L0 with the given
+// vvvv register (0 when unused) and pp (0 none, 1 66, 2 F3, 3 F2).
+func vex3(vvvv, pp int) []byte {
+	return []byte{0xc4, 0xe2, byte((^vvvv&0xf)<<3 | pp)}
+}
+
+func (g *gen) bytes(comment string, b []byte) {
+	line := "\t"
+	for i, x := range b {
+		if i > 0 {
+			line += "; "
+		}
+		line += fmt.Sprintf("BYTE $0x%02x", x)
+	}
+	g.p("%s // %s", line, comment)
+}
+
+// x86 register numbers used in the encodings.
+const (
+	rAX = 0
+	rCX = 1
+	rDX = 2
+	rBX = 3
+	rSI = 6
+	rDI = 7
+)
+
+var regName = map[int]string{rAX: "AX", rCX: "CX", rDX: "DX", rBX: "BX", rSI: "SI", rDI: "DI"}
+
+func (g *gen) ldtilecfg(base int) { // LDTILECFG (base)
+	g.bytes(fmt.Sprintf("LDTILECFG (%s)", regName[base]), append(vex3(0, 0), 0x49, byte(base)))
+}
+
+func (g *gen) tilerelease() {
+	g.bytes("TILERELEASE", append(vex3(0, 0), 0x49, 0xc0))
+}
+
+func (g *gen) tilezero(t int) {
+	g.bytes(fmt.Sprintf("TILEZERO TMM%d", t), append(vex3(0, 3), 0x49, byte(0xc0|t<<3)))
+}
+
+// sib encodes [base + index*1 + disp32].
+func sib(t, base, index, disp int) []byte {
+	return []byte{byte(0x80 | t<<3 | 4), byte(index<<3 | base), byte(disp), byte(disp >> 8), byte(disp >> 16), byte(disp >> 24)}
+}
+
+func (g *gen) tileloadd(t, base, index, disp int) {
+	g.bytes(fmt.Sprintf("TILELOADD TMM%d, %d(%s)(%s*1)", t, disp, regName[base], regName[index]),
+		append(append(vex3(0, 3), 0x4b), sib(t, base, index, disp)...))
+}
+
+func (g *gen) tilestored(t, base, index, disp int) {
+	g.bytes(fmt.Sprintf("TILESTORED %d(%s)(%s*1), TMM%d", disp, regName[base], regName[index], t),
+		append(append(vex3(0, 2), 0x4b), sib(t, base, index, disp)...))
+}
+
+func (g *gen) tdpbf16ps(d, a, b int) {
+	g.bytes(fmt.Sprintf("TDPBF16PS TMM%d, TMM%d, TMM%d", d, a, b), append(vex3(b, 2), 0x5c, byte(0xc0|d<<3|a)))
+}
+
+// amxKernel emits amxKernel32x32: a 32×32 fp32 block of C from packed bf16
+// panels, with tiles TMM0..3 accumulating the 2×2 16×16 sub-blocks, TMM4/5
+// the two A tiles and TMM6/7 the two B tiles of each 32-deep k block. The
+// accumulators go through a 32×32 fp32 scratch block and are combined
+// into C with AVX-512: C = alpha·acc (+ beta·C when load ≠ 0).
+func amxKernel(g *gen) {
+	g.p("// func amxKernel32x32(kblocks int, a, b *uint16, c *float32, ldc int, alpha, beta float32, load int, scratch *float32, cfg *byte)")
+	g.p("TEXT ·amxKernel32x32(SB), NOSPLIT, $0-72")
+	g.p("\tMOVQ cfg+64(FP), AX")
+	g.ldtilecfg(rAX)
+	g.p("\tMOVQ kblocks+0(FP), CX")
+	g.p("\tMOVQ a+8(FP), SI")
+	g.p("\tMOVQ b+16(FP), DI")
+	g.p("\tMOVQ $64, BX")
+	for t := 0; t < 4; t++ {
+		g.tilezero(t)
+	}
+	g.p("\tTESTQ CX, CX")
+	g.p("\tJEQ amx_store")
+	g.p("amx_loop:")
+	g.tileloadd(4, rSI, rBX, 0)
+	g.tileloadd(6, rDI, rBX, 0)
+	g.tdpbf16ps(0, 4, 6)
+	g.tileloadd(7, rDI, rBX, 1024)
+	g.tdpbf16ps(1, 4, 7)
+	g.tileloadd(5, rSI, rBX, 1024)
+	g.tdpbf16ps(2, 5, 6)
+	g.tdpbf16ps(3, 5, 7)
+	g.p("\tADDQ $2048, SI")
+	g.p("\tADDQ $2048, DI")
+	g.p("\tDECQ CX")
+	g.p("\tJNE amx_loop")
+	g.p("amx_store:")
+	g.p("\tMOVQ scratch+56(FP), AX")
+	g.p("\tMOVQ $128, DX")
+	g.tilestored(0, rAX, rDX, 0)
+	g.tilestored(1, rAX, rDX, 64)
+	g.tilestored(2, rAX, rDX, 2048)
+	g.tilestored(3, rAX, rDX, 2048+64)
+	g.tilerelease()
+	g.p("\tMOVQ c+24(FP), R8")
+	g.p("\tMOVQ ldc+32(FP), R9")
+	g.p("\tSHLQ $2, R9")
+	g.p("\tVBROADCASTSS alpha+40(FP), Z2")
+	g.p("\tVBROADCASTSS beta+44(FP), Z3")
+	g.p("\tMOVQ load+48(FP), R10")
+	g.p("\tMOVQ $32, CX")
+	g.p("amx_combine:")
+	g.p("\tVMULPS (AX), Z2, Z0")
+	g.p("\tVMULPS 64(AX), Z2, Z1")
+	g.p("\tTESTQ R10, R10")
+	g.p("\tJEQ amx_overwrite")
+	g.p("\tVFMADD231PS (R8), Z3, Z0")
+	g.p("\tVFMADD231PS 64(R8), Z3, Z1")
+	g.p("amx_overwrite:")
+	g.p("\tVMOVUPS Z0, (R8)")
+	g.p("\tVMOVUPS Z1, 64(R8)")
+	g.p("\tADDQ $128, AX")
+	g.p("\tADDQ R9, R8")
+	g.p("\tDECQ CX")
+	g.p("\tJNE amx_combine")
 	g.p("\tVZEROUPPER")
 	g.p("\tRET")
 	g.p("")

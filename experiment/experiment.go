@@ -1,0 +1,631 @@
+// Package experiment is the miniature reproduction of the LongRecipe paper
+// (arXiv 2409.00509) on one base model and the embedded corpus. On the same
+// base model, corpus (training split) and optimizer settings it trains:
+//
+//   - the methods at an equal number of training tokens: FLT (full-length
+//     rows of Lt = factor × the base window, plain positions), PoSE,
+//     RandPos and LongRecipe (30 % of Lt, digit sentences kept, others
+//     dropped with probability 0.5); FLT does fewer steps of longer rows;
+//   - the kept-token ratio ablation: LongRecipe at 10, 20, 30 and 40 % of Lt;
+//   - the stage ablation: the 30 % LongRecipe model before replay, after
+//     stage 2 on replay rows (LR decaying to zero), and after merging with
+//     the original weights, θ = (θ_stage2 + θ_orig)/2.
+//
+// Every model is evaluated on passkey and single-needle retrieval at 1×,
+// 2×, 4× … factor× the base window (needle depths 0, 0.5, 1), on perplexity
+// by position over held-out text, and on short-context perplexity (window =
+// the base window). Training wall time and analytic training FLOPs
+// (RowFLOPs) are recorded. Run writes results.json, results.md and charts
+// into the output folder; each step (data, training, evaluation) records a
+// step.json, so a rerun skips finished work and resumes interrupted
+// training.
+package experiment
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/longrecipe/longrecipe/assets"
+	"github.com/longrecipe/longrecipe/data"
+	"github.com/longrecipe/longrecipe/eval"
+	"github.com/longrecipe/longrecipe/hf"
+	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/merge"
+	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/shards"
+	"github.com/longrecipe/longrecipe/tinybase"
+	"github.com/longrecipe/longrecipe/tokenizer"
+	"github.com/longrecipe/longrecipe/train"
+)
+
+// Options configure Run. Zero values take the defaults of DefaultOptions
+// (or of the quick settings when Quick is set).
+type Options struct {
+	// Base is the model folder to extend (config.json, safetensors,
+	// tokenizer.json).
+	Base string
+	// Output is the experiment folder.
+	Output string
+	// Factor is Lt / the base window (8).
+	Factor int
+	// Tokens is the stage-1 training budget of every run, in input tokens.
+	Tokens int64
+	// AnnealTokens is the stage-2 (replay) budget of the stage ablation
+	// (default Tokens/10).
+	AnnealTokens int64
+	// Batch is the number of rows per optimizer step, the same for every
+	// run (FLT's rows are longer, so it does fewer steps).
+	Batch int
+	// LR is the stage-1 learning rate (constant), AnnealLR the stage-2
+	// peak (decaying linearly to zero).
+	LR, AnnealLR float64
+	// Seed drives data preparation, training and the evaluation prompts.
+	Seed int64
+	// Samples per evaluation cell (task × length × depth), and perplexity
+	// sequences.
+	Samples int
+	// Quick uses tiny settings for a smoke test of the plumbing.
+	Quick bool
+	// MaxDocs keeps only the first MaxDocs documents of each corpus split
+	// (0: all).
+	MaxDocs int
+	// Threads for training (0: all cores).
+	Threads int
+	// Command is the command line, recorded at the top of results.md.
+	Command string
+	// Log receives one line per step; Progress receives progress bars.
+	Log, Progress io.Writer
+}
+
+// DefaultOptions are the settings of the committed experiment.
+func DefaultOptions() Options {
+	return Options{Factor: 8, Tokens: 150_000, Batch: 4, LR: 1e-3, AnnealLR: 2e-4, Seed: 2027, Samples: 5}
+}
+
+// quickDefaults fill what Quick leaves unset: a couple of steps per run,
+// one sample per cell, a few documents.
+func (o *Options) fill() error {
+	d := DefaultOptions()
+	if o.Factor == 0 {
+		o.Factor = d.Factor
+	}
+	if o.Batch == 0 {
+		o.Batch = d.Batch
+		if o.Quick {
+			o.Batch = 2
+		}
+	}
+	if o.LR == 0 {
+		o.LR = d.LR
+	}
+	if o.AnnealLR == 0 {
+		o.AnnealLR = d.AnnealLR
+	}
+	if o.Samples == 0 {
+		o.Samples = d.Samples
+		if o.Quick {
+			o.Samples = 1
+		}
+	}
+	if o.Quick && o.MaxDocs == 0 {
+		o.MaxDocs = 24
+	}
+	if o.Threads == 0 {
+		o.Threads = runtime.GOMAXPROCS(0)
+	}
+	switch {
+	case o.Base == "":
+		return fmt.Errorf("experiment: no base model folder")
+	case o.Output == "":
+		return fmt.Errorf("experiment: no output folder")
+	case o.Factor < 2:
+		return fmt.Errorf("experiment: factor %d: want >= 2", o.Factor)
+	case o.Tokens < 0 || o.AnnealTokens < 0:
+		return fmt.Errorf("experiment: token budgets must be >= 0")
+	case o.Batch < 0 || o.Samples < 0 || o.MaxDocs < 0 || o.Threads < 0:
+		return fmt.Errorf("experiment: batch, samples, max-docs and threads must be >= 0")
+	case !(o.LR > 0) || !(o.AnnealLR > 0):
+		return fmt.Errorf("experiment: learning rates must be > 0")
+	}
+	return nil
+}
+
+// Run describes one stage-1 training run.
+type runSpec struct {
+	Name   string
+	Label  string
+	Method data.Method
+	// Ratio is Ls/Lt (1 for FLT).
+	Ratio float64
+	// Select keeps digit sentences and drops others with probability 0.5.
+	Select bool
+	// Stages adds replay annealing and merging (the stage ablation).
+	Stages bool
+}
+
+// runs lists the stage-1 runs in the order they are trained: the method
+// comparison first, then the other kept-token ratios.
+var runs = []runSpec{
+	{Name: "flt", Label: "FLT", Method: data.Full, Ratio: 1},
+	{Name: "pose", Label: "PoSE", Method: data.PoSE, Ratio: 0.3},
+	{Name: "randpos", Label: "RandPos", Method: data.RandPos, Ratio: 0.3},
+	{Name: "longrecipe-30", Label: "LongRecipe 30%", Method: data.LongRecipe, Ratio: 0.3, Select: true, Stages: true},
+	{Name: "longrecipe-10", Label: "LongRecipe 10%", Method: data.LongRecipe, Ratio: 0.1, Select: true},
+	{Name: "longrecipe-20", Label: "LongRecipe 20%", Method: data.LongRecipe, Ratio: 0.2, Select: true},
+	{Name: "longrecipe-40", Label: "LongRecipe 40%", Method: data.LongRecipe, Ratio: 0.4, Select: true},
+}
+
+// The evaluation.
+var (
+	evalTasks  = []string{eval.Passkey, eval.NIAHSingle}
+	evalDepths = []float64{0, 0.5, 1}
+)
+
+// runner carries what the steps share.
+type runner struct {
+	o        Options
+	tok      *tokenizer.Tokenizer
+	base     *hf.Config
+	window   int // base window
+	lt       int // target window
+	theta    float64
+	inputs   map[string]string // name -> file
+	hashes   map[string]string // name -> content hash
+	heldOut  []string
+	haystack *eval.Haystack
+	res      *Results
+}
+
+func (x *runner) logf(format string, args ...any) {
+	if x.o.Log != nil {
+		fmt.Fprintf(x.o.Log, "experiment: "+format+"\n", args...)
+	}
+}
+
+// Run runs (or resumes) the whole experiment and writes the report. It
+// returns the results, also written to Output/results.json.
+func Run(ctx context.Context, o Options) (*Results, error) {
+	if err := o.fill(); err != nil {
+		return nil, err
+	}
+	base, err := hf.LoadConfig(filepath.Join(o.Base, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("experiment: base model: %w", err)
+	}
+	tok, err := tokenizer.Load(filepath.Join(o.Base, "tokenizer.json"))
+	if err != nil {
+		return nil, fmt.Errorf("experiment: base model: %w", err)
+	}
+	x := &runner{o: o, tok: tok, base: base, window: base.MaxPositionEmbeddings}
+	if x.window <= 0 {
+		return nil, fmt.Errorf("experiment: %s: max_position_embeddings %d: want > 0", o.Base, x.window)
+	}
+	x.lt = x.window * o.Factor
+	if x.o.Tokens == 0 {
+		x.o.Tokens = DefaultOptions().Tokens
+		if o.Quick {
+			x.o.Tokens = int64(4 * x.lt)
+		}
+	}
+	if x.o.AnnealTokens == 0 {
+		x.o.AnnealTokens = max(x.o.Tokens/10, 1)
+	}
+	x.theta = hf.DefaultRopeTheta(base.RopeTheta, headDim(base), x.window, x.lt)
+	if err := os.MkdirAll(o.Output, 0o755); err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	if err := x.writeInputs(); err != nil {
+		return nil, err
+	}
+	x.res = x.newResults()
+
+	baseHash, err := hashOf(map[string]any{"model": absPath(o.Base), "files": x.hashes["base"]})
+	if err != nil {
+		return nil, err
+	}
+	x.res.addModel("base", "Base (no extension)", runSpec{Name: "base"}, "base", 0, nil)
+	if err := x.evaluate(ctx, "base", o.Base, baseHash); err != nil {
+		return nil, err
+	}
+	startHash, err := x.step("start model", filepath.Join(o.Output, "start"),
+		map[string]any{"base": baseHash, "rope_theta": x.theta, "max_position_embeddings": x.lt}, false, nil, x.start)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range runs {
+		if err := x.run(ctx, s, startHash, baseHash); err != nil {
+			return nil, err
+		}
+	}
+	x.res.finish()
+	if err := x.res.write(o.Output); err != nil {
+		return nil, err
+	}
+	return x.res, nil
+}
+
+func headDim(c *hf.Config) int {
+	if c.HeadDim > 0 {
+		return c.HeadDim
+	}
+	return c.HiddenSize / c.NumAttentionHeads
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// writeInputs writes the corpus splits and the replay records as JSONL
+// under Output/inputs and hashes them (and the base model's files).
+func (x *runner) writeInputs() error {
+	docs, err := assets.Corpus()
+	if err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	trainDocs, heldOut, err := assets.Split(docs, assets.DefaultHeldOutPercent)
+	if err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	if n := x.o.MaxDocs; n > 0 {
+		trainDocs = trainDocs[:min(n, len(trainDocs))]
+		heldOut = heldOut[:min(max(n/4, 2), len(heldOut))]
+	}
+	words := make([][]string, len(trainDocs))
+	for i, d := range trainDocs {
+		words[i] = strings.Fields(d.Text)
+	}
+	recs := tinybase.ReplayRecords(rand.New(rand.NewPCG(uint64(x.o.Seed), 0x5e)), words, 400, x.window*2/3)
+	x.inputs = map[string]string{}
+	x.hashes = map[string]string{}
+	dir := filepath.Join(x.o.Output, "inputs")
+	write := func(name string, n int, rec func(i int) any) error {
+		var sb strings.Builder
+		for i := 0; i < n; i++ {
+			b, err := json.Marshal(rec(i))
+			if err != nil {
+				return err
+			}
+			sb.Write(b)
+			sb.WriteByte('\n')
+		}
+		p := filepath.Join(dir, name+".jsonl")
+		x.inputs[name] = p
+		x.hashes[name] = sha(sb.String())
+		if old, err := os.ReadFile(p); err == nil && string(old) == sb.String() {
+			return nil
+		}
+		if err := atomicfile.WriteFile(p, []byte(sb.String())); err != nil {
+			return fmt.Errorf("experiment: %w", err)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	if err := write("train", len(trainDocs), func(i int) any { return map[string]string{"text": trainDocs[i].Text} }); err != nil {
+		return err
+	}
+	if err := write("heldout", len(heldOut), func(i int) any { return map[string]string{"text": heldOut[i].Text} }); err != nil {
+		return err
+	}
+	if err := write("replay", len(recs), func(i int) any { return recs[i] }); err != nil {
+		return err
+	}
+	x.heldOut = make([]string, len(heldOut))
+	for i, d := range heldOut {
+		x.heldOut[i] = d.Text
+	}
+	if x.haystack, err = eval.TextHaystack("held-out split", x.heldOut); err != nil {
+		return fmt.Errorf("experiment: held-out haystack: %w", err)
+	}
+	// The base model's identity: its config, weights and tokenizer.
+	h := sha256.New()
+	entries, err := os.ReadDir(x.o.Base)
+	if err != nil {
+		return fmt.Errorf("experiment: base model: %w", err)
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || !(strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".safetensors")) || n == StepFileName {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(x.o.Base, n))
+		if err != nil {
+			return fmt.Errorf("experiment: base model: %w", err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", n, len(b))
+		h.Write(b)
+	}
+	x.hashes["base"] = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
+
+func sha(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// start writes the base model with the target window's RoPE base (the
+// documented dynamic-NTK rule), the common starting point of every run.
+func (x *runner) start(dir string) (any, error) {
+	m, err := model.Load(x.o.Base)
+	if err != nil {
+		return nil, err
+	}
+	m.Cfg.SetRope(x.theta, nil, x.lt)
+	if err := m.Save(dir, "float32"); err != nil {
+		return nil, err
+	}
+	if _, err := hf.CopyTokenizerFiles(x.o.Base, dir); err != nil {
+		return nil, err
+	}
+	return map[string]any{"rope_theta": x.theta, "max_position_embeddings": x.lt}, nil
+}
+
+// prepared is the prepare step's output.
+type prepared struct {
+	Counts  shards.Counts `json:"counts"`
+	MeanLen float64       `json:"mean_row_length"`
+}
+
+// trained is a training step's output.
+type trained struct {
+	Steps     int     `json:"steps"`
+	Rows      int64   `json:"rows"`
+	Tokens    int64   `json:"tokens"`
+	FLOPs     float64 `json:"flops"`
+	Seconds   float64 `json:"seconds"`
+	LastLoss  *float64 `json:"last_loss"`
+	RowLength float64  `json:"mean_row_length"`
+}
+
+// run trains and evaluates one stage-1 run (and, for the stage ablation,
+// its replay annealing and merge).
+func (x *runner) run(ctx context.Context, s runSpec, startHash, baseHash string) error {
+	dir := filepath.Join(x.o.Output, "runs", s.Name)
+	ls := x.lt
+	if s.Method != data.Full {
+		ls = max(int(s.Ratio*float64(x.lt)+0.5), 1)
+	}
+	sel := data.Selector{}
+	if s.Select {
+		sel = data.Selector{Ends: data.SentenceEnds(x.tok), Impactful: data.DigitTokens(x.tok), DropProb: 0.5}
+	}
+	var prep prepared
+	dataDir := filepath.Join(dir, "data")
+	dataHash, err := x.step(s.Name+": prepare", dataDir, map[string]any{
+		"corpus": x.hashes["train"], "tokenizer": x.tok.Hash(), "method": s.Method, "lt": x.lt, "ls": ls,
+		"select": s.Select, "seed": x.o.Seed,
+	}, false, &prep, func(out string) (any, error) {
+		cfg := data.Config{Method: s.Method, TargetLength: x.lt, TrainLength: ls, Seed: uint64(x.o.Seed), Threads: x.o.Threads,
+			Selector: sel, Tokenizer: x.tok, Corpus: data.CorpusOptions{TextField: "text"}, Progress: x.o.Progress}
+		m := shards.Manifest{Method: string(s.Method), TargetLength: x.lt, TrainLength: ls, Seed: uint64(x.o.Seed),
+			Input: x.inputs["train"], TokenizerHash: x.tok.Hash(),
+			ShortDocuments: "skipped: a document with fewer (selected) tokens than the row length is skipped and counted"}
+		if s.Select {
+			m.Selection = &shards.Selection{Impactful: "digits", ImpactfulTokens: sel.Impactful.Len(), DropProb: sel.DropProb, SentenceEndTokens: sel.Ends.Len()}
+		}
+		return writeDataset(ctx, out, x.inputs["train"], cfg, m)
+	})
+	if err != nil {
+		return err
+	}
+	steps := stepsFor(x.o.Tokens, x.o.Batch, prep.MeanLen)
+	var tr trained
+	modelDir := filepath.Join(dir, "model")
+	hyper := x.hyper(steps, "constant", x.o.LR)
+	trainHash, err := x.step(s.Name+": train", modelDir, map[string]any{
+		"start": startHash, "data": dataHash, "hyper": hyper, "threads": x.o.Threads, "budget": x.o.Tokens,
+	}, true, &tr, func(out string) (any, error) {
+		return x.train(ctx, filepath.Join(x.o.Output, "start"), dataDir, out, hyper)
+	})
+	if err != nil {
+		return err
+	}
+	x.res.addModel(s.Name, s.Label, s, "stage 1", ls, &tr)
+	if err := x.evaluate(ctx, s.Name, modelDir, trainHash); err != nil {
+		return err
+	}
+	if !s.Stages {
+		return nil
+	}
+	// Stage 2: replay rows of Ls tokens, plain positions, LR decaying to 0.
+	var rprep prepared
+	replayDir := filepath.Join(dir, "replay-data")
+	replayHash, err := x.step(s.Name+": replay data", replayDir, map[string]any{
+		"replay": x.hashes["replay"], "tokenizer": x.tok.Hash(), "ls": ls, "seed": x.o.Seed,
+	}, false, &rprep, func(out string) (any, error) {
+		rc := &data.ReplayConfig{PromptField: "prompt", ResponseField: "response", Separator: "\n", MaskPrompt: true}
+		cfg := data.Config{Method: data.Replay, TargetLength: ls, TrainLength: ls, Seed: uint64(x.o.Seed), Threads: x.o.Threads,
+			Tokenizer: x.tok, Replay: rc, Corpus: data.CorpusOptions{TextField: "text"}, Progress: x.o.Progress}
+		m := shards.Manifest{Method: string(data.Replay), TargetLength: ls, TrainLength: ls, Seed: uint64(x.o.Seed),
+			Input: x.inputs["replay"], TokenizerHash: x.tok.Hash(),
+			Replay:         &shards.Replay{Input: x.inputs["replay"], PromptField: rc.PromptField, ResponseField: rc.ResponseField, MaskPrompt: rc.MaskPrompt},
+			ShortDocuments: "replay: records are concatenated and cut into rows of Ls tokens; the tokens after the last full row are dropped"}
+		return writeDataset(ctx, out, x.inputs["replay"], cfg, m)
+	})
+	if err != nil {
+		return err
+	}
+	var an trained
+	annealDir := filepath.Join(dir, "anneal")
+	ahyper := x.hyper(stepsFor(x.o.AnnealTokens, x.o.Batch, rprep.MeanLen), "linear", x.o.AnnealLR)
+	annealHash, err := x.step(s.Name+": anneal", annealDir, map[string]any{
+		"from": trainHash, "data": replayHash, "hyper": ahyper, "threads": x.o.Threads, "budget": x.o.AnnealTokens,
+	}, true, &an, func(out string) (any, error) {
+		return x.train(ctx, modelDir, replayDir, out, ahyper)
+	})
+	if err != nil {
+		return err
+	}
+	total := tr
+	total.Steps += an.Steps
+	total.Rows += an.Rows
+	total.Tokens += an.Tokens
+	total.FLOPs += an.FLOPs
+	total.Seconds += an.Seconds
+	total.LastLoss = an.LastLoss
+	x.res.addModel(s.Name+"+replay", s.Label+" after replay", s, "stage 2", ls, &total)
+	if err := x.evaluate(ctx, s.Name+"+replay", annealDir, annealHash); err != nil {
+		return err
+	}
+	mergeDir := filepath.Join(dir, "merge")
+	mergeHash, err := x.step(s.Name+": merge", mergeDir, map[string]any{
+		"trained": annealHash, "original": baseHash, "weights": []float64{0.5, 0.5},
+	}, false, nil, func(out string) (any, error) {
+		return merge.Merge(ctx, []string{annealDir, x.o.Base}, out, merge.Options{Weights: []float64{0.5, 0.5}, Overwrite: true, Progress: x.o.Progress})
+	})
+	if err != nil {
+		return err
+	}
+	x.res.addModel(s.Name+"+merge", s.Label+" after merge", s, "stage 3", ls, &total)
+	return x.evaluate(ctx, s.Name+"+merge", mergeDir, mergeHash)
+}
+
+// stepsFor returns the optimizer steps that train on budget tokens with
+// batch rows of meanLen tokens each: the nearest whole number, at least 1.
+func stepsFor(budget int64, batch int, meanLen float64) int {
+	if !(meanLen > 0) {
+		return 1
+	}
+	return max(int(math.Round(float64(budget)/(float64(batch)*meanLen))), 1)
+}
+
+func writeDataset(ctx context.Context, dir, input string, cfg data.Config, m shards.Manifest) (*prepared, error) {
+	w, err := shards.Create(dir, shards.WriterOptions{Format: shards.Binary})
+	if err != nil {
+		return nil, err
+	}
+	counts, err := data.Prepare(ctx, input, cfg, w)
+	if err != nil {
+		w.Abort()
+		return nil, err
+	}
+	if counts.Rows == 0 {
+		w.Abort()
+		return nil, fmt.Errorf("%s gave no rows (documents read %d, skipped %v): use longer documents or a smaller factor", input, counts.DocumentsRead, counts.DocumentsSkipped)
+	}
+	m.Counts = counts
+	if err := w.Close(m); err != nil {
+		return nil, err
+	}
+	return &prepared{Counts: counts, MeanLen: float64(counts.Tokens) / float64(counts.Rows)}, nil
+}
+
+// hyper returns the optimizer settings shared by every run: the paper's
+// AdamW (β 0.9/0.999, eps 1e-8, weight decay 0.1), gradient clipping at 1.
+func (x *runner) hyper(steps int, schedule string, lr float64) train.Hyper {
+	h := train.Hyper{Steps: steps, Batch: x.o.Batch, GradAccum: 1, Schedule: schedule, LR: lr, GradClip: 1, Seed: x.o.Seed}
+	h.SetAdamW(train.AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.1})
+	return h
+}
+
+// train runs one training step and counts the rows it trained on (the
+// loop takes rows in order, wrapping around) for the token and FLOP
+// accounting.
+func (x *runner) train(ctx context.Context, from, dataDir, out string, h train.Hyper) (any, error) {
+	dtype := x.base.TorchDtype
+	if dtype == "" {
+		dtype = "float32"
+	}
+	res, err := train.RunFolder(ctx, train.FolderJob{
+		Hyper: h, From: from, Data: dataDir, Output: out, CheckpointEvery: max(h.Steps/4, 10),
+		Threads: x.o.Threads, SaveDType: dtype, Progress: x.o.Progress, Log: x.o.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ds, err := shards.Open(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer ds.Close()
+	cfg, err := hf.LoadConfig(filepath.Join(from, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	t := &trained{Steps: res.Steps, Seconds: res.Elapsed.Seconds(), LastLoss: finite(res.LastLoss)}
+	n := int64(ds.Len())
+	t.Rows = int64(res.Steps) * int64(h.Batch) * int64(h.GradAccum)
+	for i := int64(0); i < t.Rows; i++ {
+		r, err := ds.Row(int(i % n))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dataDir, err)
+		}
+		t.Tokens += int64(len(r.InputIDs))
+		t.FLOPs += RowFLOPs(cfg, len(r.InputIDs))
+	}
+	if t.Tokens != res.Tokens {
+		return nil, fmt.Errorf("%s: counted %d tokens in the rows trained on, training reports %d", out, t.Tokens, res.Tokens)
+	}
+	t.RowLength = float64(t.Tokens) / float64(t.Rows)
+	return t, nil
+}
+
+// evaluate runs (or reuses) the evaluation of one model and adds it to the
+// results; the report files are rewritten after each model, so a partial
+// experiment already has a partial report.
+func (x *runner) evaluate(ctx context.Context, name, modelDir, modelHash string) error {
+	label := x.res.model(name).Label
+	dir := filepath.Join(x.o.Output, "eval", name)
+	lengths := x.lengths()
+	opts := map[string]any{
+		"model": modelHash, "tasks": evalTasks, "lengths": lengths, "depths": evalDepths, "samples": x.o.Samples,
+		"seed": x.o.Seed, "heldout": x.hashes["heldout"], "ppl_window": x.window,
+	}
+	if _, err := x.step(name+": eval", dir, opts, false, nil, func(out string) (any, error) {
+		m, err := model.Load(modelDir)
+		if err != nil {
+			return nil, err
+		}
+		eng := &eval.Engine{Model: m, Tok: x.tok}
+		if id, ok := x.tok.EOS(); ok {
+			eng.Stops = append(eng.Stops, id)
+		}
+		res, err := eval.Run(ctx, eng, x.tok, eval.Options{
+			Tasks: append(append([]string{}, evalTasks...), eval.PerplexityTask), Lengths: lengths, Depths: evalDepths,
+			Samples: x.o.Samples, Seed: uint64(x.o.Seed), Haystack: x.haystack,
+			PPLDocs: x.heldOut, PPLSource: "held-out split", PPLWindow: x.window, Progress: x.o.Progress,
+			ModelName: label, TokenizerName: "tokenizer.json",
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := eval.WriteReport(out, res); err != nil {
+			return nil, err
+		}
+		return map[string]any{"model": modelDir}, nil
+	}); err != nil {
+		return err
+	}
+	r, err := eval.LoadResults(dir)
+	if err != nil {
+		return err
+	}
+	x.res.addEval(name, r)
+	x.res.finish()
+	return x.res.write(x.o.Output)
+}
+
+// lengths are the evaluation lengths: the base window times 1, 2, 4, …
+// up to and including Lt.
+func (x *runner) lengths() []int {
+	var ls []int
+	for l := x.window; l < x.lt; l *= 2 {
+		ls = append(ls, l)
+	}
+	return append(ls, x.lt)
+}

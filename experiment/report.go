@@ -1,0 +1,241 @@
+package experiment
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"github.com/longrecipe/longrecipe/eval"
+	"github.com/longrecipe/longrecipe/plot"
+)
+
+// Markdown renders the results as the report's tables.
+func (r *Results) Markdown() string {
+	var b strings.Builder
+	s := r.Settings
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("# LongRecipe miniature reproduction\n\n")
+	p("Command: `%s`  \nSeed: %d\n\n", r.Command, r.Seed)
+	if s.Quick {
+		p("**Quick settings: a smoke test of the harness; the numbers mean nothing.**\n\n")
+	}
+	p("Base model `%s`: %d parameters, window %d tokens, RoPE θ %g. Every run starts from it with the window\n", s.Base, s.Params, s.Window, s.BaseTheta)
+	p("raised to Lt = %d tokens (%d×) and θ = %.4g (dynamic-NTK rule), and trains on the embedded corpus's\n", s.TargetLength, s.Factor, s.RopeTheta)
+	p("training split with AdamW (β 0.9/0.999, weight decay 0.1, clip 1), %d rows per step, LR %g constant, for\n", s.Batch, s.LR)
+	p("the same budget of **%d training tokens** (FLT does fewer steps of longer rows). Stage 2 (replay, stage\n", s.Tokens)
+	p("ablation only): %d tokens of replay rows, LR %g decaying linearly to 0. Evaluation: %s at %s tokens,\n", s.AnnealTokens, s.AnnealLR, strings.Join(s.Tasks, " and "), joinInts(s.Lengths))
+	p("needle depths %v, %d samples per cell (haystack: held-out split for niah_single, the noise filler for passkey);\n", s.Depths, s.Samples)
+	p("perplexity on the held-out split. Long-context accuracy = %s.\n", s.LongAccuracy)
+	if s.MaxDocs > 0 {
+		p("Only the first %d training documents were used.\n", s.MaxDocs)
+	}
+	p("\nTraining FLOPs are counted analytically: %s, summed over the rows each run trained on.\n", s.FLOPsFormula)
+
+	p("\n## Targets\n\n| claim | measured | met |\n|---|---|---|\n")
+	for _, t := range r.Targets {
+		met := "n/a"
+		if t.Met != nil {
+			met = map[bool]string{true: "yes", false: "**no**"}[*t.Met]
+		}
+		p("| %s | %s | %s |\n", t.Claim, t.Measured, met)
+	}
+
+	ms := r.sorted()
+	p("\n## Methods at equal training tokens\n\n")
+	r.table(&b, pick(ms, "base", "flt", "pose", "randpos", "longrecipe-30"))
+	p("\n## Kept-token ratio ablation (LongRecipe, fraction of Lt)\n\n")
+	r.table(&b, pick(ms, "longrecipe-10", "longrecipe-20", "longrecipe-30", "longrecipe-40", "flt"))
+	p("\n## Stage ablation (LongRecipe 30%%)\n\n")
+	p("Stage 2 and 3 rows count the stage-1 and the replay training together.\n\n")
+	r.table(&b, pick(ms, "base", "longrecipe-30", "longrecipe-30+replay", "longrecipe-30+merge"))
+
+	p("\n## Accuracy by task and length (%%)\n\n| model |")
+	for _, t := range s.Tasks {
+		for _, l := range s.Lengths {
+			p(" %s %s |", t, eval.LengthLabel(l))
+		}
+	}
+	p("\n|---|%s\n", strings.Repeat("---|", len(s.Tasks)*len(s.Lengths)))
+	for _, m := range ms {
+		p("| %s |", m.Label)
+		for _, t := range s.Tasks {
+			for _, l := range s.Lengths {
+				p(" %s |", pct0(m.acc(t, l)))
+			}
+		}
+		p("\n")
+	}
+
+	p("\n## Perplexity by position (held-out split, %d-token sequences)\n\n", s.TargetLength)
+	var edges []eval.PPLBucket
+	for _, m := range ms {
+		if len(m.PPL) > len(edges) {
+			edges = m.PPL
+		}
+	}
+	p("| model |")
+	for _, e := range edges {
+		p(" %d–%d |", e.From, e.To)
+	}
+	p(" short (%d) |\n|---|%s---|\n", s.Window, strings.Repeat("---|", len(edges)))
+	for _, m := range ms {
+		p("| %s |", m.Label)
+		for i := range edges {
+			v := math.NaN()
+			if i < len(m.PPL) {
+				v = m.PPL[i].PPL
+			}
+			p(" %s |", num(v))
+		}
+		p(" %s |\n", num(m.ShortPPL))
+	}
+	return b.String()
+}
+
+// table writes the summary table of models.
+func (r *Results) table(b *strings.Builder, ms []*ModelResult) {
+	fmt.Fprintf(b, "| model | Ls | steps | tokens | train FLOPs | compute vs FLT | train wall s | passkey %s | niah_single %s | long-context acc | short ppl |\n",
+		r.longLabel(), r.longLabel())
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, m := range ms {
+		ls, steps, tokens, flops, ratio, secs := "–", "–", "–", "–", "–", "–"
+		if m.TrainLength > 0 {
+			ls = fmt.Sprint(m.TrainLength)
+		}
+		if t := m.Training; t != nil {
+			steps, tokens, flops, secs = fmt.Sprint(t.Steps), fmt.Sprint(t.Tokens), fmt.Sprintf("%.3g", t.FLOPs), fmt.Sprintf("%.0f", t.Seconds)
+			if m.ComputeVsFLT > 0 {
+				ratio = pct(m.ComputeVsFLT)
+			}
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m.Label, ls, steps, tokens, flops, ratio, secs,
+			pct0(r.longAcc(m, eval.Passkey)), pct0(r.longAcc(m, eval.NIAHSingle)), pct0(m.LongAccuracy), num(m.ShortPPL))
+	}
+}
+
+// longLabel names the lengths that long-context accuracy averages.
+func (r *Results) longLabel() string {
+	var ls []string
+	for _, l := range r.Settings.Lengths {
+		if l > r.Settings.Window {
+			ls = append(ls, eval.LengthLabel(l))
+		}
+	}
+	return "(" + strings.Join(ls, ", ") + ")"
+}
+
+func pick(ms []*ModelResult, names ...string) []*ModelResult {
+	var out []*ModelResult
+	for _, n := range names {
+		for _, m := range ms {
+			if m.Name == n {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+// pct0 formats a [0, 1] score as a percentage; "–" when missing.
+func pct0(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", 100*v)
+}
+
+func num(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// charts draws the four PNGs.
+func (r *Results) charts(dir string) error {
+	ms := r.sorted()
+	s := r.Settings
+	top := pick(ms, "base", "flt", "pose", "randpos", "longrecipe-30", "longrecipe-30+merge")
+	acc := &plot.LineChart{Title: fmt.Sprintf("Retrieval accuracy (passkey + niah_single) vs prompt length; base window %d", s.Window),
+		XLabel: "prompt length (tokens)", YLabel: "accuracy (%)", LogX: true}
+	ppl := &plot.LineChart{Title: "Perplexity by position, held-out text", XLabel: "position (tokens)", YLabel: "perplexity", LogX: true, LogY: true}
+	for _, m := range top {
+		if !m.Evaluated {
+			continue
+		}
+		a := plot.Series{Name: m.Label}
+		for _, l := range s.Lengths {
+			a.X = append(a.X, float64(l))
+			a.Y = append(a.Y, 100*m.acc("", l))
+		}
+		acc.Series = append(acc.Series, a)
+		if len(m.PPL) > 0 {
+			q := plot.Series{Name: m.Label}
+			for _, bk := range m.PPL {
+				q.X = append(q.X, math.Sqrt(float64(max(bk.From, 1))*float64(bk.To)))
+				q.Y = append(q.Y, bk.PPL)
+			}
+			ppl.Series = append(ppl.Series, q)
+		}
+	}
+	ratio := &plot.BarChart{Title: "Kept-token ratio ablation: long-context accuracy " + r.longLabel(), XLabel: "real tokens per row (fraction of Lt)", YLabel: "accuracy (%)"}
+	rs := pick(ms, "longrecipe-10", "longrecipe-20", "longrecipe-30", "longrecipe-40", "flt")
+	stage := &plot.BarChart{Title: "Stage ablation (LongRecipe 30%): accuracy by prompt length", XLabel: "model", YLabel: "accuracy (%)"}
+	ss := pick(ms, "base", "longrecipe-30", "longrecipe-30+replay", "longrecipe-30+merge")
+	for _, m := range rs {
+		c := fmt.Sprintf("%.0f %%", 100*m.Ratio)
+		if m.Name == "flt" {
+			c = "FLT (100 %)"
+		}
+		ratio.Categories = append(ratio.Categories, c)
+	}
+	for _, t := range append([]string{""}, s.Tasks...) {
+		name := t
+		if t == "" {
+			name = "both tasks"
+		}
+		sr := plot.Series{Name: name}
+		for _, m := range rs {
+			sr.Y = append(sr.Y, 100*r.longAcc(m, t))
+		}
+		ratio.Series = append(ratio.Series, sr)
+	}
+	for _, m := range ss {
+		stage.Categories = append(stage.Categories, map[string]string{
+			"base": "base model", "stage 1": "before replay", "stage 2": "after replay", "stage 3": "after merge"}[m.Stage])
+	}
+	for _, l := range s.Lengths {
+		sr := plot.Series{Name: eval.LengthLabel(l) + " tokens"}
+		for _, m := range ss {
+			sr.Y = append(sr.Y, 100*m.acc("", l))
+		}
+		stage.Series = append(stage.Series, sr)
+	}
+	for _, c := range []struct {
+		file string
+		save func(string) error
+		ok   bool
+	}{
+		{AccuracyPlot, acc.SavePNG, len(acc.Series) > 0},
+		{PPLPlot, ppl.SavePNG, len(ppl.Series) > 0},
+		{RatioPlot, ratio.SavePNG, len(rs) > 0},
+		{StagePlot, stage.SavePNG, len(ss) > 0},
+	} {
+		if !c.ok {
+			continue
+		}
+		if err := c.save(filepath.Join(dir, c.file)); err != nil {
+			return fmt.Errorf("experiment: %s: %w", c.file, err)
+		}
+	}
+	return nil
+}

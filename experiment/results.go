@@ -1,0 +1,360 @@
+package experiment
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+
+	"github.com/longrecipe/longrecipe/eval"
+	"github.com/longrecipe/longrecipe/internal/atomicfile"
+)
+
+// Report file names inside the output folder.
+const (
+	ResultsJSON   = "results.json"
+	ResultsMD     = "results.md"
+	AccuracyPlot  = "accuracy_vs_length.png"
+	PPLPlot       = "ppl_by_position.png"
+	RatioPlot     = "ratio_ablation.png"
+	StagePlot     = "stage_ablation.png"
+	FLOPsFormula  = "6·W·T + 6·L·H·HD·T² per row of T tokens (W: weights in matrix multiplies incl. the LM head; L layers; H·HD query width)"
+	longAccDefine = "mean of passkey and niah_single accuracy over the lengths above the base window"
+)
+
+// Results is everything the experiment measured: results.json.
+type Results struct {
+	Command  string         `json:"command"`
+	Seed     int64          `json:"seed"`
+	Settings Settings       `json:"settings"`
+	Models   []*ModelResult `json:"models"`
+	Targets  []Target       `json:"targets"`
+}
+
+// Settings record how the experiment was run.
+type Settings struct {
+	Base          string    `json:"base"`
+	Quick         bool      `json:"quick"`
+	Window        int       `json:"base_window"`
+	TargetLength  int       `json:"target_length"`
+	Factor        int       `json:"factor"`
+	BaseTheta     float64   `json:"base_rope_theta"`
+	RopeTheta     float64   `json:"rope_theta"`
+	Params        int64     `json:"params"`
+	MatmulWeights int64     `json:"matmul_weights"`
+	Tokens        int64     `json:"tokens_per_run"`
+	AnnealTokens  int64     `json:"anneal_tokens"`
+	Batch         int       `json:"batch_rows"`
+	LR            float64   `json:"lr"`
+	AnnealLR      float64   `json:"anneal_lr"`
+	Threads       int       `json:"threads"`
+	MaxDocs       int       `json:"max_docs"`
+	Tasks         []string  `json:"tasks"`
+	Lengths       []int     `json:"lengths"`
+	Depths        []float64 `json:"depths"`
+	Samples       int       `json:"samples"`
+	FLOPsFormula  string    `json:"flops_formula"`
+	LongAccuracy  string    `json:"long_accuracy"`
+}
+
+// ModelResult is one evaluated model.
+type ModelResult struct {
+	// Name is its key (base, flt, longrecipe-30+merge, ...).
+	Name  string `json:"name"`
+	Label string `json:"label"`
+	// Run is the stage-1 run it comes from ("base" for the base model).
+	Run    string `json:"run"`
+	Method string `json:"method,omitempty"`
+	// Stage is "base", "stage 1", "stage 2" (after replay) or "stage 3"
+	// (after merge).
+	Stage       string  `json:"stage"`
+	Ratio       float64 `json:"ratio,omitempty"`
+	TrainLength int     `json:"train_length,omitempty"`
+	// Training counts every training step that led to the model.
+	Training *Training `json:"training,omitempty"`
+	// ComputeVsFLT is Training.FLOPs / FLT's training FLOPs.
+	ComputeVsFLT float64 `json:"compute_vs_flt,omitempty"`
+	Evaluated    bool    `json:"evaluated"`
+	// Accuracy holds the mean score per task and length.
+	Accuracy []Accuracy `json:"accuracy,omitempty"`
+	// LongAccuracy is the mean of Accuracy over the tasks and the lengths
+	// above the base window.
+	LongAccuracy float64          `json:"long_accuracy"`
+	PPL          []eval.PPLBucket `json:"ppl_by_position,omitempty"`
+	ShortPPL     float64          `json:"short_ppl"`
+	EvalDir      string           `json:"eval_dir"`
+}
+
+// Training summarises the training of a model.
+type Training struct {
+	Steps    int     `json:"steps"`
+	Rows     int64   `json:"rows"`
+	Tokens   int64   `json:"tokens"`
+	FLOPs    float64 `json:"flops"`
+	Seconds  float64 `json:"wall_seconds"`
+	LastLoss *float64 `json:"last_loss"`
+	RowLen   float64  `json:"mean_row_length"`
+}
+
+// Accuracy is a task's mean score at one length.
+type Accuracy struct {
+	Task   string  `json:"task"`
+	Length int     `json:"length"`
+	Score  float64 `json:"score"`
+}
+
+// Target is one of the claims the experiment checks.
+type Target struct {
+	Claim    string  `json:"claim"`
+	Measured string `json:"measured"`
+	// Value is the measured ratio or difference (nil when undefined).
+	Value *float64 `json:"value"`
+	// Met is nil when a number it needs is missing.
+	Met *bool `json:"met"`
+}
+
+func (x *runner) newResults() *Results {
+	r := &Results{Command: x.o.Command, Seed: x.o.Seed}
+	r.Settings = Settings{
+		Base: x.o.Base, Quick: x.o.Quick, Window: x.window, TargetLength: x.lt, Factor: x.o.Factor,
+		BaseTheta: x.base.RopeTheta, RopeTheta: x.theta, Params: x.base.ParameterCount(), MatmulWeights: MatmulWeights(x.base),
+		Tokens: x.o.Tokens, AnnealTokens: x.o.AnnealTokens, Batch: x.o.Batch, LR: x.o.LR, AnnealLR: x.o.AnnealLR,
+		Threads: x.o.Threads, MaxDocs: x.o.MaxDocs, Tasks: evalTasks, Lengths: x.lengths(), Depths: evalDepths,
+		Samples: x.o.Samples, FLOPsFormula: FLOPsFormula, LongAccuracy: longAccDefine,
+	}
+	return r
+}
+
+// model returns the entry of name, or nil.
+func (r *Results) model(name string) *ModelResult {
+	for _, m := range r.Models {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+func (r *Results) addModel(name, label string, s runSpec, stage string, ls int, t *trained) {
+	m := r.model(name)
+	if m == nil {
+		m = &ModelResult{Name: name}
+		r.Models = append(r.Models, m)
+	}
+	m.Label, m.Run, m.Stage, m.TrainLength = label, s.Name, stage, ls
+	if s.Method != "" {
+		m.Method, m.Ratio = string(s.Method), s.Ratio
+	}
+	if t != nil {
+		m.Training = &Training{Steps: t.Steps, Rows: t.Rows, Tokens: t.Tokens, FLOPs: t.FLOPs, Seconds: t.Seconds, LastLoss: t.LastLoss, RowLen: t.RowLength}
+	}
+}
+
+func (r *Results) addEval(name string, res *eval.Results) {
+	m := r.model(name)
+	m.Evaluated = true
+	m.EvalDir = filepath.Join("eval", name)
+	m.Accuracy = nil
+	var sum float64
+	var n int
+	for _, t := range evalTasks {
+		for _, l := range res.Lengths {
+			v, ok := res.Mean(t, l)
+			if !ok {
+				continue
+			}
+			m.Accuracy = append(m.Accuracy, Accuracy{Task: t, Length: l, Score: v})
+			if l > r.Settings.Window {
+				sum += v
+				n++
+			}
+		}
+	}
+	m.LongAccuracy = math.NaN()
+	if n > 0 {
+		m.LongAccuracy = sum / float64(n)
+	}
+	m.PPL, m.ShortPPL = nil, math.NaN()
+	if res.PPL != nil {
+		m.PPL, m.ShortPPL = res.PPL.Buckets, res.PPL.ShortPPL
+	}
+}
+
+// acc returns a model's mean score of task at length ("" task: the mean
+// over tasks); NaN when not measured.
+func (m *ModelResult) acc(task string, length int) float64 {
+	var sum float64
+	var n int
+	for _, a := range m.Accuracy {
+		if a.Length == length && (task == "" || a.Task == task) {
+			sum += a.Score
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
+}
+
+// longAcc is the mean of a task's accuracy over the lengths above the
+// base window ("" task: both tasks).
+func (r *Results) longAcc(m *ModelResult, task string) float64 {
+	if task == "" {
+		return m.LongAccuracy
+	}
+	var sum float64
+	var n int
+	for _, l := range r.Settings.Lengths {
+		if v := m.acc(task, l); l > r.Settings.Window && !math.IsNaN(v) {
+			sum += v
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
+}
+
+// finish computes compute ratios and checks the targets.
+func (r *Results) finish() {
+	flt := r.model("flt")
+	for _, m := range r.Models {
+		m.ComputeVsFLT = 0
+		if flt != nil && flt.Training != nil && m.Training != nil && flt.Training.FLOPs > 0 {
+			m.ComputeVsFLT = m.Training.FLOPs / flt.Training.FLOPs
+		}
+	}
+	r.Targets = nil
+	get := func(name string) (*ModelResult, bool) {
+		m := r.model(name)
+		return m, m != nil && m.Evaluated
+	}
+	// add appends a target; ok reports whether the numbers exist, met
+	// whether value satisfies the claim.
+	add := func(claim string, ok bool, value float64, measured string, met func(v float64) bool) {
+		t := Target{Claim: claim, Measured: "not measured yet"}
+		if ok {
+			t.Measured, t.Value = measured, finite(value)
+			if t.Value != nil {
+				m := met(value)
+				t.Met = &m
+			}
+		}
+		r.Targets = append(r.Targets, t)
+	}
+	f, okF := get("flt")
+	vsFLT := func(name, claim string) {
+		m, ok := get(name)
+		if !ok || !okF {
+			add(claim, false, 0, "", nil)
+			return
+		}
+		v := m.LongAccuracy / f.LongAccuracy
+		add(claim, true, v, fmt.Sprintf("%.1f %% vs FLT %.1f %% (ratio %s)", 100*m.LongAccuracy, 100*f.LongAccuracy, pct(v)),
+			func(v float64) bool { return v >= 0.9 })
+	}
+	vsFLT("longrecipe-30", "LongRecipe 30% (stage 1) reaches ≥ 90 % of FLT's long-context accuracy")
+	vsFLT("longrecipe-30+merge", "LongRecipe 30% after replay + merge reaches ≥ 90 % of FLT's long-context accuracy")
+	lr, okLR := get("longrecipe-30")
+	if okLR && lr.ComputeVsFLT > 0 {
+		add("LongRecipe 30% (stage 1) trains with ≤ 20 % of FLT's compute", true, lr.ComputeVsFLT,
+			fmt.Sprintf("%.3g vs %.3g FLOPs: %s of FLT at equal training tokens", lr.Training.FLOPs, f.Training.FLOPs, pct(lr.ComputeVsFLT)),
+			func(v float64) bool { return v <= 0.2 })
+	} else {
+		add("LongRecipe 30% (stage 1) trains with ≤ 20 % of FLT's compute", false, 0, "", nil)
+	}
+	for _, b := range []string{"pose", "randpos"} {
+		bm, okB := get(b)
+		claim := "LongRecipe 30% (stage 1) beats " + map[string]string{"pose": "PoSE", "randpos": "RandPos"}[b] + " at equal compute"
+		if !okLR || !okB {
+			add(claim, false, 0, "", nil)
+			continue
+		}
+		add(claim, true, lr.LongAccuracy-bm.LongAccuracy,
+			fmt.Sprintf("%.1f %% vs %.1f %% long-context accuracy, at %s vs %s of FLT's compute",
+				100*lr.LongAccuracy, 100*bm.LongAccuracy, pct(lr.ComputeVsFLT), pct(bm.ComputeVsFLT)),
+			func(v float64) bool { return v > 0 })
+	}
+	m, okM := get("longrecipe-30+merge")
+	b, okB := get("base")
+	claim := "merged model's short-context perplexity within 2 % of the base's"
+	if okM && okB {
+		v := m.ShortPPL/b.ShortPPL - 1
+		add(claim, true, v, fmt.Sprintf("%.3f vs base %.3f (%+.1f %%)", m.ShortPPL, b.ShortPPL, 100*v),
+			func(v float64) bool { return v <= 0.02 })
+	} else {
+		add(claim, false, 0, "", nil)
+	}
+}
+
+func pct(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f %%", 100*v)
+}
+
+// write writes results.json, results.md and the charts into dir.
+func (r *Results) write(dir string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("experiment: encode results: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, ResultsJSON), append(b, '\n')); err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, ResultsMD), []byte(r.Markdown())); err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	return r.charts(dir)
+}
+
+// MarshalJSON writes NaN (not measured) as null.
+func (m *ModelResult) MarshalJSON() ([]byte, error) {
+	type plain ModelResult
+	return json.Marshal(struct {
+		*plain
+		LongAccuracy *float64 `json:"long_accuracy"`
+		ShortPPL     *float64 `json:"short_ppl"`
+	}{(*plain)(m), finite(m.LongAccuracy), finite(m.ShortPPL)})
+}
+
+// UnmarshalJSON reads null as NaN.
+func (m *ModelResult) UnmarshalJSON(b []byte) error {
+	type plain ModelResult
+	aux := struct {
+		*plain
+		LongAccuracy *float64 `json:"long_accuracy"`
+		ShortPPL     *float64 `json:"short_ppl"`
+	}{plain: (*plain)(m)}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	m.LongAccuracy, m.ShortPPL = math.NaN(), math.NaN()
+	if aux.LongAccuracy != nil {
+		m.LongAccuracy = *aux.LongAccuracy
+	}
+	if aux.ShortPPL != nil {
+		m.ShortPPL = *aux.ShortPPL
+	}
+	return nil
+}
+
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+// order is the report order of the models.
+var order = []string{"base", "flt", "pose", "randpos", "longrecipe-30", "longrecipe-30+replay", "longrecipe-30+merge", "longrecipe-10", "longrecipe-20", "longrecipe-40"}
+
+func (r *Results) sorted() []*ModelResult {
+	ms := slices.Clone(r.Models)
+	slices.SortStableFunc(ms, func(a, b *ModelResult) int { return slices.Index(order, a.Name) - slices.Index(order, b.Name) })
+	return ms
+}
