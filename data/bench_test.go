@@ -4,13 +4,11 @@ import (
 	"compress/gzip"
 	"context"
 	"io"
-	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -70,17 +68,6 @@ func synthConfig(m Method, drop float64) Config {
 	d, _ := NewTokenSet(digits)
 	return Config{Method: m, TargetLength: 80 * 1024, TrainLength: 24 * 1024, Seed: 1,
 		Selector: Selector{Ends: e, Impactful: d, DropProb: drop}}
-}
-
-// cpuSeconds is the user+system CPU time of this process so far. On a
-// shared machine, tokens per CPU-second (times the cores) estimates the
-// throughput on dedicated cores better than wall time does.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return math.NaN()
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // BenchmarkPrepare measures the pre-tokenized pipeline (selection,

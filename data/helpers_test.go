@@ -46,7 +46,7 @@ func (byteTok) Hash() string       { return "bytetok" }
 // mapVocab is a fake vocabulary of arbitrary token texts.
 type mapVocab []string
 
-func (v mapVocab) VocabSize() int             { return len(v) }
+func (v mapVocab) VocabSize() int            { return len(v) }
 func (v mapVocab) TokenText(id int32) []byte { return []byte(v[id]) }
 
 // memSink collects rows.

@@ -267,12 +267,14 @@ func PrepareCorpus(ctx context.Context, corpus Corpus, cfg Config, sink Sink) (s
 	go func() {
 		defer close(jobs)
 		var seq, index int64
-		for {
+		eof := false
+		for !eof {
 			b := &batch{seq: seq, first: index}
 			size := 0
 			for len(b.docs) < batchDocs && size < batchBytes {
 				d, err := corpus.Next()
 				if err == io.EOF {
+					eof = true
 					break
 				}
 				if err != nil {
@@ -402,12 +404,14 @@ func PrepareCorpus(ctx context.Context, corpus Corpus, cfg Config, sink Sink) (s
 	}
 	if packer != nil {
 		counts.ReplayRows = counts.Rows
-		if n := packer.leftover(); n > 0 {
-			counts.DocumentsSkipped["replay_tail_tokens_dropped"] = int64(n)
-		}
+		counts.ReplayTokensDropped = int64(packer.leftover())
 	}
-	if mixer != nil && mixer.exhausted {
-		counts.DocumentsSkipped["replay_exhausted"] = 1
+	if mixer != nil {
+		counts.ReplayExhausted = mixer.exhausted
+		counts.ReplayTokensDropped = int64(mixer.packer.leftover())
+		for _, r := range mixer.queue {
+			counts.ReplayTokensDropped += int64(len(r.InputIDs))
+		}
 	}
 	if len(counts.DocumentsSkipped) == 0 {
 		counts.DocumentsSkipped = nil

@@ -417,3 +417,43 @@ func TestReadImpactful(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayMixing: replay rows are interleaved deterministically at the
+// requested fraction, and running out of replay data is reported.
+func TestReplayMixing(t *testing.T) {
+	dir := t.TempDir()
+	input, _ := writeCorpus(t, dir, 1, 60, 300, 3000)
+	replay := filepath.Join(dir, "replay.jsonl")
+	var sb strings.Builder
+	for i := range 200 {
+		b, _ := json.Marshal(map[string]string{"q": fmt.Sprintf("question %d?", i), "a": strings.Repeat("answer. ", 1+i%7)})
+		sb.Write(b)
+		sb.WriteByte('\n')
+	}
+	os.WriteFile(replay, []byte(sb.String()), 0o644)
+	for _, tc := range []struct {
+		frac      float64
+		exhausted bool
+	}{{0.1, false}, {0.5, false}, {0.9, true}} {
+		cfg := baseConfig(RandPos, 100, 400, 3)
+		cfg.Replay = &ReplayConfig{Input: replay, PromptField: "q", ResponseField: "a", Fraction: tc.frac, MaskPrompt: true}
+		rows, counts := runPrepare(t, input, cfg)
+		long := counts.Rows - counts.ReplayRows
+		// After the k-th long row, floor(k f/(1-f)) replay rows are due.
+		var seenLong, seenReplay int64
+		for _, r := range rows {
+			if r.LossMask != nil {
+				seenReplay++
+				continue
+			}
+			due := int64(math.Floor(float64(seenLong)*tc.frac/(1-tc.frac) + 1e-9))
+			if seenReplay != due && !tc.exhausted {
+				t.Fatalf("f %v: %d replay rows before long row %d, want %d", tc.frac, seenReplay, seenLong+1, due)
+			}
+			seenLong++
+		}
+		if seenReplay != counts.ReplayRows || seenLong != long || counts.ReplayExhausted != tc.exhausted {
+			t.Fatalf("f %v: counts %+v, saw %d long %d replay", tc.frac, counts, seenLong, seenReplay)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,6 +45,7 @@ func TestNewEndpointURL(t *testing.T) {
 type fakeServer struct {
 	calls   atomic.Int32
 	respond func(call int, w http.ResponseWriter, req map[string]any)
+	mu      sync.Mutex
 	lastReq map[string]any
 	auth    string
 }
@@ -61,8 +63,10 @@ func (f *fakeServer) start(t *testing.T) *httptest.Server {
 			http.Error(w, "bad json", http.StatusBadRequest)
 			return
 		}
+		f.mu.Lock()
 		f.lastReq = req
 		f.auth = r.Header.Get("Authorization")
+		f.mu.Unlock()
 		f.respond(n, w, req)
 	}))
 	t.Cleanup(srv.Close)
@@ -96,6 +100,8 @@ func TestEndpointSuccess(t *testing.T) {
 	if out != " 31415." {
 		t.Errorf("output %q", out)
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	want := map[string]any{"model": "tiny", "prompt": "What is the pass key?", "max_tokens": 7.0, "temperature": 0.0}
 	for k, v := range want {
 		if f.lastReq[k] != v {

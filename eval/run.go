@@ -4,6 +4,20 @@
 // seed and sized in the model's own tokens, string-match scoring,
 // perplexity by position, a client for OpenAI-compatible servers, and
 // reports (JSON, Markdown, PNG) including side-by-side comparisons.
+//
+// Conventions:
+//   - A prompt of length L has L tokens ±1 % (Tolerance), counted with
+//     the tokenizer's special tokens (BOS), as the engine is fed.
+//   - Depth d places the needle (the first needle; others at random
+//     depths) after a fraction d of the filler's tokens, moved to the
+//     nearest sentence boundary within 1 % of the filler's words.
+//   - Prompts use PoSE's (passkey) and RULER's (the rest) instructions,
+//     needles and questions, and RULER's solved example before vt, cwe
+//     and fwe, so those need a few hundred tokens of room; a task that
+//     cannot fit a length fails before any model runs.
+//   - Each sample's randomness is a function of (seed, task, length,
+//     depth, sample), so adding tasks or lengths changes no other prompt.
+//   - Scoring is RULER's string-match recall, with whole-word matching.
 package eval
 
 import (

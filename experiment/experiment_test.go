@@ -54,7 +54,7 @@ func TestQuickRun(t *testing.T) {
 	base := tinyModel(t, 128)
 	out := filepath.Join(t.TempDir(), "exp")
 	var log bytes.Buffer
-	o := Options{Base: base, Output: out, Factor: 4, Quick: true, Threads: 2, Command: "test", Log: &log}
+	o := Options{Base: base, Output: out, Factor: 4, Quick: true, Seed: 2027, Threads: 2, Command: "test", Log: &log}
 	res, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, log.String())

@@ -19,7 +19,7 @@ func TestToBF16(t *testing.T) {
 		{math.Float32frombits(0x3f818000), 0x3f82}, // tie, round to even (up)
 		{math.Float32frombits(0x3f808001), 0x3f81}, // above the tie
 		{float32(math.Inf(1)), 0x7f80},
-		{math.MaxFloat32, 0x7f80}, // rounds up to +Inf
+		{math.MaxFloat32, 0x7f80},                  // rounds up to +Inf
 		{math.Float32frombits(0x7f800001), 0x7fc0}, // signalling NaN stays NaN
 	} {
 		if got := toBF16(tc.in); got != tc.want {

@@ -70,7 +70,7 @@ type impl struct {
 	nc     int // columns of B packed at once (multiple of nr)
 	kernel microKernel
 	// packA and packB, when set, pack one full panel (mr rows of A, nr
-	// columns of B) faster than the Go loops; see packA and packB.
+	// columns of B) faster than the Go loops; see packABlock, packBBlock.
 	packA func(trans bool, kb int, src *float32, ld int, alpha float32, dst *float32)
 	packB func(trans bool, kb int, src *float32, ld int, dst *float32)
 	// edge, when set, runs the micro-kernel on a partial tile (rows < mr

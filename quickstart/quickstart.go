@@ -107,7 +107,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 
 	var lengths []string
-	for l := window; l <= lt; l *= 2 {
+	for l := window / 2; l <= lt; l *= 2 {
 		lengths = append(lengths, fmt.Sprint(l))
 	}
 	text := fmt.Sprintf(`# Written by "longrecipe quickstart"; rerun with: longrecipe run %[1]s

@@ -241,7 +241,7 @@ func (e *runEnv) extend(ctx context.Context, dir, dataDir string, theta float64)
 		if err != nil {
 			return nil, err
 		}
-		m.Cfg.SetRope(theta, nil, e.r.Extend.TargetLength)
+		m.Cfg.SetRope(theta, m.Cfg.RopeScaling, e.r.Extend.TargetLength) // keep any rope_scaling of the base
 		if err := m.Save(start, "float32"); err != nil {
 			return nil, err
 		}

@@ -82,6 +82,11 @@ type Counts struct {
 	Tokens           int64            `json:"tokens"`
 	// ReplayRows is how many of Rows are replay rows.
 	ReplayRows int64 `json:"replay_rows,omitempty"`
+	// ReplayTokensDropped counts replay tokens after the last full row.
+	ReplayTokensDropped int64 `json:"replay_tokens_dropped,omitempty"`
+	// ReplayExhausted is true when the replay input ran out before the
+	// requested replay fraction was reached.
+	ReplayExhausted bool `json:"replay_exhausted,omitempty"`
 	// SourceTokens is the number of tokens read from the corpus.
 	SourceTokens int64 `json:"source_tokens"`
 }

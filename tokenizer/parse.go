@@ -496,8 +496,9 @@ func parseModel(raw json.RawMessage, what string, byteLevel bool) (*bpe, error) 
 		return nil, fmt.Errorf("%s: empty vocab", what)
 	}
 	for tok, id := range b.vocab {
-		if id < 0 {
-			return nil, fmt.Errorf("%s: vocab entry %q has negative id %d", what, tok, id)
+		// Ids index dense tables; real files number their vocab 0..n-1.
+		if id < 0 || int(id) >= 2*len(b.vocab)+1024 {
+			return nil, fmt.Errorf("%s: vocab entry %q has id %d, outside 0..%d", what, tok, id, 2*len(b.vocab)+1023)
 		}
 	}
 	b.unk = -1

@@ -135,7 +135,12 @@ func parse(data []byte) (*Tokenizer, error) {
 		maxID = max(maxID, id)
 	}
 	t.idToToken = make([]string, maxID+1)
+	seen := make([]bool, maxID+1)
 	for tok, id := range m.vocab {
+		if seen[id] {
+			return nil, fmt.Errorf("model: vocab id %d is given to %q and %q", id, tok, t.idToToken[id])
+		}
+		seen[id] = true
 		t.idToToken[id] = tok
 	}
 	t.added = sortedAdded(f.AddedTokens)
@@ -144,8 +149,8 @@ func parse(data []byte) (*Tokenizer, error) {
 	var rawPats, normPats []addedPattern
 	for i := range t.added {
 		a := &t.added[i]
-		if a.ID < 0 || a.Content == "" {
-			return nil, fmt.Errorf("added_tokens: entry %q id %d: want non-empty content and id >= 0", a.Content, a.ID)
+		if limit := int32(len(t.idToToken) + len(t.added) + 1<<20); a.ID < 0 || a.ID > limit || a.Content == "" {
+			return nil, fmt.Errorf("added_tokens: entry %q id %d: want non-empty content and 0 <= id <= %d", a.Content, a.ID, limit)
 		}
 		if int(a.ID) < len(t.idToToken) && t.idToToken[a.ID] != "" && t.idToToken[a.ID] != a.Content {
 			return nil, fmt.Errorf("added_tokens: id %d is %q but the vocab has %q", a.ID, a.Content, t.idToToken[a.ID])

@@ -315,3 +315,16 @@ func TestTemplateInSequence(t *testing.T) {
 		t.Errorf("Decode skip special = %q", got)
 	}
 }
+
+func TestParseSparseIDs(t *testing.T) {
+	m := minimalJSON()
+	m["model"].(map[string]any)["vocab"].(map[string]any)["ab"] = 2147483647
+	if _, err := Parse(mustJSON(t, m), "sparse"); err == nil || !strings.Contains(err.Error(), "outside") {
+		t.Errorf("huge vocab id: %v", err)
+	}
+	m = minimalJSON()
+	m["added_tokens"] = []any{map[string]any{"id": 2147483647, "content": "<x>"}}
+	if _, err := Parse(mustJSON(t, m), "sparse"); err == nil {
+		t.Error("huge added id accepted")
+	}
+}

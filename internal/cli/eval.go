@@ -61,6 +61,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	endpointModel := fs.String("endpoint-model", "", "model name sent to --endpoint")
 	endpointTimeout := fs.Duration("endpoint-timeout", 10*time.Minute, "time limit of one request to --endpoint")
 	endpointRetries := fs.Int("endpoint-retries", 3, "retries of a failed request (network errors, timeouts, HTTP 429 and 5xx)")
+	parallel := fs.Int("parallel", 1, "prompts answered at once (for servers that batch requests; the engine runs one at a time)")
 	compare := fs.String("compare", "", "compare results directories: --compare DIR1 DIR2 ...")
 	var rest []string
 	for {
@@ -93,6 +94,9 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	}
 	if *maxNew < 0 {
 		return usageErrorf("--max-new-tokens %d is negative", *maxNew)
+	}
+	if *parallel < 1 {
+		return usageErrorf("--parallel %d must be at least 1", *parallel)
 	}
 	if *lengthsFlag == "" {
 		return usageErrorf("--lengths is required (e.g. --lengths 1k,2k,4k)")
@@ -178,7 +182,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	}
 	opt := eval.Options{
 		Tasks: tasks, Lengths: lengths, Depths: depths, Samples: *samples, Seed: *seed,
-		Haystack: hay, MaxNew: *maxNew, Progress: env.Stderr, TokenizerName: *tokPath,
+		Haystack: hay, MaxNew: *maxNew, Progress: env.Stderr, TokenizerName: *tokPath, Parallel: *parallel,
 	}
 	for _, t := range tasks {
 		if t != eval.PerplexityTask {

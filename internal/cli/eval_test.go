@@ -90,7 +90,7 @@ func TestEvalEngineEndpointCompare(t *testing.T) {
 	tokPath := filepath.Join(dir, "tokenizer.json")
 	epOut := filepath.Join(root, "endpoint")
 	if _, stderr, code := evalCLI(t, "--endpoint", srv.URL+"/v1", "--endpoint-model", "served", "--tokenizer", tokPath,
-		"--tasks", "passkey", "--lengths", "512,1k", "--depths", "0,1", "--samples", "1", "--output", epOut); code != 0 {
+		"--tasks", "passkey", "--lengths", "512,1k", "--depths", "0,1", "--samples", "1", "--parallel", "2", "--output", epOut); code != 0 {
 		t.Fatalf("endpoint eval exit %d: %s", code, stderr)
 	}
 	res, err = eval.LoadResults(epOut)
@@ -136,6 +136,7 @@ func TestEvalUsageErrors(t *testing.T) {
 		{[]string{"--endpoint", "http://h", "--endpoint-model", "x", "--tokenizer", "t", "--tasks", "ppl", "--output", "o", "--lengths", "1k"}, "needs the engine"},
 		{[]string{"--model", "m", "--output", "o", "--lengths", "1k", "stray"}, "unexpected arguments"},
 		{[]string{"--model", "m", "--output", "o", "--lengths", "1k", "--samples", "0"}, "--samples"},
+		{[]string{"--model", "m", "--output", "o", "--lengths", "1k", "--parallel", "0"}, "--parallel"},
 	}
 	for _, c := range cases {
 		_, stderr, code := evalCLI(t, c.args...)

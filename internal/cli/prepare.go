@@ -225,7 +225,7 @@ func runPrepare(ctx context.Context, env *Env, args []string) error {
 	if err := w.Close(m); err != nil {
 		return err
 	}
-	if counts.DocumentsSkipped["replay_exhausted"] > 0 {
+	if counts.ReplayExhausted {
 		fmt.Fprintf(env.Stderr, "prepare: WARNING the replay input ran out: %d replay rows, fewer than --replay-fraction %v asks for\n",
 			counts.ReplayRows, *replayFraction)
 	}
