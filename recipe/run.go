@@ -168,68 +168,34 @@ func (e *runEnv) prepare(ctx context.Context, dir string, ls int) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	sel := data.Selector{DropProb: r.Extend.DropProb, Ends: data.SentenceEnds(e.tok)}
-	switch r.Extend.Impactful {
-	case "":
-	case "digits":
-		sel.Impactful = data.DigitTokens(e.tok)
-	default:
-		if sel.Impactful, _, err = data.ReadImpactful(r.Extend.Impactful, e.tok.Hash(), e.tok.VocabSize()); err != nil {
-			return nil, err
-		}
-	}
-	cfg := data.Config{
-		Method: method, TargetLength: r.Extend.TargetLength, TrainLength: ls, Seed: uint64(r.Seed), Threads: e.threads,
-		Selector: sel, Tokenizer: e.tok, Corpus: data.CorpusOptions{TextField: r.Data.TextField, IDsField: "input_ids"},
-		Progress: e.progress,
-	}
-	m := shards.Manifest{
-		Method: string(method), TargetLength: r.Extend.TargetLength, TrainLength: ls, Seed: uint64(r.Seed),
-		Input: r.Data.Corpus, TokenizerHash: e.tok.Hash(),
-		Selection: &shards.Selection{Impactful: r.Extend.Impactful, ImpactfulTokens: sel.Impactful.Len(),
-			DropProb: sel.DropProb, SentenceEndTokens: sel.Ends.Len()},
-		ShortDocuments: "skipped: a document with fewer selected tokens than the row length is skipped and counted",
-	}
-	return writeDataset(ctx, dir, r.Data.Corpus, cfg, m)
+	p := r.Extend.DropProb
+	return e.dataset(ctx, data.Job{
+		Input: r.Data.Corpus, Output: dir, Method: method, TargetLength: r.Extend.TargetLength, TrainLength: ls,
+		Impactful: r.Extend.Impactful, DropProb: &p,
+	})
 }
 
 // replay builds the stage-2 rows from prompt/response records.
 func (e *runEnv) replay(ctx context.Context, dir string, ls int) (any, error) {
 	r := e.r
-	rc := &data.ReplayConfig{PromptField: r.Data.PromptField, ResponseField: r.Data.ResponseField, Separator: "\n", MaskPrompt: r.Data.MaskPrompt}
-	cfg := data.Config{
-		Method: data.Replay, TargetLength: ls, TrainLength: ls, Seed: uint64(r.Seed), Threads: e.threads,
-		Tokenizer: e.tok, Replay: rc, Progress: e.progress,
-		Corpus: data.CorpusOptions{TextField: r.Data.TextField, IDsField: "input_ids"},
-	}
-	m := shards.Manifest{
-		Method: string(data.Replay), TargetLength: ls, TrainLength: ls, Seed: uint64(r.Seed), Input: r.Data.Replay,
-		TokenizerHash:  e.tok.Hash(),
-		Replay:         &shards.Replay{Input: r.Data.Replay, PromptField: rc.PromptField, ResponseField: rc.ResponseField, MaskPrompt: rc.MaskPrompt},
-		ShortDocuments: "replay: records are concatenated and cut into rows of Ls tokens; the tokens after the last full row are dropped",
-	}
-	return writeDataset(ctx, dir, r.Data.Replay, cfg, m)
+	return e.dataset(ctx, data.Job{
+		Input: r.Data.Replay, Output: dir, Method: data.Replay, TargetLength: ls, TrainLength: ls,
+		Replay: &data.ReplayConfig{PromptField: r.Data.PromptField, ResponseField: r.Data.ResponseField, Separator: "\n", MaskPrompt: r.Data.MaskPrompt},
+	})
 }
 
-func writeDataset(ctx context.Context, dir, input string, cfg data.Config, m shards.Manifest) (any, error) {
-	w, err := shards.Create(dir, shards.WriterOptions{Format: shards.Binary})
+// dataset completes j with the run's shared settings and runs it.
+func (e *runEnv) dataset(ctx context.Context, j data.Job) (any, error) {
+	j.Format, j.Seed, j.Threads, j.Tokenizer, j.Progress = shards.Binary, uint64(e.r.Seed), e.threads, e.tok, e.progress
+	j.Corpus = data.CorpusOptions{TextField: e.r.Data.TextField, IDsField: "input_ids"}
+	m, err := data.RunJob(ctx, j)
 	if err != nil {
 		return nil, err
 	}
-	counts, err := data.Prepare(ctx, input, cfg, w)
-	if err != nil {
-		w.Abort()
-		return nil, err
+	if m.Counts.Rows == 0 {
+		return nil, fmt.Errorf("%s gave no rows (documents read %d, skipped %v): use longer documents or a shorter train length", j.Input, m.Counts.DocumentsRead, m.Counts.DocumentsSkipped)
 	}
-	if counts.Rows == 0 {
-		w.Abort()
-		return nil, fmt.Errorf("%s gave no rows (documents read %d, skipped %v): use longer documents or a shorter train length", input, counts.DocumentsRead, counts.DocumentsSkipped)
-	}
-	m.Counts = counts
-	if err := w.Close(m); err != nil {
-		return nil, err
-	}
-	return counts, nil
+	return m.Counts, nil
 }
 
 // extend writes the base model with the new window's RoPE settings into

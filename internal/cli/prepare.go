@@ -128,103 +128,48 @@ func runPrepare(ctx context.Context, env *Env, args []string) error {
 		return usageErrorf("--replay-input mixes replay into another method; with --method replay give the replay file as --input")
 	}
 
-	var tok *tokenizer.Tokenizer
-	if *tokPath != "" {
-		if tok, err = tokenizer.Load(*tokPath); err != nil {
-			return err
-		}
+	job := data.Job{
+		Input: *input, Output: *output, Format: format, MaxShardBytes: *shardMB << 20,
+		Method: method, TargetLength: lt, TrainLength: ls, Seed: *seed, Threads: *threads,
+		Impactful: *impactful, Corpus: data.CorpusOptions{TextField: *textField, IDsField: *idsField},
+		Progress: env.Stderr,
 	}
-	sel := data.Selector{}
-	selInfo := &shards.Selection{}
 	switch {
 	case *dropProb >= 0:
 		if *dropProb > 1 {
 			return usageErrorf("--drop-prob %v outside [0, 1]", *dropProb)
 		}
-		sel.DropProb = *dropProb
+		job.DropProb = dropProb
 	case *selectRatio >= 0:
-		if sel.DropProb, err = data.DropProbFromSelectRatio(*selectRatio); err != nil {
+		p, err := data.DropProbFromSelectRatio(*selectRatio)
+		if err != nil {
 			return usageErrorf("--select-ratio: %v", err)
 		}
-		selInfo.SelectRatio = selectRatio
-	case *impactful != "":
-		sel.DropProb = 0.5
-	}
-	selInfo.DropProb = sel.DropProb
-	needsTok := method == data.LongRecipe || method == data.Replay || *replayInput != "" || sel.DropProb > 0 || *impactful == "digits"
-	if needsTok && tok == nil {
-		return usageErrorf("--tokenizer is required here (sentence ends, digit tokens and replay text come from the vocabulary)")
+		job.DropProb, job.SelectRatio = &p, selectRatio
 	}
 	if *impactful != "" && method == data.Replay {
 		return usageErrorf("--impactful does not apply to --method replay")
 	}
-	if tok != nil && method != data.Replay {
-		sel.Ends = data.SentenceEnds(tok)
-		selInfo.SentenceEndTokens = sel.Ends.Len()
-		if sel.Ends.Len() == 0 && (method == data.LongRecipe || sel.DropProb > 0) {
-			return fmt.Errorf("tokenizer %s: no token ends with '.', '?', '!' or a newline; cannot split sentences", *tokPath)
-		}
+	needsTok := method == data.LongRecipe || method == data.Replay || *replayInput != "" || *impactful != "" || (job.DropProb != nil && *job.DropProb > 0)
+	if needsTok && *tokPath == "" {
+		return usageErrorf("--tokenizer is required here (sentence ends, digit tokens and replay text come from the vocabulary)")
 	}
-	switch *impactful {
-	case "":
-	case "digits":
-		sel.Impactful = data.DigitTokens(tok)
-	default:
-		hash, vocab := "", 0
-		if tok != nil {
-			hash, vocab = tok.Hash(), tok.VocabSize()
-		}
-		if sel.Impactful, _, err = data.ReadImpactful(*impactful, hash, vocab); err != nil {
+	if *tokPath != "" {
+		tok, err := tokenizer.Load(*tokPath)
+		if err != nil {
 			return err
 		}
+		job.Tokenizer = tok
 	}
-	selInfo.Impactful = *impactful
-	selInfo.ImpactfulTokens = sel.Impactful.Len()
-
-	cfg := data.Config{
-		Method: method, TargetLength: lt, TrainLength: ls, Seed: *seed, Threads: *threads,
-		Selector: sel, Corpus: data.CorpusOptions{TextField: *textField, IDsField: *idsField},
-		Progress: env.Stderr,
-	}
-	if tok != nil {
-		cfg.Tokenizer = tok
-	}
-	var replayInfo *shards.Replay
 	if method == data.Replay || *replayInput != "" {
-		cfg.Replay = &data.ReplayConfig{Input: *replayInput, PromptField: *promptField, ResponseField: *responseField,
+		job.Replay = &data.ReplayConfig{Input: *replayInput, PromptField: *promptField, ResponseField: *responseField,
 			Separator: *separator, MaskPrompt: *maskPrompt, Fraction: *replayFraction}
-		in := *replayInput
-		if method == data.Replay {
-			in = *input
-		}
-		replayInfo = &shards.Replay{Input: in, PromptField: *promptField, ResponseField: *responseField,
-			MaskPrompt: *maskPrompt, Fraction: *replayFraction}
 	}
-	w, err := shards.Create(*output, shards.WriterOptions{Format: format, MaxShardBytes: *shardMB << 20, Labels: *maskPrompt})
+	m, err := data.RunJob(ctx, job)
 	if err != nil {
 		return err
 	}
-	counts, err := data.Prepare(ctx, *input, cfg, w)
-	if err != nil {
-		w.Abort()
-		return err
-	}
-	m := shards.Manifest{
-		Method: string(method), TargetLength: lt, TrainLength: ls, Seed: *seed, Input: *input, Counts: counts, Replay: replayInfo,
-		ShortDocuments: "skipped: a document is skipped (and counted under documents_skipped.short) when it has fewer " +
-			"selected tokens than the row length (Ls; Lt for full); every other document gives exactly one row",
-	}
-	if method == data.Replay {
-		m.ShortDocuments = "replay: records are concatenated and cut into rows of Ls tokens; the tokens after the last full row are dropped"
-	} else {
-		m.Selection = selInfo
-	}
-	if tok != nil {
-		m.TokenizerHash = tok.Hash()
-	}
-	if err := w.Close(m); err != nil {
-		return err
-	}
+	counts := m.Counts
 	if counts.ReplayExhausted {
 		fmt.Fprintf(env.Stderr, "prepare: WARNING the replay input ran out: %d replay rows, fewer than --replay-fraction %v asks for\n",
 			counts.ReplayRows, *replayFraction)
