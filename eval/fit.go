@@ -9,6 +9,16 @@ import (
 // prompt's token count and the requested length.
 const Tolerance = 0.01
 
+// MinSlack is the smallest allowed difference, in tokens: below 800
+// tokens 1 % is less than a filler word or a sentence boundary can move.
+const MinSlack = 8
+
+// Slack returns the allowed difference between a prompt's token count and
+// the requested length: Tolerance of it, but at least MinSlack tokens.
+func Slack(length int) int {
+	return max(int(math.Floor(Tolerance*float64(length))), MinSlack)
+}
+
 // fitted is a prompt sized to a token budget.
 type fitted struct {
 	text string
@@ -36,7 +46,7 @@ func fit(tok Tokenizer, target int, what string, build func(n int) (string, erro
 		cache[n] = f
 		return f, nil
 	}
-	tol := int(math.Floor(Tolerance * float64(target)))
+	tol := Slack(target)
 	off := func(f *fitted) int { return absInt(len(f.ids) - target) }
 	base, err := measure(0)
 	if err != nil {
@@ -94,7 +104,7 @@ func fit(tok Tokenizer, target int, what string, build func(n int) (string, erro
 		}
 	}
 	if off(best) > tol {
-		return nil, fmt.Errorf("%s: cannot size the prompt to %d tokens ±1%%: closest is %d tokens", what, target, len(best.ids))
+		return nil, fmt.Errorf("%s: cannot size the prompt to %d±%d tokens: closest is %d tokens", what, target, tol, len(best.ids))
 	}
 	return best, nil
 }

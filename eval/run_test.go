@@ -39,7 +39,7 @@ func TestRunScoresAndReports(t *testing.T) {
 		if it.Score != 1 {
 			t.Errorf("%s %d: score %v for a model that reads the answer (output %q, expected %q)", it.Task, it.Length, it.Score, it.Output, it.Expected)
 		}
-		if math.Abs(float64(it.PromptTokens-it.Length)) > Tolerance*float64(it.Length) {
+		if math.Abs(float64(it.PromptTokens-it.Length)) > float64(Slack(it.Length)) {
 			t.Errorf("%s: prompt %d tokens for length %d", it.Task, it.PromptTokens, it.Length)
 		}
 	}

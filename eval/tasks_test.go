@@ -37,7 +37,7 @@ func TestGeneratedPrompts(t *testing.T) {
 							continue
 						}
 						n := len(tk.tok.Encode(p.Text, true))
-						if n != len(p.Tokens) || math.Abs(float64(n-length)) > Tolerance*float64(length) {
+						if n != len(p.Tokens) || math.Abs(float64(n-length)) > float64(Slack(length)) {
 							t.Errorf("%s %s %d: prompt has %d tokens (Tokens %d), want %d ±1%%", tk.name, task, length, n, len(p.Tokens), length)
 						}
 						got := solve(task, p.Text)
