@@ -12,9 +12,10 @@
 //     the original weights, θ = (θ_stage2 + θ_orig)/2.
 //
 // Every model is evaluated on passkey and single-needle retrieval at 1×,
-// 2×, 4× … factor× the base window (needle depths 0, 0.5, 1), on perplexity
-// by position over held-out text, and on short-context perplexity (window =
-// the base window). Training wall time and analytic training FLOPs
+// 2×, 4× … factor× the base window (needle depths 0, 0.5, 1) by greedy
+// string-match accuracy and by the gold answer's log-likelihood, on
+// perplexity by position over held-out text, and on short-context
+// perplexity (window = the base window). Training wall time and analytic training FLOPs
 // (RowFLOPs) are recorded. Run writes results.json, results.md and charts
 // into the output folder; each step (data, training, evaluation) records a
 // step.json, so a rerun skips finished work and resumes interrupted
@@ -64,7 +65,9 @@ type Options struct {
 	// (default Tokens/10).
 	AnnealTokens int64
 	// Batch is the number of rows per optimizer step, the same for every
-	// run (FLT's rows are longer, so it does fewer steps).
+	// run (FLT's rows are longer, so it does fewer steps). The steps are
+	// rounded to the nearest whole number, so each run's tokens are within
+	// Batch/2 rows of Tokens: within one row for the default of 2.
 	Batch int
 	// LR is the stage-1 learning rate (constant), AnnealLR the stage-2
 	// peak (decaying linearly to zero).
@@ -89,7 +92,7 @@ type Options struct {
 
 // DefaultOptions are the settings of the committed experiment.
 func DefaultOptions() Options {
-	return Options{Factor: 8, Tokens: 150_000, Batch: 4, LR: 1e-3, AnnealLR: 2e-4, Seed: 2027, Samples: 5}
+	return Options{Factor: 8, Tokens: 150_000, Batch: 2, LR: 1e-3, AnnealLR: 2e-4, Seed: 2027, Samples: 5}
 }
 
 // quickDefaults fill what Quick leaves unset: a couple of steps per run,
@@ -101,9 +104,6 @@ func (o *Options) fill() error {
 	}
 	if o.Batch == 0 {
 		o.Batch = d.Batch
-		if o.Quick {
-			o.Batch = 2
-		}
 	}
 	if o.LR == 0 {
 		o.LR = d.LR
@@ -383,11 +383,17 @@ type prepared struct {
 
 // trained is a training step's output.
 type trained struct {
-	Steps     int     `json:"steps"`
-	Rows      int64   `json:"rows"`
-	Tokens    int64   `json:"tokens"`
-	FLOPs     float64 `json:"flops"`
-	Seconds   float64 `json:"seconds"`
+	Steps int   `json:"steps"`
+	Rows  int64 `json:"rows"`
+	// DataRows is the size of the prepared dataset; the loop wraps around
+	// it, so Rows/DataRows is the number of epochs.
+	DataRows int64   `json:"data_rows"`
+	Tokens   int64   `json:"tokens"`
+	FLOPs    float64 `json:"flops"`
+	// FullFLOPs is what the same number of rows would cost at Lt tokens
+	// each (FLT on as many sequences; analytic, not trained).
+	FullFLOPs float64  `json:"full_length_flops"`
+	Seconds   float64  `json:"seconds"`
 	LastLoss  *float64 `json:"last_loss"`
 	RowLength float64  `json:"mean_row_length"`
 }
@@ -476,6 +482,8 @@ func (x *runner) run(ctx context.Context, s runSpec, startHash, baseHash string)
 	total.Rows += an.Rows
 	total.Tokens += an.Tokens
 	total.FLOPs += an.FLOPs
+	total.FullFLOPs += an.FullFLOPs
+	total.DataRows = 0 // two datasets: no single epoch count
 	total.Seconds += an.Seconds
 	total.LastLoss = an.LastLoss
 	x.res.addModel(s.Name+"+replay", s.Label+" after replay", s, "stage 2", ls, &total)
@@ -559,6 +567,7 @@ func (x *runner) train(ctx context.Context, from, dataDir, out string, h train.H
 	}
 	t := &trained{Steps: res.Steps, Seconds: res.Elapsed.Seconds(), LastLoss: finite(res.LastLoss)}
 	n := int64(ds.Len())
+	t.DataRows = n
 	t.Rows = int64(res.Steps) * int64(h.Batch) * int64(h.GradAccum)
 	for i := int64(0); i < t.Rows; i++ {
 		r, err := ds.Row(int(i % n))
@@ -567,6 +576,7 @@ func (x *runner) train(ctx context.Context, from, dataDir, out string, h train.H
 		}
 		t.Tokens += int64(len(r.InputIDs))
 		t.FLOPs += RowFLOPs(cfg, len(r.InputIDs))
+		t.FullFLOPs += RowFLOPs(cfg, cfg.MaxPositionEmbeddings)
 	}
 	if t.Tokens != res.Tokens {
 		return nil, fmt.Errorf("%s: counted %d tokens in the rows trained on, training reports %d", out, t.Tokens, res.Tokens)
@@ -584,7 +594,7 @@ func (x *runner) evaluate(ctx context.Context, name, modelDir, modelHash string)
 	lengths := x.lengths()
 	opts := map[string]any{
 		"model": modelHash, "tasks": evalTasks, "lengths": lengths, "depths": evalDepths, "samples": x.o.Samples,
-		"seed": x.o.Seed, "heldout": x.hashes["heldout"], "ppl_window": x.window,
+		"seed": x.o.Seed, "heldout": x.hashes["heldout"], "ppl_window": x.window, "answer_nll": 1,
 	}
 	if _, err := x.step(name+": eval", dir, opts, false, nil, func(out string) (any, error) {
 		m, err := model.Load(modelDir)
@@ -607,6 +617,17 @@ func (x *runner) evaluate(ctx context.Context, name, modelDir, modelHash string)
 		if err := eval.WriteReport(out, res); err != nil {
 			return nil, err
 		}
+		nll, err := answerNLL(ctx, m, x.tok, x.haystack, uint64(x.o.Seed), lengths, x.o.Samples)
+		if err != nil {
+			return nil, fmt.Errorf("answer likelihood: %w", err)
+		}
+		b, err := json.MarshalIndent(nll, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		if err := atomicfile.WriteFile(filepath.Join(out, AnswerNLLFile), append(b, '\n')); err != nil {
+			return nil, err
+		}
 		return map[string]any{"model": modelDir}, nil
 	}); err != nil {
 		return err
@@ -615,7 +636,15 @@ func (x *runner) evaluate(ctx context.Context, name, modelDir, modelHash string)
 	if err != nil {
 		return err
 	}
-	x.res.addEval(name, r)
+	b, err := os.ReadFile(filepath.Join(dir, AnswerNLLFile))
+	if err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	var nll []Accuracy
+	if err := json.Unmarshal(b, &nll); err != nil {
+		return fmt.Errorf("experiment: %s: %w", filepath.Join(dir, AnswerNLLFile), err)
+	}
+	x.res.addEval(name, r, nll)
 	x.res.finish()
 	return x.res.write(x.o.Output)
 }

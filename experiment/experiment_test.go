@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/longrecipe/longrecipe/assets"
+	"github.com/longrecipe/longrecipe/eval"
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
 	"github.com/longrecipe/longrecipe/model"
@@ -91,6 +92,12 @@ func TestQuickRun(t *testing.T) {
 		if w := float64(tr.Rows) * RowFLOPs(cfg, ls); math.Abs(tr.FLOPs-w) > 1e-9*w {
 			t.Errorf("%s: %g FLOPs, want %g", name, tr.FLOPs, w)
 		}
+		if w := float64(tr.Rows) * RowFLOPs(cfg, 512); math.Abs(tr.FullFLOPs-w) > 1e-9*w {
+			t.Errorf("%s: %g full-length FLOPs, want %g", name, tr.FullFLOPs, w)
+		}
+		if len(m.AnswerNLL) != 2*3 || !(m.LongAnswerNLL > 0) {
+			t.Errorf("%s: answer NLL cells %d (want 6), long answer NLL %v", name, len(m.AnswerNLL), m.LongAnswerNLL)
+		}
 		if len(m.Accuracy) != 2*3 || len(m.PPL) == 0 || math.IsNaN(m.ShortPPL) {
 			t.Errorf("%s: accuracy cells %d (want 6), ppl buckets %d, short ppl %v", name, len(m.Accuracy), len(m.PPL), m.ShortPPL)
 		}
@@ -107,10 +114,10 @@ func TestQuickRun(t *testing.T) {
 	if m := res.model("longrecipe-30+merge"); m.Training.Tokens <= lr.Training.Tokens {
 		t.Errorf("merged model counts %d tokens, stage 1 alone %d: replay tokens missing", m.Training.Tokens, lr.Training.Tokens)
 	}
-	if len(res.Targets) != 6 {
-		t.Errorf("%d targets, want 6", len(res.Targets))
+	if len(res.Targets) != 7 {
+		t.Errorf("%d targets, want 7", len(res.Targets))
 	}
-	for _, f := range []string{ResultsJSON, ResultsMD, AccuracyPlot, PPLPlot, RatioPlot, StagePlot} {
+	for _, f := range []string{ResultsJSON, ResultsMD, AccuracyPlot, PPLPlot, NLLPlot, RatioPlot, StagePlot} {
 		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {
 			t.Errorf("report file %s: %v", f, err)
 		}
@@ -174,5 +181,51 @@ func TestRowFLOPs(t *testing.T) {
 	}
 	if got, want := RowFLOPs(cfg, 100), 6*float64(w)*100+6*4*256*100*100.0; got != want {
 		t.Errorf("RowFLOPs(100) %g, want %g", got, want)
+	}
+}
+
+// indexScorer gives token t+1 the log-probability −(t+1), so the NLL of a
+// span of tokens is the mean of their indices.
+type indexScorer struct{}
+
+func (indexScorer) LogProbs(tokens, _ []int32) ([]float32, error) {
+	lp := make([]float32, len(tokens)-1)
+	for t := range lp {
+		lp[t] = -float32(t + 1)
+	}
+	return lp, nil
+}
+
+// TestAnswerNLL checks that exactly the answer tokens are scored.
+func TestAnswerNLL(t *testing.T) {
+	tok, err := tokenizer.Parse(assets.TokenizerJSON(), "assets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := answerNLL(context.Background(), indexScorer{}, tok, nil, 3, []int{128}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(evalTasks) {
+		t.Fatalf("%d cells, want %d", len(got), len(evalTasks))
+	}
+	for i, task := range evalTasks {
+		gen := &eval.Generator{Tok: tok, Seed: 3}
+		var want float64
+		for _, d := range evalDepths {
+			p, err := gen.Generate(task, 128, d, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := len(tok.Encode(" "+p.Answers[0], false))
+			var s float64
+			for j := 0; j < a; j++ {
+				s += float64(len(p.Tokens) + j)
+			}
+			want += s / float64(a) / float64(len(evalDepths))
+		}
+		if g := got[i]; g.Task != task || g.Length != 128 || math.Abs(g.Score-want) > 1e-6*want {
+			t.Errorf("%s: %+v, want score %v", task, g, want)
+		}
 	}
 }

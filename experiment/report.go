@@ -25,12 +25,14 @@ func (r *Results) Markdown() string {
 	p("training split with AdamW (β 0.9/0.999, weight decay 0.1, clip 1), %d rows per step, LR %g constant, for\n", s.Batch, s.LR)
 	p("the same budget of **%d training tokens** (FLT does fewer steps of longer rows). Stage 2 (replay, stage\n", s.Tokens)
 	p("ablation only): %d tokens of replay rows, LR %g decaying linearly to 0. Evaluation: %s at %s tokens,\n", s.AnnealTokens, s.AnnealLR, strings.Join(s.Tasks, " and "), joinInts(s.Lengths))
-	p("needle depths %v, %d samples per cell (haystack: held-out split for niah_single, the noise filler for passkey);\n", s.Depths, s.Samples)
+	p("needle depths %s, %d samples per cell (haystack: held-out split for niah_single, the noise filler for passkey);\n", joinFloats(s.Depths), s.Samples)
 	p("perplexity on the held-out split. Long-context accuracy = %s.\n", s.LongAccuracy)
 	if s.MaxDocs > 0 {
 		p("Only the first %d training documents were used.\n", s.MaxDocs)
 	}
 	p("\nTraining FLOPs are counted analytically: %s, summed over the rows each run trained on.\n", s.FLOPsFormula)
+	p("¹ \"vs FLT same rows\" divides by the analytic cost of training as many rows at Lt tokens each (FLT on the same number\n")
+	p("of sequences, the comparison behind the paper's compute saving); that FLT run is not trained here.\n")
 
 	p("\n## Targets\n\n| claim | measured | met |\n|---|---|---|\n")
 	for _, t := range r.Targets {
@@ -67,6 +69,24 @@ func (r *Results) Markdown() string {
 		p("\n")
 	}
 
+	p("\n## Answer negative log-likelihood by task and length (nats per answer token; lower is better)\n\n")
+	p("The gold answer scored by teacher forcing after the same prompts as the accuracy table.\n\n| model |")
+	for _, t := range s.Tasks {
+		for _, l := range s.Lengths {
+			p(" %s %s |", t, eval.LengthLabel(l))
+		}
+	}
+	p("\n|---|%s\n", strings.Repeat("---|", len(s.Tasks)*len(s.Lengths)))
+	for _, m := range ms {
+		p("| %s |", m.Label)
+		for _, t := range s.Tasks {
+			for _, l := range s.Lengths {
+				p(" %s |", num(m.nll(t, l)))
+			}
+		}
+		p("\n")
+	}
+
 	p("\n## Perplexity by position (held-out split, %d-token sequences)\n\n", s.TargetLength)
 	var edges []eval.PPLBucket
 	for _, m := range ms {
@@ -93,24 +113,47 @@ func (r *Results) Markdown() string {
 	return b.String()
 }
 
+// nll returns a model's mean answer NLL of task at length ("" task: the
+// mean over tasks); NaN when not measured.
+func (m *ModelResult) nll(task string, length int) float64 {
+	var sum float64
+	var n int
+	for _, a := range m.AnswerNLL {
+		if a.Length == length && (task == "" || a.Task == task) {
+			sum += a.Score
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
+}
+
 // table writes the summary table of models.
 func (r *Results) table(b *strings.Builder, ms []*ModelResult) {
-	fmt.Fprintf(b, "| model | Ls | steps | tokens | train FLOPs | compute vs FLT | train wall s | passkey %s | niah_single %s | long-context acc | short ppl |\n",
-		r.longLabel(), r.longLabel())
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(b, "| model | Ls | steps | tokens | epochs | train FLOPs | compute vs FLT | vs FLT same rows¹ | train wall s | passkey %s | niah_single %s | long-context acc | answer NLL %s | short ppl |\n",
+		r.longLabel(), r.longLabel(), r.longLabel())
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, m := range ms {
-		ls, steps, tokens, flops, ratio, secs := "–", "–", "–", "–", "–", "–"
+		ls, steps, tokens, epochs, flops, ratio, same, secs := "–", "–", "–", "–", "–", "–", "–", "–"
 		if m.TrainLength > 0 {
 			ls = fmt.Sprint(m.TrainLength)
 		}
 		if t := m.Training; t != nil {
 			steps, tokens, flops, secs = fmt.Sprint(t.Steps), fmt.Sprint(t.Tokens), fmt.Sprintf("%.3g", t.FLOPs), fmt.Sprintf("%.0f", t.Seconds)
+			if t.Epochs > 0 {
+				epochs = fmt.Sprintf("%.2f", t.Epochs)
+			}
 			if m.ComputeVsFLT > 0 {
 				ratio = pct(m.ComputeVsFLT)
 			}
+			if t.FullFLOPs > 0 {
+				same = pct(t.FLOPs / t.FullFLOPs)
+			}
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m.Label, ls, steps, tokens, flops, ratio, secs,
-			pct0(r.longAcc(m, eval.Passkey)), pct0(r.longAcc(m, eval.NIAHSingle)), pct0(m.LongAccuracy), num(m.ShortPPL))
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m.Label, ls, steps, tokens, epochs, flops, ratio, same, secs,
+			pct0(r.longAcc(m, eval.Passkey)), pct0(r.longAcc(m, eval.NIAHSingle)), pct0(m.LongAccuracy), num(m.LongAnswerNLL), num(m.ShortPPL))
 	}
 }
 
@@ -135,6 +178,14 @@ func pick(ms []*ModelResult, names ...string) []*ModelResult {
 		}
 	}
 	return out
+}
+
+func joinFloats(v []float64) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ", ")
 }
 
 func joinInts(v []int) string {
@@ -167,6 +218,8 @@ func (r *Results) charts(dir string) error {
 	top := pick(ms, "base", "flt", "pose", "randpos", "longrecipe-30", "longrecipe-30+merge")
 	acc := &plot.LineChart{Title: fmt.Sprintf("Retrieval accuracy (passkey + niah_single) vs prompt length; base window %d", s.Window),
 		XLabel: "prompt length (tokens)", YLabel: "accuracy (%)", LogX: true}
+	nll := &plot.LineChart{Title: "Answer NLL (passkey + niah_single, teacher forcing) vs prompt length; lower is better",
+		XLabel: "prompt length (tokens)", YLabel: "nats per answer token", LogX: true}
 	ppl := &plot.LineChart{Title: "Perplexity by position, held-out text", XLabel: "position (tokens)", YLabel: "perplexity", LogX: true, LogY: true}
 	for _, m := range top {
 		if !m.Evaluated {
@@ -178,6 +231,14 @@ func (r *Results) charts(dir string) error {
 			a.Y = append(a.Y, 100*m.acc("", l))
 		}
 		acc.Series = append(acc.Series, a)
+		if len(m.AnswerNLL) > 0 {
+			q := plot.Series{Name: m.Label}
+			for _, l := range s.Lengths {
+				q.X = append(q.X, float64(l))
+				q.Y = append(q.Y, m.nll("", l))
+			}
+			nll.Series = append(nll.Series, q)
+		}
 		if len(m.PPL) > 0 {
 			q := plot.Series{Name: m.Label}
 			for _, bk := range m.PPL {
@@ -227,6 +288,7 @@ func (r *Results) charts(dir string) error {
 	}{
 		{AccuracyPlot, acc.SavePNG, len(acc.Series) > 0},
 		{PPLPlot, ppl.SavePNG, len(ppl.Series) > 0},
+		{NLLPlot, nll.SavePNG, len(nll.Series) > 0},
 		{RatioPlot, ratio.SavePNG, len(rs) > 0},
 		{StagePlot, stage.SavePNG, len(ss) > 0},
 	} {

@@ -4,20 +4,20 @@ package kernels
 
 import (
 	"sync"
-	"syscall"
 
 	"golang.org/x/sys/cpu"
 )
 
-// amxKernel32x32 is in sgemm_amd64.s: a 32×32 block of C from kblocks
-// 32-deep blocks of packed bf16 panels (see packPanelA and packPanelB),
-// combined as C = alpha·acc (+ beta·C when load ≠ 0) through scratch
-// (32×32 floats). It loads the tile configuration cfg and releases the
-// tiles before returning, so no tile state outlives the call (goroutines
-// move between threads, and tile state is per thread).
+// amxKernel32x32 is in sgemm_amd64.s: for each of npanels (≥ 1) packed
+// B panels, bstride bytes apart, a 32×32 block of C (the next 32 columns)
+// from kblocks 32-deep blocks of packed bf16 panels (see packPanelA and
+// packPanelB), combined as C = alpha·acc (+ beta·C when load ≠ 0) through
+// scratch (32×32 floats). It loads the tile configuration cfg and releases
+// the tiles before returning, so no tile state outlives the call
+// (goroutines move between threads, and tile state is per thread).
 //
 //go:noescape
-func amxKernel32x32(kblocks int, a, b *uint16, c *float32, ldc int, alpha, beta float32, load int, scratch *float32, cfg *byte)
+func amxKernel32x32(kblocks int, a, b *uint16, c *float32, ldc int, alpha, beta float32, load int, scratch *float32, cfg *byte, npanels, bstride int)
 
 // Packing routines in bf16_amd64.s for full 32-row or 32-column panels.
 //
@@ -56,19 +56,22 @@ func HasAMX() bool {
 		if !cpu.X86.HasAMXTile || !cpu.X86.HasAMXBF16 || !hasAVX512 {
 			return
 		}
-		const archReqXcompPerm, xfeatureXtiledata = 0x1023, 18
-		_, _, errno := syscall.RawSyscall(syscall.SYS_ARCH_PRCTL, archReqXcompPerm, xfeatureXtiledata, 0)
-		amxOK = errno == 0
+		amxOK = requestAMXPermission()
 	})
 	return amxOK
 }
 
-// amxNC is the number of columns of B packed at once.
-const amxNC = 256
+// amxNC and amxKC are the columns and the depth of the blocks of B
+// packed at once (amxKC a multiple of 32).
+const (
+	amxNC = 256
+	amxKC = 512
+)
 
 // sgemmAMX is SgemmBF16 on AMX: pack all of A into 32-row bf16 panels,
-// then, for each block of amxNC columns, pack B into 32-column panels and
-// run the 32×32 kernel over all (row panel, column panel) pairs.
+// then, for each block of amxNC columns and amxKC depth, pack B into
+// 32-column panels and run the 32×32 kernel over all (row panel, column
+// panel) pairs, accumulating into C from the second depth block on.
 func sgemmAMX(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if !HasAMX() {
 		// Without the permission the first tile instruction kills the
@@ -82,7 +85,8 @@ func sgemmAMX(workers int, transA, transB bool, m, n, k int, alpha float32, a []
 	}
 	pa := getU16(rowPanels * 32 * kp)
 	defer putU16(pa)
-	pb := getU16(ceilDiv(min(n, amxNC), 32) * 32 * kp)
+	kcp := min(kp, amxKC)
+	pb := getU16(ceilDiv(min(n, amxNC), 32) * 32 * kcp)
 	defer putU16(pb)
 	pab, pbb := *pa, *pb
 	parallelTasks(workers, rowPanels, func(_, p int) {
@@ -91,39 +95,60 @@ func sgemmAMX(workers int, transA, transB bool, m, n, k int, alpha float32, a []
 	for jc := 0; jc < n; jc += amxNC {
 		nb := min(amxNC, n-jc)
 		colPanels := ceilDiv(nb, 32)
-		parallelTasks(workers, colPanels, func(_, q int) {
-			j0 := jc + q*32
-			packPanelB(transB, b, ldb, j0, min(32, n-j0), k, kp, pbb[q*32*kp:(q+1)*32*kp])
-		})
-		parallelTasks(workers, rowPanels*colPanels, func(_, t int) {
-			p, q := t/colPanels, t%colPanels
-			i0, j0 := p*32, jc+q*32
-			rows, cols := min(32, m-i0), min(32, n-j0)
-			ap, bp := &pab[p*32*kp], &pbb[q*32*kp]
-			s := getScratch()
-			defer scratchPool.Put(s)
+		fullPanels := nb / 32
+		for pc := 0; pc < k; pc += amxKC {
+			kb := min(amxKC, k-pc)
+			kbp := ceilDiv(kb, 32) * 32
+			var bs []float32
+			if transB {
+				bs = b[pc:]
+			} else {
+				bs = b[pc*ldb:]
+			}
+			parallelTasks(workers, colPanels, func(_, q int) {
+				j0 := jc + q*32
+				packPanelB(transB, bs, ldb, j0, min(32, n-j0), kb, kbp, pbb[q*32*kbp:(q+1)*32*kbp])
+			})
+			bet := beta
+			if pc > 0 {
+				bet = 1
+			}
 			load := 0
-			if beta != 0 {
+			if bet != 0 {
 				load = 1
 			}
-			if rows == 32 && cols == 32 {
-				amxKernel32x32(kp/32, ap, bp, &c[i0*ldc+j0], ldc, alpha, beta, load, &s[0], &amxTileConfig[0])
-				return
-			}
-			out := s[1024:]
-			amxKernel32x32(kp/32, ap, bp, &out[0], 32, alpha, 0, 0, &s[0], &amxTileConfig[0])
-			for i := 0; i < rows; i++ {
-				crow := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cols]
-				orow := out[i*32 : i*32+cols]
-				if beta == 0 {
-					copy(crow, orow)
-					continue
+			// A task is one row panel × all full column panels of the
+			// block (one kernel call), plus the edge panel if any.
+			parallelTasks(workers, rowPanels, func(_, p int) {
+				i0 := p * 32
+				rows := min(32, m-i0)
+				ap := &pab[p*32*kp+(pc/32)*1024]
+				s := getScratch()
+				defer scratchPool.Put(s)
+				q0 := 0
+				if rows == 32 && fullPanels > 0 {
+					amxKernel32x32(kbp/32, ap, &pbb[0], &c[i0*ldc+jc], ldc, alpha, bet, load, &s[0], &amxTileConfig[0], fullPanels, 32*kbp*2)
+					q0 = fullPanels
 				}
-				for j, v := range orow {
-					crow[j] = beta*crow[j] + v
+				out := s[1024:]
+				for q := q0; q < colPanels; q++ {
+					j0 := jc + q*32
+					cols := min(32, n-j0)
+					amxKernel32x32(kbp/32, ap, &pbb[q*32*kbp], &out[0], 32, alpha, 0, 0, &s[0], &amxTileConfig[0], 1, 0)
+					for i := 0; i < rows; i++ {
+						crow := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cols]
+						orow := out[i*32 : i*32+cols]
+						if bet == 0 {
+							copy(crow, orow)
+							continue
+						}
+						for j, v := range orow {
+							crow[j] = bet*crow[j] + v
+						}
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -69,6 +69,23 @@ func TestSgemmBF16Exact(t *testing.T) {
 	}
 }
 
+// TestSgemmBF16Deep covers k past one depth block of the AMX path, with
+// beta ≠ 0 and column and row edges.
+func TestSgemmBF16Deep(t *testing.T) {
+	for name, run := range bf16Paths() {
+		for _, tc := range []gemmCase{
+			{false, true, 40, 70, 1100, 1, 0.5, 1, true},
+			{true, false, 33, 300, 1030, -1, 0, 0, true},
+		} {
+			t.Run(name+"/"+tc.String(), func(t *testing.T) {
+				checkGemm(t, tc, 5, func(tc gemmCase, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+					run(2, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
+				})
+			})
+		}
+	}
+}
+
 // TestSgemmBF16Rounds checks, on operands that are not bfloat16-exact,
 // that the public SgemmBF16 agrees with Sgemm on rounded copies, and
 // differs from the float32 product by about what bfloat16 rounding
@@ -83,6 +100,13 @@ func TestSgemmBF16Rounds(t *testing.T) {
 		a, b, c, lda, ldb, ldc := tc.operands(rng)
 		got := append([]float32(nil), c...)
 		SgemmBF16(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+		serial := append([]float32(nil), c...)
+		SgemmBF16Serial(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, serial, ldc)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(serial[i]) {
+				t.Fatalf("%v: SgemmBF16Serial C[%d] = %g, SgemmBF16 %g (same arithmetic, must be equal)", tc, i, serial[i], got[i])
+			}
+		}
 		want := append([]float32(nil), c...)
 		sgemmBF16Rounded(1, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
 		f32 := append([]float32(nil), c...)

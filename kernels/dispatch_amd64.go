@@ -2,7 +2,11 @@
 
 package kernels
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 // Micro-kernels in sgemm_amd64.s (see microKernel for the contract).
 //
@@ -13,8 +17,8 @@ func sgemmKernelAVX512x12(kc int, a, b, c *float32, ldc int, beta float32, load 
 func sgemmKernelAVX2x6(kc int, a, b, c *float32, ldc int, beta float32, load int)
 
 var (
-	avx512Impl = &impl{name: "avx512", mr: 12, nr: 32, kc: 256, mc: 192, nc: 2048, kernel: sgemmKernelAVX512x12,
-		packA: packA12AVX512, packB: packB32AVX512, edge: edgeAVX512}
+	avx512Impl = &impl{name: "avx512", mr: 12, nr: 32, kc: 384, mc: 96, nc: 2048, kernel: sgemmKernelAVX512x12,
+		packA: packA12AVX512, packB: packB32AVX512, edge: edgeAVX512, direct: directAVX512}
 	avx2Impl = &impl{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 96, nc: 2048, kernel: sgemmKernelAVX2x6}
 )
 
@@ -76,6 +80,9 @@ func packB32GatherAVX512(kc int, src *float32, ld int, dst *float32)
 //go:noescape
 func packB32CopyAVX512(kc int, src *float32, ld int, dst *float32)
 
+//go:noescape
+func packB32TransAVX512(kc int, src *float32, ld int, dst *float32)
+
 func packA12AVX512(trans bool, kb int, src *float32, ld int, alpha float32, dst *float32) {
 	if trans {
 		packA12CopyAVX512(kb, src, ld, alpha, dst)
@@ -86,7 +93,12 @@ func packA12AVX512(trans bool, kb int, src *float32, ld int, alpha float32, dst 
 
 func packB32AVX512(trans bool, kb int, src *float32, ld int, dst *float32) {
 	if trans {
-		packB32GatherAVX512(kb, src, ld, dst)
+		// 16×16 transposes for the bulk, gathers for the last kb%16 steps.
+		full := kb &^ 15
+		packB32TransAVX512(full, src, ld, dst)
+		if full < kb {
+			packB32GatherAVX512(kb-full, (*float32)(unsafe.Add(unsafe.Pointer(src), 4*full)), ld, (*float32)(unsafe.Add(unsafe.Pointer(dst), 4*32*full)))
+		}
 	} else {
 		packB32CopyAVX512(kb, src, ld, dst)
 	}
@@ -162,4 +174,65 @@ var edgeKernelsAVX512 = [13]func(kc int, a, b, c *float32, ldc int, beta float32
 // (rows ≤ 12, cols ≤ 32) with masked loads and stores.
 func edgeAVX512(rows, cols, kc int, a, b, c *float32, ldc int, beta float32, load int) {
 	edgeKernelsAVX512[rows](kc, a, b, c, ldc, beta, load, uint32(1<<cols-1))
+}
+
+// Direct kernels in sgemm_amd64.s: r rows of A read in place (stride
+// lda), 32 columns of packed B, the columns of C set in mask,
+// C = alpha·acc (+ beta·C).
+//
+//go:noescape
+func sgemmDirectAVX512r1(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmDirectAVX512r2(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmDirectAVX512r3(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmDirectAVX512r4(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmDirectAVX512r5(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmDirectAVX512r6(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmDirectAVX512r7(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmDirectAVX512r8(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmDirectAVX512r9(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmDirectAVX512r10(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmDirectAVX512r11(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int, mask uint32)
+
+//go:noescape
+func sgemmDirectAVX512r12(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int, mask uint32)
+
+var directKernelsAVX512 = [13]func(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int, mask uint32){
+	1:  sgemmDirectAVX512r1,
+	2:  sgemmDirectAVX512r2,
+	3:  sgemmDirectAVX512r3,
+	4:  sgemmDirectAVX512r4,
+	5:  sgemmDirectAVX512r5,
+	6:  sgemmDirectAVX512r6,
+	7:  sgemmDirectAVX512r7,
+	8:  sgemmDirectAVX512r8,
+	9:  sgemmDirectAVX512r9,
+	10: sgemmDirectAVX512r10,
+	11: sgemmDirectAVX512r11,
+	12: sgemmDirectAVX512r12,
+}
+
+// directAVX512 runs the AVX-512 kernel on a rows×cols tile (rows ≤ 12,
+// cols ≤ 32) with A read in place.
+func directAVX512(rows, cols, kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int) {
+	directKernelsAVX512[rows](kc, a, lda, b, c, ldc, alpha, beta, load, uint32(1<<cols-1))
 }

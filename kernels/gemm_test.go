@@ -146,19 +146,25 @@ func checkGemm(t *testing.T, tc gemmCase, seed uint64, run func(tc gemmCase, a [
 // smallBlocks returns a copy of im with tiny cache blocks, so that the
 // k-, row- and column-block loops all take several turns on small shapes.
 func smallBlocks(im *impl) *impl {
-	return &impl{name: im.name + "-smallblocks", mr: im.mr, nr: im.nr, kc: 5, mc: 2 * im.mr, nc: 3 * im.nr, kernel: im.kernel, packA: im.packA, packB: im.packB, edge: im.edge}
+	return &impl{name: im.name + "-smallblocks", mr: im.mr, nr: im.nr, kc: 5, mc: 2 * im.mr, nc: 3 * im.nr, kernel: im.kernel, packA: im.packA, packB: im.packB, edge: im.edge, direct: im.direct}
 }
 
 // testImpls lists every path with its own blocking, with tiny blocks,
-// and (where it has edge kernels) with edge tiles through the Go copy.
+// and (where it has them) without edge kernels (edge tiles through the Go
+// copy) and without the direct kernels (A always packed).
 func testImpls() []*impl {
 	var l []*impl
 	for _, im := range impls() {
 		l = append(l, im, smallBlocks(im))
 		if im.edge != nil {
 			noEdge := smallBlocks(im)
-			noEdge.name, noEdge.edge = im.name+"-tileedges", nil
+			noEdge.name, noEdge.edge, noEdge.direct = im.name+"-tileedges", nil, nil
 			l = append(l, noEdge)
+		}
+		if im.direct != nil {
+			packed := smallBlocks(im)
+			packed.name, packed.direct = im.name+"-packedA", nil
+			l = append(l, packed)
 		}
 	}
 	return l
@@ -299,5 +305,48 @@ func TestSgemmBadArgumentsPanic(t *testing.T) {
 			}()
 			tc.call()
 		})
+	}
+}
+
+// TestSgemmDeterministic checks that the result does not depend on the
+// number of workers: each element is summed in the same order whatever
+// the split, so training runs are reproducible across GOMAXPROCS.
+func TestSgemmDeterministic(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, im := range impls() {
+		for _, tc := range []gemmCase{
+			{false, true, 200, 300, 600, 1, 0, 0, false},
+			{true, false, 37, 1000, 100, 1, 1, 0, false},
+		} {
+			a, b, c, lda, ldb, ldc := tc.operands(rng)
+			ref := append([]float32(nil), c...)
+			sgemm(im, 1, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, ref, ldc)
+			for _, workers := range []int{2, 3, 5} {
+				got := append([]float32(nil), c...)
+				sgemm(im, workers, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
+						t.Fatalf("%s %v: %d workers: C[%d] = %g, 1 worker %g", im.name, tc, workers, i, got[i], ref[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSgemmSerialNoAllocs checks that a training loop calling
+// SgemmSerial (and a small Sgemm) does not allocate: the packing buffers
+// come from pools.
+func TestSgemmSerialNoAllocs(t *testing.T) {
+	a, b, c := make([]float32, 128*128), make([]float32, 128*128), make([]float32, 128*128)
+	for name, f := range map[string]func(){
+		"SgemmSerial 128x64x128 NN": func() { SgemmSerial(false, false, 128, 64, 128, 1, a, 128, b, 64, 0, c, 64) },
+		"SgemmSerial 64x64x64 NT":   func() { SgemmSerial(false, true, 64, 64, 64, 1, a, 64, b, 64, 1, c, 64) },
+		"Sgemm 64x64x64 TN":         func() { Sgemm(true, false, 64, 64, 64, 1, a, 64, b, 64, 0, c, 64) },
+	} {
+		f() // fill the pools
+		if n := testing.AllocsPerRun(50, f); n != 0 {
+			t.Errorf("%s: %v allocations per call, want 0", name, n)
+		}
 	}
 }

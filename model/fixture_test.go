@@ -171,3 +171,56 @@ func countKind(f *fixture, kind string) int {
 	}
 	return n
 }
+
+// TestAdamWFixtureGradients checks that adamw-tiny.json is consistent with
+// this model: loading its initial weights and running ForwardBackward with
+// GradScale 1/n gives the gradients of its first step.
+func TestAdamWFixtureGradients(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "adamw-tiny.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Config    map[string]any `json:"config"`
+		Tokens    [][]int32      `json:"tokens"`
+		Positions [][]int32      `json:"positions"`
+		Losses    []float64      `json:"losses"`
+		Params    []struct {
+			Name  string
+			Shape []int
+			Init  []float32
+			Grads [][]float32
+			After [][]float32
+		} `json:"params"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	m, err := newEmpty(fixtureConfig(t, doc.Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Params) != len(m.Params()) {
+		t.Fatalf("fixture has %d tensors, model %d", len(doc.Params), len(m.Params()))
+	}
+	for _, fp := range doc.Params {
+		p := m.Param(fp.Name)
+		if p == nil || len(p.W) != len(fp.Init) || len(fp.Grads) != 3 || len(fp.After) != 3 {
+			t.Fatalf("fixture tensor %s does not fit the model", fp.Name)
+		}
+		copy(p.W, fp.Init)
+	}
+	n := len(doc.Tokens[0]) - 1
+	loss, _, err := m.ForwardBackward(&Batch{Tokens: doc.Tokens, Positions: doc.Positions}, Options{GradScale: 1 / float32(n)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mean := loss / float64(n); math.Abs(mean-doc.Losses[0]) > 1e-5 {
+		t.Fatalf("mean loss %v, fixture %v", mean, doc.Losses[0])
+	}
+	for _, fp := range doc.Params {
+		if e := relErr(m.Param(fp.Name).G, fp.Grads[0]); e > 1e-4 {
+			t.Errorf("%s: gradient differs by %.3g", fp.Name, e)
+		}
+	}
+}

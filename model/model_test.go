@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/longrecipe/longrecipe/hf"
@@ -295,5 +296,93 @@ func TestBadInput(t *testing.T) {
 		if _, err := New(c, 1); err == nil {
 			t.Errorf("config %d: no error", i)
 		}
+	}
+}
+
+// TestGradAccumulation checks that ForwardBackward adds to G: a batch of
+// two sequences gives the sum of the two single-sequence passes, and
+// GradScale scales every gradient.
+func TestGradAccumulation(t *testing.T) {
+	m, err := New(tinyConfig(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	b := testBatch(rng, 37)
+	m.ZeroGrad()
+	lossAll, nAll, _ := m.ForwardBackward(b, Options{})
+	both := map[string][]float32{}
+	for _, p := range m.Params() {
+		both[p.Name] = append([]float32(nil), p.G...)
+	}
+	m.ZeroGrad()
+	var lossSep float64
+	var nSep int
+	for i := range b.Tokens {
+		one := &Batch{Tokens: b.Tokens[i : i+1], Positions: b.Positions[i : i+1], LossMask: b.LossMask[i : i+1]}
+		l, n, err := m.ForwardBackward(one, Options{GradScale: 0.5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lossSep += l
+		nSep += n
+	}
+	if nSep != nAll || math.Abs(lossSep-lossAll) > 1e-9*lossAll {
+		t.Fatalf("separate passes: loss %v over %d, batch %v over %d", lossSep, nSep, lossAll, nAll)
+	}
+	for _, p := range m.Params() {
+		for i, g := range p.G {
+			if w := both[p.Name][i] / 2; math.Abs(float64(g-w)) > 1e-6*(1+math.Abs(float64(w))) {
+				t.Fatalf("%s[%d]: accumulated half-scaled gradient %v, want %v", p.Name, i, g, w)
+			}
+		}
+	}
+}
+
+// TestNewDeterministic checks New's initialisation: same seed, same
+// weights; different seed, different weights; norms 1, biases 0, matrices
+// with the configured standard deviation.
+func TestNewDeterministic(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.AttentionBias = true
+	a, _ := New(cfg, 9)
+	b, _ := New(cfg, 9)
+	c, _ := New(cfg, 10)
+	same, diff := true, false
+	for i, p := range a.Params() {
+		for j := range p.W {
+			same = same && p.W[j] == b.Params()[i].W[j]
+			diff = diff || p.W[j] != c.Params()[i].W[j]
+		}
+	}
+	if !same || !diff {
+		t.Fatalf("same seed equal %v, other seed different %v", same, diff)
+	}
+	want := int64(0)
+	for _, p := range a.Params() {
+		want += int64(len(p.W))
+		var s, ss float64
+		for _, v := range p.W {
+			s += float64(v)
+			ss += float64(v) * float64(v)
+		}
+		n := float64(len(p.W))
+		switch {
+		case strings.HasSuffix(p.Name, "norm.weight") || strings.HasSuffix(p.Name, "layernorm.weight"):
+			if s != n || ss != n {
+				t.Errorf("%s: not all ones", p.Name)
+			}
+		case strings.HasSuffix(p.Name, ".bias"):
+			if ss != 0 {
+				t.Errorf("%s: not zero", p.Name)
+			}
+		default:
+			if std := math.Sqrt(ss / n); math.Abs(std-cfg.InitializerRange) > 0.15*cfg.InitializerRange {
+				t.Errorf("%s: std %v, want %v", p.Name, std, cfg.InitializerRange)
+			}
+		}
+	}
+	if a.NumParams() != want {
+		t.Fatalf("NumParams %d, want %d", a.NumParams(), want)
 	}
 }

@@ -15,9 +15,9 @@ import (
 //   - none:    invFreq[i] = θ^(−2i/HD)
 //   - linear:  invFreq[i] / factor (positions divided by the factor)
 //   - dynamic: θ is replaced by θ·((s·n/L0) − (s−1))^(HD/(HD−2)) when
-//     n > L0, where s is the factor, L0 rope_scaling's
-//     original_max_position_embeddings if set, else max_position_embeddings,
-//     and n the sequence length. With non-contiguous position ids n is the
+//     n > L0, where s is the factor, L0 max_position_embeddings (as
+//     transformers does, even when rope_scaling has an
+//     original_max_position_embeddings) and n the sequence length. With non-contiguous position ids n is the
 //     largest position id of the sequence plus one (what transformers does:
 //     max(position_ids)+1), computed per sequence, not per batch.
 //   - yarn:    per-dimension blend of interpolated (invFreq/factor) and
@@ -56,10 +56,10 @@ func (d *dims) initRope(cfg *hf.Config) error {
 			d.invFreq[i] /= rs.Factor
 		}
 	case "dynamic":
-		if origLen <= 0 {
-			return fmt.Errorf("model: dynamic rope_scaling needs max_position_embeddings or original_max_position_embeddings")
+		if cfg.MaxPositionEmbeddings <= 0 {
+			return fmt.Errorf("model: dynamic rope_scaling needs max_position_embeddings > 0")
 		}
-		d.dynamicNTK, d.dynFactor, d.dynOrigLen = true, rs.Factor, origLen
+		d.dynamicNTK, d.dynFactor, d.dynOrigLen = true, rs.Factor, cfg.MaxPositionEmbeddings
 	case "yarn":
 		if origLen <= 0 {
 			return fmt.Errorf("model: yarn rope_scaling needs max_position_embeddings or original_max_position_embeddings")

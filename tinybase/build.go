@@ -33,11 +33,16 @@ type Options struct {
 	LR, MinLR                       float64
 	// SyntheticFraction of all rows are retrieval documents.
 	SyntheticFraction float64
-	Seed              int64
-	Threads           int
-	CheckpointEvery   int
-	SaveDType         string
-	Progress, Log     io.Writer `json:"-"`
+	// Phase 2 (retrieval curriculum): RetrievalSteps more steps from the
+	// phase-1 model on rows that are half corpus, half synthetic (copy
+	// documents, pass keys, key–value needles), cosine RetrievalLR → MinLR.
+	RetrievalSteps  int
+	RetrievalLR     float64
+	Seed            int64
+	Threads         int
+	CheckpointEvery int
+	SaveDType       string
+	Progress, Log   io.Writer `json:"-"`
 }
 
 // DefaultOptions is the shipped model's recipe: a 4-layer Llama, d = 256,
@@ -47,7 +52,8 @@ func DefaultOptions() Options {
 	return Options{
 		Window: 256, Hidden: 256, Layers: 4, Heads: 4, KVHeads: 2, Intermediate: 768, RopeTheta: 10000,
 		Steps: 1000, Batch: 16, GradAccum: 1, Warmup: 60, LR: 2e-3, MinLR: 1e-4,
-		SyntheticFraction: 0.25, Seed: 2027, CheckpointEvery: 100, SaveDType: "bfloat16",
+		SyntheticFraction: 0.25, RetrievalSteps: 500, RetrievalLR: 1e-3,
+		Seed: 2027, CheckpointEvery: 100, SaveDType: "bfloat16",
 	}
 }
 
@@ -130,33 +136,31 @@ func Build(ctx context.Context, o Options) (*BuildInfo, error) {
 		words[i] = strings.Fields(d.Text)
 	}
 	dataDir := filepath.Join(o.Output, "data")
+	data2Dir := filepath.Join(o.Output, "data-retrieval")
 	info := &BuildInfo{Options: o, Corpus: assets.CorpusName}
-	if _, err := shards.ReadManifest(dataDir); err != nil {
+	_, err1 := shards.ReadManifest(dataDir)
+	_, err2 := shards.ReadManifest(data2Dir)
+	if err1 != nil || err2 != nil {
 		ids := tok.EncodeBatch(texts, true)
 		corpus := ChunkRows(ids, o.Window)
-		rows, err := Mix(corpus, tok, words, o.Window, o.SyntheticFraction, uint64(o.Seed))
+		rows, err := Mix(corpus, tok, words, o.Window, o.SyntheticFraction, []int{0, 1}, uint64(o.Seed))
 		if err != nil {
 			return nil, err
 		}
-		os.RemoveAll(dataDir)
-		w, err := shards.Create(dataDir, shards.WriterOptions{Format: shards.Binary})
+		if err := writeRows(dataDir, rows, o, tok.Hash(), "synthetic retrieval rows"); err != nil {
+			return nil, err
+		}
+		// Phase 2: half corpus (an evenly spaced subset), half synthetic.
+		k := min(max(o.RetrievalSteps*o.Batch/2, 1), len(corpus))
+		sub := make([]shards.Row, k)
+		for i := range sub {
+			sub[i] = corpus[i*len(corpus)/k]
+		}
+		rows2, err := Mix(sub, tok, words, o.Window, 0.5, []int{2, 0, 2, 1}, uint64(o.Seed)+1)
 		if err != nil {
 			return nil, err
 		}
-		var counts shards.Counts
-		for _, r := range rows {
-			if err := w.Write(r); err != nil {
-				w.Abort()
-				return nil, err
-			}
-			counts.Rows++
-			counts.Tokens += int64(len(r.InputIDs))
-		}
-		counts.DocumentsRead = int64(len(trainDocs))
-		m := shards.Manifest{Method: "full", TargetLength: o.Window, TrainLength: o.Window, Seed: uint64(o.Seed),
-			Input: assets.CorpusName + " + synthetic retrieval rows", TokenizerHash: tok.Hash(), Counts: counts,
-			ShortDocuments: "pretraining rows: documents cut into windows; synthetic rows are shorter than the window"}
-		if err := w.Close(m); err != nil {
+		if err := writeRows(data2Dir, rows2, o, tok.Hash(), "copy, passkey and key-value rows"); err != nil {
 			return nil, err
 		}
 	}
@@ -194,15 +198,51 @@ func Build(ctx context.Context, o Options) (*BuildInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := model.Load(trainDir)
+	info.Steps, info.LastLoss, info.Seconds, info.ModelDir = res.Steps, res.LastLoss, res.Elapsed.Seconds(), trainDir
+	if o.RetrievalSteps > 0 {
+		h2 := train.Hyper{Steps: o.RetrievalSteps, Batch: o.Batch, GradAccum: o.GradAccum, Schedule: "cosine", LR: o.RetrievalLR, Warmup: o.Warmup / 3, MinLR: o.MinLR, GradClip: 1, Seed: o.Seed}
+		h2.SetAdamW(h.AdamWConfig())
+		dir2 := filepath.Join(o.Output, "train-retrieval")
+		res2, err := train.RunFolder(ctx, train.FolderJob{
+			Hyper: h2, From: trainDir, Data: data2Dir, Output: dir2, CheckpointEvery: o.CheckpointEvery,
+			Threads: o.Threads, Checkpointing: false, SaveDType: o.SaveDType, Progress: o.Progress, Log: o.Log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		info.Steps += res2.Steps
+		info.LastLoss, info.Seconds, info.ModelDir = res2.LastLoss, info.Seconds+res2.Elapsed.Seconds(), dir2
+	}
+	m, err := model.Load(info.ModelDir)
 	if err != nil {
 		return nil, err
 	}
 	info.Params = m.NumParams()
-	info.Steps, info.LastLoss, info.Seconds, info.ModelDir = res.Steps, res.LastLoss, res.Elapsed.Seconds(), trainDir
 	b, _ := json.MarshalIndent(info, "", "  ")
 	if err := atomicfile.WriteFile(filepath.Join(o.Output, "build.json"), append(b, '\n')); err != nil {
 		return nil, err
 	}
 	return info, nil
+}
+
+// writeRows writes pretraining rows as a shard folder.
+func writeRows(dir string, rows []shards.Row, o Options, tokHash, what string) error {
+	os.RemoveAll(dir)
+	w, err := shards.Create(dir, shards.WriterOptions{Format: shards.Binary})
+	if err != nil {
+		return err
+	}
+	var counts shards.Counts
+	for _, r := range rows {
+		if err := w.Write(r); err != nil {
+			w.Abort()
+			return err
+		}
+		counts.Rows++
+		counts.Tokens += int64(len(r.InputIDs))
+	}
+	m := shards.Manifest{Method: "full", TargetLength: o.Window, TrainLength: o.Window, Seed: uint64(o.Seed),
+		Input: assets.CorpusName + " + " + what, TokenizerHash: tokHash, Counts: counts,
+		ShortDocuments: "pretraining rows: documents cut into windows; synthetic rows are shorter than the window"}
+	return w.Close(m)
 }

@@ -85,11 +85,24 @@ func filler(rng *rand.Rand, texts [][]string, n int) string {
 // SyntheticRow returns one retrieval document of at most window tokens:
 // a pass key or one to four key–value needles hidden in filler, followed by
 // the question and its answer and EOS. kind 0 is a passkey document, 1 a
-// key–value document.
+// key–value document, 2 a copy document (a passage with numbers, twice).
 func SyntheticRow(rng *rand.Rand, tok Tokenizer, texts [][]string, window, kind int) (shards.Row, error) {
 	build := func(words int) (string, error) {
 		before := rng.IntN(words + 1)
 		switch kind {
+		case 2:
+			// A passage with numbers in it, then the same passage again:
+			// every token of the repeat is a copy target, the dense signal
+			// that makes a small model learn to look back and copy
+			// (induction heads), which the retrieval rows then use.
+			f := strings.Fields(filler(rng, texts, max(words/2, 4)))
+			for i := range f {
+				if rng.IntN(5) == 0 {
+					f[i] = strconv.Itoa(rng.IntN(100000))
+				}
+			}
+			p := strings.Join(f, " ")
+			return p + "\n" + p, nil
 		case 0:
 			key := strconv.Itoa(rng.IntN(50000) + 1)
 			info := "The pass key is " + key + ". Remember it. " + key + " is the pass key."
@@ -139,8 +152,12 @@ func SyntheticRow(rng *rand.Rand, tok Tokenizer, texts [][]string, window, kind 
 
 // Mix interleaves corpus rows with synthetic rows so that about fraction
 // of all rows are synthetic, deterministically from seed. Corpus rows are
-// shuffled first.
-func Mix(corpus []shards.Row, tok Tokenizer, texts [][]string, window int, fraction float64, seed uint64) ([]shards.Row, error) {
+// shuffled first. Synthetic row s is of kind kinds[s % len(kinds)] (see
+// SyntheticRow).
+func Mix(corpus []shards.Row, tok Tokenizer, texts [][]string, window int, fraction float64, kinds []int, seed uint64) ([]shards.Row, error) {
+	if len(kinds) == 0 {
+		return nil, fmt.Errorf("tinybase: no synthetic row kinds")
+	}
 	if !(fraction >= 0 && fraction < 1) {
 		return nil, fmt.Errorf("tinybase: synthetic fraction %v outside [0, 1)", fraction)
 	}
@@ -153,7 +170,7 @@ func Mix(corpus []shards.Row, tok Tokenizer, texts [][]string, window int, fract
 	for s := 0; s < nSyn || ci < len(rows); {
 		// Place synthetic row s after corpus row floor((s+1)·len/nSyn).
 		if s < nSyn && (ci >= len(rows) || int64(ci)*int64(nSyn) >= int64(s+1)*int64(len(rows))) {
-			r, err := SyntheticRow(rng, tok, texts, window, s%2)
+			r, err := SyntheticRow(rng, tok, texts, window, kinds[s%len(kinds)])
 			if err != nil {
 				return nil, err
 			}

@@ -27,7 +27,7 @@ func TestSyntheticRowFitsAndAnswers(t *testing.T) {
 	tok := embeddedTokenizer(t)
 	texts := [][]string{strings.Fields(strings.Repeat("We the people of the United States, in order to form a more perfect union. ", 40))}
 	for _, window := range []int{128, 256, 512} {
-		for kind := 0; kind < 2; kind++ {
+		for kind := 0; kind < 3; kind++ {
 			rng := rand.New(rand.NewPCG(uint64(window), uint64(kind)))
 			for i := 0; i < 20; i++ {
 				r, err := SyntheticRow(rng, tok, texts, window, kind)
@@ -38,6 +38,13 @@ func TestSyntheticRowFitsAndAnswers(t *testing.T) {
 					t.Fatalf("window %d kind %d: %d tokens", window, kind, n)
 				}
 				text := tok.Decode(r.InputIDs, true)
+				if kind == 2 {
+					halves := strings.SplitN(text, "\n", 2)
+					if len(halves) != 2 || halves[0] != halves[1] {
+						t.Fatalf("copy document is not a passage twice:\n%s", text)
+					}
+					continue
+				}
 				// The answer given at the end must occur earlier in the text.
 				nums := number.FindAllString(text, -1)
 				if len(nums) == 0 {
@@ -58,11 +65,11 @@ func TestMixFractionAndDeterminism(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		corpus = append(corpus, shards.Row{InputIDs: []int32{int32(i), 1, 2}})
 	}
-	a, err := Mix(corpus, tok, nil, 128, 0.25, 7)
+	a, err := Mix(corpus, tok, nil, 128, 0.25, []int{0, 1}, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := Mix(corpus, tok, nil, 128, 0.25, 7)
+	b, _ := Mix(corpus, tok, nil, 128, 0.25, []int{0, 1}, 7)
 	if !reflect.DeepEqual(a, b) {
 		t.Fatal("same seed, different mix")
 	}

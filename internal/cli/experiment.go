@@ -25,11 +25,12 @@ rule) and the same optimizer settings and number of training tokens, it trains F
 fewer steps), PoSE, RandPos and LongRecipe (30 % of Lt, digit sentences kept, others dropped with
 probability 0.5); LongRecipe again at 10/20/40 %; and, for the 30 % model, stage 2 on replay rows
 (LR decaying to zero) and stage 3 (merge with the original). Every model is evaluated on passkey and
-niah_single at 1×, 2×, 4× … factor× the base window (depths 0, 0.5, 1), perplexity by position and
-short-window perplexity. Training FLOPs are counted analytically.
+niah_single at 1×, 2×, 4× … factor× the base window (depths 0, 0.5, 1; string-match accuracy and the
+gold answer's log-likelihood), perplexity by position and short-window perplexity. Training FLOPs are
+counted analytically.
 
 Writes OUTPUT/results.json, results.md (command and seed on top), accuracy_vs_length.png,
-ppl_by_position.png, ratio_ablation.png and stage_ablation.png. Each step records step.json; a rerun
+answer_nll_vs_length.png, ppl_by_position.png, ratio_ablation.png and stage_ablation.png. Each step records step.json; a rerun
 skips finished steps and resumes interrupted training.`
 
 func runExperiment(ctx context.Context, env *Env, args []string) error {
@@ -41,7 +42,7 @@ func runExperiment(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.Factor, "factor", d.Factor, "window extension factor: Lt = factor × the base window")
 	fs.Int64Var(&o.Tokens, "tokens", 0, fmt.Sprintf("stage-1 training tokens of every run (default %d; --quick: 4·Lt)", d.Tokens))
 	fs.Int64Var(&o.AnnealTokens, "anneal-tokens", 0, "stage-2 replay tokens of the stage ablation (default tokens/10)")
-	fs.IntVar(&o.Batch, "batch", 0, fmt.Sprintf("rows per optimizer step, the same for every run (default %d; --quick: 2)", d.Batch))
+	fs.IntVar(&o.Batch, "batch", 0, fmt.Sprintf("rows per optimizer step, the same for every run; tokens match the budget within batch/2 rows (default %d)", d.Batch))
 	fs.Float64Var(&o.LR, "lr", d.LR, "stage-1 learning rate (constant)")
 	fs.Float64Var(&o.AnnealLR, "anneal-lr", d.AnnealLR, "stage-2 peak learning rate (linear decay to 0)")
 	fs.Int64Var(&o.Seed, "seed", d.Seed, "seed of data preparation, training and evaluation prompts")

@@ -20,8 +20,10 @@ func runTinybase(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "tinybase", "tinybase --output DIR [--steps N] [flags]",
 		"Pretrains the tiny Llama that the quickstart extends: the embedded State of the Union corpus (training\n"+
 			"split) cut into windows of --window tokens, with --synthetic of the rows being retrieval documents\n"+
-			"(a pass key or key-value needles inside the window, asked for at the end). Rerunning resumes.\n"+
-			"The model folder is OUTPUT/train; build.json records the settings and the final loss.")
+			"(a pass key or key-value needles inside the window, asked for at the end); then a second phase\n"+
+			"on half corpus, half synthetic rows (copy documents, pass keys, key-value needles) that teaches the\n"+
+			"model to look back and copy. Rerunning resumes. The model folder is OUTPUT/train-retrieval (OUTPUT/train\n"+
+			"with --retrieval-steps 0); build.json records the settings and the final loss.")
 	out := fs.String("output", "", "build folder (required)")
 	fs.IntVar(&d.Window, "window", d.Window, "pretraining window (max_position_embeddings)")
 	fs.IntVar(&d.Hidden, "hidden", d.Hidden, "hidden size")
@@ -35,6 +37,8 @@ func runTinybase(ctx context.Context, env *Env, args []string) error {
 	fs.Float64Var(&d.MinLR, "min-lr", d.MinLR, "final learning rate")
 	fs.IntVar(&d.Warmup, "warmup", d.Warmup, "warm-up steps")
 	fs.Float64Var(&d.SyntheticFraction, "synthetic", d.SyntheticFraction, "fraction of rows that are synthetic retrieval documents")
+	fs.IntVar(&d.RetrievalSteps, "retrieval-steps", d.RetrievalSteps, "phase-2 steps on half corpus, half copy/passkey/key-value rows (0: none)")
+	fs.Float64Var(&d.RetrievalLR, "retrieval-lr", d.RetrievalLR, "phase-2 peak learning rate (cosine to --min-lr)")
 	fs.Int64Var(&d.Seed, "seed", d.Seed, "seed (data mix and initialisation)")
 	fs.IntVar(&d.Threads, "threads", 0, "threads (0: all cores)")
 	fs.StringVar(&d.SaveDType, "save-dtype", d.SaveDType, "dtype of the final weights")

@@ -36,7 +36,7 @@ def inv_freq_for(cfg, max_pos):
     if kind == "linear":
         return plain(base) / factor, 1.0
     if kind == "dynamic":
-        L0 = rs.get("original_max_position_embeddings") or cfg["max_position_embeddings"]
+        L0 = cfg["max_position_embeddings"]  # transformers ignores original_max_position_embeddings here
         n = max_pos + 1
         if n > L0:
             base = base * ((factor * n / L0) - (factor - 1)) ** (hd / (hd - 2))

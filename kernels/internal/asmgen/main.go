@@ -35,9 +35,13 @@ func main() {
 	for rows := 1; rows <= 12; rows++ {
 		avx512EdgeKernel(&g, 12, rows)
 	}
+	for rows := 1; rows <= 12; rows++ {
+		avx512DirectKernel(&g, rows)
+	}
 	avx2Kernel(&g, 6)
 	peakLoops(&g)
 	g.WriteString(packAsm)
+	packBTransposeAVX512(&g)
 	amxKernel(&g)
 	if err := os.WriteFile(*out, g.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
@@ -76,6 +80,16 @@ func avx512Kernel(g *gen, mr int) {
 	g.p("// func %s(kc int, a, b, c *float32, ldc int, beta float32, load int)", name)
 	g.p("TEXT ·%s(SB), NOSPLIT, %s", name, kernelArgs)
 	kernelPrologue(g)
+	// Fetch the C tile while the k loop runs: it is read (or written) only
+	// at the end, and is usually not in cache.
+	g.p("\tMOVQ DX, R9")
+	for i := 0; i < mr; i++ {
+		g.p("\tPREFETCHT0 (R9)")
+		g.p("\tPREFETCHT0 64(R9)")
+		if i < mr-1 {
+			g.p("\tADDQ SI, R9")
+		}
+	}
 	for i := 0; i < 2*mr; i++ {
 		g.p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
 	}
@@ -527,20 +541,32 @@ func (g *gen) tdpbf16ps(d, a, b int) {
 	g.bytes(fmt.Sprintf("TDPBF16PS TMM%d, TMM%d, TMM%d", d, a, b), append(vex3(b, 2), 0x5c, byte(0xc0|d<<3|a)))
 }
 
-// amxKernel emits amxKernel32x32: a 32×32 fp32 block of C from packed bf16
-// panels, with tiles TMM0..3 accumulating the 2×2 16×16 sub-blocks, TMM4/5
-// the two A tiles and TMM6/7 the two B tiles of each 32-deep k block. The
-// accumulators go through a 32×32 fp32 scratch block and are combined
-// into C with AVX-512: C = alpha·acc (+ beta·C when load ≠ 0).
+// amxKernel emits amxKernel32x32: for each of npanels 32-column panels of
+// packed B (panel q at b + q·bstride bytes), a 32×32 fp32 block of C (at
+// c + q·128 bytes) from kblocks 32-deep blocks of packed bf16 panels, with
+// tiles TMM0..3 accumulating the 2×2 16×16 sub-blocks, TMM4/5 the two A
+// tiles and TMM6/7 the two B tiles of each k block. The accumulators go
+// through a 32×32 fp32 scratch block and are combined into C with
+// AVX-512: C = alpha·acc (+ beta·C when load ≠ 0). The tile configuration
+// is loaded once per call and the tiles released before returning.
 func amxKernel(g *gen) {
-	g.p("// func amxKernel32x32(kblocks int, a, b *uint16, c *float32, ldc int, alpha, beta float32, load int, scratch *float32, cfg *byte)")
-	g.p("TEXT ·amxKernel32x32(SB), NOSPLIT, $0-72")
+	g.p("// func amxKernel32x32(kblocks int, a, b *uint16, c *float32, ldc int, alpha, beta float32, load int, scratch *float32, cfg *byte, npanels, bstride int)")
+	g.p("TEXT ·amxKernel32x32(SB), NOSPLIT, $0-88")
 	g.p("\tMOVQ cfg+64(FP), AX")
 	g.ldtilecfg(rAX)
+	g.p("\tMOVQ b+16(FP), R12")
+	g.p("\tMOVQ c+24(FP), R13")
+	g.p("\tMOVQ npanels+72(FP), R14")
+	g.p("\tMOVQ ldc+32(FP), R9")
+	g.p("\tSHLQ $2, R9")
+	g.p("\tVBROADCASTSS alpha+40(FP), Z2")
+	g.p("\tVBROADCASTSS beta+44(FP), Z3")
+	g.p("\tMOVQ load+48(FP), R10")
+	g.p("\tMOVQ $64, BX")
+	g.p("amx_panel:")
 	g.p("\tMOVQ kblocks+0(FP), CX")
 	g.p("\tMOVQ a+8(FP), SI")
-	g.p("\tMOVQ b+16(FP), DI")
-	g.p("\tMOVQ $64, BX")
+	g.p("\tMOVQ R12, DI")
 	for t := 0; t < 4; t++ {
 		g.tilezero(t)
 	}
@@ -566,13 +592,7 @@ func amxKernel(g *gen) {
 	g.tilestored(1, rAX, rDX, 64)
 	g.tilestored(2, rAX, rDX, 2048)
 	g.tilestored(3, rAX, rDX, 2048+64)
-	g.tilerelease()
-	g.p("\tMOVQ c+24(FP), R8")
-	g.p("\tMOVQ ldc+32(FP), R9")
-	g.p("\tSHLQ $2, R9")
-	g.p("\tVBROADCASTSS alpha+40(FP), Z2")
-	g.p("\tVBROADCASTSS beta+44(FP), Z3")
-	g.p("\tMOVQ load+48(FP), R10")
+	g.p("\tMOVQ R13, R8")
 	g.p("\tMOVQ $32, CX")
 	g.p("amx_combine:")
 	g.p("\tVMULPS (AX), Z2, Z0")
@@ -588,6 +608,212 @@ func amxKernel(g *gen) {
 	g.p("\tADDQ R9, R8")
 	g.p("\tDECQ CX")
 	g.p("\tJNE amx_combine")
+	g.p("\tADDQ bstride+80(FP), R12")
+	g.p("\tADDQ $128, R13")
+	g.p("\tDECQ R14")
+	g.p("\tJNE amx_panel")
+	g.tilerelease()
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+	g.p("")
+}
+
+// avx512DirectKernel emits the rows×32 kernel that reads A in place
+// (row-major, not packed): row i of the tile at a + i·lda, k steps
+// contiguous. Rows go through three base registers (AX rows 0-3, R11 rows
+// 4-7, R12 rows 8-11) with offsets 0, lda, 2·lda, 3·lda. As the edge
+// kernels it masks the columns of C; it also scales by alpha at the end:
+// C = alpha·acc (+ beta·C when load ≠ 0).
+// Arguments: kc int, a *float32, lda int, b, c *float32, ldc int,
+// alpha, beta float32, load int, mask uint32.
+func avx512DirectKernel(g *gen, rows int) {
+	name := fmt.Sprintf("sgemmDirectAVX512r%d", rows)
+	g.p("// func %s(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int, mask uint32)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-68", name)
+	g.p("\tMOVQ kc+0(FP), CX")
+	g.p("\tMOVQ a+8(FP), AX")
+	g.p("\tMOVQ lda+16(FP), R8")
+	g.p("\tSHLQ $2, R8")
+	g.p("\tLEAQ (R8)(R8*2), R9")
+	g.p("\tLEAQ (AX)(R8*4), R11")
+	g.p("\tLEAQ (R11)(R8*4), R12")
+	g.p("\tMOVQ b+24(FP), BX")
+	g.p("\tMOVQ c+32(FP), DX")
+	g.p("\tMOVQ ldc+40(FP), SI")
+	g.p("\tSHLQ $2, SI")
+	g.p("\tMOVL mask+64(FP), R10")
+	g.p("\tKMOVW R10, K1")
+	g.p("\tSHRL $16, R10")
+	g.p("\tKMOVW R10, K2")
+	g.p("\tMOVQ DX, R10")
+	for i := 0; i < rows; i++ {
+		g.p("\tPREFETCHT0 (R10)")
+		g.p("\tPREFETCHT0 64(R10)")
+		if i < rows-1 {
+			g.p("\tADDQ SI, R10")
+		}
+	}
+	for i := 0; i < 2*rows; i++ {
+		g.p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	addr := func(i, disp int) string {
+		base := []string{"AX", "R11", "R12"}[i/4]
+		switch i % 4 {
+		case 0:
+			return fmt.Sprintf("%d(%s)", disp, base)
+		case 1:
+			return fmt.Sprintf("%d(%s)(R8*1)", disp, base)
+		case 2:
+			return fmt.Sprintf("%d(%s)(R8*2)", disp, base)
+		}
+		return fmt.Sprintf("%d(%s)(R9*1)", disp, base)
+	}
+	const bStep = 128
+	step := func(u int) {
+		g.p("\tVMOVUPS %d(BX), Z24", u*bStep)
+		g.p("\tVMOVUPS %d(BX), Z25", u*bStep+64)
+		for i := 0; i < rows; i++ {
+			t := 26 + (i % 6)
+			g.p("\tVBROADCASTSS %s, Z%d", addr(i, 4*u), t)
+			g.p("\tVFMADD231PS Z24, Z%d, Z%d", t, 2*i)
+			g.p("\tVFMADD231PS Z25, Z%d, Z%d", t, 2*i+1)
+		}
+	}
+	advance := func(steps int) {
+		g.p("\tADDQ $%d, AX", 4*steps)
+		if rows > 4 {
+			g.p("\tADDQ $%d, R11", 4*steps)
+		}
+		if rows > 8 {
+			g.p("\tADDQ $%d, R12", 4*steps)
+		}
+		g.p("\tADDQ $%d, BX", steps*bStep)
+	}
+	const unroll = 4
+	g.p("\tCMPQ CX, $%d", unroll)
+	g.p("\tJLT %s_tail", name)
+	g.p("%s_loop4:", name)
+	g.p("\tPREFETCHT0 %d(BX)", unroll*bStep*2)
+	for u := 0; u < unroll; u++ {
+		step(u)
+	}
+	advance(unroll)
+	g.p("\tSUBQ $%d, CX", unroll)
+	g.p("\tCMPQ CX, $%d", unroll)
+	g.p("\tJGE %s_loop4", name)
+	g.p("%s_tail:", name)
+	g.p("\tTESTQ CX, CX")
+	g.p("\tJEQ %s_store", name)
+	g.p("%s_loop1:", name)
+	step(0)
+	advance(1)
+	g.p("\tDECQ CX")
+	g.p("\tJNE %s_loop1", name)
+	g.p("%s_store:", name)
+	g.p("\tVBROADCASTSS alpha+48(FP), Z26")
+	for i := 0; i < 2*rows; i++ {
+		g.p("\tVMULPS Z26, Z%d, Z%d", i, i)
+	}
+	g.p("\tMOVQ load+56(FP), R10")
+	g.p("\tTESTQ R10, R10")
+	g.p("\tJEQ %s_overwrite", name)
+	g.p("\tVBROADCASTSS beta+52(FP), Z27")
+	for i := 0; i < rows; i++ {
+		g.p("\tVMOVUPS.Z (DX), K1, Z26")
+		g.p("\tVFMADD231PS Z27, Z26, Z%d", 2*i)
+		g.p("\tVMOVUPS.Z 64(DX), K2, Z26")
+		g.p("\tVFMADD231PS Z27, Z26, Z%d", 2*i+1)
+		g.p("\tVMOVUPS Z%d, K1, (DX)", 2*i)
+		g.p("\tVMOVUPS Z%d, K2, 64(DX)", 2*i+1)
+		g.p("\tADDQ SI, DX")
+	}
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+	g.p("%s_overwrite:", name)
+	for i := 0; i < rows; i++ {
+		g.p("\tVMOVUPS Z%d, K1, (DX)", 2*i)
+		g.p("\tVMOVUPS Z%d, K2, 64(DX)", 2*i+1)
+		g.p("\tADDQ SI, DX")
+	}
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+	g.p("")
+}
+
+// packBTransposeAVX512 emits packB32TransAVX512: the 32-column B panel from
+// a transposed B (32 rows of src, stride ld, k contiguous), kc a multiple
+// of 16, by 16×16 register transposes: dst[p*32+j] = src[j*ld+p].
+func packBTransposeAVX512(g *gen) {
+	g.p("// func packB32TransAVX512(kc int, src *float32, ld int, dst *float32)")
+	g.p("TEXT ·packB32TransAVX512(SB), NOSPLIT, $0-32")
+	g.p("\tMOVQ kc+0(FP), CX")
+	g.p("\tSHRQ $4, CX")
+	g.p("\tMOVQ src+8(FP), SI")
+	g.p("\tMOVQ ld+16(FP), R8")
+	g.p("\tSHLQ $2, R8")
+	g.p("\tLEAQ (R8)(R8*2), R9")
+	g.p("\tMOVQ dst+24(FP), DI")
+	g.p("\tTESTQ CX, CX")
+	g.p("\tJEQ pbt16_done")
+	g.p("pbt16_loop:")
+	for h := 0; h < 2; h++ {
+		// Bases of rows 16h+0..3, 4..7, 8..11, 12..15.
+		g.p("\tMOVQ SI, R10")
+		if h == 1 {
+			g.p("\tLEAQ (R10)(R8*8), R10")
+			g.p("\tLEAQ (R10)(R8*8), R10")
+		}
+		for i := 0; i < 16; i++ {
+			base := "R10"
+			if i%4 == 0 && i > 0 {
+				g.p("\tLEAQ (R10)(R8*4), R10")
+			}
+			switch i % 4 {
+			case 0:
+				g.p("\tVMOVUPS (%s), Z%d", base, i)
+			case 1:
+				g.p("\tVMOVUPS (%s)(R8*1), Z%d", base, i)
+			case 2:
+				g.p("\tVMOVUPS (%s)(R8*2), Z%d", base, i)
+			case 3:
+				g.p("\tVMOVUPS (%s)(R9*1), Z%d", base, i)
+			}
+		}
+		// Stage 1: t(2i), t(2i+1) = unpck{l,h}ps(r(2i), r(2i+1)) in Z16..31.
+		for i := 0; i < 8; i++ {
+			g.p("\tVUNPCKLPS Z%d, Z%d, Z%d", 2*i+1, 2*i, 16+2*i)
+			g.p("\tVUNPCKHPS Z%d, Z%d, Z%d", 2*i+1, 2*i, 16+2*i+1)
+		}
+		// Stage 2: u(4q+c) back in Z0..15.
+		for q := 0; q < 4; q++ {
+			t := 16 + 4*q
+			g.p("\tVUNPCKLPD Z%d, Z%d, Z%d", t+2, t, 4*q)
+			g.p("\tVUNPCKHPD Z%d, Z%d, Z%d", t+2, t, 4*q+1)
+			g.p("\tVUNPCKLPD Z%d, Z%d, Z%d", t+3, t+1, 4*q+2)
+			g.p("\tVUNPCKHPD Z%d, Z%d, Z%d", t+3, t+1, 4*q+3)
+		}
+		// Stage 3: column 4L+c of the block is lane L of u(c), u(4+c),
+		// u(8+c), u(12+c). Output row p = 4L+c goes to dst + p·128 + h·64.
+		for c := 0; c < 4; c++ {
+			a, b, d, e := c, 4+c, 8+c, 12+c
+			g.p("\tVSHUFF32X4 $0x44, Z%d, Z%d, Z16", b, a)
+			g.p("\tVSHUFF32X4 $0xee, Z%d, Z%d, Z17", b, a)
+			g.p("\tVSHUFF32X4 $0x44, Z%d, Z%d, Z18", e, d)
+			g.p("\tVSHUFF32X4 $0xee, Z%d, Z%d, Z19", e, d)
+			g.p("\tVSHUFF32X4 $0x88, Z18, Z16, Z20")
+			g.p("\tVSHUFF32X4 $0xdd, Z18, Z16, Z21")
+			g.p("\tVSHUFF32X4 $0x88, Z19, Z17, Z22")
+			g.p("\tVSHUFF32X4 $0xdd, Z19, Z17, Z23")
+			for L, z := range []int{20, 21, 22, 23} {
+				g.p("\tVMOVUPS Z%d, %d(DI)", z, (4*L+c)*128+h*64)
+			}
+		}
+	}
+	g.p("\tADDQ $64, SI")
+	g.p("\tADDQ $2048, DI")
+	g.p("\tDECQ CX")
+	g.p("\tJNE pbt16_loop")
+	g.p("pbt16_done:")
 	g.p("\tVZEROUPPER")
 	g.p("\tRET")
 	g.p("")
