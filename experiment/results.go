@@ -279,7 +279,11 @@ func (r *Results) finish() {
 			return
 		}
 		v := m.LongAccuracy / f.LongAccuracy
-		add(claim, true, v, fmt.Sprintf("%.1f %% vs FLT %.1f %% (ratio %s)", 100*m.LongAccuracy, 100*f.LongAccuracy, pct(v)),
+		msg := fmt.Sprintf("%.1f %% vs FLT %.1f %% (ratio %s)", 100*m.LongAccuracy, 100*f.LongAccuracy, pct(v))
+		if f.LongAccuracy == 0 {
+			msg += "; FLT scores 0, so the ratio is undefined"
+		}
+		add(claim, true, v, msg,
 			func(v float64) bool { return v >= 0.9 })
 	}
 	vsFLT("longrecipe-30", "LongRecipe 30% (stage 1) reaches ≥ 90 % of FLT's long-context accuracy")
@@ -307,10 +311,13 @@ func (r *Results) finish() {
 			add(claim, false, 0, "", nil)
 			continue
 		}
-		add(claim, true, lr.LongAccuracy-bm.LongAccuracy,
-			fmt.Sprintf("%.1f %% vs %.1f %% long-context accuracy, at %s vs %s of FLT's compute",
-				100*lr.LongAccuracy, 100*bm.LongAccuracy, pct(lr.ComputeVsFLT), pct(bm.ComputeVsFLT)),
-			func(v float64) bool { return v > 0 })
+		v := lr.LongAccuracy - bm.LongAccuracy
+		msg := fmt.Sprintf("%.1f %% vs %.1f %% long-context accuracy, at %s vs %s of FLT's compute",
+			100*lr.LongAccuracy, 100*bm.LongAccuracy, pct(lr.ComputeVsFLT), pct(bm.ComputeVsFLT))
+		if lr.LongAccuracy == 0 && bm.LongAccuracy == 0 {
+			v, msg = math.NaN(), msg+"; both score 0, which decides nothing"
+		}
+		add(claim, true, v, msg, func(v float64) bool { return v > 0 })
 	}
 	m, okM := get("longrecipe-30+merge")
 	b, okB := get("base")
