@@ -47,7 +47,7 @@ type Options struct {
 
 // DefaultOptions is the README's quickstart.
 func DefaultOptions() Options {
-	return Options{Output: "quickstart-run", Factor: 8, Ratio: 0.3, ExtendSteps: 60, AnnealSteps: 10, Samples: 5, Seed: 2027}
+	return Options{Output: "quickstart-run", Factor: 8, Ratio: 0.3, ExtendSteps: 150, AnnealSteps: 20, Samples: 5, Seed: 2027}
 }
 
 // Report is what the quickstart prints.

@@ -1,0 +1,77 @@
+package quickstart
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/longrecipe/longrecipe/assets"
+	"github.com/longrecipe/longrecipe/hf"
+	"github.com/longrecipe/longrecipe/model"
+)
+
+// tinyBase writes a small random Llama with a 256-token window.
+func tinyBase(t *testing.T, dir string) {
+	t.Helper()
+	b, _ := json.Marshal(map[string]any{
+		"model_type": "llama", "vocab_size": 4096, "hidden_size": 32, "intermediate_size": 64,
+		"num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 256,
+		"rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": true, "hidden_act": "silu",
+		"initializer_range": 0.02, "torch_dtype": "bfloat16",
+	})
+	cfg, err := hf.ParseConfig(b, "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(dir, "bf16"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), assets.TokenizerJSON(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestQuickstartTiny(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base")
+	tinyBase(t, base)
+	var log bytes.Buffer
+	o := Options{Output: filepath.Join(dir, "qs"), Base: base, Factor: 2, Ratio: 0.3, ExtendSteps: 2, AnnealSteps: 1, Samples: 1, Seed: 1, Threads: 2, Log: &log}
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	for _, row := range []string{"| base |", "| extend |", "| anneal |", "| merge |", "Perplexity"} {
+		if !strings.Contains(rep.Markdown, row) {
+			t.Fatalf("report lacks %q:\n%s", row, rep.Markdown)
+		}
+	}
+	// The recipe file is written and valid, and names the 2× window.
+	b, err := os.ReadFile(rep.RecipeFile)
+	if err != nil || !strings.Contains(string(b), "target_length = 512") {
+		t.Fatalf("recipe.toml: %v\n%s", err, b)
+	}
+	cfg, err := hf.LoadConfig(filepath.Join(rep.Final, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxPositionEmbeddings != 512 || cfg.TorchDtype != "bfloat16" {
+		t.Fatalf("final model: window %d dtype %s", cfg.MaxPositionEmbeddings, cfg.TorchDtype)
+	}
+	// A rerun skips every stage.
+	log.Reset()
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(log.String(), "done already"); n != 6 {
+		t.Fatalf("rerun skipped %d stages, want 6:\n%s", n, log.String())
+	}
+}
