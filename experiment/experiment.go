@@ -406,25 +406,17 @@ func (x *runner) run(ctx context.Context, s runSpec, startHash, baseHash string)
 	if s.Method != data.Full {
 		ls = max(int(s.Ratio*float64(x.lt)+0.5), 1)
 	}
-	sel := data.Selector{}
-	if s.Select {
-		sel = data.Selector{Ends: data.SentenceEnds(x.tok), Impactful: data.DigitTokens(x.tok), DropProb: 0.5}
-	}
 	var prep prepared
 	dataDir := filepath.Join(dir, "data")
 	dataHash, err := x.step(s.Name+": prepare", dataDir, map[string]any{
 		"corpus": x.hashes["train"], "tokenizer": x.tok.Hash(), "method": s.Method, "lt": x.lt, "ls": ls,
 		"select": s.Select, "seed": x.o.Seed,
 	}, false, &prep, func(out string) (any, error) {
-		cfg := data.Config{Method: s.Method, TargetLength: x.lt, TrainLength: ls, Seed: uint64(x.o.Seed), Threads: x.o.Threads,
-			Selector: sel, Tokenizer: x.tok, Corpus: data.CorpusOptions{TextField: "text"}, Progress: x.o.Progress}
-		m := shards.Manifest{Method: string(s.Method), TargetLength: x.lt, TrainLength: ls, Seed: uint64(x.o.Seed),
-			Input: x.inputs["train"], TokenizerHash: x.tok.Hash(),
-			ShortDocuments: "skipped: a document with fewer (selected) tokens than the row length is skipped and counted"}
+		j := data.Job{Input: x.inputs["train"], Output: out, Method: s.Method, TargetLength: x.lt, TrainLength: ls}
 		if s.Select {
-			m.Selection = &shards.Selection{Impactful: "digits", ImpactfulTokens: sel.Impactful.Len(), DropProb: sel.DropProb, SentenceEndTokens: sel.Ends.Len()}
+			j.Impactful = "digits" // drop probability 0.5, the default with impactful tokens
 		}
-		return writeDataset(ctx, out, x.inputs["train"], cfg, m)
+		return x.dataset(ctx, j)
 	})
 	if err != nil {
 		return err
@@ -454,14 +446,8 @@ func (x *runner) run(ctx context.Context, s runSpec, startHash, baseHash string)
 	replayHash, err := x.step(s.Name+": replay data", replayDir, map[string]any{
 		"replay": x.hashes["replay"], "tokenizer": x.tok.Hash(), "ls": ls, "seed": x.o.Seed,
 	}, false, &rprep, func(out string) (any, error) {
-		rc := &data.ReplayConfig{PromptField: "prompt", ResponseField: "response", Separator: "\n", MaskPrompt: true}
-		cfg := data.Config{Method: data.Replay, TargetLength: ls, TrainLength: ls, Seed: uint64(x.o.Seed), Threads: x.o.Threads,
-			Tokenizer: x.tok, Replay: rc, Corpus: data.CorpusOptions{TextField: "text"}, Progress: x.o.Progress}
-		m := shards.Manifest{Method: string(data.Replay), TargetLength: ls, TrainLength: ls, Seed: uint64(x.o.Seed),
-			Input: x.inputs["replay"], TokenizerHash: x.tok.Hash(),
-			Replay:         &shards.Replay{Input: x.inputs["replay"], PromptField: rc.PromptField, ResponseField: rc.ResponseField, MaskPrompt: rc.MaskPrompt},
-			ShortDocuments: "replay: records are concatenated and cut into rows of Ls tokens; the tokens after the last full row are dropped"}
-		return writeDataset(ctx, out, x.inputs["replay"], cfg, m)
+		return x.dataset(ctx, data.Job{Input: x.inputs["replay"], Output: out, Method: data.Replay, TargetLength: ls, TrainLength: ls,
+			Replay: &data.ReplayConfig{PromptField: "prompt", ResponseField: "response", Separator: "\n", MaskPrompt: true}})
 	})
 	if err != nil {
 		return err
@@ -512,25 +498,19 @@ func stepsFor(budget int64, batch int, meanLen float64) int {
 	return max(int(math.Round(float64(budget)/(float64(batch)*meanLen))), 1)
 }
 
-func writeDataset(ctx context.Context, dir, input string, cfg data.Config, m shards.Manifest) (*prepared, error) {
-	w, err := shards.Create(dir, shards.WriterOptions{Format: shards.Binary})
+// dataset completes j with the run's shared settings and prepares it.
+func (x *runner) dataset(ctx context.Context, j data.Job) (*prepared, error) {
+	j.Format, j.Seed, j.Threads, j.Tokenizer, j.Progress = shards.Binary, uint64(x.o.Seed), x.o.Threads, x.tok, x.o.Progress
+	j.Corpus = data.CorpusOptions{TextField: "text"}
+	m, err := data.RunJob(ctx, j)
 	if err != nil {
 		return nil, err
 	}
-	counts, err := data.Prepare(ctx, input, cfg, w)
-	if err != nil {
-		w.Abort()
-		return nil, err
+	c := m.Counts
+	if c.Rows == 0 {
+		return nil, fmt.Errorf("%s gave no rows (documents read %d, skipped %v): use longer documents or a smaller factor", j.Input, c.DocumentsRead, c.DocumentsSkipped)
 	}
-	if counts.Rows == 0 {
-		w.Abort()
-		return nil, fmt.Errorf("%s gave no rows (documents read %d, skipped %v): use longer documents or a smaller factor", input, counts.DocumentsRead, counts.DocumentsSkipped)
-	}
-	m.Counts = counts
-	if err := w.Close(m); err != nil {
-		return nil, err
-	}
-	return &prepared{Counts: counts, MeanLen: float64(counts.Tokens) / float64(counts.Rows)}, nil
+	return &prepared{Counts: c, MeanLen: float64(c.Tokens) / float64(c.Rows)}, nil
 }
 
 // hyper returns the optimizer settings shared by every run: the paper's
