@@ -67,19 +67,6 @@ func parallelRows(T, threads int, fn func(t0, t1 int)) {
 // gemm is kernels.Sgemm: C = alpha·op(A)·op(B) + beta·C, row-major. The
 // kernel parallelises internally; use gemmSerial inside parallel loops.
 func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if transA && m > k && k > 0 {
-		// Work around kernels.Sgemm slicing a[i0*lda:] before checking
-		// transA (it panics when a split row i0 exceeds k): hand it
-		// blocks of at most k rows of C.
-		step := k
-		if step < m {
-			for i0 := 0; i0 < m; i0 += step {
-				mb := min(step, m-i0)
-				kernels.Sgemm(true, transB, mb, n, k, alpha, a[i0:], lda, b, ldb, beta, c[i0*ldc:], ldc)
-			}
-			return
-		}
-	}
 	kernels.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
