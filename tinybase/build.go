@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,16 +29,35 @@ type Options struct {
 	// Architecture.
 	Hidden, Layers, Heads, KVHeads, Intermediate int
 	RopeTheta                                    float64
-	// Pretraining.
+	// Phase 1 (pretraining).
 	Steps, Batch, GradAccum, Warmup int
 	LR, MinLR                       float64
-	// SyntheticFraction of all rows are retrieval documents.
+	// SyntheticFraction of all phase-1 rows are pass-key and key–value
+	// documents inside the window.
 	SyntheticFraction float64
-	// Phase 2 (retrieval curriculum): RetrievalSteps more steps from the
-	// phase-1 model on rows that are half corpus, half synthetic (copy
-	// documents, pass keys, key–value needles), cosine RetrievalLR → MinLR.
-	RetrievalSteps  int
-	RetrievalLR     float64
+	// Phase 2 (retrieval curriculum): RetrievalSteps more steps on rows
+	// that are half corpus, half synthetic (copy documents, pass keys,
+	// key–value needles), cosine RetrievalLR → MinLR.
+	RetrievalSteps int
+	RetrievalLR    float64
+	// Phase 3 (copy): CopySteps steps on random-token copy rows (CopyRow)
+	// of CopyWindow tokens, segments of CopySegMin … CopySegMax tokens
+	// drawn from the corpus's unigram distribution, the loss on the
+	// second copies only, at a constant CopyLR after a short warm-up.
+	CopySteps, CopyWindow, CopySegMin, CopySegMax int
+	CopyLR                                        float64
+	// Phase 4 (consolidation): FinalSteps steps on corpus rows with
+	// FinalSynthetic of synthetic rows (random-token copy rows, copy
+	// documents, pass keys, key–value needles), cosine FinalLR → MinLR:
+	// it brings back the prose the copy phase disturbs while keeping the
+	// skill, and stretches the copy distance to the whole window.
+	FinalSteps     int
+	FinalLR        float64
+	FinalSynthetic float64
+	// Phase2Model, when set, is used as the phase-2 model instead of
+	// running phases 1 and 2 (e.g. a copy of the previous shipped model,
+	// which is what those phases produce).
+	Phase2Model     string
 	Seed            int64
 	Threads         int
 	CheckpointEvery int
@@ -46,13 +66,16 @@ type Options struct {
 }
 
 // DefaultOptions is the shipped model's recipe: a 4-layer Llama, d = 256,
-// 4 heads (2 KV heads), window 256, on the embedded corpus's training split
-// (90 % of the addresses) plus 25 % synthetic retrieval rows.
+// 4 heads (2 KV heads), window 256, pretrained on the embedded corpus's
+// training split (90 % of the addresses) plus 25 % synthetic retrieval
+// rows, then the retrieval, copy and consolidation phases.
 func DefaultOptions() Options {
 	return Options{
 		Window: 256, Hidden: 256, Layers: 4, Heads: 4, KVHeads: 2, Intermediate: 768, RopeTheta: 10000,
 		Steps: 1000, Batch: 16, GradAccum: 1, Warmup: 60, LR: 2e-3, MinLR: 1e-4,
 		SyntheticFraction: 0.25, RetrievalSteps: 500, RetrievalLR: 1e-3,
+		CopySteps: 1000, CopyWindow: 64, CopySegMin: 4, CopySegMax: 16, CopyLR: 1e-3,
+		FinalSteps: 800, FinalLR: 1e-3, FinalSynthetic: 0.25,
 		Seed: 2027, CheckpointEvery: 100, SaveDType: "bfloat16",
 	}
 }
@@ -137,30 +160,69 @@ func Build(ctx context.Context, o Options) (*BuildInfo, error) {
 	}
 	dataDir := filepath.Join(o.Output, "data")
 	data2Dir := filepath.Join(o.Output, "data-retrieval")
+	data3Dir := filepath.Join(o.Output, "data-copy")
+	data4Dir := filepath.Join(o.Output, "data-final")
 	info := &BuildInfo{Options: o, Corpus: assets.CorpusName}
-	_, err1 := shards.ReadManifest(dataDir)
-	_, err2 := shards.ReadManifest(data2Dir)
-	if err1 != nil || err2 != nil {
+	ready := true
+	for _, d := range []string{dataDir, data2Dir, data3Dir, data4Dir} {
+		if _, err := shards.ReadManifest(d); err != nil {
+			ready = false
+		}
+	}
+	if !ready {
 		ids := tok.EncodeBatch(texts, true)
 		corpus := ChunkRows(ids, o.Window)
-		rows, err := Mix(corpus, tok, words, o.Window, o.SyntheticFraction, []int{0, 1}, uint64(o.Seed))
+		// The token pool of the copy rows: the corpus's tokens, so that
+		// draws follow their unigram distribution (the words the model
+		// will have to copy, numbers included, are the frequent ones).
+		var pool []int32
+		for _, d := range ids {
+			for _, id := range d {
+				if id != bos && id != eos {
+					pool = append(pool, id)
+				}
+			}
+		}
+		src := Sources{Tok: tok, Texts: words, Pool: pool, BOS: bos}
+		rows, err := Mix(corpus, src, o.Window, o.SyntheticFraction, []int{KindPasskey, KindKeyValue}, uint64(o.Seed))
 		if err != nil {
 			return nil, err
 		}
 		if err := writeRows(dataDir, rows, o, tok.Hash(), "synthetic retrieval rows"); err != nil {
 			return nil, err
 		}
-		// Phase 2: half corpus (an evenly spaced subset), half synthetic.
-		k := min(max(o.RetrievalSteps*o.Batch/2, 1), len(corpus))
-		sub := make([]shards.Row, k)
-		for i := range sub {
-			sub[i] = corpus[i*len(corpus)/k]
+		// Phases 2 and 4: an evenly spaced subset of the corpus plus
+		// synthetic rows (half of phase 2, FinalSynthetic of phase 4).
+		part := func(steps int, fraction float64, kinds []int, seed uint64) ([]shards.Row, error) {
+			k := min(max(int(float64(steps*o.Batch*o.GradAccum)*(1-fraction)), 1), len(corpus))
+			sub := make([]shards.Row, k)
+			for i := range sub {
+				sub[i] = corpus[i*len(corpus)/k]
+			}
+			return Mix(sub, src, o.Window, fraction, kinds, seed)
 		}
-		rows2, err := Mix(sub, tok, words, o.Window, 0.5, []int{2, 0, 2, 1}, uint64(o.Seed)+1)
+		rows2, err := part(o.RetrievalSteps, 0.5, []int{KindCopyText, KindPasskey, KindCopyText, KindKeyValue}, uint64(o.Seed)+1)
 		if err != nil {
 			return nil, err
 		}
 		if err := writeRows(data2Dir, rows2, o, tok.Hash(), "copy, passkey and key-value rows"); err != nil {
+			return nil, err
+		}
+		rng := rand.New(rand.NewPCG(uint64(o.Seed), 0xc0))
+		rows3 := make([]shards.Row, max(o.CopySteps, 1)*o.Batch*o.GradAccum)
+		for i := range rows3 {
+			if rows3[i], err = CopyRow(rng, src.Pool, bos, o.CopyWindow, o.CopySegMin, o.CopySegMax); err != nil {
+				return nil, err
+			}
+		}
+		if err := writeRows(data3Dir, rows3, o, tok.Hash(), "random-token copy rows (corpus unigram distribution)"); err != nil {
+			return nil, err
+		}
+		rows4, err := part(o.FinalSteps, o.FinalSynthetic, []int{KindCopyRand, KindPasskey, KindCopyText, KindKeyValue}, uint64(o.Seed)+3)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeRows(data4Dir, rows4, o, tok.Hash(), "random-token copy, copy, passkey and key-value rows"); err != nil {
 			return nil, err
 		}
 	}
@@ -188,30 +250,49 @@ func Build(ctx context.Context, o Options) (*BuildInfo, error) {
 			return nil, err
 		}
 	}
-	h := train.Hyper{Steps: o.Steps, Batch: o.Batch, GradAccum: o.GradAccum, Schedule: "cosine", LR: o.LR, Warmup: o.Warmup, MinLR: o.MinLR, GradClip: 1, Seed: o.Seed}
-	h.SetAdamW(train.AdamWConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
-	trainDir := filepath.Join(o.Output, "train")
-	res, err := train.RunFolder(ctx, train.FolderJob{
-		Hyper: h, From: initDir, Data: dataDir, Output: trainDir, CheckpointEvery: o.CheckpointEvery,
-		Threads: o.Threads, Checkpointing: false, SaveDType: o.SaveDType, Progress: o.Progress, Log: o.Log,
-	})
-	if err != nil {
-		return nil, err
-	}
-	info.Steps, info.LastLoss, info.Seconds, info.ModelDir = res.Steps, res.LastLoss, res.Elapsed.Seconds(), trainDir
-	if o.RetrievalSteps > 0 {
-		h2 := train.Hyper{Steps: o.RetrievalSteps, Batch: o.Batch, GradAccum: o.GradAccum, Schedule: "cosine", LR: o.RetrievalLR, Warmup: o.Warmup / 3, MinLR: o.MinLR, GradClip: 1, Seed: o.Seed}
-		h2.SetAdamW(h.AdamWConfig())
-		dir2 := filepath.Join(o.Output, "train-retrieval")
-		res2, err := train.RunFolder(ctx, train.FolderJob{
-			Hyper: h2, From: trainDir, Data: data2Dir, Output: dir2, CheckpointEvery: o.CheckpointEvery,
+	adam := train.AdamWConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}
+	phase := func(h train.Hyper, from, data, out string) error {
+		h.Batch, h.GradAccum, h.GradClip, h.Seed = o.Batch, o.GradAccum, 1, o.Seed
+		h.SetAdamW(adam)
+		res, err := train.RunFolder(ctx, train.FolderJob{
+			Hyper: h, From: from, Data: data, Output: out, CheckpointEvery: o.CheckpointEvery,
 			Threads: o.Threads, Checkpointing: false, SaveDType: o.SaveDType, Progress: o.Progress, Log: o.Log,
 		})
 		if err != nil {
+			return err
+		}
+		info.Steps += res.Steps
+		info.LastLoss, info.Seconds, info.ModelDir = res.LastLoss, info.Seconds+res.Elapsed.Seconds(), out
+		return nil
+	}
+	trainDir := filepath.Join(o.Output, "train")
+	last := o.Phase2Model
+	if last == "" {
+		if err := phase(train.Hyper{Steps: o.Steps, Schedule: "cosine", LR: o.LR, Warmup: o.Warmup, MinLR: o.MinLR}, initDir, dataDir, trainDir); err != nil {
 			return nil, err
 		}
-		info.Steps += res2.Steps
-		info.LastLoss, info.Seconds, info.ModelDir = res2.LastLoss, info.Seconds+res2.Elapsed.Seconds(), dir2
+		last = trainDir
+	}
+	if o.Phase2Model == "" && o.RetrievalSteps > 0 {
+		h := train.Hyper{Steps: o.RetrievalSteps, Schedule: "cosine", LR: o.RetrievalLR, Warmup: o.Warmup / 3, MinLR: o.MinLR}
+		if err := phase(h, last, data2Dir, filepath.Join(o.Output, "train-retrieval")); err != nil {
+			return nil, err
+		}
+		last = filepath.Join(o.Output, "train-retrieval")
+	}
+	if o.CopySteps > 0 {
+		// Constant LR: the point is to leave the plateau, not to converge.
+		h := train.Hyper{Steps: o.CopySteps, Schedule: "constant", LR: o.CopyLR, Warmup: min(30, o.CopySteps/4)}
+		if err := phase(h, last, data3Dir, filepath.Join(o.Output, "train-copy")); err != nil {
+			return nil, err
+		}
+		last = filepath.Join(o.Output, "train-copy")
+	}
+	if o.FinalSteps > 0 {
+		h := train.Hyper{Steps: o.FinalSteps, Schedule: "cosine", LR: o.FinalLR, Warmup: o.Warmup / 3, MinLR: o.MinLR}
+		if err := phase(h, last, data4Dir, filepath.Join(o.Output, "train-final")); err != nil {
+			return nil, err
+		}
 	}
 	m, err := model.Load(info.ModelDir)
 	if err != nil {
