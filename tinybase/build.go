@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -127,9 +128,10 @@ type BuildInfo struct {
 	ModelDir  string  `json:"model_dir"`
 }
 
-// Build prepares the pretraining rows, initialises the model and pretrains
-// it; rerunning resumes. The final model folder is Output/train/ (config,
-// safetensors, tokenizer.json).
+// Build prepares the rows of every phase, initialises the model and runs
+// the phases in order (Output/train, train-retrieval, train-copy,
+// train-final); rerunning resumes. The final model folder (config,
+// safetensors, tokenizer.json) is the last phase run, BuildInfo.ModelDir.
 func Build(ctx context.Context, o Options) (*BuildInfo, error) {
 	if o.Output == "" {
 		return nil, fmt.Errorf("tinybase: no output folder")
@@ -261,8 +263,20 @@ func Build(ctx context.Context, o Options) (*BuildInfo, error) {
 		if err != nil {
 			return err
 		}
+		last := res.LastLoss
+		if math.IsNaN(last) {
+			// A rerun found the phase finished: its last loss is the
+			// last line of its metrics.
+			ms, err := train.ReadMetrics(filepath.Join(out, "metrics.jsonl"))
+			if err != nil {
+				return err
+			}
+			if len(ms) > 0 {
+				last = ms[len(ms)-1].Loss
+			}
+		}
 		info.Steps += res.Steps
-		info.LastLoss, info.Seconds, info.ModelDir = res.LastLoss, info.Seconds+res.Elapsed.Seconds(), out
+		info.LastLoss, info.Seconds, info.ModelDir = last, info.Seconds+res.Elapsed.Seconds(), out
 		return nil
 	}
 	trainDir := filepath.Join(o.Output, "train")
@@ -299,7 +313,10 @@ func Build(ctx context.Context, o Options) (*BuildInfo, error) {
 		return nil, err
 	}
 	info.Params = m.NumParams()
-	b, _ := json.MarshalIndent(info, "", "  ")
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("tinybase: build.json: %w", err)
+	}
 	if err := atomicfile.WriteFile(filepath.Join(o.Output, "build.json"), append(b, '\n')); err != nil {
 		return nil, err
 	}
