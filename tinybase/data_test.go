@@ -111,7 +111,10 @@ func TestChunkRows(t *testing.T) {
 	}
 }
 
-func TestShippedModelLoads(t *testing.T) {
+// loadShipped writes the embedded model folder to a temporary directory
+// and loads it.
+func loadShipped(t *testing.T) *model.Model {
+	t.Helper()
 	fsys, err := Shipped()
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +133,11 @@ func TestShippedModelLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+func TestShippedModelLoads(t *testing.T) {
+	m := loadShipped(t)
 	if m.Cfg.MaxPositionEmbeddings != 256 || m.NumParams() < 4_000_000 {
 		t.Fatalf("shipped model: window %d, %d params", m.Cfg.MaxPositionEmbeddings, m.NumParams())
 	}
@@ -281,24 +289,7 @@ func TestMixCopyRows(t *testing.T) {
 // 8.7 → 4.4 nats over 100-token passages; the previous shipped model,
 // without induction heads, 9.30 → 9.26).
 func TestShippedModelCopies(t *testing.T) {
-	fsys, err := Shipped()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json"} {
-		b, err := fs.ReadFile(fsys, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	m, err := model.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := loadShipped(t)
 	tok := embeddedTokenizer(t)
 	docs, _ := assets.Corpus()
 	_, held, _ := assets.Split(docs, assets.DefaultHeldOutPercent)
