@@ -1,0 +1,315 @@
+// Package stage runs the steps of a pipeline (the recipe's stages, the
+// experiment's runs, the tiny base model's phases) so that a rerun does
+// only the work whose inputs changed. It is the one runner of the project.
+//
+// A stage is a folder and a function that fills it. Its inputs are its
+// settings (any JSON-encodable value: paths, hyperparameters, file hashes)
+// and the input hashes of the stages it reads from (Deps, by name, run
+// earlier by the same Runner). The input hash is the SHA-256 of the JSON
+// encoding of both. Before a stage's function starts, the runner writes
+// dir/pending.json (hash and settings); when the function returns without
+// error it writes dir/stage.json (hash, settings, outputs, timing) and
+// removes pending.json. From the folder alone, a stage is:
+//
+//   - done: stage.json exists and records the current input hash. The
+//     stage is skipped and its recorded outputs are returned.
+//   - partial: no stage.json with the current hash, and pending.json
+//     records the current hash: an earlier run with the same inputs was
+//     interrupted. A Resumable stage keeps the folder and its function
+//     resumes (training continues from its last checkpoint); any other
+//     stage is cleared and run again.
+//   - inputs changed: stage.json or pending.json records another hash. The
+//     folder is cleared and the stage runs from the start, and the log
+//     says so, naming the settings and upstream stages that differ. This
+//     holds for a partial stage too: a partial folder never resumes under
+//     settings other than the ones it was started with.
+//   - new: the folder is absent, or holds neither record (its contents are
+//     unknown, so it is cleared).
+//
+// Force reruns a stage from an empty folder whatever its state. A stage
+// that fails writes no stage.json, so the next run retries it. The runner
+// is not safe for concurrent use, and one folder must hold one stage.
+package stage
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/longrecipe/longrecipe/internal/atomicfile"
+)
+
+// FileName is the record of a finished stage inside its folder.
+const FileName = "stage.json"
+
+// PendingFileName marks a stage's folder while its function runs.
+const PendingFileName = "pending.json"
+
+// Record is the content of stage.json (and, without outputs and timing,
+// of pending.json).
+type Record struct {
+	Stage string `json:"stage"`
+	// InputHash covers Settings and Deps.
+	InputHash string `json:"input_hash"`
+	// Settings are the stage's settings, for a person to read and for the
+	// runner to name what changed.
+	Settings json.RawMessage `json:"settings"`
+	// Deps maps the upstream stages to their input hashes.
+	Deps map[string]string `json:"deps,omitempty"`
+	// Outputs is what the stage's function returned.
+	Outputs  json.RawMessage `json:"outputs,omitempty"`
+	Finished time.Time       `json:"finished,omitzero"`
+	Seconds  float64         `json:"seconds,omitempty"`
+}
+
+// Stage is one step.
+type Stage struct {
+	// Name labels the stage in logs and errors, and is how later stages
+	// name it in Deps.
+	Name string
+	// Dir is the stage's folder.
+	Dir string
+	// Settings is everything besides Deps that determines the output.
+	Settings any
+	// Deps are the names of earlier stages whose outputs this one reads.
+	Deps []string
+	// Resumable stages keep a partial folder with the same inputs.
+	Resumable bool
+	// Force reruns the stage from an empty folder even if done.
+	Force bool
+	// Run fills dir and returns the stage's outputs (JSON-encodable, or
+	// nil).
+	Run func(ctx context.Context, dir string) (any, error)
+}
+
+// Runner runs stages in order and remembers their input hashes for the
+// stages downstream.
+type Runner struct {
+	// Log receives one line per stage event (nil: discarded).
+	Log io.Writer
+	// Prefix starts every log line ("stage ", "experiment: ").
+	Prefix string
+	hashes map[string]string
+}
+
+// Hash returns the input hash of a stage run (or skipped) by r.
+func (r *Runner) Hash(name string) (string, bool) {
+	h, ok := r.hashes[name]
+	return h, ok
+}
+
+func (r *Runner) logf(format string, args ...any) {
+	if r.Log != nil {
+		fmt.Fprintf(r.Log, r.Prefix+format+"\n", args...)
+	}
+}
+
+// Run runs s unless it is done, and returns its record. When out is not
+// nil, the recorded outputs are decoded into it (done or run).
+func (r *Runner) Run(ctx context.Context, s Stage, out any) (*Record, error) {
+	rec, err := r.newRecord(s)
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", s.Name, err)
+	}
+	done, err := readRecord(filepath.Join(s.Dir, FileName))
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", s.Name, err)
+	}
+	if done != nil && done.InputHash == rec.InputHash && !s.Force {
+		r.logf("%s: done already (%s)", s.Name, s.Dir)
+		return done, decodeOutputs(done, out, s.Name)
+	}
+	if err := r.prepareDir(s, rec, done); err != nil {
+		return nil, fmt.Errorf("stage %s: %w", s.Name, err)
+	}
+	r.logf("%s: running → %s", s.Name, s.Dir)
+	start := time.Now()
+	res, err := s.Run(ctx, s.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", s.Name, err)
+	}
+	if rec.Outputs, err = json.Marshal(res); err != nil {
+		return nil, fmt.Errorf("stage %s: outputs: %w", s.Name, err)
+	}
+	rec.Finished, rec.Seconds = time.Now().UTC(), time.Since(start).Seconds()
+	if err := finish(s.Dir, rec); err != nil {
+		return nil, fmt.Errorf("stage %s: %w", s.Name, err)
+	}
+	r.logf("%s: finished in %.1fs", s.Name, rec.Seconds)
+	return rec, decodeOutputs(rec, out, s.Name)
+}
+
+// newRecord computes the stage's input hash from its settings and its
+// dependencies' hashes, and remembers it.
+func (r *Runner) newRecord(s Stage) (*Record, error) {
+	settings, err := json.Marshal(s.Settings)
+	if err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
+	rec := &Record{Stage: s.Name, Settings: settings}
+	for _, d := range s.Deps {
+		h, ok := r.hashes[d]
+		if !ok {
+			return nil, fmt.Errorf("needs stage %s, which has not run (disabled?)", d)
+		}
+		if rec.Deps == nil {
+			rec.Deps = map[string]string{}
+		}
+		rec.Deps[d] = h
+	}
+	b, err := json.Marshal(struct {
+		Settings json.RawMessage   `json:"settings"`
+		Deps     map[string]string `json:"deps"`
+	}{settings, rec.Deps})
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	rec.InputHash = hex.EncodeToString(sum[:])
+	if r.hashes == nil {
+		r.hashes = map[string]string{}
+	}
+	r.hashes[s.Name] = rec.InputHash
+	return rec, nil
+}
+
+// prepareDir keeps a partial folder of a resumable stage with the same
+// inputs and clears any other, then marks it pending.
+func (r *Runner) prepareDir(s Stage, rec, done *Record) error {
+	pending, err := readRecord(filepath.Join(s.Dir, PendingFileName))
+	if err != nil {
+		return err
+	}
+	// A folder holds stage.json or pending.json, not both: pending.json is
+	// written into a cleared folder, or into one without stage.json.
+	prev := done
+	if prev == nil {
+		prev = pending
+	}
+	keep := false
+	switch {
+	case s.Force:
+		r.logf("%s: forced: starting over in %s", s.Name, s.Dir)
+	case prev != nil && prev.InputHash != rec.InputHash:
+		r.logf("%s: inputs changed (%s): starting over in %s", s.Name, strings.Join(Changed(prev, rec), ", "), s.Dir)
+	case done == nil && pending != nil && s.Resumable:
+		keep = true
+		r.logf("%s: resuming in %s", s.Name, s.Dir)
+	}
+	if !keep {
+		if err := os.RemoveAll(s.Dir); err != nil {
+			return fmt.Errorf("clear %s: %w", s.Dir, err)
+		}
+	}
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return err
+	}
+	p := *rec
+	return writeRecord(filepath.Join(s.Dir, PendingFileName), &p)
+}
+
+// finish writes stage.json and removes pending.json (a stage that
+// replaces its folder, like a merge, may have removed it already).
+func finish(dir string, rec *Record) error {
+	if err := writeRecord(filepath.Join(dir, FileName), rec); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(dir, PendingFileName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Changed names what differs between two records of a stage: the
+// top-level settings keys whose values differ (or the whole settings when
+// they are not JSON objects), and the upstream stages whose hashes differ.
+func Changed(old, cur *Record) []string {
+	var out []string
+	var a, b map[string]json.RawMessage
+	if json.Unmarshal(old.Settings, &a) == nil && json.Unmarshal(cur.Settings, &b) == nil {
+		for k, v := range b {
+			if w, ok := a[k]; !ok || !jsonEqual(v, w) {
+				out = append(out, k)
+			}
+		}
+		for k := range a {
+			if _, ok := b[k]; !ok {
+				out = append(out, k)
+			}
+		}
+	} else if !jsonEqual(old.Settings, cur.Settings) {
+		out = append(out, "settings")
+	}
+	for d, h := range cur.Deps {
+		if old.Deps[d] != h {
+			out = append(out, "upstream "+d)
+		}
+	}
+	slices.Sort(out)
+	if len(out) == 0 {
+		out = append(out, "recorded by another version")
+	}
+	return out
+}
+
+// jsonEqual compares two JSON values after re-encoding (so that key order
+// and spacing do not matter).
+func jsonEqual(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return bytes.Equal(a, b)
+	}
+	ea, _ := json.Marshal(x)
+	eb, _ := json.Marshal(y)
+	return bytes.Equal(ea, eb)
+}
+
+func decodeOutputs(rec *Record, out any, name string) error {
+	if out == nil || len(rec.Outputs) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(rec.Outputs, out); err != nil {
+		return fmt.Errorf("stage %s: outputs: %w", name, err)
+	}
+	return nil
+}
+
+// readRecord returns the record in path, or nil if there is none.
+func readRecord(path string) (*Record, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrInvalid) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec Record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("%s: %w (delete the file to rerun the stage)", path, err)
+	}
+	return &rec, nil
+}
+
+// ReadRecord returns the stage.json in dir, or nil if the stage never
+// finished there.
+func ReadRecord(dir string) (*Record, error) {
+	return readRecord(filepath.Join(dir, FileName))
+}
+
+func writeRecord(path string, rec *Record) error {
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, append(b, '\n'))
+}
