@@ -122,8 +122,8 @@ func attnForward(o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *d
 	})
 }
 
-// attnBackward computes dq (T rows of width H·HD), dk and dv (T rows of
-// width KV·HD), overwriting them, from dout and the forward's q, k, v
+// attnBackward adds to dq (T rows of width H·HD), dk and dv (T rows of
+// width KV·HD) the gradients computed from dout and the forward's q, k, v
 // (after RoPE), o and lse, for causal self-attention of one sequence of T
 // tokens. Work is split by key/value head, so that no two workers write
 // the same gradient entries.
@@ -140,14 +140,11 @@ func attnBackward(dq, dk, dv, dout, q, k, v, o, lse []float32, T int, d *dims, w
 		sc.dp = growF(sc.dp, bq*bk)
 		sc.dd = growF(sc.dd, rep*T)
 		P, dP, D := sc.s, sc.dp, sc.dd
-		// Zero this head's gradient columns; D[t] = dout[t]·o[t] per head.
+		// D[t] = dout[t]·o[t] per head.
 		for t := 0; t < T; t++ {
-			clear(dk[t*KVD+kh*HD : t*KVD+(kh+1)*HD])
-			clear(dv[t*KVD+kh*HD : t*KVD+(kh+1)*HD])
 			for g := 0; g < rep; g++ {
 				h := kh*rep + g
 				off := t*QD + h*HD
-				clear(dq[off : off+HD])
 				var s float32
 				for i := 0; i < HD; i++ {
 					s += dout[off+i] * o[off+i]

@@ -1,5 +1,14 @@
 package model
 
+// The gradient rule (as in llm.c): every backward function ADDS (+=) its
+// contribution into the gradients of its inputs — activations and
+// parameters alike — and never overwrites them. Whoever owns a gradient
+// buffer zeroes it once, right before the first backward that adds into
+// it; a buffer that several paths feed (a residual stream, the shared
+// inputs of the q, k and v projections) then needs nothing more. The one
+// exception is RoPE's backward, a rotation applied in place to the
+// gradient of the rotated tensor (nothing else feeds that buffer).
+
 import (
 	"fmt"
 )
@@ -217,9 +226,13 @@ func (m *Model) seqForwardBackward(tokens, pos []int32, mask []bool, opt Options
 		m.layerForward(&m.layers[l], ws.xs[l], ws.xs[l+1], a, T, opt.Threads)
 	}
 	rmsnormForward(ws.xf, ws.rstdF, ws.xs[d.L], m.norm.W, T, d.D, d.eps)
+	clear(ws.dxn)
 	loss, n := m.lmHeadLoss(ws.xf, targets, ws.dxn, scale, nil, opt.Threads)
-	clear(ws.dx)
-	rmsnormBackward(ws.dx, m.norm.G, ws.dxn, ws.xs[d.L], m.norm.W, ws.rstdF, T, d.D)
+	// dx is the gradient of the residual stream: the final norm's input
+	// here, then, going down, each layer's input (see layerBackward).
+	dx := ws.dx
+	clear(dx)
+	rmsnormBackward(dx, m.norm.G, ws.dxn, ws.xs[d.L], m.norm.W, ws.rstdF, T, d.D)
 	for l := d.L - 1; l >= 0; l-- {
 		a := &ws.acts[0]
 		if opt.Checkpointing {
@@ -229,12 +242,12 @@ func (m *Model) seqForwardBackward(tokens, pos []int32, mask []bool, opt Options
 		} else {
 			a = &ws.acts[l]
 		}
-		m.layerBackward(&m.layers[l], ws.xs[l], a, T, opt.Threads)
+		m.layerBackward(&m.layers[l], ws.xs[l], a, dx, T, opt.Threads)
 	}
 	D := d.D
 	for t, id := range tokens {
 		g := m.embed.G[int(id)*D : (int(id)+1)*D]
-		for i, v := range ws.dx[t*D : (t+1)*D] {
+		for i, v := range dx[t*D : (t+1)*D] {
 			g[i] += v
 		}
 	}
@@ -292,23 +305,40 @@ func (m *Model) mlpForward(lp *layerParams, a *layerActs, out []float32, T, thre
 	}
 }
 
-// layerBackward turns ws.dx from the gradient of the layer's output into
-// the gradient of its input x, accumulating the parameter gradients.
-func (m *Model) layerBackward(lp *layerParams, x []float32, a *layerActs, T, threads int) {
+// layerBackward runs decoder layer lp backward. On entry dx holds the
+// gradient of the loss with respect to the layer's output; on return it
+// holds the gradient with respect to the layer's input x. The parameter
+// gradients are added to. ws.dxn, dh, du, do, dq, dk, dv are scratch.
+//
+// The residual path: out = x2 + mlp(x2) and x2 = x + attn(x), so the
+// gradient of out flows unchanged into x2 and that of x2 into x. dx is
+// therefore never copied: it is the residual stream's gradient, and each
+// branch's backward adds its part into it (rmsnormBackward adds).
+func (m *Model) layerBackward(lp *layerParams, x []float32, a *layerActs, dx []float32, T, threads int) {
 	d := &m.dims
 	ws := &m.ws
-	dx := ws.dx
-	// MLP block.
-	linearBackward(ws.dh, false, dx, a.h, lp.down, lp.downb, T)
+	// MLP block: dh = dx·W_down; then the SwiGLU backward adds the gate
+	// gradient into dg and the up gradient into du. h is dead once the
+	// down projection's backward has read it: its memory holds dg.
+	clear(ws.dh)
+	linearBackward(ws.dh, dx, a.h, lp.down, lp.downb, T)
+	dg, du := a.h, ws.du
+	clear(dg)
+	clear(du)
 	parallelRows(T, threads, func(t0, t1 int) {
 		f0, f1 := t0*d.FF, t1*d.FF
-		swigluBackward(ws.dh[f0:f1], ws.du[f0:f1], ws.dh[f0:f1], a.g[f0:f1], a.u[f0:f1])
+		swigluBackward(dg[f0:f1], du[f0:f1], ws.dh[f0:f1], a.g[f0:f1], a.u[f0:f1])
 	})
-	linearBackward(ws.dxn, false, ws.dh, a.xn2, lp.gate, lp.gateb, T)
-	linearBackward(ws.dxn, true, ws.du, a.xn2, lp.up, lp.upb, T)
+	clear(ws.dxn)
+	linearBackward(ws.dxn, dg, a.xn2, lp.gate, lp.gateb, T)
+	linearBackward(ws.dxn, du, a.xn2, lp.up, lp.upb, T)
 	rmsnormBackward(dx, lp.postNorm.G, ws.dxn, a.x2, lp.postNorm.W, a.rstd2, T, d.D)
 	// Attention block.
-	linearBackward(ws.do, false, dx, a.o, lp.o, nil, T)
+	clear(ws.do)
+	linearBackward(ws.do, dx, a.o, lp.o, nil, T)
+	clear(ws.dq)
+	clear(ws.dk)
+	clear(ws.dv)
 	attnBackward(ws.dq, ws.dk, ws.dv, ws.do, a.q, a.k, a.v, a.o, a.lse, T, d, lp.window, threads)
 	cos, sin := ws.cos, ws.sin
 	parallelRows(T, threads, func(t0, t1 int) {
@@ -316,8 +346,9 @@ func (m *Model) layerBackward(lp *layerParams, x []float32, a *layerActs, T, thr
 		ropeBackward(ws.dq[t0*d.QD:t1*d.QD], t1-t0, d.H, d.HD, cos[t0*h:t1*h], sin[t0*h:t1*h])
 		ropeBackward(ws.dk[t0*d.KVD:t1*d.KVD], t1-t0, d.KV, d.HD, cos[t0*h:t1*h], sin[t0*h:t1*h])
 	})
-	linearBackward(ws.dxn, false, ws.dq, a.xn1, lp.q, lp.qb, T)
-	linearBackward(ws.dxn, true, ws.dk, a.xn1, lp.k, lp.kb, T)
-	linearBackward(ws.dxn, true, ws.dv, a.xn1, lp.v, lp.vb, T)
+	clear(ws.dxn)
+	linearBackward(ws.dxn, ws.dq, a.xn1, lp.q, lp.qb, T)
+	linearBackward(ws.dxn, ws.dk, a.xn1, lp.k, lp.kb, T)
+	linearBackward(ws.dxn, ws.dv, a.xn1, lp.v, lp.vb, T)
 	rmsnormBackward(dx, lp.inNorm.G, ws.dxn, x, lp.inNorm.W, a.rstd1, T, d.D)
 }

@@ -16,9 +16,9 @@ func ceChunkRows(V int) int {
 // rows, so that the T×V logits never exist at once. xf holds the T final
 // hidden rows (width D); targets[t] is the token row t predicts, or −1 for
 // none. It returns the summed negative log-likelihood over the targeted
-// rows and their count. When dxf is not nil it is overwritten with the
-// gradient of gradScale·loss with respect to xf and the LM head's weight
-// gradient is accumulated. When logp is not nil, logp[t] receives
+// rows and their count. When dxf is not nil the gradient of
+// gradScale·loss with respect to xf is added to it, and that of the LM
+// head's weight to its G. When logp is not nil, logp[t] receives
 // log p(targets[t]) for targeted rows.
 func (m *Model) lmHeadLoss(xf []float32, targets []int32, dxf []float32, gradScale float32, logp []float32, threads int) (float64, int) {
 	d := &m.dims
@@ -40,9 +40,6 @@ func (m *Model) lmHeadLoss(xf []float32, targets []int32, dxf []float32, gradSca
 			}
 		}
 		if !any {
-			if dxf != nil {
-				clear(dxf[c0*D : (c0+n)*D])
-			}
 			continue
 		}
 		gemm(false, true, n, V, D, 1, xf[c0*D:], D, w.W, D, 0, logits, V)
@@ -87,7 +84,7 @@ func (m *Model) lmHeadLoss(xf []float32, targets []int32, dxf []float32, gradSca
 			}
 		}
 		if dxf != nil {
-			gemm(false, false, n, D, V, 1, logits, V, w.W, D, 0, dxf[c0*D:], D)
+			gemm(false, false, n, D, V, 1, logits, V, w.W, D, 1, dxf[c0*D:], D)
 			gemm(true, false, V, D, n, 1, logits, V, xf[c0*D:], D, 1, w.G, D)
 		}
 	}

@@ -200,14 +200,15 @@ func swigluForward(h, g, u []float32) {
 	}
 }
 
-// swigluBackward computes dg and du from dh (dg may alias dh).
+// swigluBackward adds to dg and du the gradients of h = silu(g)·u given
+// dh (dg and du must not alias dh).
 func swigluBackward(dg, du, dh, g, u []float32) {
 	for i := range dh {
 		x := g[i]
 		s := 1 / (1 + expf(-x))
 		d := dh[i]
-		du[i] = d * x * s
-		dg[i] = d * u[i] * s * (1 + x*(1-s))
+		du[i] += d * x * s
+		dg[i] += d * u[i] * s * (1 + x*(1-s))
 	}
 }
 
@@ -242,16 +243,12 @@ func linearForward(y, x []float32, w, b *Param, T int) {
 	}
 }
 
-// linearBackward sets dx = dy·W (adds when accumulate) and adds dyᵀ·x to
-// W's gradient (and dy's column sums to b's).
-func linearBackward(dx []float32, accumulate bool, dy, x []float32, w, b *Param, T int) {
+// linearBackward adds dy·W to dx (skipped when dx is nil), dyᵀ·x to W's
+// gradient and dy's column sums to b's.
+func linearBackward(dx, dy, x []float32, w, b *Param, T int) {
 	nout, nin := w.Shape[0], w.Shape[1]
-	var beta float32
-	if accumulate {
-		beta = 1
-	}
 	if dx != nil {
-		gemm(false, false, T, nin, nout, 1, dy, nout, w.W, nin, beta, dx, nin)
+		gemm(false, false, T, nin, nout, 1, dy, nout, w.W, nin, 1, dx, nin)
 	}
 	gemm(true, false, nout, nin, T, 1, dy, nout, x, nin, 1, w.G, nin)
 	if b != nil {
