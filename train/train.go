@@ -125,6 +125,48 @@ func (c *Config) validate() error {
 // abandons the step in progress (at a micro-step boundary), writes a
 // checkpoint of the steps done and returns ctx's error.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
+	r, err := resume(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.openMetrics(); err != nil {
+		return nil, err
+	}
+	defer r.mf.Close()
+	if err := r.loop(ctx); err != nil {
+		return r.res, err
+	}
+	return r.finish()
+}
+
+// run is one call of Run: its settings, the optimizer, the training state
+// (saved in checkpoints) and the open metrics file.
+type run struct {
+	cfg    Config
+	params []*model.Param
+	opt    *AdamW
+	sched  Schedule
+	st     *State
+	res    *Result
+
+	mpath      string
+	mf         *os.File
+	metricsLen int64 // bytes of mf that belong to steps done
+	// lastCheckpoint is the step of the newest checkpoint on disk, −1
+	// when none.
+	lastCheckpoint int
+}
+
+func (r *run) logf(format string, a ...any) {
+	if r.cfg.Log != nil {
+		fmt.Fprintf(r.cfg.Log, format+"\n", a...)
+	}
+}
+
+// resume validates cfg, builds the optimizer and, when the output folder
+// holds a checkpoint, checks that it was made with the same settings and
+// data and loads its weights, moments and state.
+func resume(cfg Config) (*run, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -140,191 +182,249 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	sched := cfg.ScheduleOf()
-	logf := func(format string, a ...any) {
-		if cfg.Log != nil {
-			fmt.Fprintf(cfg.Log, format+"\n", a...)
-		}
-	}
-
 	sample, err := dataSample(cfg.Data)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	st := &State{Format: stateFormat, DataRows: cfg.Data.Len(), DataSample: sample, Hyper: cfg.Hyper}
+	r := &run{cfg: cfg, params: params, opt: opt, sched: cfg.ScheduleOf(), lastCheckpoint: -1,
+		st: &State{Format: stateFormat, DataRows: cfg.Data.Len(), DataSample: sample, Hyper: cfg.Hyper}}
 	ckDir, old, err := latestCheckpoint(out)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w (remove %s to start over)", err, filepath.Join(out, checkpointDir))
 	}
 	if old != nil {
-		if d := diffHyper(&old.Hyper, &cfg.Hyper); len(d) > 0 && !cfg.Force {
-			return nil, fmt.Errorf("train: %s was made with other settings (%s); use the same flags, --force to continue anyway, or another --output", ckDir, joinSemi(d))
-		}
-		if old.DataRows != cfg.Data.Len() && !cfg.Force {
-			return nil, fmt.Errorf("train: %s was made with %d data rows, the data now has %d; use --force to continue anyway", ckDir, old.DataRows, cfg.Data.Len())
-		}
-		if old.DataSample != sample && !cfg.Force {
-			return nil, fmt.Errorf("train: %s was made with other data (rows 0, n/2 or n-1 differ: fingerprint %s, now %s); use --force to continue anyway", ckDir, old.DataSample, sample)
-		}
-		if old.Step > cfg.Steps {
-			return nil, fmt.Errorf("train: %s is at step %d, beyond --steps %d", ckDir, old.Step, cfg.Steps)
+		if err := checkResumable(cfg, ckDir, old, sample); err != nil {
+			return nil, err
 		}
 		if err := loadCheckpoint(ckDir, params, opt); err != nil {
 			return nil, fmt.Errorf("train: %w", err)
 		}
+		st := r.st
 		opt.T = old.OptimizerSteps
 		st.Step, st.Tokens, st.ElapsedS, st.MetricsBytes = old.Step, old.Tokens, old.ElapsedS, old.MetricsBytes
-		logf("train: resuming from %s (step %d of %d)", ckDir, old.Step, cfg.Steps)
+		r.lastCheckpoint = st.Step
+		r.logf("train: resuming from %s (step %d of %d)", ckDir, old.Step, cfg.Steps)
 	}
-	res := &Result{ResumedFrom: st.Step, LastLoss: math.NaN()}
+	r.res = &Result{ResumedFrom: r.st.Step, LastLoss: math.NaN()}
+	return r, nil
+}
 
-	mpath := filepath.Join(out, metricsFile)
-	mf, err := os.OpenFile(mpath, os.O_RDWR|os.O_CREATE, 0o644)
+// checkResumable refuses a checkpoint made with other settings or data
+// (unless cfg.Force) or beyond cfg.Steps.
+func checkResumable(cfg Config, ckDir string, old *State, sample string) error {
+	if d := diffHyper(&old.Hyper, &cfg.Hyper); len(d) > 0 && !cfg.Force {
+		return fmt.Errorf("train: %s was made with other settings (%s); use the same flags, --force to continue anyway, or another --output", ckDir, joinSemi(d))
+	}
+	if old.DataRows != cfg.Data.Len() && !cfg.Force {
+		return fmt.Errorf("train: %s was made with %d data rows, the data now has %d; use --force to continue anyway", ckDir, old.DataRows, cfg.Data.Len())
+	}
+	if old.DataSample != sample && !cfg.Force {
+		return fmt.Errorf("train: %s was made with other data (rows 0, n/2 or n-1 differ: fingerprint %s, now %s); use --force to continue anyway", ckDir, old.DataSample, sample)
+	}
+	if old.Step > cfg.Steps {
+		return fmt.Errorf("train: %s is at step %d, beyond --steps %d", ckDir, old.Step, cfg.Steps)
+	}
+	return nil
+}
+
+// openMetrics opens metrics.jsonl for appending after the steps the
+// checkpoint covers, dropping the lines of later steps (they are redone).
+func (r *run) openMetrics() error {
+	r.mpath = filepath.Join(r.cfg.Output, metricsFile)
+	mf, err := os.OpenFile(r.mpath, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
+		return fmt.Errorf("train: %w", err)
 	}
-	defer mf.Close()
+	want := r.st.MetricsBytes
 	if fi, err := mf.Stat(); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	} else if fi.Size() < st.MetricsBytes {
-		return nil, fmt.Errorf("train: %s has %d bytes, the checkpoint recorded %d", mpath, fi.Size(), st.MetricsBytes)
+		mf.Close()
+		return fmt.Errorf("train: %w", err)
+	} else if fi.Size() < want {
+		mf.Close()
+		return fmt.Errorf("train: %s has %d bytes, the checkpoint recorded %d", r.mpath, fi.Size(), want)
 	}
-	// Drop the lines of steps after the checkpoint (they are redone).
-	if err := mf.Truncate(st.MetricsBytes); err != nil {
-		return nil, fmt.Errorf("train: %s: %w", mpath, err)
+	if err := mf.Truncate(want); err != nil {
+		mf.Close()
+		return fmt.Errorf("train: %s: %w", r.mpath, err)
 	}
-	if _, err := mf.Seek(st.MetricsBytes, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("train: %s: %w", mpath, err)
+	if _, err := mf.Seek(want, io.SeekStart); err != nil {
+		mf.Close()
+		return fmt.Errorf("train: %s: %w", r.mpath, err)
 	}
-	metricsLen := st.MetricsBytes
+	r.mf, r.metricsLen = mf, want
+	return nil
+}
 
-	checkpoint := func() error {
-		if err := mf.Sync(); err != nil {
-			return fmt.Errorf("train: %s: %w", mpath, err)
-		}
-		st.MetricsBytes = metricsLen
-		st.OptimizerSteps = opt.T
-		st.NextRow = int64(st.Step) * int64(cfg.Batch) * int64(cfg.GradAccum)
-		st.LR = sched.At(st.Step)
-		if err := writeCheckpoint(out, params, opt, st); err != nil {
-			return fmt.Errorf("train: step %d: %w", st.Step, err)
-		}
-		if err := writeCurves(out); err != nil {
-			return fmt.Errorf("train: %w", err)
-		}
-		return nil
+// checkpoint syncs the metrics and writes the weights, moments and state
+// of the current step, then the curves.
+func (r *run) checkpoint() error {
+	st := r.st
+	if err := r.mf.Sync(); err != nil {
+		return fmt.Errorf("train: %s: %w", r.mpath, err)
 	}
-	lastCheckpoint := st.Step
-	if old == nil {
-		lastCheckpoint = -1
+	st.MetricsBytes = r.metricsLen
+	st.OptimizerSteps = r.opt.T
+	st.NextRow = int64(st.Step) * int64(r.cfg.Batch) * int64(r.cfg.GradAccum)
+	st.LR = r.sched.At(st.Step)
+	if err := writeCheckpoint(r.cfg.Output, r.params, r.opt, st); err != nil {
+		return fmt.Errorf("train: step %d: %w", st.Step, err)
 	}
+	if err := writeCurves(r.cfg.Output); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	r.lastCheckpoint = st.Step
+	return nil
+}
 
+// loop runs the optimizer steps up to cfg.Steps, checkpointing every
+// cfg.CheckpointEvery steps and at the end; on cancellation it writes a
+// checkpoint of the last finished step and returns the context's error.
+func (r *run) loop(ctx context.Context) error {
+	cfg, st := &r.cfg, r.st
 	var bar *progress.Bar
 	if cfg.Progress != nil && st.Step < cfg.Steps {
 		bar = progress.New(cfg.Progress, "train", int64(cfg.Steps-st.Step), "steps")
 	}
 	runStart := time.Now()
 	elapsed0 := st.ElapsedS
-	rowsPerStep := cfg.Batch * cfg.GradAccum
-	n := cfg.Data.Len()
 	rows := make([]shards.Row, cfg.Batch)
-steps:
 	for st.Step < cfg.Steps {
 		if err := ctx.Err(); err != nil {
-			if lastCheckpoint != st.Step {
-				if cerr := checkpoint(); cerr != nil {
-					return res, errors.Join(err, cerr)
+			if r.lastCheckpoint != st.Step {
+				if cerr := r.checkpoint(); cerr != nil {
+					return errors.Join(err, cerr)
 				}
 			}
-			return res, fmt.Errorf("train: interrupted at step %d (checkpoint written; rerun the same command to resume): %w", st.Step, err)
+			return fmt.Errorf("train: interrupted at step %d (checkpoint written; rerun the same command to resume): %w", st.Step, err)
 		}
 		t0 := time.Now()
-		zeroGrads(params)
-		var lossSum float64
-		var nPred, nTok int
-		for k := 0; k < cfg.GradAccum; k++ {
-			if ctx.Err() != nil {
-				continue steps // abandon the step; checkpoint what is done
-			}
-			for j := range rows {
-				idx := int((int64(st.Step)*int64(rowsPerStep) + int64(k*cfg.Batch+j)) % int64(n))
-				r, err := cfg.Data.Row(idx)
-				if err != nil {
-					return res, fmt.Errorf("train: step %d: data row %d: %w", st.Step+1, idx, err)
-				}
-				rows[j] = r
-			}
-			b, tok, err := makeBatch(rows)
-			if err != nil {
-				return res, fmt.Errorf("train: step %d: data rows from %d: %w", st.Step+1, (int64(st.Step)*int64(rowsPerStep)+int64(k*cfg.Batch))%int64(n), err)
-			}
-			ls, np, err := cfg.Model.ForwardBackward(b)
-			if err != nil {
-				return res, fmt.Errorf("train: step %d, micro-step %d: %w", st.Step+1, k+1, err)
-			}
-			lossSum += ls
-			nPred += np
-			nTok += tok
-		}
-		if nPred == 0 {
-			return res, fmt.Errorf("train: step %d: no predicted tokens in its %d rows (all masked or one token long)", st.Step+1, rowsPerStep)
-		}
-		scaleGrads(params, float32(1/float64(nPred)))
-		loss := lossSum / float64(nPred)
-		norm := ClipGradNorm(params, cfg.GradClip)
-		if bad(loss) || bad(norm) {
-			where := "no checkpoint was written yet"
-			if lastCheckpoint >= 0 {
-				where = fmt.Sprintf("the last good checkpoint is step %d in %s", lastCheckpoint, filepath.Join(out, checkpointDir))
-			}
-			mf.Sync()
-			return res, fmt.Errorf("train: step %d: loss %v, gradient norm %v: stopped before updating the weights; %s", st.Step+1, loss, norm, where)
-		}
-		lr := sched.At(st.Step)
-		if err := opt.Step(params, lr); err != nil {
-			return res, fmt.Errorf("train: step %d: %w", st.Step+1, err)
-		}
-		st.Step++
-		st.Tokens += int64(nTok)
-		dt := time.Since(t0).Seconds()
-		st.ElapsedS = elapsed0 + time.Since(runStart).Seconds()
-		res.LastLoss = loss
-		m := Metric{Step: st.Step, Loss: loss, LR: lr, GradNorm: norm, Tokens: nTok, Predicted: nPred, ElapsedS: st.ElapsedS}
-		if dt > 0 {
-			m.TokensPerS = float64(nTok) / dt
-		}
-		line, err := json.Marshal(m)
+		m, done, err := r.step(ctx, rows)
 		if err != nil {
-			return res, fmt.Errorf("train: step %d: metrics: %w", st.Step, err)
+			return err
 		}
-		line = append(line, '\n')
-		if _, err := mf.Write(line); err != nil {
-			return res, fmt.Errorf("train: %s: %w", mpath, err)
+		if !done {
+			continue // interrupted inside the step: checkpoint what is done
 		}
-		metricsLen += int64(len(line))
+		st.ElapsedS = elapsed0 + time.Since(runStart).Seconds()
+		m.ElapsedS = st.ElapsedS
+		if dt := time.Since(t0).Seconds(); dt > 0 {
+			m.TokensPerS = float64(m.Tokens) / dt
+		}
+		if err := r.writeMetric(m); err != nil {
+			return err
+		}
 		if bar != nil {
-			bar.SetExtra(fmt.Sprintf("step %d/%d loss %.4f lr %.3g %.0f tok/s", st.Step, cfg.Steps, loss, lr, m.TokensPerS))
+			bar.SetExtra(fmt.Sprintf("step %d/%d loss %.4f lr %.3g %.0f tok/s", st.Step, cfg.Steps, m.Loss, m.LR, m.TokensPerS))
 			bar.Add(1)
 		}
 		if st.Step == cfg.Steps || (cfg.CheckpointEvery > 0 && st.Step%cfg.CheckpointEvery == 0) {
-			if err := checkpoint(); err != nil {
-				return res, err
+			if err := r.checkpoint(); err != nil {
+				return err
 			}
-			lastCheckpoint = st.Step
 		}
 	}
 	if bar != nil {
 		bar.Finish()
 	}
-	if lastCheckpoint != st.Step {
-		// Only when an earlier run had already finished but left no
-		// final checkpoint; kept for completeness.
-		if err := checkpoint(); err != nil {
+	return nil
+}
+
+// step runs one optimizer step: GradAccum forward/backward passes over
+// the step's rows, the mean over predicted tokens, clipping and the
+// update. done is false when ctx was cancelled before the update (the
+// weights are then unchanged).
+func (r *run) step(ctx context.Context, rows []shards.Row) (m Metric, done bool, err error) {
+	cfg, st := &r.cfg, r.st
+	zeroGrads(r.params)
+	var lossSum float64
+	var nPred, nTok int
+	for k := 0; k < cfg.GradAccum; k++ {
+		if ctx.Err() != nil {
+			return m, false, nil
+		}
+		ls, np, tok, err := r.microStep(k, rows)
+		if err != nil {
+			return m, false, err
+		}
+		lossSum += ls
+		nPred += np
+		nTok += tok
+	}
+	if nPred == 0 {
+		return m, false, fmt.Errorf("train: step %d: no predicted tokens in its %d rows (all masked or one token long)", st.Step+1, cfg.Batch*cfg.GradAccum)
+	}
+	scaleGrads(r.params, float32(1/float64(nPred)))
+	loss := lossSum / float64(nPred)
+	norm := ClipGradNorm(r.params, cfg.GradClip)
+	if bad(loss) || bad(norm) {
+		where := "no checkpoint was written yet"
+		if r.lastCheckpoint >= 0 {
+			where = fmt.Sprintf("the last good checkpoint is step %d in %s", r.lastCheckpoint, filepath.Join(cfg.Output, checkpointDir))
+		}
+		r.mf.Sync()
+		return m, false, fmt.Errorf("train: step %d: loss %v, gradient norm %v: stopped before updating the weights; %s", st.Step+1, loss, norm, where)
+	}
+	lr := r.sched.At(st.Step)
+	if err := r.opt.Step(r.params, lr); err != nil {
+		return m, false, fmt.Errorf("train: step %d: %w", st.Step+1, err)
+	}
+	st.Step++
+	st.Tokens += int64(nTok)
+	r.res.LastLoss = loss
+	return Metric{Step: st.Step, Loss: loss, LR: lr, GradNorm: norm, Tokens: nTok, Predicted: nPred}, true, nil
+}
+
+// microStep reads the rows of micro-step k of the current step into rows
+// and runs the model's forward/backward pass over them.
+func (r *run) microStep(k int, rows []shards.Row) (lossSum float64, nPred, nTok int, err error) {
+	cfg, st := &r.cfg, r.st
+	first := int64(st.Step)*int64(cfg.Batch*cfg.GradAccum) + int64(k*cfg.Batch)
+	n := int64(cfg.Data.Len())
+	for j := range rows {
+		idx := int((first + int64(j)) % n)
+		row, err := cfg.Data.Row(idx)
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("train: step %d: data row %d: %w", st.Step+1, idx, err)
+		}
+		rows[j] = row
+	}
+	b, tok, err := makeBatch(rows)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("train: step %d: data rows from %d: %w", st.Step+1, first%n, err)
+	}
+	ls, np, err := cfg.Model.ForwardBackward(b)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("train: step %d, micro-step %d: %w", st.Step+1, k+1, err)
+	}
+	return ls, np, tok, nil
+}
+
+// writeMetric appends one line to metrics.jsonl.
+func (r *run) writeMetric(m Metric) error {
+	line, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("train: step %d: metrics: %w", m.Step, err)
+	}
+	line = append(line, '\n')
+	if _, err := r.mf.Write(line); err != nil {
+		return fmt.Errorf("train: %s: %w", r.mpath, err)
+	}
+	r.metricsLen += int64(len(line))
+	return nil
+}
+
+// finish writes a final checkpoint if the last step has none (only when
+// an earlier run had finished without one), saves the model and the
+// curves, and fills in the result.
+func (r *run) finish() (*Result, error) {
+	st, res, out := r.st, r.res, r.cfg.Output
+	if r.lastCheckpoint != st.Step {
+		if err := r.checkpoint(); err != nil {
 			return res, err
 		}
 	}
-	if cfg.SaveModel != nil {
-		if err := cfg.SaveModel(out); err != nil {
+	if r.cfg.SaveModel != nil {
+		if err := r.cfg.SaveModel(out); err != nil {
 			return res, fmt.Errorf("train: saving the final model to %s: %w", out, err)
 		}
 	}
@@ -333,7 +433,7 @@ steps:
 	}
 	res.Steps, res.Tokens = st.Step, st.Tokens
 	res.Elapsed = time.Duration(st.ElapsedS * float64(time.Second))
-	logf("train: %d steps done, %d tokens, %s of training; model in %s", st.Step, st.Tokens, res.Elapsed.Round(time.Millisecond), out)
+	r.logf("train: %d steps done, %d tokens, %s of training; model in %s", st.Step, st.Tokens, res.Elapsed.Round(time.Millisecond), out)
 	return res, nil
 }
 
