@@ -10,8 +10,7 @@ import (
 	"github.com/longrecipe/longrecipe/analyze"
 	"github.com/longrecipe/longrecipe/assets"
 	"github.com/longrecipe/longrecipe/data"
-	"github.com/longrecipe/longrecipe/hf"
-	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/internal/testfix"
 	"github.com/longrecipe/longrecipe/tokenizer"
 )
 
@@ -29,18 +28,10 @@ func analyzeFixture(t *testing.T) (dir, baseDir, extDir, tokPath, dataPath strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &hf.Config{
-		ModelType: "llama", VocabSize: tok.VocabSize(), HiddenSize: 32, IntermediateSize: 64,
-		NumHiddenLayers: 1, NumAttentionHeads: 2, NumKeyValueHeads: 2,
-		RMSNormEps: 1e-5, RopeTheta: 10000, MaxPositionEmbeddings: 256,
-		HiddenAct: "silu", InitializerRange: 0.02, BOSTokenID: -1, EOSTokenID: -1,
-	}
+	l := testfix.Llama{Vocab: tok.VocabSize(), Heads: 2, KVHeads: 2, Seed: 7, NoTokenizer: true}
 	c := analyze.NewClassifier(tok)
 	for i, name := range []string{"base", "ext"} {
-		m, err := model.New(cfg, 7)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := l.Model(t)
 		emb := m.Param("model.embed_tokens.weight")
 		D := emb.Shape[1]
 		for r := range emb.Shape[0] {
@@ -54,10 +45,7 @@ func analyzeFixture(t *testing.T) (dir, baseDir, extDir, tokPath, dataPath strin
 				}
 			}
 		}
-		p := filepath.Join(dir, name)
-		if err := m.Save(p, "f32"); err != nil {
-			t.Fatal(err)
-		}
+		p := l.Save(t, m, filepath.Join(dir, name))
 		if i == 0 {
 			baseDir = p
 		} else {

@@ -11,10 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/longrecipe/longrecipe/assets"
 	"github.com/longrecipe/longrecipe/eval"
-	"github.com/longrecipe/longrecipe/hf"
-	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/internal/testfix"
 )
 
 func evalCLI(t *testing.T, args ...string) (string, string, int) {
@@ -27,24 +25,8 @@ func evalCLI(t *testing.T, args ...string) (string, string, int) {
 // evalModel writes a random tiny Llama with the shipped tokenizer.
 func evalModel(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "tiny")
-	cfg := &hf.Config{
-		ModelType: "llama", VocabSize: 4096, HiddenSize: 32, IntermediateSize: 64,
-		NumHiddenLayers: 2, NumAttentionHeads: 4, NumKeyValueHeads: 2,
-		RMSNormEps: 1e-5, RopeTheta: 10000, MaxPositionEmbeddings: 2048,
-		HiddenAct: "silu", InitializerRange: 0.02, BOSTokenID: -1, EOSTokenID: -1,
-	}
-	m, err := model.New(cfg, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Save(dir, "f32"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), assets.TokenizerJSON(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	l := testfix.Llama{Layers: 2, Heads: 4, KVHeads: 2, Window: 2048, Seed: 1}
+	return l.Write(t, filepath.Join(t.TempDir(), "tiny"))
 }
 
 func TestEvalEngineEndpointCompare(t *testing.T) {

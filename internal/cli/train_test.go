@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/longrecipe/longrecipe/hf"
+	"github.com/longrecipe/longrecipe/internal/testfix"
 	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/train"
 )
@@ -25,43 +25,10 @@ import (
 func writeTinyModel(t *testing.T) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := &hf.Config{
-		ModelType: "llama", VocabSize: 32, HiddenSize: 16, IntermediateSize: 32,
-		NumHiddenLayers: 2, NumAttentionHeads: 4, NumKeyValueHeads: 2, HeadDim: 4,
-		RMSNormEps: 1e-5, RopeTheta: 10000, MaxPositionEmbeddings: 256,
-		HiddenAct: "silu", InitializerRange: 0.1, BOSTokenID: -1, EOSTokenID: -1,
-	}
-	m, err := model.New(cfg, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mdir := filepath.Join(dir, "model")
-	if err := m.Save(mdir, "bfloat16"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(mdir, "tokenizer.json"), []byte(`{"model":{"type":"BPE"}}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var sb strings.Builder
-	for i := 0; i < 6; i++ {
-		row := map[string]any{}
-		ids, pos, mask := make([]int, 48), make([]int, 48), make([]int, 48)
-		for j := range ids {
-			ids[j] = (i*5 + j*j) % 32
-			pos[j] = 3 * j
-			mask[j] = 1
-		}
-		mask[0], mask[1] = 0, 0
-		row["input_ids"], row["position_ids"], row["loss_mask"] = ids, pos, mask
-		b, _ := json.Marshal(row)
-		sb.Write(b)
-		sb.WriteByte('\n')
-	}
-	data := filepath.Join(dir, "rows.jsonl")
-	if err := os.WriteFile(data, []byte(sb.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return mdir, data
+	l := testfix.Llama{Vocab: 32, Hidden: 16, Intermediate: 32, Layers: 2, Heads: 4, KVHeads: 2, DType: "bf16", Seed: 3,
+		Tokenizer: []byte(`{"model":{"type":"BPE"}}`)}
+	mdir := l.Write(t, filepath.Join(dir, "model"))
+	return mdir, testfix.TrainRows(t, filepath.Join(dir, "rows.jsonl"), 6, 48, 32)
 }
 
 func runMain(args ...string) (int, string, string) {
