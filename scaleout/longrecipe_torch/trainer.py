@@ -1,0 +1,453 @@
+"""One training stage: the loop of train.Run (Go) on a transformers model.
+
+Reads a job JSON (see longrecipe_torch.__doc__), trains with FSDP2
+full-shard (or DDP / a single process), writes metrics.jsonl, atomic
+checkpoints and the final Hugging Face folder into the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import sys
+import time
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from . import data as lrdata
+from . import optim as lropt
+from .model import RowLoss, load_model, pick_attention, targets_of
+
+CKPT_DIR = "checkpoints"
+METRICS = "metrics.jsonl"
+STATE = "state.json"
+STATE_FORMAT = "longrecipe-torch-1"
+
+
+class StageError(RuntimeError):
+    """A failure with a one-line message for the user."""
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- job
+
+def read_job(path: str) -> dict:
+    try:
+        with open(path) as f:
+            job = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise StageError(f"job file {path}: {e}") from None
+    for k in ("from", "data", "output", "hyper"):
+        if not job.get(k):
+            raise StageError(f"job file {path}: {k!r} is required")
+    h = job["hyper"]
+    h.setdefault("batch", 1)
+    h.setdefault("grad_accum", 1)
+    h.setdefault("schedule", "constant")
+    h.setdefault("warmup", 0)
+    h.setdefault("min_lr", 0.0)
+    h.setdefault("grad_clip", 1.0)
+    h.setdefault("seed", 2027)
+    h.setdefault("steps", 0)
+    a = h.setdefault("adamw", {})
+    for k, v in (("beta1", 0.9), ("beta2", 0.999), ("eps", 1e-8), ("weight_decay", 0.1), ("decay_all", False)):
+        a.setdefault(k, v)
+    la = job.setdefault("launch", {})
+    for k, v in (("sharding", "fsdp"), ("precision", "auto"), ("activation_checkpointing", True),
+                 ("attn_implementation", "auto"), ("ce_chunk_tokens", 4096), ("sequence_parallel", 1),
+                 ("cpu_offload", False)):
+        if la.get(k) in (None, "", 0):
+            la[k] = v
+    if la["sequence_parallel"] != 1:
+        raise StageError("sequence_parallel > 1 is not implemented by the torch backend; see docs (use more "
+                         "GPUs with FSDP, activation checkpointing, a smaller ce_chunk_tokens, or a shorter Ls)")
+    if la["sharding"] not in ("fsdp", "ddp", "none"):
+        raise StageError(f"sharding {la['sharding']!r}: want fsdp, ddp or none (DeepSpeed ZeRO-3 is not supported)")
+    return job
+
+
+# ---------------------------------------------------------------- distributed
+
+class Dist:
+    def __init__(self):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local = int(os.environ.get("LOCAL_RANK", "0"))
+        cuda = torch.cuda.is_available() and os.environ.get("LONGRECIPE_CPU") != "1"
+        self.device = torch.device("cuda", self.local) if cuda else torch.device("cpu")
+        if cuda:
+            torch.cuda.set_device(self.device)
+        self.on = self.world > 1
+        if self.on:
+            dist.init_process_group("nccl" if cuda else "gloo")
+
+    def sum_(self, vals):
+        t = torch.tensor(vals, dtype=torch.float64, device=self.device if self.device.type == "cuda" else "cpu")
+        if self.on:
+            dist.all_reduce(t)
+        return t.cpu().tolist()
+
+    def barrier(self):
+        if self.on:
+            dist.barrier()
+
+    def close(self):
+        if self.on and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def wrap(model: RowLoss, job: dict, d: Dist):
+    """Shard (FSDP2) or replicate (DDP) the model across ranks."""
+    la = job["launch"]
+    if la["activation_checkpointing"]:
+        if hasattr(model.lm, "activation_checkpointing_enable"):
+            model.lm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.to(d.device)
+    if not d.on or la["sharding"] == "none":
+        if d.on:
+            raise StageError("sharding none needs a single process")
+        return model, False
+    if la["sharding"] == "ddp":
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        return DDP(model, device_ids=[d.local] if d.device.type == "cuda" else None), False
+    from torch.distributed.fsdp import CPUOffloadPolicy, fully_shard
+
+    kw = {}
+    if la["cpu_offload"]:
+        kw["offload_policy"] = CPUOffloadPolicy()
+    for layer in model.lm.model.layers:
+        fully_shard(layer, **kw)
+    fully_shard(model, **kw)
+    return model, True
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def latest_checkpoint(out: str):
+    root = os.path.join(out, CKPT_DIR)
+    if not os.path.isdir(root):
+        return None, None
+    best = None
+    for name in os.listdir(root):
+        if name.startswith("step-") and os.path.isfile(os.path.join(root, name, STATE)):
+            step = int(name[5:])
+            if best is None or step > best[0]:
+                best = (step, os.path.join(root, name))
+    if best is None:
+        return None, None
+    with open(os.path.join(best[1], STATE)) as f:
+        return best[1], json.load(f)
+
+
+def save_checkpoint(out, model, opt, st, d: Dist):
+    """DCP checkpoint written to a temporary folder, then renamed: a kill -9
+    leaves either the old or the new checkpoint, never half of one."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+
+    root = os.path.join(out, CKPT_DIR)
+    final = os.path.join(root, f"step-{st['step']:08d}")
+    tmp = os.path.join(root, f".tmp-step-{st['step']:08d}")
+    if d.rank == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+    d.barrier()
+    msd, osd = get_state_dict(model, opt)
+    dcp.save({"model": msd, "optim": osd}, checkpoint_id=tmp)
+    d.barrier()
+    if d.rank == 0:
+        with open(os.path.join(tmp, STATE), "w") as f:
+            json.dump(st, f)
+            f.flush()
+            os.fsync(f.fileno())
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        fd = os.open(root, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+        for name in os.listdir(root):
+            p = os.path.join(root, name)
+            if p != final and (name.startswith("step-") or name.startswith(".tmp-")):
+                shutil.rmtree(p, ignore_errors=True)
+    d.barrier()
+
+
+def load_checkpoint(path, model, opt):
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+
+    msd, osd = get_state_dict(model, opt)
+    sd = {"model": msd, "optim": osd}
+    dcp.load(sd, checkpoint_id=path)
+    set_state_dict(model, opt, model_state_dict=sd["model"], optim_state_dict=sd["optim"])
+
+
+# ---------------------------------------------------------------- final folder
+
+def save_folder(src: str, out: str, model, dtype_name: str, d: Dist):
+    """Gather the full weights on rank 0 and write config.json (the input's,
+    with its rope_theta / max_position_embeddings and the saved dtype),
+    safetensors (sharded above 5 GB) and the tokenizer files."""
+    from safetensors.torch import save_file
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=d.on))
+    if d.rank != 0:
+        return
+    dt = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype_name]
+    with open(os.path.join(src, "config.json")) as f:
+        cfg = json.load(f)
+    tied = bool(cfg.get("tie_word_embeddings", False))
+    tensors = {}
+    for k, v in full.items():
+        name = k[len("lm."):] if k.startswith("lm.") else k
+        if tied and name == "lm_head.weight":
+            continue
+        tensors[name] = v.detach().to("cpu", dt).contiguous()
+    for f in os.listdir(out):
+        if f.endswith(".safetensors") or f == "model.safetensors.index.json":
+            os.remove(os.path.join(out, f))
+    limit = 5 * 1024 ** 3
+    parts, cur, size = [], {}, 0
+    for k in sorted(tensors):
+        b = tensors[k].numel() * tensors[k].element_size()
+        if cur and size + b > limit:
+            parts.append(cur)
+            cur, size = {}, 0
+        cur[k], size = tensors[k], size + b
+    parts.append(cur)
+    meta = {"format": "pt"}
+    if len(parts) == 1:
+        _atomic(os.path.join(out, "model.safetensors"), lambda p: save_file(parts[0], p, metadata=meta))
+    else:
+        wmap = {}
+        for i, part in enumerate(parts):
+            name = f"model-{i + 1:05d}-of-{len(parts):05d}.safetensors"
+            _atomic(os.path.join(out, name), lambda p, part=part: save_file(part, p, metadata=meta))
+            wmap.update({k: name for k in part})
+        total = sum(t.numel() * t.element_size() for t in tensors.values())
+        _atomic_json(os.path.join(out, "model.safetensors.index.json"), {"metadata": {"total_size": total}, "weight_map": wmap})
+    cfg["torch_dtype"] = dtype_name
+    if "dtype" in cfg:
+        cfg["dtype"] = dtype_name
+    _atomic_json(os.path.join(out, "config.json"), cfg)
+    for name in os.listdir(src):
+        if name.startswith("tokenizer") or name in ("special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt"):
+            shutil.copyfile(os.path.join(src, name), os.path.join(out, name))
+
+
+def _atomic(path, write):
+    tmp = path + ".tmp"
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _atomic_json(path, obj):
+    def w(p):
+        with open(p, "w") as f:
+            json.dump(obj, f, indent=2)
+            f.write("\n")
+    _atomic(path, w)
+
+
+# ---------------------------------------------------------------- loop
+
+_stop = {"flag": False}
+
+
+def _on_signal(signum, frame):
+    _stop["flag"] = True
+
+
+def save_dtype_of(job) -> str:
+    name = job.get("save_dtype") or ""
+    if not name:
+        with open(os.path.join(job["from"], "config.json")) as f:
+            c = json.load(f)
+        name = c.get("torch_dtype") or c.get("dtype") or "float32"
+    alias = {"f32": "float32", "fp32": "float32", "bf16": "bfloat16", "f16": "float16", "fp16": "float16"}
+    name = alias.get(name, name)
+    if name not in ("float32", "bfloat16", "float16"):
+        raise StageError(f"save dtype {name!r}: want float32, bfloat16 or float16")
+    return name
+
+
+def run(jobs) -> list:
+    """Train the stages described by jobs (one dict or a list, run one
+    after the other in the same process group); returns their summaries."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*torch.distributed is disabled.*")
+    warnings.filterwarnings("ignore", message=".*gradient_checkpointing_enable.*")
+    d = Dist()
+    try:
+        return [_run(j, d) for j in (jobs if isinstance(jobs, list) else [jobs])]
+    finally:
+        d.close()
+
+
+def _settings(job):
+    """What a resume must match (the Go trainer compares its Hyper)."""
+    la = job["launch"]
+    return {"hyper": job["hyper"], "precision": la["precision"], "ce_chunk_tokens": la["ce_chunk_tokens"]}
+
+
+def _run(job: dict, d: Dist) -> dict:
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    h, la, out = job["hyper"], job["launch"], job["output"]
+    torch.manual_seed(int(h["seed"]))
+    ds = lrdata.Dataset(job["data"])
+    n = len(ds)
+    if n == 0:
+        raise StageError(f"training data {job['data']} has no rows")
+    rows_per_step = h["batch"] * h["grad_accum"]
+    if not h["steps"]:
+        h["steps"] = (n + rows_per_step - 1) // rows_per_step
+    steps = int(h["steps"])
+    dtype_name = save_dtype_of(job)
+    if os.path.abspath(job["from"]) == os.path.abspath(out):
+        raise StageError(f"output folder {out} is the input model folder (it would be overwritten)")
+    os.makedirs(out, exist_ok=True)
+    sample = lrdata.fingerprint(ds)
+
+    prec = la["precision"]
+    if prec == "auto":
+        prec = "bf16" if d.device.type == "cuda" else "fp32"
+    attn = pick_attention(la["attn_implementation"], d.device)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    lm = load_model(job["from"], attn)
+    model = RowLoss(lm, la["ce_chunk_tokens"])
+    model.train()
+    model, sharded = wrap(model, job, d)
+    params = [p for p in model.parameters() if p.requires_grad]
+    named = [(k[len("module."):] if k.startswith("module.") else k, p) for k, p in model.named_parameters()]
+    named = [(k[len("lm."):] if k.startswith("lm.") else k, p) for k, p in named]
+    opt = lropt.make_adamw(named, h["adamw"])
+
+    settings = _settings(job)
+    st = {"format": STATE_FORMAT, "step": 0, "tokens": 0, "elapsed_s": 0.0, "metrics_bytes": 0,
+          "data_rows": n, "data_sample": sample, "settings": settings}
+    ck, old = latest_checkpoint(out)
+    if old is not None:
+        force = bool(job.get("force"))
+        if old.get("settings") != settings and not force:
+            raise StageError(f"{ck} was made with other settings; use the same settings, --force to continue anyway, or another --output")
+        if (old.get("data_rows") != n or old.get("data_sample") != sample) and not force:
+            raise StageError(f"{ck} was made with other data ({old.get('data_rows')} rows, fingerprint {old.get('data_sample')}; now {n}, {sample}); use --force to continue anyway")
+        if old["step"] > steps:
+            raise StageError(f"{ck} is at step {old['step']}, beyond steps {steps}")
+        load_checkpoint(ck, model, opt)
+        for k in ("step", "tokens", "elapsed_s", "metrics_bytes"):
+            st[k] = old[k]
+        if d.rank == 0:
+            log(f"train: resuming from {ck} (step {st['step']} of {steps})")
+    resumed_from = st["step"]
+
+    mpath = os.path.join(out, METRICS)
+    mf = None
+    if d.rank == 0:
+        mf = open(mpath, "a+b")
+        mf.seek(0, 2)
+        if mf.tell() < st["metrics_bytes"]:
+            raise StageError(f"{mpath} has {mf.tell()} bytes, the checkpoint recorded {st['metrics_bytes']}")
+        mf.truncate(st["metrics_bytes"])
+        mf.seek(st["metrics_bytes"])
+
+    def checkpoint_now():
+        if mf is not None:
+            mf.flush()
+            os.fsync(mf.fileno())
+            st["metrics_bytes"] = mf.tell()
+        st["metrics_bytes"] = int(d.sum_([st["metrics_bytes"] if d.rank == 0 else 0])[0])
+        save_checkpoint(out, model, opt, st, d)
+
+    every = int(job.get("checkpoint_every") or 0)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if prec == "bf16" and d.device.type == "cuda" else nullcontext()
+    run_start, elapsed0 = time.time(), st["elapsed_s"]
+    last_loss = float("nan")
+    last_ck = st["step"] if old is not None else -1
+    while st["step"] < steps:
+        if d.sum_([1.0 if _stop["flag"] else 0.0])[0] > 0:
+            if last_ck != st["step"]:
+                checkpoint_now()
+            raise StageError(f"interrupted at step {st['step']} (checkpoint written; rerun the same command to resume)")
+        t0 = time.time()
+        opt.zero_grad(set_to_none=False)
+        loss_sum, n_pred, n_tok = 0.0, 0, 0
+        base = st["step"] * rows_per_step
+        mine = list(range(d.rank, rows_per_step, d.world))
+        passes = (rows_per_step + d.world - 1) // d.world
+        for k in range(passes):
+            j = mine[k] if k < len(mine) else None
+            r = ds.row((base + (j if j is not None else 0)) % n)
+            tg = targets_of(r.input_ids, r.loss_mask)
+            ids = torch.as_tensor(r.input_ids, device=d.device)[None]
+            pos = torch.as_tensor(r.position_ids, device=d.device)[None]
+            tgt = torch.as_tensor(tg, device=d.device)[None]
+            try:
+                with autocast:
+                    ls = model(ids, pos, tgt)
+                (ls * (1.0 if j is not None else 0.0)).backward()
+            except torch.OutOfMemoryError:
+                raise StageError(f"CUDA out of memory on a row of {len(r.input_ids)} tokens (step {st['step'] + 1}): "
+                                 f"lower ce_chunk_tokens (now {la['ce_chunk_tokens']}), keep activation_checkpointing on, "
+                                 f"add GPUs (nproc) for FSDP, set cpu_offload, or prepare rows with a smaller --train-length; "
+                                 f"run `longrecipe plan` for the memory estimate") from None
+            if j is not None:
+                loss_sum += float(ls.detach())
+                n_pred += int((tg != -100).sum())
+                n_tok += len(r.input_ids)
+        loss_sum, n_pred, n_tok = d.sum_([loss_sum, n_pred, n_tok])
+        n_pred, n_tok = int(n_pred), int(n_tok)
+        if n_pred == 0:
+            raise StageError(f"step {st['step'] + 1}: no predicted tokens in its {rows_per_step} rows (all masked or one token long)")
+        # Gradients are averaged over ranks by FSDP/DDP: undo, then divide
+        # by the step's predicted tokens, as the Go trainer does.
+        lropt.scale_grads(params, d.world / n_pred)
+        loss = loss_sum / n_pred
+        norm = lropt.clip_(params, float(h["grad_clip"]), sharded)
+        if not math.isfinite(loss) or not math.isfinite(norm):
+            where = f"the last good checkpoint is step {last_ck}" if last_ck >= 0 else "no checkpoint was written yet"
+            raise StageError(f"step {st['step'] + 1}: loss {loss}, gradient norm {norm}: stopped before updating the weights; {where}")
+        lr = lropt.schedule_at(h["schedule"], h["lr"], h["warmup"], h["min_lr"], steps, st["step"])
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.step()
+        st["step"] += 1
+        st["tokens"] += n_tok
+        dt = time.time() - t0
+        st["elapsed_s"] = elapsed0 + time.time() - run_start
+        last_loss = loss
+        m = {"step": st["step"], "loss": loss, "lr": lr, "grad_norm": norm, "tokens": n_tok, "predicted": n_pred,
+             "tokens_per_s": n_tok / dt if dt > 0 else 0.0, "elapsed_s": st["elapsed_s"]}
+        if mf is not None:
+            mf.write((json.dumps(m) + "\n").encode())
+            mf.flush()
+            print("LRMETRIC " + json.dumps({**m, "total_steps": steps}), flush=True)
+        if st["step"] == steps or (every > 0 and st["step"] % every == 0):
+            checkpoint_now()
+            last_ck = st["step"]
+    if last_ck != st["step"]:
+        checkpoint_now()
+    save_folder(job["from"], out, model, dtype_name, d)
+    if mf is not None:
+        mf.close()
+    d.barrier()
+    res = {"resumed_from": resumed_from, "steps": st["step"], "last_loss": last_loss, "tokens": st["tokens"],
+           "elapsed_s": st["elapsed_s"]}
+    if d.rank == 0:
+        print("LRRESULT " + json.dumps(res), flush=True)
+    return res
