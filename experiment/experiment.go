@@ -17,9 +17,9 @@
 // perplexity by position over held-out text, and on short-context
 // perplexity (window = the base window). Training wall time and analytic training FLOPs
 // (RowFLOPs) are recorded. Run writes results.json, results.md and charts
-// into the output folder; each step (data, training, evaluation) records a
-// step.json, so a rerun skips finished work and resumes interrupted
-// training.
+// into the output folder. Each step (data, training, evaluation) is a stage
+// of the shared runner (package stage): a rerun skips finished work,
+// resumes interrupted training, and redoes what its changed inputs touch.
 package experiment
 
 import (
@@ -44,6 +44,7 @@ import (
 	"github.com/longrecipe/longrecipe/merge"
 	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/shards"
+	"github.com/longrecipe/longrecipe/stage"
 	"github.com/longrecipe/longrecipe/tinybase"
 	"github.com/longrecipe/longrecipe/tokenizer"
 	"github.com/longrecipe/longrecipe/train"
@@ -142,7 +143,7 @@ func (o *Options) fill() error {
 
 // Run describes one stage-1 training run.
 type runSpec struct {
-	Name   string
+	Name   RunName
 	Label  string
 	Method data.Method
 	// Ratio is Ls/Lt (1 for FLT).
@@ -156,13 +157,13 @@ type runSpec struct {
 // runs lists the stage-1 runs in the order they are trained: the method
 // comparison first, then the other kept-token ratios.
 var runs = []runSpec{
-	{Name: "flt", Label: "FLT", Method: data.Full, Ratio: 1},
-	{Name: "pose", Label: "PoSE", Method: data.PoSE, Ratio: 0.3},
-	{Name: "randpos", Label: "RandPos", Method: data.RandPos, Ratio: 0.3},
-	{Name: "longrecipe-30", Label: "LongRecipe 30%", Method: data.LongRecipe, Ratio: 0.3, Select: true, Stages: true},
-	{Name: "longrecipe-10", Label: "LongRecipe 10%", Method: data.LongRecipe, Ratio: 0.1, Select: true},
-	{Name: "longrecipe-20", Label: "LongRecipe 20%", Method: data.LongRecipe, Ratio: 0.2, Select: true},
-	{Name: "longrecipe-40", Label: "LongRecipe 40%", Method: data.LongRecipe, Ratio: 0.4, Select: true},
+	{Name: FLT, Label: "FLT", Method: data.Full, Ratio: 1},
+	{Name: PoSE, Label: "PoSE", Method: data.PoSE, Ratio: 0.3},
+	{Name: RandPos, Label: "RandPos", Method: data.RandPos, Ratio: 0.3},
+	{Name: LongRecipe30, Label: "LongRecipe 30%", Method: data.LongRecipe, Ratio: 0.3, Select: true, Stages: true},
+	{Name: LongRecipe10, Label: "LongRecipe 10%", Method: data.LongRecipe, Ratio: 0.1, Select: true},
+	{Name: LongRecipe20, Label: "LongRecipe 20%", Method: data.LongRecipe, Ratio: 0.2, Select: true},
+	{Name: LongRecipe40, Label: "LongRecipe 40%", Method: data.LongRecipe, Ratio: 0.4, Select: true},
 }
 
 // The evaluation.
@@ -184,13 +185,19 @@ type runner struct {
 	heldOut  []string
 	haystack *eval.Haystack
 	res      *Results
+	stages   *stage.Runner
 }
 
-func (x *runner) logf(format string, args ...any) {
-	if x.o.Log != nil {
-		fmt.Fprintf(x.o.Log, "experiment: "+format+"\n", args...)
-	}
+// do runs one step of the experiment through the shared stage runner.
+func (x *runner) do(ctx context.Context, s stage.Stage, out any) error {
+	_, err := x.stages.Run(ctx, s, out)
+	return err
 }
+
+// The stage names of a run's steps, which later steps name as deps.
+func stageName(run RunName, step string) string { return string(run) + ": " + step }
+
+const startStage = "start model"
 
 // Run runs (or resumes) the whole experiment and writes the report. It
 // returns the results, also written to Output/results.json.
@@ -206,7 +213,8 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if err != nil {
 		return nil, fmt.Errorf("experiment: base model: %w", err)
 	}
-	x := &runner{o: o, tok: tok, base: base, window: base.MaxPositionEmbeddings}
+	x := &runner{o: o, tok: tok, base: base, window: base.MaxPositionEmbeddings,
+		stages: &stage.Runner{Log: o.Log, Prefix: "experiment: "}}
 	if x.window <= 0 {
 		return nil, fmt.Errorf("experiment: %s: max_position_embeddings %d: want > 0", o.Base, x.window)
 	}
@@ -229,21 +237,18 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}
 	x.res = x.newResults()
 
-	baseHash, err := hashOf(map[string]any{"model": absPath(o.Base), "files": x.hashes["base"]})
-	if err != nil {
+	baseID := map[string]any{"model": absPath(o.Base), "files": x.hashes["base"]}
+	x.res.addModel(Base, "Base (no extension)", runSpec{Name: Base}, "base", 0, nil)
+	if err := x.evaluate(ctx, Base, o.Base, "", baseID); err != nil {
 		return nil, err
 	}
-	x.res.addModel("base", "Base (no extension)", runSpec{Name: "base"}, "base", 0, nil)
-	if err := x.evaluate(ctx, "base", o.Base, baseHash); err != nil {
-		return nil, err
-	}
-	startHash, err := x.step("start model", filepath.Join(o.Output, "start"),
-		map[string]any{"base": baseHash, "rope_theta": x.theta, "max_position_embeddings": x.lt}, false, nil, x.start)
-	if err != nil {
+	if err := x.do(ctx, stage.Stage{Name: startStage, Dir: filepath.Join(o.Output, "start"),
+		Settings: map[string]any{"base": baseID, "rope_theta": x.theta, "max_position_embeddings": x.lt},
+		Run:      func(_ context.Context, dir string) (any, error) { return x.start(dir) }}, nil); err != nil {
 		return nil, err
 	}
 	for _, s := range runs {
-		if err := x.run(ctx, s, startHash, baseHash); err != nil {
+		if err := x.run(ctx, s, baseID); err != nil {
 			return nil, err
 		}
 	}
@@ -339,7 +344,7 @@ func (x *runner) writeInputs() error {
 	}
 	for _, e := range entries {
 		n := e.Name()
-		if e.IsDir() || !(strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".safetensors")) || n == StepFileName {
+		if e.IsDir() || !(strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".safetensors")) || n == stage.FileName || n == stage.PendingFileName {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(x.o.Base, n))
@@ -400,70 +405,106 @@ type trained struct {
 
 // run trains and evaluates one stage-1 run (and, for the stage ablation,
 // its replay annealing and merge).
-func (x *runner) run(ctx context.Context, s runSpec, startHash, baseHash string) error {
-	dir := filepath.Join(x.o.Output, "runs", s.Name)
+func (x *runner) run(ctx context.Context, s runSpec, baseID any) error {
+	dir := filepath.Join(x.o.Output, "runs", string(s.Name))
 	ls := x.lt
 	if s.Method != data.Full {
 		ls = max(int(s.Ratio*float64(x.lt)+0.5), 1)
 	}
-	var prep prepared
-	dataDir := filepath.Join(dir, "data")
-	dataHash, err := x.step(s.Name+": prepare", dataDir, map[string]any{
-		"corpus": x.hashes["train"], "tokenizer": x.tok.Hash(), "method": s.Method, "lt": x.lt, "ls": ls,
-		"select": s.Select, "seed": x.o.Seed,
-	}, false, &prep, func(out string) (any, error) {
-		j := data.Job{Input: x.inputs["train"], Output: out, Method: s.Method, TargetLength: x.lt, TrainLength: ls}
-		if s.Select {
-			j.Impactful = "digits" // drop probability 0.5, the default with impactful tokens
-		}
-		return x.dataset(ctx, j)
-	})
+	prep, err := x.prepare(ctx, s, ls, filepath.Join(dir, "data"))
 	if err != nil {
 		return err
 	}
-	steps := stepsFor(x.o.Tokens, x.o.Batch, prep.MeanLen)
-	var tr trained
-	modelDir := filepath.Join(dir, "model")
-	hyper := x.hyper(steps, "constant", x.o.LR)
-	trainHash, err := x.step(s.Name+": train", modelDir, map[string]any{
-		"start": startHash, "data": dataHash, "hyper": hyper, "threads": x.o.Threads, "budget": x.o.Tokens,
-	}, true, &tr, func(out string) (any, error) {
-		return x.train(ctx, filepath.Join(x.o.Output, "start"), dataDir, out, hyper)
-	})
+	tr, err := x.trainRun(ctx, s, prep, dir)
 	if err != nil {
 		return err
 	}
-	x.res.addModel(s.Name, s.Label, s, "stage 1", ls, &tr)
-	if err := x.evaluate(ctx, s.Name, modelDir, trainHash); err != nil {
+	x.res.addModel(s.Name, s.Label, s, "stage 1", ls, tr)
+	if err := x.evaluate(ctx, s.Name, filepath.Join(dir, "model"), stageName(s.Name, "train"), nil); err != nil {
 		return err
 	}
 	if !s.Stages {
 		return nil
 	}
-	// Stage 2: replay rows of Ls tokens, plain positions, LR decaying to 0.
+	return x.laterStages(ctx, s, ls, dir, tr, baseID)
+}
+
+// prepare builds a run's stage-1 rows into dataDir.
+func (x *runner) prepare(ctx context.Context, s runSpec, ls int, dataDir string) (*prepared, error) {
+	var prep prepared
+	err := x.do(ctx, stage.Stage{Name: stageName(s.Name, "prepare"), Dir: dataDir, Settings: map[string]any{
+		"corpus": x.hashes["train"], "tokenizer": x.tok.Hash(), "method": s.Method, "lt": x.lt, "ls": ls,
+		"select": s.Select, "seed": x.o.Seed,
+	}, Run: func(ctx context.Context, out string) (any, error) {
+		j := data.Job{Input: x.inputs["train"], Output: out, Method: s.Method, TargetLength: x.lt, TrainLength: ls}
+		if s.Select {
+			j.Impactful = "digits" // drop probability 0.5, the default with impactful tokens
+		}
+		return x.dataset(ctx, j)
+	}}, &prep)
+	return &prep, err
+}
+
+// trainRun trains a run's stage 1 from the start model into dir/model,
+// on the token budget.
+func (x *runner) trainRun(ctx context.Context, s runSpec, prep *prepared, dir string) (*trained, error) {
+	var tr trained
+	hyper := x.hyper(stepsFor(x.o.Tokens, x.o.Batch, prep.MeanLen), "constant", x.o.LR)
+	dataDir := filepath.Join(dir, "data")
+	err := x.do(ctx, stage.Stage{Name: stageName(s.Name, "train"), Dir: filepath.Join(dir, "model"),
+		Deps:     []string{startStage, stageName(s.Name, "prepare")},
+		Settings: map[string]any{"hyper": hyper, "threads": x.o.Threads, "budget": x.o.Tokens}, Resumable: true,
+		Run: func(ctx context.Context, out string) (any, error) {
+			return x.train(ctx, filepath.Join(x.o.Output, "start"), dataDir, out, hyper)
+		}}, &tr)
+	return &tr, err
+}
+
+// laterStages runs the stage ablation after a run's stage 1: replay rows
+// of Ls tokens (plain positions), annealing with the LR decaying to 0,
+// and the merge with the original weights; each model is evaluated.
+func (x *runner) laterStages(ctx context.Context, s runSpec, ls int, dir string, tr *trained, baseID any) error {
 	var rprep prepared
 	replayDir := filepath.Join(dir, "replay-data")
-	replayHash, err := x.step(s.Name+": replay data", replayDir, map[string]any{
+	if err := x.do(ctx, stage.Stage{Name: stageName(s.Name, "replay data"), Dir: replayDir, Settings: map[string]any{
 		"replay": x.hashes["replay"], "tokenizer": x.tok.Hash(), "ls": ls, "seed": x.o.Seed,
-	}, false, &rprep, func(out string) (any, error) {
+	}, Run: func(ctx context.Context, out string) (any, error) {
 		return x.dataset(ctx, data.Job{Input: x.inputs["replay"], Output: out, Method: data.Replay, TargetLength: ls, TrainLength: ls,
 			Replay: &data.ReplayConfig{PromptField: "prompt", ResponseField: "response", Separator: "\n", MaskPrompt: true}})
-	})
-	if err != nil {
+	}}, &rprep); err != nil {
 		return err
 	}
 	var an trained
 	annealDir := filepath.Join(dir, "anneal")
 	ahyper := x.hyper(stepsFor(x.o.AnnealTokens, x.o.Batch, rprep.MeanLen), "linear", x.o.AnnealLR)
-	annealHash, err := x.step(s.Name+": anneal", annealDir, map[string]any{
-		"from": trainHash, "data": replayHash, "hyper": ahyper, "threads": x.o.Threads, "budget": x.o.AnnealTokens,
-	}, true, &an, func(out string) (any, error) {
-		return x.train(ctx, modelDir, replayDir, out, ahyper)
-	})
-	if err != nil {
+	if err := x.do(ctx, stage.Stage{Name: stageName(s.Name, "anneal"), Dir: annealDir,
+		Deps:     []string{stageName(s.Name, "train"), stageName(s.Name, "replay data")},
+		Settings: map[string]any{"hyper": ahyper, "threads": x.o.Threads, "budget": x.o.AnnealTokens}, Resumable: true,
+		Run: func(ctx context.Context, out string) (any, error) {
+			return x.train(ctx, filepath.Join(dir, "model"), replayDir, out, ahyper)
+		}}, &an); err != nil {
 		return err
 	}
-	total := tr
+	total := tr.plus(&an)
+	x.res.addModel(s.Name.afterReplay(), s.Label+" after replay", s, "stage 2", ls, total)
+	if err := x.evaluate(ctx, s.Name.afterReplay(), annealDir, stageName(s.Name, "anneal"), nil); err != nil {
+		return err
+	}
+	mergeDir := filepath.Join(dir, "merge")
+	if err := x.do(ctx, stage.Stage{Name: stageName(s.Name, "merge"), Dir: mergeDir, Deps: []string{stageName(s.Name, "anneal")},
+		Settings: map[string]any{"original": baseID, "weights": []float64{0.5, 0.5}},
+		Run: func(ctx context.Context, out string) (any, error) {
+			return merge.Merge(ctx, []string{annealDir, x.o.Base}, out, merge.Options{Weights: []float64{0.5, 0.5}, Overwrite: true, Progress: x.o.Progress})
+		}}, nil); err != nil {
+		return err
+	}
+	x.res.addModel(s.Name.afterMerge(), s.Label+" after merge", s, "stage 3", ls, total)
+	return x.evaluate(ctx, s.Name.afterMerge(), mergeDir, stageName(s.Name, "merge"), nil)
+}
+
+// plus returns the training of a stage-1 model followed by stage 2.
+func (t *trained) plus(an *trained) *trained {
+	total := *t
 	total.Steps += an.Steps
 	total.Rows += an.Rows
 	total.Tokens += an.Tokens
@@ -472,21 +513,7 @@ func (x *runner) run(ctx context.Context, s runSpec, startHash, baseHash string)
 	total.DataRows = 0 // two datasets: no single epoch count
 	total.Seconds += an.Seconds
 	total.LastLoss = an.LastLoss
-	x.res.addModel(s.Name+"+replay", s.Label+" after replay", s, "stage 2", ls, &total)
-	if err := x.evaluate(ctx, s.Name+"+replay", annealDir, annealHash); err != nil {
-		return err
-	}
-	mergeDir := filepath.Join(dir, "merge")
-	mergeHash, err := x.step(s.Name+": merge", mergeDir, map[string]any{
-		"trained": annealHash, "original": baseHash, "weights": []float64{0.5, 0.5},
-	}, false, nil, func(out string) (any, error) {
-		return merge.Merge(ctx, []string{annealDir, x.o.Base}, out, merge.Options{Weights: []float64{0.5, 0.5}, Overwrite: true, Progress: x.o.Progress})
-	})
-	if err != nil {
-		return err
-	}
-	x.res.addModel(s.Name+"+merge", s.Label+" after merge", s, "stage 3", ls, &total)
-	return x.evaluate(ctx, s.Name+"+merge", mergeDir, mergeHash)
+	return &total
 }
 
 // stepsFor returns the optimizer steps that train on budget tokens with
@@ -568,15 +595,21 @@ func (x *runner) train(ctx context.Context, from, dataDir, out string, h train.H
 // evaluate runs (or reuses) the evaluation of one model and adds it to the
 // results; the report files are rewritten after each model, so a partial
 // experiment already has a partial report.
-func (x *runner) evaluate(ctx context.Context, name, modelDir, modelHash string) error {
+// The model is the output of stage from, or (from == "") identified by
+// modelID.
+func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from string, modelID any) error {
 	label := x.res.model(name).Label
-	dir := filepath.Join(x.o.Output, "eval", name)
+	dir := filepath.Join(x.o.Output, "eval", string(name))
 	lengths := x.lengths()
 	opts := map[string]any{
-		"model": modelHash, "tasks": evalTasks, "lengths": lengths, "depths": evalDepths, "samples": x.o.Samples,
+		"model": modelID, "tasks": evalTasks, "lengths": lengths, "depths": evalDepths, "samples": x.o.Samples,
 		"seed": x.o.Seed, "heldout": x.hashes["heldout"], "ppl_window": x.window, "answer_nll": 1,
 	}
-	if _, err := x.step(name+": eval", dir, opts, false, nil, func(out string) (any, error) {
+	var deps []string
+	if from != "" {
+		deps = []string{from}
+	}
+	if err := x.do(ctx, stage.Stage{Name: stageName(name, "eval"), Dir: dir, Settings: opts, Deps: deps, Run: func(ctx context.Context, out string) (any, error) {
 		m, err := model.Load(modelDir)
 		if err != nil {
 			return nil, err
@@ -609,7 +642,7 @@ func (x *runner) evaluate(ctx context.Context, name, modelDir, modelHash string)
 			return nil, err
 		}
 		return map[string]any{"model": modelDir}, nil
-	}); err != nil {
+	}}, nil); err != nil {
 		return err
 	}
 	r, err := eval.LoadResults(dir)

@@ -71,7 +71,7 @@ func TestQuickRun(t *testing.T) {
 	if budget != 4*512 {
 		t.Errorf("quick budget %d, want 4·Lt = 2048", budget)
 	}
-	want := map[string]int{"flt": 512, "pose": 154, "randpos": 154, "longrecipe-30": 154, "longrecipe-10": 51, "longrecipe-20": 102, "longrecipe-40": 205}
+	want := map[RunName]int{FLT: 512, PoSE: 154, RandPos: 154, LongRecipe30: 154, LongRecipe10: 51, LongRecipe20: 102, LongRecipe40: 205}
 	for name, ls := range want {
 		m := res.model(name)
 		if m == nil || m.Training == nil || !m.Evaluated {
@@ -102,16 +102,16 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("%s: accuracy cells %d (want 6), ppl buckets %d, short ppl %v", name, len(m.Accuracy), len(m.PPL), m.ShortPPL)
 		}
 	}
-	flt, lr := res.model("flt"), res.model("longrecipe-30")
+	flt, lr := res.model(FLT), res.model(LongRecipe30)
 	if flt.ComputeVsFLT != 1 || !(lr.ComputeVsFLT > 0 && lr.ComputeVsFLT < 1) {
 		t.Errorf("compute vs FLT: flt %v, longrecipe %v", flt.ComputeVsFLT, lr.ComputeVsFLT)
 	}
-	for _, name := range []string{"base", "longrecipe-30+replay", "longrecipe-30+merge"} {
+	for _, name := range []RunName{Base, LongRecipe30Replay, LongRecipe30Merge} {
 		if m := res.model(name); m == nil || !m.Evaluated {
 			t.Errorf("%s not evaluated", name)
 		}
 	}
-	if m := res.model("longrecipe-30+merge"); m.Training.Tokens <= lr.Training.Tokens {
+	if m := res.model(LongRecipe30Merge); m.Training.Tokens <= lr.Training.Tokens {
 		t.Errorf("merged model counts %d tokens, stage 1 alone %d: replay tokens missing", m.Training.Tokens, lr.Training.Tokens)
 	}
 	if len(res.Targets) != 7 {
@@ -141,8 +141,24 @@ func TestQuickRun(t *testing.T) {
 	if strings.Contains(log.String(), "running") || !strings.Contains(log.String(), "done already") {
 		t.Errorf("rerun ran steps again:\n%s", log.String())
 	}
-	if res2.model("flt").Training.Tokens != flt.Training.Tokens {
+	if res2.model(FLT).Training.Tokens != flt.Training.Tokens {
 		t.Errorf("rerun reports other numbers")
+	}
+
+	// A changed stage-2 LR redoes the annealing and what reads it, and
+	// says so; stage 1 is left alone.
+	log.Reset()
+	o.AnnealLR = 2 * DefaultOptions().AnnealLR
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"longrecipe-30: anneal: inputs changed (hyper)", "longrecipe-30: merge: inputs changed (upstream longrecipe-30: anneal)", "longrecipe-30: train: done already"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("rerun with another anneal LR: log lacks %q:\n%s", want, log.String())
+		}
+	}
+	if n := strings.Count(log.String(), ": running"); n != 4 {
+		t.Errorf("rerun with another anneal LR ran %d steps, want 4 (anneal, merge, two evals):\n%s", n, log.String())
 	}
 }
 

@@ -45,12 +45,12 @@ func (r *Results) Markdown() string {
 
 	ms := r.sorted()
 	p("\n## Methods at equal training tokens\n\n")
-	r.table(&b, pick(ms, "base", "flt", "pose", "randpos", "longrecipe-30"))
+	r.table(&b, pick(ms, Base, FLT, PoSE, RandPos, LongRecipe30))
 	p("\n## Kept-token ratio ablation (LongRecipe, fraction of Lt)\n\n")
-	r.table(&b, pick(ms, "longrecipe-10", "longrecipe-20", "longrecipe-30", "longrecipe-40", "flt"))
+	r.table(&b, pick(ms, LongRecipe10, LongRecipe20, LongRecipe30, LongRecipe40, FLT))
 	p("\n## Stage ablation (LongRecipe 30%%)\n\n")
 	p("Stage 2 and 3 rows count the stage-1 and the replay training together.\n\n")
-	r.table(&b, pick(ms, "base", "longrecipe-30", "longrecipe-30+replay", "longrecipe-30+merge"))
+	r.table(&b, pick(ms, Base, LongRecipe30, LongRecipe30Replay, LongRecipe30Merge))
 
 	p("\n## Accuracy by task and length (%%)\n\n| model |")
 	for _, t := range s.Tasks {
@@ -168,7 +168,7 @@ func (r *Results) longLabel() string {
 	return "(" + strings.Join(ls, ", ") + ")"
 }
 
-func pick(ms []*ModelResult, names ...string) []*ModelResult {
+func pick(ms []*ModelResult, names ...RunName) []*ModelResult {
 	var out []*ModelResult
 	for _, n := range names {
 		for _, m := range ms {
@@ -215,7 +215,7 @@ func num(v float64) string {
 func (r *Results) charts(dir string) error {
 	ms := r.sorted()
 	s := r.Settings
-	top := pick(ms, "base", "flt", "pose", "randpos", "longrecipe-30", "longrecipe-30+merge")
+	top := pick(ms, Base, FLT, PoSE, RandPos, LongRecipe30, LongRecipe30Merge)
 	acc := &plot.LineChart{Title: fmt.Sprintf("Retrieval accuracy (passkey + niah_single) vs prompt length; base window %d", s.Window),
 		XLabel: "prompt length (tokens)", YLabel: "accuracy (%)", LogX: true}
 	nll := &plot.LineChart{Title: "Answer NLL (passkey + niah_single, teacher forcing) vs prompt length; lower is better",
@@ -249,12 +249,12 @@ func (r *Results) charts(dir string) error {
 		}
 	}
 	ratio := &plot.BarChart{Title: "Kept-token ratio ablation: long-context accuracy " + r.longLabel(), XLabel: "real tokens per row (fraction of Lt)", YLabel: "accuracy (%)"}
-	rs := pick(ms, "longrecipe-10", "longrecipe-20", "longrecipe-30", "longrecipe-40", "flt")
+	rs := pick(ms, LongRecipe10, LongRecipe20, LongRecipe30, LongRecipe40, FLT)
 	stage := &plot.BarChart{Title: "Stage ablation (LongRecipe 30%): accuracy by prompt length", XLabel: "model", YLabel: "accuracy (%)"}
-	ss := pick(ms, "base", "longrecipe-30", "longrecipe-30+replay", "longrecipe-30+merge")
+	ss := pick(ms, Base, LongRecipe30, LongRecipe30Replay, LongRecipe30Merge)
 	for _, m := range rs {
 		c := fmt.Sprintf("%.0f %%", 100*m.Ratio)
-		if m.Name == "flt" {
+		if m.Name == FLT {
 			c = "FLT (100 %)"
 		}
 		ratio.Categories = append(ratio.Categories, c)

@@ -62,11 +62,11 @@ type Settings struct {
 // ModelResult is one evaluated model.
 type ModelResult struct {
 	// Name is its key (base, flt, longrecipe-30+merge, ...).
-	Name  string `json:"name"`
-	Label string `json:"label"`
+	Name  RunName `json:"name"`
+	Label string  `json:"label"`
 	// Run is the stage-1 run it comes from ("base" for the base model).
-	Run    string `json:"run"`
-	Method string `json:"method,omitempty"`
+	Run    RunName `json:"run"`
+	Method string  `json:"method,omitempty"`
 	// Stage is "base", "stage 1", "stage 2" (after replay) or "stage 3"
 	// (after merge).
 	Stage       string  `json:"stage"`
@@ -139,7 +139,7 @@ func (x *runner) newResults() *Results {
 }
 
 // model returns the entry of name, or nil.
-func (r *Results) model(name string) *ModelResult {
+func (r *Results) model(name RunName) *ModelResult {
 	for _, m := range r.Models {
 		if m.Name == name {
 			return m
@@ -148,7 +148,7 @@ func (r *Results) model(name string) *ModelResult {
 	return nil
 }
 
-func (r *Results) addModel(name, label string, s runSpec, stage string, ls int, t *trained) {
+func (r *Results) addModel(name RunName, label string, s runSpec, stage string, ls int, t *trained) {
 	m := r.model(name)
 	if m == nil {
 		m = &ModelResult{Name: name}
@@ -166,10 +166,10 @@ func (r *Results) addModel(name, label string, s runSpec, stage string, ls int, 
 	}
 }
 
-func (r *Results) addEval(name string, res *eval.Results, nll []Accuracy) {
+func (r *Results) addEval(name RunName, res *eval.Results, nll []Accuracy) {
 	m := r.model(name)
 	m.Evaluated = true
-	m.EvalDir = filepath.Join("eval", name)
+	m.EvalDir = filepath.Join("eval", string(name))
 	m.Accuracy = nil
 	var sum float64
 	var n int
@@ -246,7 +246,7 @@ func (r *Results) longAcc(m *ModelResult, task string) float64 {
 
 // finish computes compute ratios and checks the targets.
 func (r *Results) finish() {
-	flt := r.model("flt")
+	flt := r.model(FLT)
 	for _, m := range r.Models {
 		m.ComputeVsFLT = 0
 		if flt != nil && flt.Training != nil && m.Training != nil && flt.Training.FLOPs > 0 {
@@ -254,7 +254,7 @@ func (r *Results) finish() {
 		}
 	}
 	r.Targets = nil
-	get := func(name string) (*ModelResult, bool) {
+	get := func(name RunName) (*ModelResult, bool) {
 		m := r.model(name)
 		return m, m != nil && m.Evaluated
 	}
@@ -271,8 +271,8 @@ func (r *Results) finish() {
 		}
 		r.Targets = append(r.Targets, t)
 	}
-	f, okF := get("flt")
-	vsFLT := func(name, claim string) {
+	f, okF := get(FLT)
+	vsFLT := func(name RunName, claim string) {
 		m, ok := get(name)
 		if !ok || !okF {
 			add(claim, false, 0, "", nil)
@@ -286,9 +286,9 @@ func (r *Results) finish() {
 		add(claim, true, v, msg,
 			func(v float64) bool { return v >= 0.9 })
 	}
-	vsFLT("longrecipe-30", "LongRecipe 30% (stage 1) reaches ≥ 90 % of FLT's long-context accuracy")
-	vsFLT("longrecipe-30+merge", "LongRecipe 30% after replay + merge reaches ≥ 90 % of FLT's long-context accuracy")
-	lr, okLR := get("longrecipe-30")
+	vsFLT(LongRecipe30, "LongRecipe 30% (stage 1) reaches ≥ 90 % of FLT's long-context accuracy")
+	vsFLT(LongRecipe30Merge, "LongRecipe 30% after replay + merge reaches ≥ 90 % of FLT's long-context accuracy")
+	lr, okLR := get(LongRecipe30)
 	if okLR && lr.ComputeVsFLT > 0 {
 		add("LongRecipe 30% (stage 1) trains with ≤ 20 % of FLT's compute", true, lr.ComputeVsFLT,
 			fmt.Sprintf("%.3g vs %.3g FLOPs: %s of FLT at equal training tokens", lr.Training.FLOPs, f.Training.FLOPs, pct(lr.ComputeVsFLT)),
@@ -304,9 +304,9 @@ func (r *Results) finish() {
 	} else {
 		add(claim, false, 0, "", nil)
 	}
-	for _, b := range []string{"pose", "randpos"} {
+	for _, b := range []RunName{PoSE, RandPos} {
 		bm, okB := get(b)
-		claim := "LongRecipe 30% (stage 1) beats " + map[string]string{"pose": "PoSE", "randpos": "RandPos"}[b] + " at equal compute"
+		claim := "LongRecipe 30% (stage 1) beats " + map[RunName]string{PoSE: "PoSE", RandPos: "RandPos"}[b] + " at equal compute"
 		if !okLR || !okB {
 			add(claim, false, 0, "", nil)
 			continue
@@ -319,8 +319,8 @@ func (r *Results) finish() {
 		}
 		add(claim, true, v, msg, func(v float64) bool { return v > 0 })
 	}
-	m, okM := get("longrecipe-30+merge")
-	b, okB := get("base")
+	m, okM := get(LongRecipe30Merge)
+	b, okB := get(Base)
 	claim = "merged model's short-context perplexity within 2 % of the base's (at most 2 % higher; lower is better)"
 	if okM && okB {
 		v := m.ShortPPL/b.ShortPPL - 1
@@ -397,7 +397,7 @@ func finite(v float64) *float64 {
 }
 
 // order is the report order of the models.
-var order = []string{"base", "flt", "pose", "randpos", "longrecipe-30", "longrecipe-30+replay", "longrecipe-30+merge", "longrecipe-10", "longrecipe-20", "longrecipe-40"}
+var order = []RunName{Base, FLT, PoSE, RandPos, LongRecipe30, LongRecipe30Replay, LongRecipe30Merge, LongRecipe10, LongRecipe20, LongRecipe40}
 
 func (r *Results) sorted() []*ModelResult {
 	ms := slices.Clone(r.Models)
