@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/longrecipe/longrecipe/torchlaunch"
 	"github.com/longrecipe/longrecipe/train"
 )
 
@@ -18,7 +19,7 @@ func init() {
 	})
 }
 
-const trainUsage = "train --model DIR --data F.jsonl|SHARD_DIR --output DIR [--steps N] [--lr 5e-5] [--batch 1] [--grad-accum 1] [--schedule constant|cosine|linear] [flags]"
+const trainUsage = "train --model DIR --data F.jsonl|SHARD_DIR --output DIR [--steps N] [--lr 5e-5] [--batch 1] [--grad-accum 1] [--schedule constant|cosine|linear] [--backend go|torch [--nproc N] [--nnodes N --node-rank R --master-addr A --master-port P] [--launch-config F]] [flags]"
 
 func runTrain(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "train", trainUsage,
@@ -29,7 +30,11 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 			"Rerunning the same command resumes from the last checkpoint, bit-identically; other\n"+
 			"hyperparameters are refused unless --force. Defaults are the LongRecipe paper's stage 1 (AdamW\n"+
 			"0.9/0.999, eps 1e-8, weight decay 0.1, constant LR 5e-5, seed 2027) except batch 1 and\n"+
-			"grad-accum 1 (the paper: 1 × 96), sized for a CPU.")
+			"grad-accum 1 (the paper: 1 × 96), sized for a CPU.\n"+
+			"--backend torch runs the same training on PyTorch (FSDP full shard over --nproc processes per\n"+
+			"node, torchrun; bf16 on GPUs, fp32 on CPU) with the Python environment of scripts/pyenv.sh; its\n"+
+			"losses equal the Go trainer's. --launch-config reads the settings `longrecipe plan` writes;\n"+
+			"the flags given override it. Its checkpoints are its own (resume with the same backend).")
 	modelDir := fs.String("model", "", "input model folder (config.json + safetensors)")
 	data := fs.String("data", "", "training rows: a JSONL file (input_ids, position_ids, loss_mask) or a shard folder")
 	output := fs.String("output", "", "output folder (created; holds checkpoints to resume from)")
@@ -52,6 +57,13 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	checkpointing := fs.Bool("checkpointing", true, "activation checkpointing: recompute each layer's activations in the backward pass (less memory, one more forward pass)")
 	threads := fs.Int("threads", 0, "goroutines for attention and elementwise work (0: all CPUs); part of the checkpointed settings")
 	force := fs.Bool("force", false, "resume even if the checkpoint was made with other settings")
+	backend := fs.String("backend", "go", "training engine: go (embedded) or torch (PyTorch FSDP through torchrun)")
+	launchCfg := fs.String("launch-config", "", "torch: launcher settings JSON (written by `longrecipe plan`)")
+	nproc := fs.Int("nproc", 0, "torch: processes (GPUs) per node (default 1)")
+	nnodes := fs.Int("nnodes", 0, "torch: number of nodes (default 1)")
+	nodeRank := fs.Int("node-rank", -1, "torch: this node's rank (default 0)")
+	masterAddr := fs.String("master-addr", "", "torch: rank-0 host (default 127.0.0.1)")
+	masterPort := fs.Int("master-port", 0, "torch: rendezvous port (default: a free one; required with --nnodes > 1)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -81,6 +93,12 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	if a, b := filepath.Clean(*modelDir), filepath.Clean(*output); a == b {
 		return usageErrorf("--output must differ from --model (the input folder would be overwritten)")
 	}
+	if *backend != "go" && *backend != "torch" {
+		return usageErrorf("--backend %q: want go or torch", *backend)
+	}
+	if *backend == "go" && (*launchCfg != "" || *nproc != 0 || *nnodes != 0 || *nodeRank >= 0 || *masterAddr != "" || *masterPort != 0) {
+		return usageErrorf("--launch-config, --nproc, --nnodes, --node-rank, --master-addr and --master-port need --backend torch")
+	}
 	h := train.Hyper{Steps: *steps, Batch: *batch, GradAccum: *accum, Schedule: *schedule, LR: *lr, Warmup: *warmup, MinLR: *minLR, GradClip: *clip, Seed: *seed}
 	h.SetAdamW(train.AdamWConfig{Beta1: *beta1, Beta2: *beta2, Eps: *eps, WeightDecay: *wd, DecayAll: *decayAll})
 	job := train.FolderJob{
@@ -88,7 +106,22 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 		Threads: *threads, Checkpointing: *checkpointing, SaveDType: *saveDtype, Force: *force,
 		Progress: env.Stderr, Log: env.Stderr,
 	}
-	res, err := train.RunFolder(ctx, job)
+	var res *train.Result
+	var err error
+	if *backend == "torch" {
+		l, lerr := launchSettings(*launchCfg, *nproc, *nnodes, *nodeRank, *masterAddr, *masterPort)
+		if lerr != nil {
+			return lerr
+		}
+		if !*checkpointing {
+			f := false
+			l.ActivationCheckpointing = &f
+		}
+		res, err = torchlaunch.Train(ctx, torchlaunch.Job{Hyper: h, From: *modelDir, Data: *data, Output: *output,
+			CheckpointEvery: *every, SaveDType: *saveDtype, Force: *force, Launch: l, Progress: env.Stderr, Log: env.Stderr})
+	} else {
+		res, err = train.RunFolder(ctx, job)
+	}
 	if err != nil {
 		return err
 	}
@@ -99,4 +132,38 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "trained %d steps (from step %d), last loss %.4f, %d tokens, %s of training; model folder %s\n",
 		res.Steps, res.ResumedFrom, res.LastLoss, res.Tokens, res.Elapsed.Round(time.Millisecond), *output)
 	return nil
+}
+
+// launchSettings reads the launcher config file (if any) and applies the
+// flags given on the command line over it.
+func launchSettings(path string, nproc, nnodes, nodeRank int, addr string, port int) (torchlaunch.Launch, error) {
+	l := torchlaunch.DefaultLaunch()
+	if path != "" {
+		var err error
+		if l, err = torchlaunch.LoadLaunch(path); err != nil {
+			return l, err
+		}
+	}
+	if nproc < 0 || nnodes < 0 || port < 0 {
+		return l, usageErrorf("--nproc, --nnodes and --master-port must be >= 0")
+	}
+	if nproc > 0 {
+		l.NprocPerNode = nproc
+	}
+	if nnodes > 0 {
+		l.NNodes = nnodes
+	}
+	if nodeRank >= 0 {
+		l.NodeRank = nodeRank
+	}
+	if addr != "" {
+		l.MasterAddr = addr
+	}
+	if port > 0 {
+		l.MasterPort = port
+	}
+	if err := l.Validate(); err != nil {
+		return l, usageErrorf("%v", err)
+	}
+	return l, nil
 }

@@ -446,7 +446,7 @@ def _run(job: dict, d: Dist) -> dict:
     if mf is not None:
         mf.close()
     d.barrier()
-    res = {"resumed_from": resumed_from, "steps": st["step"], "last_loss": last_loss, "tokens": st["tokens"],
+    res = {"resumed_from": resumed_from, "steps": st["step"], "last_loss": last_loss if math.isfinite(last_loss) else None, "tokens": st["tokens"],
            "elapsed_s": st["elapsed_s"]}
     if d.rank == 0:
         print("LRRESULT " + json.dumps(res), flush=True)
