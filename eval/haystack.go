@@ -12,10 +12,6 @@ import (
 	"strings"
 )
 
-// Noise is the filler sentence group of PoSE's passkey test and RULER's
-// "noise" haystack.
-const Noise = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again."
-
 // Haystack is the filler text that needles are hidden in, as a sequence of
 // words. A noise haystack repeats Noise; a text haystack is real prose.
 type Haystack struct {
@@ -25,9 +21,14 @@ type Haystack struct {
 	noise bool
 }
 
-// NoiseHaystack returns the repeated-filler haystack.
-func NoiseHaystack() *Haystack {
-	return &Haystack{Name: "noise", ws: strings.Fields(Noise), noise: true}
+// NoiseHaystack returns the repeated-filler haystack of the default
+// wording (HeldOutWording). A Generator replaces any noise haystack with
+// its own wording's.
+func NoiseHaystack() *Haystack { return HeldOutWording.NoiseHaystack() }
+
+// NoiseHaystack returns the haystack that repeats w.Noise.
+func (w *Wording) NoiseHaystack() *Haystack {
+	return &Haystack{Name: "noise", ws: strings.Fields(w.Noise), noise: true}
 }
 
 // TextHaystack returns a haystack of the given documents, joined in order.

@@ -3,7 +3,6 @@ package eval
 import (
 	"context"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -79,12 +78,21 @@ func sotuHaystack(t testing.TB) (*Haystack, []string) {
 // independently of the generator: they are the reference the generated
 // answers are checked against.
 
-var (
-	reQuestionKeys = regexp.MustCompile(`What are all the special magic numbers for (.+) mentioned in the provided text\?`)
-	reVTValue      = regexp.MustCompile(`assigned the value (\d+) in the text above`)
-	reVTStatement  = regexp.MustCompile(`VAR ([A-Z]+) = (?:VAR ([A-Z]+)|(\d+))`)
-	reNumbered     = regexp.MustCompile(`\d+\. (\S+)`)
-)
+var reNumbered = regexp.MustCompile(`\d+\. (\S+)`)
+
+// tmplRe turns a template into a regular expression: its fixed text
+// quoted, each slot replaced by the pattern slots gives it.
+func tmplRe(tmpl string, slots map[string]string) *regexp.Regexp {
+	var b strings.Builder
+	last := 0
+	for _, m := range slot.FindAllStringIndex(tmpl, -1) {
+		b.WriteString(regexp.QuoteMeta(tmpl[last:m[0]]))
+		b.WriteString(slots[tmpl[m[0]+1:m[1]-1]])
+		last = m[1]
+	}
+	b.WriteString(regexp.QuoteMeta(tmpl[last:]))
+	return regexp.MustCompile(b.String())
+}
 
 // lastSection returns the text after the last occurrence of marker (the
 // question after the solved examples).
@@ -95,67 +103,41 @@ func lastSection(text, marker string) string {
 	return text
 }
 
-// solve returns the answers of a prompt of task, found by reading it.
-func solve(task, text string) []string {
+// solve returns the answers of a prompt of task in the default wording.
+func solve(task, text string) []string { return solveIn(HeldOutWording, task, text) }
+
+// solveIn returns the answers of a prompt of task in wording w, found by
+// reading it.
+func solveIn(w *Wording, task, text string) []string {
 	switch task {
 	case Passkey:
-		m := regexp.MustCompile(`The pass key is (\d+)\. Remember it\. (\d+) is the pass key\.`).FindStringSubmatch(text)
+		m := tmplRe(w.PasskeyNeedle, map[string]string{"key": `(\d+)`}).FindStringSubmatch(text)
 		if m == nil || m[1] != m[2] {
 			return nil
 		}
 		return []string{m[1]}
 	case NIAHSingle, NIAHMultiKey, NIAHMultiValue, NIAHMultiQuery:
-		q := reQuestionKeys.FindStringSubmatch(text)
+		q := tmplRe(w.NIAHQuestion, map[string]string{"query": `(.+?)`}).FindStringSubmatch(text)
 		if q == nil {
 			return nil
 		}
-		var ks []string
-		for _, part := range strings.Split(strings.ReplaceAll(q[1], ", and ", ", "), ", ") {
-			ks = append(ks, part)
-		}
 		var out []string
-		for _, k := range ks {
-			re := regexp.MustCompile(`One of the special magic numbers for ` + regexp.QuoteMeta(k) + ` is: (\d+)\.`)
+		for _, k := range strings.Split(strings.ReplaceAll(q[1], ", and ", ", "), ", ") {
+			re := tmplRe(w.NIAHNeedle, map[string]string{"key": regexp.QuoteMeta(k), "value": `(\d+)`})
 			for _, m := range re.FindAllStringSubmatch(text, -1) {
 				out = append(out, m[1])
 			}
 		}
 		return out
 	case VariableTrack:
-		sec := lastSection(text, "Memorize and track")
-		v := reVTValue.FindStringSubmatch(sec)
-		if v == nil {
-			return nil
-		}
-		// Follow assignments from the value.
-		holders := map[string]bool{}
-		changed := true
-		for changed {
-			changed = false
-			for _, m := range reVTStatement.FindAllStringSubmatch(sec, -1) {
-				if holders[m[1]] {
-					continue
-				}
-				if m[3] == v[1] || (m[2] != "" && holders[m[2]]) {
-					holders[m[1]] = true
-					changed = true
-				}
-			}
-		}
-		var out []string
-		for _, m := range reVTStatement.FindAllStringSubmatch(sec, -1) {
-			if holders[m[1]] && !slices.Contains(out, m[1]) {
-				out = append(out, m[1])
-			}
-		}
-		return out
+		return solveVT(w, lastSection(text, w.VTIntro))
 	case CommonWords:
-		sec := lastSection(text, "Below is a numbered list")
+		sec := lastSection(text, w.CWEIntro)
 		sec = sec[:strings.Index(sec, "\nQuestion:")]
 		return topWords(reNumbered.FindAllStringSubmatch(sec, -1), 10, "")
 	case FrequentWords:
-		sec := lastSection(text, "Read the following coded text")
-		sec = sec[strings.Index(sec, "coded words. ")+len("coded words. "):]
+		sec := lastSection(text, w.FWEIntro)
+		sec = sec[len(w.FWEIntro):]
 		sec = sec[:strings.Index(sec, "\nQuestion:")]
 		var ms [][]string
 		for _, w := range strings.Fields(sec) {
@@ -164,6 +146,35 @@ func solve(task, text string) []string {
 		return topWords(ms, 3, "....")
 	}
 	return nil
+}
+
+// solveVT follows the assignments of the last vt question from its value.
+func solveVT(w *Wording, sec string) []string {
+	v := tmplRe(w.VTQuestion, map[string]string{"value": `(\d+)`, "count": `\d+`}).FindStringSubmatch(sec)
+	if v == nil {
+		return nil
+	}
+	assign := tmplRe(w.VTAssign, map[string]string{"name": `([A-Z]+)`, "value": `(\d+)`}).FindAllStringSubmatch(sec, -1)
+	chain := tmplRe(w.VTChain, map[string]string{"name": `([A-Z]+)`, "prev": `([A-Z]+)`}).FindAllStringSubmatch(sec, -1)
+	holders := map[string]bool{}
+	var out []string
+	for _, m := range assign {
+		if m[2] == v[1] && !holders[m[1]] {
+			holders[m[1]] = true
+			out = append(out, m[1])
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, m := range chain {
+			if !holders[m[1]] && holders[m[2]] {
+				holders[m[1]] = true
+				out = append(out, m[1])
+				changed = true
+			}
+		}
+	}
+	return out
 }
 
 // topWords returns the n most frequent m[1] (ties: alphabetical), or nil
@@ -203,7 +214,7 @@ func (s *solver) Complete(ctx context.Context, p *Prompt) (string, error) {
 type wrong struct{}
 
 func (wrong) Complete(ctx context.Context, p *Prompt) (string, error) {
-	return " 42 and the grass is green", nil
+	return " 42 and the kettle hums", nil
 }
 
 // fakeScorer returns log-probability -(1 + position/1000)·ln 2 for every

@@ -63,7 +63,20 @@ type Prompt struct {
 	Answers []string
 	// MaxNew is the generation budget in tokens.
 	MaxNew int
+	// Distractors are answers of the same form as the single answer (as
+	// many digits), none of them in the prompt, for ranking the answer by
+	// log-likelihood (ScorePartial); nil for tasks with several answers
+	// or no needle.
+	Distractors []string
+	// Ablated is the prompt without the needle that holds the answer
+	// (other needles stay), encoded like Tokens; nil where Distractors is.
+	Ablated []int32
 }
+
+// NumDistractors is how many distractor answers a prompt carries: with
+// the answer, ten candidates, so guessing ranks the answer first 10 % of
+// the time.
+const NumDistractors = 9
 
 // Generator makes prompts deterministically from a seed, sized in tokens
 // of Tok. It is not safe for concurrent use.
@@ -73,6 +86,8 @@ type Generator struct {
 	// Passkey and vt always use the noise filler (as PoSE and RULER do).
 	Haystack *Haystack
 	Seed     uint64
+	// Wording is the prompts' fixed text; nil means HeldOutWording.
+	Wording *Wording
 
 	costs *wordCost // token counts of words, kept between calls
 }
@@ -98,64 +113,99 @@ func (g *Generator) Generate(task string, length int, depth float64, index int) 
 	} else {
 		depth = math.NaN()
 	}
+	w := g.Wording
+	if w == nil {
+		w = HeldOutWording
+	}
 	hay := g.Haystack
-	if hay == nil || task == Passkey || task == VariableTrack {
-		hay = NoiseHaystack()
+	if hay == nil || hay.Noisy() || task == Passkey || task == VariableTrack {
+		hay = w.NoiseHaystack()
 	}
 	rng := g.rng(task, length, depth, index)
 	if g.costs == nil || g.costs.tok != g.Tok {
 		g.costs = &wordCost{tok: g.Tok, cache: map[string]int{}}
 	}
 	wc := g.costs
-	var (
-		build   func(n int) (string, error)
-		answers []string
-	)
+	var spec taskSpec
 	switch task {
 	case Passkey:
-		build, answers = passkey(rng, hay, wc, depth)
+		spec = passkey(rng, hay, wc, w, depth)
 	case NIAHSingle:
-		build, answers = niah(rng, hay, wc, depth, 1, 1, 1)
+		spec = niah(rng, hay, wc, w, depth, 1, 1, 1)
 	case NIAHMultiKey:
-		build, answers = niah(rng, hay, wc, depth, needlesMultiple, 1, 1)
+		spec = niah(rng, hay, wc, w, depth, needlesMultiple, 1, 1)
 	case NIAHMultiValue:
-		build, answers = niah(rng, hay, wc, depth, 1, needlesMultiple, 1)
+		spec = niah(rng, hay, wc, w, depth, 1, needlesMultiple, 1)
 	case NIAHMultiQuery:
-		build, answers = niah(rng, hay, wc, depth, needlesMultiple, 1, needlesMultiple)
+		spec = niah(rng, hay, wc, w, depth, needlesMultiple, 1, needlesMultiple)
 	case VariableTrack:
-		build, answers = variableTracking(rng, hay, wc)
+		spec = variableTracking(rng, hay, wc, w)
 	case CommonWords:
-		build, answers = commonWords(rng, length)
+		spec = commonWords(rng, w, length)
 	case FrequentWords:
-		build, answers = frequentWords(rng)
+		spec = frequentWords(rng, w)
 	default:
 		return nil, fmt.Errorf("eval: unknown task %q (known: %s)", task, strings.Join(SyntheticTasks, ", "))
 	}
 	what := fmt.Sprintf("eval: %s at %d tokens", task, length)
-	f, err := fit(g.Tok, length, what, build)
+	f, err := fit(g.Tok, length, what, func(n int) (string, error) { return spec.build(n, true), nil })
 	if err != nil {
 		return nil, err
 	}
-	return &Prompt{Task: task, Length: length, Depth: depth, Index: index, Text: f.text, Tokens: f.ids, Answers: answers, MaxNew: defaultMaxNew[task]}, nil
+	p := &Prompt{Task: task, Length: length, Depth: depth, Index: index, Text: f.text, Tokens: f.ids, Answers: spec.answers, MaxNew: defaultMaxNew[task]}
+	if spec.ablatable && len(spec.answers) == 1 {
+		p.Ablated = g.Tok.Encode(spec.build(f.n, false), true)
+		p.Distractors = distractors(g.rng("distractors|"+task, length, depth, index), spec.answers[0], f.text, NumDistractors)
+	}
+	return p, nil
 }
 
-// passkey is PoSE's passkey retrieval prompt with n filler words.
-func passkey(rng *rand.Rand, hay *Haystack, wc *wordCost, depth float64) (func(int) (string, error), []string) {
-	key := strconv.Itoa(rng.IntN(50000) + 1)
-	info := "The pass key is " + key + ". Remember it. " + key + " is the pass key."
+// taskSpec is a task's prompt: build(n, true) is the text with n filler
+// units, build(n, false) the same text without the needles that hold the
+// answers (ablatable tasks only).
+type taskSpec struct {
+	build     func(n int, needles bool) string
+	answers   []string
+	ablatable bool
+}
+
+// distractors returns k distinct numbers with as many digits as answer
+// (a number), none equal to it or found in the prompt text.
+func distractors(rng *rand.Rand, answer, text string, k int) []string {
+	lo := 1
+	for i := 1; i < len(answer); i++ {
+		lo *= 10
+	}
+	span := 9 * lo
+	seen := map[string]bool{answer: true}
+	var out []string
+	for tries := 0; len(out) < k && tries < 1000*k; tries++ {
+		v := strconv.Itoa(lo + rng.IntN(span))
+		if !seen[v] && !contains(text, v) {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// passkey is PoSE's passkey retrieval task (a five-digit key) with n
+// filler words.
+func passkey(rng *rand.Rand, hay *Haystack, wc *wordCost, w *Wording, depth float64) taskSpec {
+	key := strconv.Itoa(10000 + rng.IntN(90000))
+	info := fill(w.PasskeyNeedle, "key", key)
 	start := hay.start(rng)
-	return func(n int) (string, error) {
+	build := func(n int, needle bool) string {
 		words := hay.words(start, n)
 		k := insertAt(words, wc.cum(words), depth)
-		lines := []string{
-			"There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. I will quiz you about the important information there.",
-			strings.Join(words[:k], " "),
-			info,
-			strings.Join(words[k:], " "),
-			"What is the pass key? The pass key is",
+		lines := []string{w.PasskeyIntro, strings.Join(words[:k], " ")}
+		if needle {
+			lines = append(lines, info)
 		}
-		return strings.Join(lines, "\n"), nil
-	}, []string{key}
+		lines = append(lines, strings.Join(words[k:], " "), w.PasskeyQuestion)
+		return strings.Join(lines, "\n")
+	}
+	return taskSpec{build: build, answers: []string{key}, ablatable: true}
 }
 
 // needle is a sentence hidden in the haystack at a depth.
@@ -226,8 +276,9 @@ func magicNumbers(rng *rand.Rand, n int) []string {
 
 // niah is RULER's needle-in-a-haystack prompt with nKeys keys of nValues
 // values each, asking for nQueries of the keys. The first needle sits at
-// depth; the others at random depths.
-func niah(rng *rand.Rand, hay *Haystack, wc *wordCost, depth float64, nKeys, nValues, nQueries int) (func(int) (string, error), []string) {
+// depth; the others at random depths. Ablated, it loses the needles of
+// the keys asked for.
+func niah(rng *rand.Rand, hay *Haystack, wc *wordCost, w *Wording, depth float64, nKeys, nValues, nQueries int) taskSpec {
 	ks := keys(rng, nKeys)
 	vals := magicNumbers(rng, nKeys*nValues)
 	var needles []needle
@@ -237,7 +288,7 @@ func niah(rng *rand.Rand, hay *Haystack, wc *wordCost, depth float64, nKeys, nVa
 			if len(needles) > 0 {
 				d = rng.Float64()
 			}
-			needles = append(needles, needle{"One of the special magic numbers for " + k + " is: " + vals[i*nValues+j] + ".", d})
+			needles = append(needles, needle{fill(w.NIAHNeedle, "key", k, "value", vals[i*nValues+j]), d})
 		}
 	}
 	// RULER asks for the first key (multikey: the others are distractors)
@@ -249,13 +300,16 @@ func niah(rng *rand.Rand, hay *Haystack, wc *wordCost, depth float64, nKeys, nVa
 		query = strings.Join(queried[:nQueries-1], ", ") + ", and " + queried[nQueries-1]
 	}
 	start := hay.start(rng)
-	return func(n int) (string, error) {
+	build := func(n int, all bool) string {
 		words := hay.words(start, n)
-		ctx := hide(words, wc.cum(words), needles)
-		return "Some special magic numbers are hidden within the following text. Make sure to memorize it. I will quiz you about the numbers afterwards.\n" +
-			ctx + "\n" +
-			"What are all the special magic numbers for " + query + " mentioned in the provided text? The special magic numbers for " + query + " mentioned in the provided text are", nil
-	}, answers
+		hidden := needles
+		if !all {
+			hidden = needles[len(answers):]
+		}
+		ctx := hide(words, wc.cum(words), hidden)
+		return w.NIAHIntro + "\n" + ctx + "\n" + fill(w.NIAHQuestion, "query", query)
+	}
+	return taskSpec{build: build, answers: answers, ablatable: true}
 }
 
 // varNames returns n distinct names of k uppercase letters.
@@ -278,19 +332,17 @@ func varNames(rng *rand.Rand, n, k int) []string {
 // vtPrompt is RULER's variable tracking prompt for one chain of names
 // (the first assigned value, each next one the previous variable), spread
 // at the given depths through the filler words.
-func vtPrompt(wc *wordCost, words, names []string, value string, depths []float64, answer bool) string {
+func vtPrompt(wc *wordCost, w *Wording, words, names []string, value string, depths []float64, answer bool) string {
 	needles := make([]needle, len(names))
 	for i, nm := range names {
-		st := "VAR " + nm + " = " + value
+		st := fill(w.VTAssign, "name", nm, "value", value)
 		if i > 0 {
-			st = "VAR " + nm + " = VAR " + names[i-1]
+			st = fill(w.VTChain, "name", nm, "prev", names[i-1])
 		}
 		needles[i] = needle{st, depths[i]}
 	}
-	s := "Memorize and track the chain(s) of variable assignment hidden in the following text.\n\n" +
-		hide(words, wc.cum(words), needles) + "\n" +
-		"Question: Find all variables that are assigned the value " + value + " in the text above. Answer: According to the chain(s) of variable assignment in the text above, " +
-		strconv.Itoa(len(names)) + " variables are assigned the value " + value + ", they are: "
+	s := w.VTIntro + "\n\n" + hide(words, wc.cum(words), needles) + "\n" +
+		fill(w.VTQuestion, "value", value, "count", strconv.Itoa(len(names)))
 	if answer {
 		s += strings.Join(names, " ") + "\n\n"
 	}
@@ -309,11 +361,11 @@ func sortedDepths(rng *rand.Rand, n int) []float64 {
 
 // variableTracking is RULER's vt task (one chain, four hops) with a short
 // solved example first, as RULER prompts it.
-func variableTracking(rng *rand.Rand, hay *Haystack, wc *wordCost) (func(int) (string, error), []string) {
+func variableTracking(rng *rand.Rand, hay *Haystack, wc *wordCost, w *Wording) taskSpec {
 	exNames := varNames(rng, 5, 3)
 	exValue := strconv.Itoa(10000 + rng.IntN(90000))
 	exDepths := sortedDepths(rng, 5)
-	example := vtPrompt(wc, hay.words(0, 36), exNames, exValue, exDepths, true)
+	example := vtPrompt(wc, w, hay.words(0, 36), exNames, exValue, exDepths, true)
 	names := varNames(rng, 5, 5)
 	for slices.ContainsFunc(names, func(s string) bool { return slices.Contains(exNames, s) }) {
 		names = varNames(rng, 5, 5)
@@ -323,9 +375,9 @@ func variableTracking(rng *rand.Rand, hay *Haystack, wc *wordCost) (func(int) (s
 		value = strconv.Itoa(10000 + rng.IntN(90000))
 	}
 	depths := sortedDepths(rng, 5)
-	return func(n int) (string, error) {
-		return example + vtPrompt(wc, hay.words(0, n), names, value, depths, false), nil
-	}, names
+	return taskSpec{build: func(n int, _ bool) string {
+		return example + vtPrompt(wc, w, hay.words(0, n), names, value, depths, false)
+	}, answers: names}
 }
 
 // wordPool returns the distinct list words in a random order followed by
@@ -386,7 +438,7 @@ func numbered(words []string) string {
 // solved example. RULER's frequencies: from 4k tokens up, common words 30
 // times and the others 3 times (example: 40 words, 10 and 3 times);
 // below 4k, 6 and 1 times (example: 20 words, 3 and 1 times).
-func commonWords(rng *rand.Rand, length int) (func(int) (string, error), []string) {
+func commonWords(rng *rand.Rand, w *Wording, length int) taskSpec {
 	const numCommon = 10
 	freqCommon, freqUncommon, exWords, exCommonRep, exUncommonRep := 30, 3, 40, 10, 3
 	if length < 4096 {
@@ -416,8 +468,7 @@ func commonWords(rng *rand.Rand, length int) (func(int) (string, error), []strin
 	}
 	rng.Shuffle(len(exList), func(i, j int) { exList[i], exList[j] = exList[j], exList[i] })
 	question := func(ctx string) string {
-		return "Below is a numbered list of words. In these words, some appear more often than others. Memorize the ones that appear most often.\n" +
-			ctx + "\nQuestion: What are the 10 most common words in the above list? Answer: The top 10 words that appear most often in the list are:"
+		return w.CWEIntro + "\n" + ctx + "\n" + w.CWEQuestion
 	}
 	example := question(numbered(exList)) + " " + numbered(exCommon) + "\n"
 	common := make([]string, numCommon)
@@ -427,7 +478,7 @@ func commonWords(rng *rand.Rand, length int) (func(int) (string, error), []strin
 	shuffleSeed := rng.Uint64()
 	// n is the number of uncommon list entries: entry k is word
 	// numCommon + k/freqUncommon (so the last word may appear fewer times).
-	return func(n int) (string, error) {
+	return taskSpec{build: func(n int, _ bool) string {
 		list := make([]string, 0, numCommon*freqCommon+n)
 		for r := 0; r < freqCommon; r++ {
 			list = append(list, common...)
@@ -441,8 +492,8 @@ func commonWords(rng *rand.Rand, length int) (func(int) (string, error), []strin
 		}
 		r := rand.New(rand.NewPCG(shuffleSeed, uint64(n)))
 		r.Shuffle(len(list), func(i, j int) { list[i], list[j] = list[j], list[i] })
-		return example + question(numbered(list)), nil
-	}, common
+		return example + question(numbered(list))
+	}, answers: common}
 }
 
 // zeta2 is ζ(2) = π²/6, the normaliser of Zipf's law with exponent 2.
@@ -486,10 +537,9 @@ func codedVocab(rng *rand.Rand, n int) []string {
 // frequentWords is RULER's frequent words extraction: coded words with
 // Zipf frequencies (exponent 2); the answer is the three most frequent
 // after the dots. A small solved example comes first.
-func frequentWords(rng *rand.Rand) (func(int) (string, error), []string) {
+func frequentWords(rng *rand.Rand, w *Wording) taskSpec {
 	question := func(ctx string) string {
-		return "Read the following coded text and track the frequency of each coded word. Find the three most frequently appeared coded words. " +
-			ctx + "\nQuestion: Do not provide any explanation. Please ignore the dots '....'. What are the three most frequently appeared words in the above coded text? Answer: According to the coded text above, the three most frequently appeared words are:"
+		return w.FWEIntro + " " + ctx + "\n" + w.FWEQuestion
 	}
 	exVocab := codedVocab(rng, 50)
 	example := question(strings.Join(zipfWords(rng, exVocab, 60), " ")) + " " + strings.Join(exVocab[1:4], " ") + "\n\n"
@@ -498,8 +548,8 @@ func frequentWords(rng *rand.Rand) (func(int) (string, error), []string) {
 		vocab = codedVocab(rng, 2000)
 	}
 	shuffleSeed := rng.Uint64()
-	return func(n int) (string, error) {
+	return taskSpec{build: func(n int, _ bool) string {
 		r := rand.New(rand.NewPCG(shuffleSeed, uint64(n)))
-		return example + question(strings.Join(zipfWords(r, vocab, n), " ")), nil
-	}, vocab[1:4]
+		return example + question(strings.Join(zipfWords(r, vocab, n), " "))
+	}, answers: vocab[1:4]}
 }

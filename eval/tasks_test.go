@@ -23,38 +23,40 @@ func TestGeneratedPrompts(t *testing.T) {
 		tok  Tokenizer
 	}{{"sotu-bpe", sotuTok(t)}, {"bytes", byteTok{}}}
 	for _, tk := range toks {
-		for _, haystack := range []*Haystack{hay, NoiseHaystack()} {
-			g := &Generator{Tok: tk.tok, Haystack: haystack, Seed: 7}
-			for _, task := range SyntheticTasks {
-				for _, length := range []int{1024, 3000, 8192} {
-					if tk.name == "bytes" && (task == CommonWords || task == FrequentWords) && length < 4096 {
-						continue // the solved example alone is > 1k bytes
-					}
-					for i, depth := range []float64{0, 0.37, 1} {
-						p, err := g.Generate(task, length, depth, i)
-						if err != nil {
-							t.Errorf("%s %s: %v", tk.name, haystack.Name, err)
-							continue
+		for _, wd := range Wordings {
+			for _, haystack := range []*Haystack{hay, NoiseHaystack()} {
+				g := &Generator{Tok: tk.tok, Haystack: haystack, Seed: 7, Wording: wd}
+				for _, task := range SyntheticTasks {
+					for _, length := range []int{1024, 3000, 8192} {
+						if tk.name == "bytes" && (task == CommonWords || task == FrequentWords) && length < 4096 {
+							continue // the solved example alone is > 1k bytes
 						}
-						n := len(tk.tok.Encode(p.Text, true))
-						if n != len(p.Tokens) || math.Abs(float64(n-length)) > float64(Slack(length)) {
-							t.Errorf("%s %s %d: prompt has %d tokens (Tokens %d), want %d ±1%%", tk.name, task, length, n, len(p.Tokens), length)
-						}
-						got := solve(task, p.Text)
-						want := slices.Clone(p.Answers)
-						slices.Sort(got)
-						slices.Sort(want)
-						if !slices.Equal(got, want) || len(want) == 0 {
-							t.Errorf("%s %s %d depth %v: answers read from the prompt %v, generator says %v", tk.name, task, length, depth, got, want)
-						}
-						if UsesDepth(task) != !math.IsNaN(p.Depth) {
-							t.Errorf("%s: depth recorded as %v", task, p.Depth)
-						}
-						if p.MaxNew <= 0 {
-							t.Errorf("%s: MaxNew %d", task, p.MaxNew)
-						}
-						if !UsesDepth(task) {
-							break // depth does not matter
+						for i, depth := range []float64{0, 0.37, 1} {
+							p, err := g.Generate(task, length, depth, i)
+							if err != nil {
+								t.Errorf("%s %s: %v", tk.name, haystack.Name, err)
+								continue
+							}
+							n := len(tk.tok.Encode(p.Text, true))
+							if n != len(p.Tokens) || math.Abs(float64(n-length)) > float64(Slack(length)) {
+								t.Errorf("%s %s %d: prompt has %d tokens (Tokens %d), want %d ±1%%", tk.name, task, length, n, len(p.Tokens), length)
+							}
+							got := solveIn(wd, task, p.Text)
+							want := slices.Clone(p.Answers)
+							slices.Sort(got)
+							slices.Sort(want)
+							if !slices.Equal(got, want) || len(want) == 0 {
+								t.Errorf("%s %s %s %d depth %v: answers read from the prompt %v, generator says %v", tk.name, wd.Name, task, length, depth, got, want)
+							}
+							if UsesDepth(task) != !math.IsNaN(p.Depth) {
+								t.Errorf("%s: depth recorded as %v", task, p.Depth)
+							}
+							if p.MaxNew <= 0 {
+								t.Errorf("%s: MaxNew %d", task, p.MaxNew)
+							}
+							if !UsesDepth(task) {
+								break // depth does not matter
+							}
 						}
 					}
 				}
@@ -77,7 +79,7 @@ func TestAnswerCounts(t *testing.T) {
 			t.Errorf("%s: %d answers, want %d", task, len(p.Answers), n)
 		}
 		if strings.HasPrefix(task, "niah") {
-			needles := strings.Count(p.Text, "One of the special magic numbers for ")
+			needles := strings.Count(p.Text, strings.Split(HeldOutWording.NIAHNeedle, "{")[0])
 			wantNeedles := map[string]int{NIAHSingle: 1, NIAHMultiKey: 4, NIAHMultiValue: 4, NIAHMultiQuery: 4}[task]
 			if needles != wantNeedles {
 				t.Errorf("%s: %d needles, want %d", task, needles, wantNeedles)
@@ -100,9 +102,9 @@ func TestNeedleDepth(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				needle := "One of the special magic numbers for"
+				needle := strings.Split(HeldOutWording.NIAHNeedle, " {")[0]
 				if task == Passkey {
-					needle = "The pass key is"
+					needle = strings.Split(HeldOutWording.PasskeyNeedle, " {")[0]
 				}
 				at := strings.Index(p.Text, needle)
 				ctxStart := strings.Index(p.Text, "\n") + 1
@@ -270,7 +272,7 @@ func TestOtherTokenizers(t *testing.T) {
 				t.Errorf("%s %s: answers read %v, generator says %v", name, task, got, want)
 			}
 			if task == NIAHSingle {
-				at := strings.Index(p.Text, "One of the special magic numbers for")
+				at := strings.Index(p.Text, strings.Split(HeldOutWording.NIAHNeedle, " {")[0])
 				s := len(tok.Encode(p.Text[:strings.Index(p.Text, "\n")+1], true))
 				e := len(tok.Encode(p.Text[:strings.LastIndex(p.Text, "\n")], true))
 				rel := float64(len(tok.Encode(p.Text[:at], true))-s) / float64(e-s)

@@ -10,10 +10,10 @@
 // earlier occurrence of the current context, and copy it), and those form
 // only after a long loss plateau. The build runs four phases:
 //
-//  1. pretraining on the corpus with 25 % pass-key and key–value rows
-//     inside the window (the answer format);
+//  1. pretraining on the corpus with 25 % recall and key–value rows
+//     inside the window;
 //  2. a retrieval phase on half corpus, half synthetic rows (copy
-//     documents, pass keys, key–value needles);
+//     documents, recall and key–value documents);
 //  3. a copy phase on short rows (64 tokens) of random corpus tokens, each
 //     segment of 4 … 16 tokens written twice, the loss on the second
 //     copies only (CopyRow): with segments of varying length no fixed
@@ -28,13 +28,22 @@
 // initialisation the same rows need about 1,800 steps over a 32-token
 // alphabet, and the skill did not survive the switch to prose.
 //
-// The fillers are real corpus text or PoSE's noise sentences, and the
-// phrasing is the PoSE/RULER one.
+// No training row contains the wording of an evaluation prompt: the
+// fillers are corpus text of the training split, and the recall and
+// key–value documents use varied wordings of their own (RecallDoc,
+// KeyValueDoc) that share no run of eval.LeakGram words with any eval
+// wording (eval.HeldOutWording, eval.RULERWording). The model can learn
+// to look back and copy from them; whether it then answers a prompt
+// worded differently is what the evaluation measures. Models built
+// before this rule (the shipped model up to issue 15) saw PoSE's passkey
+// and RULER's needle wording in training; eval's default wording is
+// held out from both.
 package tinybase
 
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -48,13 +57,8 @@ type Tokenizer interface {
 	EOS() (int32, bool)
 }
 
-// Intro and question of the passkey documents (PoSE's prompt).
-const (
-	passkeyIntro    = "There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. I will quiz you about the important information there."
-	passkeyQuestion = "What is the pass key? The pass key is"
-	noiseFiller     = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again."
-)
-
+// keyWords are the two halves of key–value keys ("adjective-noun"): 20
+// adjectives, then nouns.
 var keyWords = strings.Fields(`red blue green quiet brave calm dark early fair gentle happy kind lucky proud swift tall warm wise bold bright
 	river mountain garden window forest harbor island valley meadow castle bridge candle lantern mirror pepper rocket saddle
 	ticket violin wagon anchor basket button cactus falcon`)
@@ -77,19 +81,10 @@ func ChunkRows(docs [][]int32, window int) []shards.Row {
 	return rows
 }
 
-// words returns n consecutive words of filler starting at a random place
-// of one of the texts (or the noise filler when texts is empty or coin says
-// so).
+// filler returns n consecutive words of one of the corpus texts, from a
+// random place (the whole text when it is shorter). There is no
+// repetitive filler: the evaluation's noise sentences are its own.
 func filler(rng *rand.Rand, texts [][]string, n int) string {
-	if len(texts) == 0 || rng.IntN(3) == 0 {
-		noise := strings.Fields(noiseFiller)
-		out := make([]string, n)
-		off := rng.IntN(len(noise))
-		for i := range out {
-			out[i] = noise[(off+i)%len(noise)]
-		}
-		return strings.Join(out, " ")
-	}
 	t := texts[rng.IntN(len(texts))]
 	if len(t) <= n {
 		return strings.Join(t, " ")
@@ -98,15 +93,20 @@ func filler(rng *rand.Rand, texts [][]string, n int) string {
 	return strings.Join(t[s:s+n], " ")
 }
 
-// SyntheticRow returns one retrieval document of at most window tokens:
-// a pass key or one to four key–value needles hidden in filler, followed by
-// the question and its answer and EOS. kind 0 is a passkey document, 1 a
-// key–value document, 2 a copy document (a passage with numbers, twice).
+// SyntheticRow returns one retrieval document of at most window tokens,
+// ending with EOS: kind KindRecall a number stated in corpus prose and
+// asked for after more prose, KindKeyValue one to four key–value pairs
+// in prose and one key asked for, KindCopyText a passage with numbers,
+// twice. Wording and formats vary from document to document and share
+// no wording with the evaluation prompts (eval.HeldOutWording nor
+// eval.RULERWording; a test checks this). texts must not be empty.
 func SyntheticRow(rng *rand.Rand, tok Tokenizer, texts [][]string, window, kind int) (shards.Row, error) {
-	build := func(words int) (string, error) {
-		before := rng.IntN(words + 1)
+	if len(texts) == 0 {
+		return shards.Row{}, fmt.Errorf("tinybase: synthetic rows need corpus text for their filler")
+	}
+	build := func(words int) string {
 		switch kind {
-		case 2:
+		case KindCopyText:
 			// A passage with numbers in it, then the same passage again:
 			// every token of the repeat is a copy target, the dense signal
 			// that makes a small model learn to look back and copy
@@ -118,41 +118,20 @@ func SyntheticRow(rng *rand.Rand, tok Tokenizer, texts [][]string, window, kind 
 				}
 			}
 			p := strings.Join(f, " ")
-			return p + "\n" + p, nil
-		case 0:
-			key := strconv.Itoa(rng.IntN(50000) + 1)
-			info := "The pass key is " + key + ". Remember it. " + key + " is the pass key."
-			return strings.Join([]string{passkeyIntro, filler(rng, texts, before), info, filler(rng, texts, words-before), passkeyQuestion + " " + key + "."}, "\n"), nil
+			return p + "\n" + p
+		case KindRecall:
+			p, a := RecallDoc(rng, texts, words)
+			return p + " " + a + "."
 		default:
-			n := 1 + rng.IntN(max(1, min(4, window/96)))
-			var needles []string
-			var keys, vals []string
-			for i := 0; i < n; i++ {
-				k := keyWords[rng.IntN(20)] + "-" + keyWords[20+rng.IntN(len(keyWords)-20)]
-				v := strconv.Itoa(rng.IntN(9000000) + 1000000)
-				keys, vals = append(keys, k), append(vals, v)
-				needles = append(needles, "One of the special magic numbers for "+k+" is: "+v+".")
-			}
-			q := rng.IntN(n)
-			parts := []string{"Some special magic numbers are hidden within the following text. Make sure to memorize it. I will quiz you about the numbers afterwards."}
-			per := words / (n + 1)
-			for i := 0; i < n; i++ {
-				parts = append(parts, filler(rng, texts, per), needles[i])
-			}
-			parts = append(parts, filler(rng, texts, per),
-				"What are all the special magic numbers for "+keys[q]+" mentioned in the provided text? The special magic numbers for "+keys[q]+" mentioned in the provided text are "+vals[q]+".")
-			return strings.Join(parts, "\n"), nil
+			p, a := KeyValueDoc(rng, texts, words, window)
+			return p + " " + a + "."
 		}
 	}
 	// Shrink the filler until the document fits the window. The random
 	// draws differ per attempt, which is fine: determinism comes from rng.
 	words := window * 2 / 3
 	for ; words >= 0; words -= max(words/8, 1) {
-		text, err := build(words)
-		if err != nil {
-			return shards.Row{}, err
-		}
-		ids := tok.Encode(text, true)
+		ids := tok.Encode(build(words), true)
 		if eos, ok := tok.EOS(); ok {
 			ids = append(ids, eos)
 		}
@@ -164,6 +143,88 @@ func SyntheticRow(rng *rand.Rand, tok Tokenizer, texts [][]string, window, kind 
 		}
 	}
 	return shards.Row{}, fmt.Errorf("tinybase: a synthetic document does not fit in %d tokens", window)
+}
+
+// recallForms are the statement and question of a recall document: the
+// thing ({t}) and its number ({v}); the question ends where the number
+// is to be said.
+var recallForms = [][2]string{
+	{"The {t} number is {v}.", "So the {t} number is"},
+	{"Write down the {t}: {v}.", "The {t} written down was"},
+	{"{v} is the number on the {t}.", "The number on the {t} is"},
+	{"Remember the {t}, it is {v}.", "Which {t} was it? It was"},
+	{"Earlier the {t} was set to {v}.", "Back then the {t} was set to"},
+	{"For the {t}, use {v}.", "For the {t} we use"},
+	{"Note: {t} = {v}.", "Recall: {t} ="},
+	{"They gave us {v} for the {t}.", "For the {t} they gave us"},
+}
+
+var recallThings = strings.Fields(`locker ticket room parcel order badge account invoice gate seat permit cabin crate
+	shelf platform tag voucher receipt folder bus flight table drawer`)
+
+// openers start some generated documents (or none).
+var openers = []string{"", "", "Read on and answer at the end.", "A question follows the text.", "Keep track of the details below.", "Notes:"}
+
+// randNumber returns a number of three to seven digits.
+func randNumber(rng *rand.Rand) string {
+	d := 3 + rng.IntN(5)
+	lo := 1
+	for i := 1; i < d; i++ {
+		lo *= 10
+	}
+	return strconv.Itoa(lo + rng.IntN(9*lo))
+}
+
+// RecallDoc returns a recall document of about words filler words, cut
+// where the answer is to be said, and its answer: a number stated in
+// corpus prose, a question in the matching wording after more prose.
+func RecallDoc(rng *rand.Rand, texts [][]string, words int) (prompt, answer string) {
+	form := recallForms[rng.IntN(len(recallForms))]
+	t := recallThings[rng.IntN(len(recallThings))]
+	v := randNumber(rng)
+	r := strings.NewReplacer("{t}", t, "{v}", v)
+	before := rng.IntN(words + 1)
+	parts := []string{openers[rng.IntN(len(openers))], filler(rng, texts, before), r.Replace(form[0]), filler(rng, texts, words-before), r.Replace(form[1])}
+	return joinNonEmpty(parts, "\n"), v
+}
+
+// keyValueForms are the ways a key–value pair is written ({k}, {v}) and
+// asked for (the statement cut before the value).
+var keyValueForms = []string{"{k} -> {v}", "{k} = {v}", "{k}: {v}", "the value of {k} is {v}", "{k} maps to {v}", "entry {k} holds {v}"}
+
+// KeyValueDoc returns a key–value document of about words filler words,
+// cut where the answer is to be said, and its answer: one to four pairs
+// spread through corpus prose in one format, then one of the keys.
+func KeyValueDoc(rng *rand.Rand, texts [][]string, words, window int) (prompt, answer string) {
+	form := keyValueForms[rng.IntN(len(keyValueForms))]
+	ask := strings.TrimSpace(strings.Split(form, "{v}")[0])
+	n := 1 + rng.IntN(max(1, min(4, window/96)))
+	var keys, vals []string
+	for len(keys) < n {
+		k := keyWords[rng.IntN(20)] + "-" + keyWords[20+rng.IntN(len(keyWords)-20)]
+		if !slices.Contains(keys, k) {
+			keys, vals = append(keys, k), append(vals, randNumber(rng))
+		}
+	}
+	parts := []string{openers[rng.IntN(len(openers))]}
+	per := words / (n + 1)
+	for i := range keys {
+		parts = append(parts, filler(rng, texts, per), strings.NewReplacer("{k}", keys[i], "{v}", vals[i]).Replace(form)+".")
+	}
+	q := rng.IntN(n)
+	parts = append(parts, filler(rng, texts, per), strings.ReplaceAll(ask, "{k}", keys[q]))
+	return joinNonEmpty(parts, "\n"), vals[q]
+}
+
+// joinNonEmpty joins the non-empty parts with sep.
+func joinNonEmpty(parts []string, sep string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
 }
 
 // Sources are what synthetic rows are made from: the tokenizer, corpus
@@ -179,10 +240,13 @@ type Sources struct {
 
 // Kinds of synthetic rows (see SyntheticRow and CopyRow).
 const (
-	KindPasskey  = 0
+	KindRecall   = 0
 	KindKeyValue = 1
 	KindCopyText = 2
 	KindCopyRand = 3
+	// KindPasskey is the old name of KindRecall. The rows it names are no
+	// longer the evaluation's passkey prompt.
+	KindPasskey = KindRecall
 )
 
 // Random-token copy rows of Mix repeat segments of minCopySeg …
@@ -266,24 +330,29 @@ type ReplayRecord struct {
 	Response string `json:"response"`
 }
 
-// ReplayRecords returns n prompt/response records in the style of the
-// pretraining data (the paper's stage 2 replays pretraining and general
-// data at the short length): half are retrieval documents whose response
-// is the answer, half corpus passages whose response is their second half.
+// ReplayRecords returns n prompt/response records of general replay data
+// (stage 2): the paper replays general and pretraining data, never the
+// evaluation tasks. Three records in four are corpus passages of about
+// words words whose response is their second half; the fourth is a
+// recall or key–value document of the pretraining mix (RecallDoc,
+// KeyValueDoc, in turn) whose response is the answer. None shares
+// wording with the evaluation prompts.
 func ReplayRecords(rng *rand.Rand, texts [][]string, n, words int) []ReplayRecord {
 	out := make([]ReplayRecord, 0, n)
 	for i := 0; i < n; i++ {
-		if i%2 == 0 {
-			key := strconv.Itoa(rng.IntN(50000) + 1)
-			before := rng.IntN(words + 1)
-			info := "The pass key is " + key + ". Remember it. " + key + " is the pass key."
-			p := strings.Join([]string{passkeyIntro, filler(rng, texts, before), info, filler(rng, texts, words-before), passkeyQuestion}, "\n")
-			out = append(out, ReplayRecord{Prompt: p, Response: " " + key + "."})
+		var p, a string
+		switch i % 8 {
+		case 3:
+			p, a = RecallDoc(rng, texts, words)
+		case 7:
+			p, a = KeyValueDoc(rng, texts, words, words*3/2)
+		default:
+			f := strings.Fields(filler(rng, texts, words))
+			h := len(f) / 2
+			out = append(out, ReplayRecord{Prompt: strings.Join(f[:h], " "), Response: " " + strings.Join(f[h:], " ")})
 			continue
 		}
-		f := strings.Fields(filler(rng, texts, words))
-		h := len(f) / 2
-		out = append(out, ReplayRecord{Prompt: strings.Join(f[:h], " "), Response: " " + strings.Join(f[h:], " ")})
+		out = append(out, ReplayRecord{Prompt: p, Response: " " + a + "."})
 	}
 	return out
 }

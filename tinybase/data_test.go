@@ -69,11 +69,15 @@ func TestMixFractionAndDeterminism(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		corpus = append(corpus, shards.Row{InputIDs: []int32{int32(i), 1, 2}})
 	}
-	a, err := Mix(corpus, Sources{Tok: tok}, 128, 0.25, []int{0, 1}, 7)
+	src := Sources{Tok: tok, Texts: [][]string{strings.Fields(strings.Repeat("a more perfect union ", 100))}}
+	a, err := Mix(corpus, src, 128, 0.25, []int{0, 1}, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := Mix(corpus, Sources{Tok: tok}, 128, 0.25, []int{0, 1}, 7)
+	if _, err := Mix(corpus, Sources{Tok: tok}, 128, 0.25, []int{0, 1}, 7); err == nil {
+		t.Fatal("synthetic rows without corpus text: no error")
+	}
+	b, _ := Mix(corpus, src, 128, 0.25, []int{0, 1}, 7)
 	if !reflect.DeepEqual(a, b) {
 		t.Fatal("same seed, different mix")
 	}

@@ -55,7 +55,7 @@ func TestEvalEngineEndpointCompare(t *testing.T) {
 	}
 
 	// An OpenAI-compatible server that reads the pass key.
-	re := regexp.MustCompile(`The pass key is (\d+)\.`)
+	re := regexp.MustCompile(`Secret number: (\d+)\.`) // eval.HeldOutWording.PasskeyNeedle
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Prompt string `json:"prompt"`
