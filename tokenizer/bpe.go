@@ -164,8 +164,23 @@ func (m *bpe) segment(dst []int32, w string, sc *scratch) []int32 {
 		syms = append(syms, symbol{id: id, prev: int32(len(syms)) - 1, next: int32(len(syms)) + 1})
 	}
 	if m.byteLevel {
+		// A byte missing from the vocabulary (SmolLM2 lacks a few) is the
+		// unknown token, fused with fuse_unk, or dropped without one, as
+		// in HF's merge_word.
+		prevUnk := false
 		for i := 0; i < len(w); i++ {
-			add(m.byteIDs[w[i]])
+			id := m.byteIDs[w[i]]
+			if id < 0 && (m.unk < 0 || prevUnk && m.fuseUnk) {
+				continue
+			}
+			if prevUnk = id < 0; prevUnk {
+				id = m.unk
+			}
+			add(id)
+		}
+		if len(syms) == 0 {
+			m.remember(sc, w, nil)
+			return dst
 		}
 	} else {
 		// HF merge_word: one symbol per character; a character missing

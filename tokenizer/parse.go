@@ -538,7 +538,7 @@ func parseModel(raw json.RawMessage, what string, byteLevel bool) (*bpe, error) 
 		for i := 0; i < 256; i++ {
 			id, ok := b.vocab[byteString[i]]
 			if !ok {
-				return nil, fmt.Errorf("%s: byte-level vocab lacks the token %q for byte 0x%02X", what, byteString[i], i)
+				id = -1 // as in HF: the byte becomes unk_token, or is dropped without one
 			}
 			b.byteIDs[i] = id
 		}

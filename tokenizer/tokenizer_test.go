@@ -145,7 +145,6 @@ func TestParseErrors(t *testing.T) {
 		{"merge format", func(m map[string]any) { m["model"].(map[string]any)["merges"] = []any{"a b c"} }, "want two tokens"},
 		{"merge mix", func(m map[string]any) { m["model"].(map[string]any)["merges"] = []any{"a b", []any{"a", "b"}} }, "mix"},
 		{"dropout", func(m map[string]any) { m["model"].(map[string]any)["dropout"] = 0.1 }, "dropout"},
-		{"byte missing", func(m map[string]any) { delete(m["model"].(map[string]any)["vocab"].(map[string]any), "z") }, "lacks the token"},
 		{"no unk", func(m map[string]any) { m["pre_tokenizer"] = nil }, "needs unk_token or byte_fallback"},
 		{"added clash", func(m map[string]any) {
 			m["added_tokens"] = []any{map[string]any{"id": 256, "content": "xy", "special": true}}
@@ -326,5 +325,39 @@ func TestParseSparseIDs(t *testing.T) {
 	m["added_tokens"] = []any{map[string]any{"id": 2147483647, "content": "<x>"}}
 	if _, err := Parse(mustJSON(t, m), "sparse"); err == nil {
 		t.Error("huge added id accepted")
+	}
+}
+
+// TestByteLevelMissingByte: a byte-level vocabulary without a byte's token
+// (SmolLM2 lacks 21) drops that byte before merging, or maps it to
+// unk_token (runs fused with fuse_unk), as HF's BPE does.
+func TestByteLevelMissingByte(t *testing.T) {
+	cases := []struct {
+		name    string
+		unk     any
+		fuseUnk bool
+		text    string
+		want    []int32
+	}{
+		// Expected ids from HF tokenizers on the same tokenizer.json.
+		{"dropped", nil, false, "zazbzz", []int32{256}},
+		{"only missing", nil, false, "zz", nil},
+		{"dropped, no merge", nil, false, "zzazz", []int32{'a'}},
+		{"unk", "ab", false, "zazbzz", []int32{256, 'a', 256, 'b', 256, 256}},
+		{"unk fused", "ab", true, "zazbzz", []int32{256, 'a', 256, 'b', 256}},
+		{"unk fused, merge", "ab", true, "zzab", []int32{256, 256}},
+	}
+	for _, c := range cases {
+		m := minimalJSON()
+		model := m["model"].(map[string]any)
+		delete(model["vocab"].(map[string]any), "z")
+		model["unk_token"], model["fuse_unk"] = c.unk, c.fuseUnk
+		tk, err := Parse(mustJSON(t, m), c.name)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := tk.Encode(c.text, false); !slices.Equal(got, c.want) {
+			t.Errorf("%s: Encode(%q) = %v, want %v", c.name, c.text, got, c.want)
+		}
 	}
 }
