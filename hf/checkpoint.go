@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // Standard file names of a Hugging Face checkpoint folder.
@@ -48,7 +50,7 @@ func OpenCheckpoint(dir string) (*Checkpoint, error) {
 		return openSingle(filepath.Dir(dir), dir)
 	}
 	indexPath := filepath.Join(dir, IndexFileName)
-	data, err := os.ReadFile(indexPath)
+	data, err := paths.ReadRegular(indexPath)
 	switch {
 	case err == nil:
 		if _, err := os.Stat(filepath.Join(dir, SingleFileName)); err == nil {

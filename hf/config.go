@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"sort"
 
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // RopeScaling is config.json's "rope_scaling" object.
@@ -474,7 +474,8 @@ func (s *RopeScaling) Validate() error {
 // Validate checks the configuration: supported model type, positive
 // sizes, heads dividing hidden_size (unless head_dim is explicit), kv heads
 // dividing heads, even head_dim (RoPE rotates pairs), silu activation,
-// finite positive rope_theta and rms_norm_eps, a valid rope_scaling.
+// finite positive rope_theta and rms_norm_eps, a valid rope_scaling, and
+// sizes that imply at most MaxParameters parameters.
 func (c *Config) Validate() error { return c.validate("config") }
 
 func (c *Config) validate(name string) error {
@@ -534,12 +535,12 @@ func (c *Config) validate(name string) error {
 	if err := c.RopeScaling.Validate(); err != nil {
 		return fmt.Errorf("%s: rope_scaling: %w", name, err)
 	}
-	return nil
+	return c.checkSize(name)
 }
 
 // LoadConfig reads and validates a config.json file.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := paths.ReadRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}

@@ -36,6 +36,9 @@ type Summary struct {
 	RopeScaling           *RopeScaling         `json:"rope_scaling"`
 	Shards                []ShardSummary       `json:"shards"`
 	TotalBytes            int64                `json:"total_bytes"`
+	// Problems lists what would stop the model from loading that the
+	// headers show (config sizes that disagree with the weights).
+	Problems []string `json:"problems,omitempty"`
 }
 
 // DTypeCount is the number of tensors and bytes of one dtype.
@@ -54,11 +57,15 @@ type ShardSummary struct {
 // Inspect reads dir's config.json and safetensors headers (no tensor data)
 // and summarises the model.
 func Inspect(dir string) (*Summary, error) {
-	cfg, ck, err := ReadModelDir(dir)
+	cfg, ck, err := openModelDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer ck.Close()
+	var problems []string
+	if err := cfg.CheckWeights(ck); err != nil {
+		problems = append(problems, err.Error())
+	}
 	s := &Summary{
 		Dir: dir, ModelType: cfg.ModelType, Layers: cfg.NumHiddenLayers, Hidden: cfg.HiddenSize,
 		Intermediate: cfg.IntermediateSize, Vocab: cfg.VocabSize, Heads: cfg.NumAttentionHeads,
@@ -66,7 +73,7 @@ func Inspect(dir string) (*Summary, error) {
 		TiedEmbedding: cfg.TieWordEmbeddings, AttentionBias: cfg.AttentionBias, TorchDtype: cfg.TorchDtype,
 		MaxPositionEmbeddings: cfg.MaxPositionEmbeddings, SlidingWindow: cfg.SlidingWindow,
 		RopeTheta: cfg.RopeTheta, RopeScaling: cfg.RopeScaling, DTypes: map[DType]DTypeCount{},
-		ConfigParameters: cfg.ParameterCount(),
+		ConfigParameters: cfg.ParameterCount(), Problems: problems,
 	}
 	if a, ok := cfg.Raw["architectures"]; ok {
 		_ = json.Unmarshal(a, &s.Architectures) // informative only

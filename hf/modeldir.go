@@ -19,9 +19,24 @@ var TokenizerFiles = []string{
 	"generation_config.json",
 }
 
-// ReadModelDir loads dir/config.json and opens the checkpoint in dir. The
+// ReadModelDir loads dir/config.json, opens the checkpoint in dir and
+// checks the config's sizes against the tensors on disk (CheckWeights), so
+// a corrupt config is refused before a model of its size is allocated. The
 // caller closes the checkpoint.
 func ReadModelDir(dir string) (*Config, *Checkpoint, error) {
+	cfg, ck, err := openModelDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cfg.CheckWeights(ck); err != nil {
+		ck.Close()
+		return nil, nil, err
+	}
+	return cfg, ck, nil
+}
+
+// openModelDir is ReadModelDir without CheckWeights.
+func openModelDir(dir string) (*Config, *Checkpoint, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("model folder: %w", err)

@@ -11,6 +11,8 @@ import (
 	"os"
 	"sort"
 	"sync"
+
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // MaxHeaderBytes is the largest safetensors header accepted (100 MB, as
@@ -65,7 +67,8 @@ type File struct {
 // and an optional "__metadata__" object of strings. The file is
 // memory-mapped read-only; when mapping fails it is read with ReadAt.
 func OpenSafetensors(path string) (*File, error) {
-	f, err := os.Open(path)
+	// OpenRegular refuses a FIFO or device before open(2) could block on it.
+	f, err := paths.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("open safetensors: %w", err)
 	}
@@ -73,10 +76,6 @@ func OpenSafetensors(path string) (*File, error) {
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("stat %s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
 	size := st.Size()
 	if size < 8 {
