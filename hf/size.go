@@ -84,8 +84,8 @@ func humanBytes(b float64) string {
 
 // CheckWeights compares the sizes of config.json with the tensors of the
 // checkpoint, from the headers only: the embedding matrix must be
-// [vocab_size, hidden_size] and the config may not imply more parameters
-// than the checkpoint holds. It catches a corrupt or mismatched config
+// [vocab_size, hidden_size], the last layer must be on disk, and the config
+// may not imply more parameters than the checkpoint holds. It catches a corrupt or mismatched config
 // before a model of its size is allocated; model.Load checks every tensor
 // afterwards.
 func (c *Config) CheckWeights(ck *Checkpoint) error {
@@ -97,9 +97,16 @@ func (c *Config) CheckWeights(ck *Checkpoint) error {
 		}
 	}
 	var onDisk int64
+	last := fmt.Sprintf("model.layers.%d.", c.NumHiddenLayers-1)
+	lastFound := false
 	for _, name := range ck.Names() {
 		info, _ := ck.Info(name)
 		onDisk += info.NumElements()
+		lastFound = lastFound || strings.HasPrefix(name, last)
+	}
+	if !lastFound {
+		return fmt.Errorf("%s: config.json has num_hidden_layers %d, but no tensor of model.layers.%d is on disk",
+			ck.Dir(), c.NumHiddenLayers, c.NumHiddenLayers-1)
 	}
 	if want := c.ParameterCount(); want > onDisk {
 		return fmt.Errorf("%s: config.json implies %d parameters (intermediate_size %d, num_hidden_layers %d, ...), the weights on disk hold only %d",

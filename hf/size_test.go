@@ -10,7 +10,7 @@ import (
 const sizeBase = `"model_type":"llama","hidden_size":8,"intermediate_size":16,"num_attention_heads":2,"tie_word_embeddings":true`
 
 // sizeFolder writes a config with the given extra fields and only the
-// embedding matrix [8, 8] as weights.
+// embedding matrix [8, 8] and one norm of layer 0 as weights.
 func sizeFolder(t *testing.T, fields string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -18,7 +18,8 @@ func sizeFolder(t *testing.T, fields string) string {
 		t.Fatal(err)
 	}
 	emb := Tensor{Name: "model.embed_tokens.weight", Shape: []int{8, 8}, DType: F32, F32: make([]float32, 64)}
-	if err := WriteSafetensors(filepath.Join(dir, SingleFileName), []Tensor{emb}, nil); err != nil {
+	norm := Tensor{Name: "model.layers.0.input_layernorm.weight", Shape: []int{8}, DType: F32, F32: make([]float32, 8)}
+	if err := WriteSafetensors(filepath.Join(dir, SingleFileName), []Tensor{emb, norm}, nil); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -36,7 +37,8 @@ func TestHugeConfigRefused(t *testing.T) {
 		{"hidden and vocab overflow int64", `"vocab_size":1000000000000,"num_hidden_layers":1,"hidden_size":4000000000000,"num_attention_heads":1`, "more than the limit"},
 		{"layers 1e10", `"vocab_size":8,"num_hidden_layers":10000000000`, "more than the limit"},
 		{"vocab differs from the weights", `"vocab_size":5000000,"num_hidden_layers":1`, "vocab_size 5000000 and hidden_size 8, but model.embed_tokens.weight on disk has shape [8 8]"},
-		{"layers differ from the weights", `"vocab_size":8,"num_hidden_layers":1000`, "implies 656072 parameters (intermediate_size 16, num_hidden_layers 1000, ...), the weights on disk hold only 64"},
+		{"intermediate differs from the weights", `"vocab_size":8,"num_hidden_layers":1,"intermediate_size":100000000`, "implies 2400000344 parameters (intermediate_size 100000000, num_hidden_layers 1, ...), the weights on disk hold only 72"},
+		{"layers differ from the weights", `"vocab_size":8,"num_hidden_layers":1000`, "num_hidden_layers 1000, but no tensor of model.layers.999 is on disk"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -59,7 +61,7 @@ func TestInspectFlagsMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Problems) != 1 || !strings.Contains(s.Problems[0], "vocab_size 5000000") || s.Parameters != 64 {
+	if len(s.Problems) != 1 || !strings.Contains(s.Problems[0], "vocab_size 5000000") || s.Parameters != 72 {
 		t.Errorf("problems %q, parameters %d", s.Problems, s.Parameters)
 	}
 	if s, err := Inspect(sizeFolder(t, `"vocab_size":8,"num_hidden_layers":0`)); err == nil {
