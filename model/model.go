@@ -153,6 +153,9 @@ func newEmpty(cfg *hf.Config) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.CheckMemory(4); err != nil { // before any allocation of cfg's size
+		return nil, fmt.Errorf("model: %w", err)
+	}
 	m := &Model{Cfg: cfg, dims: d, byName: map[string]*Param{}}
 	add := func(name string, shape ...int) *Param {
 		n := 1
