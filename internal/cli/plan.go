@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+
+	"github.com/longrecipe/longrecipe/plan"
+)
+
+func init() {
+	register(&command{
+		name:    "plan",
+		summary: "pre-flight plan for GPU training: per-GPU memory, sharding, checks, wall-clock; writes the launcher config",
+		run:     runPlan,
+	})
+}
+
+const planUsage = "plan MODEL_DIR --target-length Lt (--ratio r | --train-length Ls) --gpus N --gpu-mem GiB " +
+	"[--nodes N] [--tokens-per-sec X] [--json] [--write-launch FILE [--master-addr HOST]]"
+
+const planSummary = "Estimates, before anything is launched, what training one LongRecipe stage on the torch backend\n" +
+	"needs on every GPU (weights, gradients, AdamW states, FSDP working set, activations with per-layer\n" +
+	"checkpointing, the cross-entropy chunk, allocator headroom), picks the least costly layout that fits\n" +
+	"(ddp, fsdp full shard, fsdp with CPU offload; sequence parallelism last), checks what would fail after\n" +
+	"launch, and estimates the wall-clock from a measured throughput or an assumed MFU. MODEL_DIR needs only\n" +
+	"config.json; safetensors headers, when present, give the exact parameter count. Formulas and their\n" +
+	"sources: the package doc of plan and docs/gpu.md. Lengths accept k and m: 128k = 131072."
+
+// planFlags are the command line of plan.
+type planFlags struct {
+	target, train, offload, launch, master *string
+	ratio, gpuMem, tps, peak, mfu, hostMem *float64
+	gpus, nodes, sp, chunk, steps, batch   *int
+	precision, sharding                    *string
+	asJSON                                 *bool
+}
+
+func newPlanFlags(fs *flag.FlagSet) *planFlags {
+	return &planFlags{
+		target:    fs.String("target-length", "", "Lt, the window to train for, e.g. 128k (required)"),
+		train:     fs.String("train-length", "", "Ls, tokens per training row (default: round(ratio·Lt))"),
+		ratio:     fs.Float64("ratio", 0.3, "Ls = round(ratio·Lt) when --train-length is not given"),
+		gpus:      fs.Int("gpus", 0, "GPUs in all, over every node (required)"),
+		gpuMem:    fs.Float64("gpu-mem", 0, "memory of one GPU in GiB, e.g. 80 (required)"),
+		nodes:     fs.Int("nodes", 1, "nodes the GPUs are spread over"),
+		precision: fs.String("precision", "bf16", "bf16 (autocast over fp32 parameters) or fp32"),
+		sharding:  fs.String("sharding", "", "force none, ddp or fsdp (default: the least costly that fits)"),
+		offload:   fs.String("offload", "auto", "CPU offload of the states with fsdp: auto, on or off"),
+		sp:        fs.Int("sp", 0, "force the sequence-parallel degree (default: the least that fits)"),
+		chunk:     fs.Int("ce-chunk", plan.DefaultCEChunk, "tokens per LM-head/cross-entropy chunk"),
+		steps:     fs.Int("steps", plan.DefaultSteps, "optimizer steps of the stage"),
+		batch:     fs.Int("global-batch", plan.DefaultGlobalBatch, "rows per optimizer step over all GPUs"),
+		tps:       fs.Float64("tokens-per-sec", 0, "measured throughput of the whole job (metrics.jsonl tokens_per_s); default: assume --mfu"),
+		peak:      fs.Float64("peak-tflops", plan.DefaultPeakTFLOPS, "dense bf16 peak of one GPU in TFLOPS (A100 312, H100/H200 989)"),
+		mfu:       fs.Float64("mfu", plan.DefaultMFU, "assumed model FLOPs utilisation when no throughput is given"),
+		hostMem:   fs.Float64("host-mem", 0, "host memory per node in GiB, to check (default: not checked)"),
+		asJSON:    fs.Bool("json", false, "print the plan as JSON"),
+		launch:    fs.String("write-launch", "", "write the launcher config (torchlaunch JSON) of a passing plan to this file"),
+		master:    fs.String("master-addr", "", "host of rank 0 for the launcher config (required with --nodes > 1)"),
+	}
+}
+
+func runPlan(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "plan", planUsage, planSummary)
+	f := newPlanFlags(fs)
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usageErrorf("want exactly one model folder, got %d arguments (usage: longrecipe %s)", len(rest), planUsage)
+	}
+	in, err := f.input()
+	if err != nil {
+		return err
+	}
+	if in.Model, err = plan.LoadModel(rest[0]); err != nil {
+		return err
+	}
+	p, err := plan.Make(in)
+	if err != nil {
+		return err
+	}
+	if err := printPlan(env, p, *f.asJSON); err != nil {
+		return err
+	}
+	if *f.launch != "" {
+		if err := plan.WriteLaunch(*f.launch, p, *f.master); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stderr, "wrote %s\n", *f.launch)
+	}
+	if !p.OK {
+		return fmt.Errorf("plan failed its checks; see above")
+	}
+	return nil
+}
+
+// parseInterleaved parses flags given before and after the positional
+// arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// input turns the flags into a plan.Input (without the model).
+func (f *planFlags) input() (plan.Input, error) {
+	if *f.target == "" || *f.gpus == 0 || *f.gpuMem == 0 {
+		return plan.Input{}, usageErrorf("--target-length, --gpus and --gpu-mem are required")
+	}
+	in := plan.Input{
+		Ratio: *f.ratio, GPUs: *f.gpus, GPUMemGiB: *f.gpuMem, Nodes: *f.nodes, Precision: *f.precision,
+		Sharding: *f.sharding, SeqPar: *f.sp, CEChunk: *f.chunk, Steps: *f.steps, GlobalBatch: *f.batch,
+		TokensPerSec: *f.tps, PeakTFLOPS: *f.peak, MFU: *f.mfu, HostMemGiB: *f.hostMem,
+	}
+	for _, c := range []struct {
+		name string
+		v    float64
+	}{{"--nodes", float64(*f.nodes)}, {"--ce-chunk", float64(*f.chunk)}, {"--steps", float64(*f.steps)},
+		{"--global-batch", float64(*f.batch)}, {"--peak-tflops", *f.peak}, {"--mfu", *f.mfu}} {
+		if !(c.v > 0) {
+			return in, usageErrorf("%s %g: want > 0", c.name, c.v)
+		}
+	}
+	var err error
+	if in.TargetLength, err = parseLength(*f.target); err != nil {
+		return in, usageErrorf("--target-length: %v", err)
+	}
+	if *f.train != "" {
+		if in.TrainLength, err = parseLength(*f.train); err != nil {
+			return in, usageErrorf("--train-length: %v", err)
+		}
+	}
+	switch *f.offload {
+	case "auto":
+	case "on", "off":
+		on := *f.offload == "on"
+		in.Offload = &on
+	default:
+		return in, usageErrorf("--offload %q: want auto, on or off", *f.offload)
+	}
+	return in, nil
+}
+
+func printPlan(env *Env, p *plan.Plan, asJSON bool) error {
+	if !asJSON {
+		return plan.WriteText(env.Stdout, p)
+	}
+	enc := json.NewEncoder(env.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}

@@ -1,0 +1,87 @@
+package plan
+
+import "fmt"
+
+const gib = 1 << 30
+
+// checks runs the pre-flight checks on a plan whose layout is chosen.
+func checks(in Input, p *Plan) []Check {
+	cs := []Check{
+		fitsCheck(in, p),
+		{Name: "nodes", OK: in.GPUs%in.Nodes == 0,
+			Detail: fmt.Sprintf("%d GPUs over %d nodes: want the same number on every node", in.GPUs, in.Nodes)},
+		{Name: "global batch", OK: in.GlobalBatch%p.DataParallel == 0,
+			Detail: fmt.Sprintf("global batch %d rows over %d data-parallel ranks: want a multiple (grad_accum = batch/ranks)", in.GlobalBatch, p.DataParallel)},
+	}
+	cs = append(cs, seqParChecks(in, p)...)
+	cs = append(cs, windowCheck(in), hostCheck(in, p))
+	if c, ok := slidingCheck(in); ok {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+func fitsCheck(in Input, p *Plan) Check {
+	c := Check{Name: "fits", OK: float64(p.Memory.Total) <= in.GPUMemGiB*gib}
+	c.Detail = fmt.Sprintf("%.1f GiB of %.0f GiB per GPU", float64(p.Memory.Total)/gib, in.GPUMemGiB)
+	if !c.OK {
+		c.Detail += fmt.Sprintf("; to change: a shorter train length (Ls %d), more GPUs, ce chunk below %d, or cpu offload", p.TrainLength, in.CEChunk)
+		if sp := minSeqPar(in, p.TrainLength); sp > 1 && !p.Offload {
+			c.Detail += fmt.Sprintf(" (fsdp fits with sequence parallel %d)", sp)
+		}
+	}
+	return c
+}
+
+// seqParChecks are the divisibility rules of a row split over sp GPUs, and
+// the backend's limit (sp = 1 only).
+func seqParChecks(in Input, p *Plan) []Check {
+	sp := p.SeqPar
+	if sp <= 1 {
+		return nil
+	}
+	c := in.Model.Config
+	return []Check{
+		{Name: "sequence parallel implemented", OK: false,
+			Detail: fmt.Sprintf("sequence_parallel %d: the torch backend implements 1 only; shorten Ls, use cpu offload or larger GPUs", sp)},
+		{Name: "sp divides gpus", OK: in.GPUs%sp == 0,
+			Detail: fmt.Sprintf("%d GPUs, sequence parallel %d", in.GPUs, sp)},
+		{Name: "sp divides train length", OK: p.TrainLength%(2*sp) == 0,
+			Detail: fmt.Sprintf("Ls %d: want a multiple of 2·sp = %d (zigzag ring attention gives each rank two equal halves)", p.TrainLength, 2*sp)},
+		{Name: "sp divides heads", OK: c.NumAttentionHeads%sp == 0 && c.NumKeyValueHeads%sp == 0,
+			Detail: fmt.Sprintf("%d heads, %d key/value heads: want both multiples of sp %d for the all-to-all (Ulysses) split", c.NumAttentionHeads, c.NumKeyValueHeads, sp)},
+	}
+}
+
+func windowCheck(in Input) Check {
+	w := in.Model.Config.MaxPositionEmbeddings
+	return Check{Name: "extends the window", OK: in.TargetLength > w, Warn: true,
+		Detail: fmt.Sprintf("target length %d, model window (max_position_embeddings) %d", in.TargetLength, w)}
+}
+
+// hostCheck: every local rank loads the model in fp32 on the host before
+// sharding; with offload the states stay there.
+func hostCheck(in Input, p *Plan) Check {
+	c := Check{Name: "host memory", OK: true, Warn: in.HostMemGiB == 0}
+	c.Detail = fmt.Sprintf("%.1f GiB per node (each of %d local ranks loads the model in fp32", float64(p.HostBytes)/gib, max(1, in.GPUs/in.Nodes))
+	if p.Offload {
+		c.Detail += "; offloaded states stay there"
+	}
+	c.Detail += ")"
+	if in.HostMemGiB > 0 {
+		c.OK = float64(p.HostBytes) <= in.HostMemGiB*gib
+		c.Detail += fmt.Sprintf(" of %.0f GiB", in.HostMemGiB)
+	}
+	return c
+}
+
+// slidingCheck warns when the model attends only within a window shorter
+// than the target (Mistral, Qwen2 with use_sliding_window).
+func slidingCheck(in Input) (Check, bool) {
+	w := in.Model.Config.SlidingWindow
+	if w <= 0 || w >= in.TargetLength {
+		return Check{}, false
+	}
+	return Check{Name: "sliding window", OK: false, Warn: true,
+		Detail: fmt.Sprintf("sliding_window %d < target length %d: tokens further apart never attend to each other", w, in.TargetLength)}, true
+}

@@ -1,0 +1,95 @@
+package plan
+
+import "math"
+
+// Memory is the estimate for one GPU, in bytes; the formulas are in the
+// package doc.
+type Memory struct {
+	Weights   int64 `json:"weights"`
+	Grads     int64 `json:"gradients"`
+	Optimizer int64 `json:"optimizer"`
+	Gathered  int64 `json:"fsdp_gathered"`
+	GradUnit  int64 `json:"fsdp_grad_unit"`
+
+	Boundary int64 `json:"act_boundary"`
+	Layer    int64 `json:"act_layer_recompute"`
+	Backward int64 `json:"act_layer_backward"`
+	Loss     int64 `json:"act_loss_chunk"`
+	// Activations is Boundary + max(Layer + Backward, Loss).
+	Activations int64 `json:"activations"`
+
+	Headroom int64 `json:"headroom"`
+	Total    int64 `json:"total"`
+	// States is what cpu_offload moves to host memory (0 on the GPU then).
+	OffloadedStates int64 `json:"offloaded_states"`
+}
+
+// layout is one way to run: sharding, offload and the sequence-parallel
+// degree.
+type layout struct {
+	sharding string
+	offload  bool
+	sp       int
+}
+
+// shape holds the sizes the formulas use.
+type shape struct {
+	params, layer, root     int64
+	L, h, I, kv, heads, d   int64
+	V                       int64
+	tokens, chunk, actBytes int64
+}
+
+func shapeOf(m Model, tokens, chunk int, precision string) shape {
+	c := m.Config
+	e := int64(2)
+	if precision == "fp32" {
+		e = 4
+	}
+	return shape{
+		params: m.Params, layer: layerParams(c), root: rootParams(c),
+		L: int64(c.NumHiddenLayers), h: int64(c.HiddenSize), I: int64(c.IntermediateSize),
+		kv: int64(c.NumKeyValueHeads) * int64(c.HeadDim), heads: int64(c.NumAttentionHeads), d: int64(c.HeadDim),
+		V: int64(c.VocabSize), tokens: int64(tokens), chunk: int64(min(chunk, tokens)), actBytes: e,
+	}
+}
+
+// estimate returns the per-GPU memory of layout l on gpus GPUs.
+func estimate(s shape, l layout, gpus int) Memory {
+	var m Memory
+	f := int64(1)
+	if l.sharding == "fsdp" {
+		f = int64(gpus)
+	}
+	states := Memory{Weights: ceilDiv(4*s.params, f), Grads: ceilDiv(4*s.params, f), Optimizer: ceilDiv(8*s.params, f)}
+	if l.offload {
+		m.OffloadedStates = states.Weights + states.Grads + states.Optimizer
+	} else {
+		m.Weights, m.Grads, m.Optimizer = states.Weights, states.Grads, states.Optimizer
+	}
+	if l.sharding == "fsdp" {
+		m.Gathered = 4 * (s.root + 2*s.layer)
+		m.GradUnit = 4 * max(s.root, s.layer)
+	}
+	activations(&m, s)
+	allocated := m.Weights + m.Grads + m.Optimizer + m.Gathered + m.GradUnit + m.Activations
+	m.Headroom = int64(ContextGiB*(1<<30)) + int64(math.Ceil(Fragmentation*float64(allocated)))
+	m.Total = allocated + m.Headroom
+	return m
+}
+
+// activations fills the activation terms of m for s.tokens tokens per GPU.
+func activations(m *Memory, s shape) {
+	T, e := s.tokens, s.actBytes
+	m.Boundary = s.L*T*s.h*4 + 2*T*s.d*4
+	if e == 4 {
+		m.Layer = T * 4 * (4*s.I + 7*s.h + 2*s.kv + s.heads + 2)
+	} else {
+		m.Layer = T*(e*(4*s.I+7*s.h+2*s.kv)+4*(3*s.h+s.heads+2)) + 2*s.layer
+	}
+	m.Backward = 3 * T * s.I * e
+	m.Loss = 3*T*s.h*4 + s.chunk*s.V*(e+12)
+	m.Activations = m.Boundary + max(m.Layer+m.Backward, m.Loss)
+}
+
+func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }

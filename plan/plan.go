@@ -1,0 +1,193 @@
+// Package plan is the pre-flight planner for training a LongRecipe stage on
+// GPUs with the torch backend: before anything is launched it says whether a
+// model at a training length fits the GPUs given, with which sharding and
+// sequence-parallel degree, what each GPU holds, how long the stage takes, and
+// it refuses settings that would fail after the launch.
+//
+// # Contract
+//
+// Make is pure: it reads nothing but its Input and returns a Plan or an error
+// naming the bad field ("gpus 0: want >= 1"). Every figure is an estimate in
+// bytes per GPU (GiB = 2^30 bytes when printed); the checks that can fail before
+// a launch are listed in Plan.Checks, and Plan.OK is false when one failed.
+// LoadModel reads a model folder: config.json (required, through package hf)
+// and, when present, the safetensors headers for the exact parameter count; a
+// folder with only config.json is planned from the config's sizes. WriteLaunch
+// writes the launcher settings of a passing plan in the JSON of
+// torchlaunch.Launch (the contract in /work/notes/launch-config.md and
+// docs/gpu.md), and refuses a plan whose checks failed.
+//
+// # What is modelled (the torch backend, scaleout/longrecipe_torch)
+//
+// The backend keeps the parameters in fp32 (they are the optimizer's master
+// weights), computes under bf16 autocast on CUDA (fp32 on CPU), checkpoints
+// every decoder layer, computes the LM head and cross-entropy ce_chunk tokens
+// at a time (each chunk recomputed in backward), trains one row at a time per
+// GPU with AdamW (foreach=False: no full-size temporaries in the step), and
+// shards with FSDP2 fully_shard (each decoder layer one unit, the root — token
+// embeddings, final norm, LM head — one unit) or replicates with DDP.
+// With P parameters, N GPUs and sharding factor F (N for "fsdp", 1 for "ddp" and
+// "none"):
+//
+//	weights    = 4·P/F                 fp32 parameters = master weights
+//	gradients  = 4·P/F                 fp32
+//	optimizer  = 8·P/F                 AdamW m and v, fp32
+//	(the ZeRO paper's 16 bytes per parameter: Rajbhandari et al. 2020, §3)
+//	gathered   = 4·(root + 2·layer)    fsdp only: the root unit stays gathered,
+//	                                   the current layer and the prefetched next
+//	grad unit  = 4·max(root, layer)    fsdp only: one unit's unsharded gradient
+//	                                   before its reduce-scatter
+//
+// With cpu_offload (FSDP2 CPUOffloadPolicy) weights, gradients and optimizer
+// live in host memory (16·P/N bytes per GPU); the GPU keeps the gathered units.
+//
+// Activations, for T = Ls/sp tokens on a GPU (sp the sequence-parallel degree),
+// hidden size h, intermediate size I, key/value width kv = kv_heads·head_dim,
+// n_h heads, d = head_dim, L layers, V vocabulary, c = ce_chunk tokens, and
+// e = 2 bytes under bf16 autocast (4 in fp32). The residual stream is fp32 in
+// both (parameters are fp32, so autocast leaves the embedding output and every
+// residual add in fp32):
+//
+//	boundary   = L·T·h·4 + 2·T·d·4      each checkpointed layer's input, and the
+//	                                    RoPE cos/sin tables every layer reads
+//	layer      = T·(e·(4I + 7h + 2kv) + 4·(3h + n_h + 2)) + 2·layer (bf16)
+//	             T·4·(4I + 7h + 2kv + n_h + 2)                        (fp32)
+//	                                    what one decoder layer saves for its
+//	                                    backward when it is recomputed (counted
+//	                                    tensor by tensor with saved_tensors_hooks:
+//	                                    SwiGLU's four I-wide tensors, the
+//	                                    projections' inputs and outputs, RMSNorm's
+//	                                    fp32 upcasts, attention's log-sum-exp;
+//	                                    under autocast the layer's bf16 weight
+//	                                    casts); attention is FlashAttention/SDPA,
+//	                                    O(T) memory — no T×T matrix
+//	backward   = 3·T·I·e                the gradients alive while that layer's MLP
+//	                                    runs backward (fitted on the CPU
+//	                                    measurement, see below)
+//	loss       = 3·T·h·4 + c·V·(e + 12) the final norm's saved tensors and one
+//	                                    chunk's logits, their fp32 copy, the
+//	                                    log-softmax output and its gradient
+//	activations = boundary + max(layer + backward, loss)
+//
+// The layer phase and the loss phase never overlap (the loss is done before the
+// last layer is recomputed), hence the max. This model was checked against
+// torch.distributed._tools.mem_tracker on the CPU (TestTorchMemory; a tiny
+// Llama through the backend's step): the parameter, gradient and optimizer
+// bytes equal the tensors' sizes exactly, and the activation estimate is within
+// −5 % … +20 % of the measured peak, always on the safe side in the cases
+// measured. It assumes autocast's weight cache is off (cache_enabled=False, or
+// FSDP2 MixedPrecisionPolicy instead of autocast): with the cache on, every
+// layer's bf16 weights (2·P bytes) stay alive through the forward on every GPU.
+//
+// Headroom: 1 GiB for the CUDA context and NCCL buffers (assumed) plus 10 % of
+// the allocated total for the caching allocator's fragmentation (assumed; set
+// PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to stay under it). A plan
+// fits when the sum is at most the GPU memory given.
+//
+// # Sequence parallelism
+//
+// A row split over sp GPUs (ring attention) divides T by sp; it needs Ls
+// divisible by 2·sp (the zigzag split of ring-flash-attn gives every rank two
+// halves of equal size), N divisible by sp, and for the all-to-all (Ulysses)
+// split also num_attention_heads and num_key_value_heads divisible by sp. The
+// torch backend implements only sp = 1 today (launch-config.md), so a plan that
+// needs sp > 1 fails its check and says which setting to change.
+//
+// # Time
+//
+// Model FLOPs per trained token (PaLM, Chowdhery et al. 2022, app. B, with
+// causal attention halving the attention term):
+//
+//	flops/token = 6·P_matmul + 6·L·n_h·d·Ls
+//
+// where P_matmul excludes the input embedding table (a lookup, no FLOPs) unless
+// it is tied to the LM head. Recomputation adds a forward pass of hardware
+// FLOPs that MFU does not count (PaLM's convention). Throughput is the measured
+// tokens/s of the whole job when given (metrics.jsonl's tokens_per_s), else
+// N·peak·MFU/(flops/token) with the GPU's dense bf16 peak and an assumed MFU
+// (default 0.35); the plan says which. Wall-clock = steps·global_batch·Ls /
+// throughput, optimizer steps and checkpoints not included.
+package plan
+
+// Input is what a plan is made from. Zero values of optional fields take the
+// defaults named.
+type Input struct {
+	Model Model
+
+	TargetLength int     // Lt, > the model's window normally
+	Ratio        float64 // Ls = round(Ratio·Lt) when TrainLength is 0; (0, 1]
+	TrainLength  int     // Ls given directly (overrides Ratio)
+
+	GPUs      int     // GPUs in all, >= 1
+	Nodes     int     // default 1; GPUs must divide evenly
+	GPUMemGiB float64 // memory of one GPU
+
+	Precision string // "bf16" (default: autocast over fp32 parameters) or "fp32"
+	Sharding  string // "" (choose), "none", "ddp" or "fsdp"
+	Offload   *bool  // nil: choose; else force cpu_offload on or off
+	SeqPar    int    // 0: choose; else the sequence-parallel degree
+	CEChunk   int    // tokens per cross-entropy chunk (default 4096)
+
+	Steps       int // optimizer steps (default 104, the paper's stage 1)
+	GlobalBatch int // rows per optimizer step over all GPUs (default 96)
+
+	TokensPerSec float64 // measured throughput of the whole job; 0: assume
+	PeakTFLOPS   float64 // dense bf16 peak of one GPU (default 312, A100)
+	MFU          float64 // assumed model FLOPs utilisation (default 0.35)
+	HostMemGiB   float64 // host memory per node; 0: not checked
+}
+
+// Defaults of Input's optional fields.
+const (
+	DefaultCEChunk     = 4096
+	DefaultSteps       = 104
+	DefaultGlobalBatch = 96
+	DefaultPeakTFLOPS  = 312
+	DefaultMFU         = 0.35
+	// ContextGiB is reserved on every GPU for the CUDA context and NCCL.
+	ContextGiB = 1.0
+	// Fragmentation is the share of the allocated bytes added for the
+	// caching allocator.
+	Fragmentation = 0.10
+)
+
+// Plan is the planner's answer.
+type Plan struct {
+	Model        string  `json:"model"`
+	Parameters   int64   `json:"parameters"`
+	ParamSource  string  `json:"parameters_from"`
+	TargetLength int     `json:"target_length"`
+	TrainLength  int     `json:"train_length"`
+	GPUs         int     `json:"gpus"`
+	Nodes        int     `json:"nodes"`
+	GPUMemGiB    float64 `json:"gpu_memory_gib"`
+	Precision    string  `json:"precision"`
+	CEChunk      int     `json:"ce_chunk_tokens"`
+
+	Sharding string `json:"sharding"`
+	Offload  bool   `json:"cpu_offload"`
+	SeqPar   int    `json:"sequence_parallel"`
+	// DataParallel is GPUs/SeqPar: rows trained at once.
+	DataParallel int `json:"data_parallel"`
+	GradAccum    int `json:"grad_accum"`
+
+	Memory Memory `json:"memory_per_gpu"`
+	// HostBytes is the host memory one node needs beyond the OS: the
+	// offloaded states, or, at load, every rank's fp32 copy of the model.
+	HostBytes int64 `json:"host_bytes_per_node"`
+
+	Time   Time    `json:"time"`
+	Checks []Check `json:"checks"`
+	OK     bool    `json:"ok"`
+	// Notes are what the planner chose and why, in words.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Check is one pre-flight check.
+type Check struct {
+	Name string `json:"name"`
+	OK   bool   `json:"ok"`
+	// Warn marks an advisory check: it does not make the plan fail.
+	Warn   bool   `json:"warn,omitempty"`
+	Detail string `json:"detail"`
+}

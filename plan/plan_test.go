@@ -1,0 +1,228 @@
+package plan
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/longrecipe/longrecipe/torchlaunch"
+)
+
+func llama3(t *testing.T) Model {
+	t.Helper()
+	m, err := LoadModel("testdata/llama-3-8b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Llama-3-8B's published sizes: 8,030,261,248 parameters; one decoder layer
+// 4096·4096·2 (q, o) + 4096·1024·2 (k, v) + 3·4096·14336 (MLP) + 2·4096
+// (norms) = 218,112,000; embeddings + LM head + final norm 2·128256·4096 +
+// 4096 = 1,050,677,248.
+func TestLlama3Sizes(t *testing.T) {
+	m := llama3(t)
+	if m.Params != 8_030_261_248 || m.ParamSource != FromConfig {
+		t.Fatalf("params %d from %s", m.Params, m.ParamSource)
+	}
+	if got := layerParams(m.Config); got != 218_112_000 {
+		t.Errorf("layer params %d", got)
+	}
+	if got := rootParams(m.Config); got != 1_050_677_248 {
+		t.Errorf("root params %d", got)
+	}
+	// The bf16 checkpoint is 2·P = 16.06 GB; the training states are 16 bytes
+	// per parameter: fp32 master 32.12 GB, fp32 grads 32.12 GB, m+v 64.24 GB.
+	s := shapeOf(m, 39322, 4096, "bf16")
+	mem := estimate(s, layout{sharding: "none", sp: 1}, 1)
+	if 2*m.Params != 16_060_522_496 || mem.Weights != 32_121_044_992 || mem.Grads != 32_121_044_992 || mem.Optimizer != 64_242_089_984 {
+		t.Errorf("states %+v", mem)
+	}
+	fsdp := estimate(s, layout{sharding: "fsdp", sp: 1}, 8)
+	if fsdp.Weights != 4_015_130_624 || fsdp.Optimizer != 8_030_261_248 {
+		t.Errorf("fsdp/8 states %+v", fsdp)
+	}
+	// Gathered: 4·(root + 2 layers); one unsharded unit gradient: 4·root.
+	if fsdp.Gathered != 4*(1_050_677_248+2*218_112_000) || fsdp.GradUnit != 4*1_050_677_248 {
+		t.Errorf("gathered %d, grad unit %d", fsdp.Gathered, fsdp.GradUnit)
+	}
+}
+
+// The activation terms for Llama-3-8B at Ls = 39322, bf16, by hand.
+func TestLlama3Activations(t *testing.T) {
+	const T = 39322
+	s := shapeOf(llama3(t), T, 4096, "bf16")
+	var m Memory
+	activations(&m, s)
+	// 32 layers · T · 4096 · 4 bytes + cos/sin 2 · T · 128 · 4.
+	if want := int64(32*T*4096*4 + 2*T*128*4); m.Boundary != want {
+		t.Errorf("boundary %d, want %d", m.Boundary, want)
+	}
+	// Per token 2·(4·14336 + 7·4096 + 2·1024) + 4·(3·4096 + 32 + 2) = 225,416
+	// bytes, plus the layer's bf16 weight casts 2·218,112,000.
+	if want := int64(T*225_416 + 436_224_000); m.Layer != want {
+		t.Errorf("layer %d, want %d", m.Layer, want)
+	}
+	if want := int64(3 * T * 14336 * 2); m.Backward != want {
+		t.Errorf("backward %d, want %d", m.Backward, want)
+	}
+	if want := int64(3*T*4096*4 + 4096*128256*14); m.Loss != want {
+		t.Errorf("loss %d, want %d", m.Loss, want)
+	}
+	if m.Activations != m.Boundary+max(m.Layer+m.Backward, m.Loss) {
+		t.Errorf("activations %d", m.Activations)
+	}
+}
+
+// 6·(P − embedding table) + 6·L·heads·head_dim·Ls, by hand.
+func TestFlopsPerToken(t *testing.T) {
+	got := flopsPerToken(llama3(t), 39322)
+	want := 6*(8_030_261_248.0-128256*4096) + 6*32*4096*39322.0
+	if got != want || math.Abs(got-75_953_627_136) > 1 {
+		t.Errorf("flops/token %.0f, want %.0f", got, want)
+	}
+}
+
+func TestChooseLayout(t *testing.T) {
+	m := llama3(t)
+	on := true
+	tests := []struct {
+		name            string
+		in              Input
+		sharding        string
+		offload         bool
+		sp              int
+		ok              bool
+		failedCheck     string
+		noteContains    string
+		fitsWithinBytes int64
+	}{
+		{name: "8x80 fsdp", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3}, sharding: "fsdp", sp: 1, ok: true},
+		{name: "1x80 needs offload", in: Input{GPUs: 1, GPUMemGiB: 80, Ratio: 0.3}, sharding: "fsdp", offload: true, sp: 1, ok: true},
+		{name: "1x24 nothing fits", in: Input{GPUs: 1, GPUMemGiB: 24, Ratio: 0.3}, sharding: "fsdp", offload: true, sp: 1, failedCheck: "fits"},
+		{name: "8x80 short rows ddp is too big", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 2048}, sharding: "fsdp", sp: 1, ok: true},
+		{name: "8x80 long rows need sp", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 131072, Offload: new(bool)}, sharding: "fsdp", sp: 4, failedCheck: "sequence parallel implemented"},
+		{name: "sp must divide gpus", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, SeqPar: 3}, sp: 3, sharding: "fsdp", failedCheck: "sp divides gpus"},
+		{name: "sp vs kv heads", in: Input{GPUs: 16, GPUMemGiB: 80, Ratio: 0.3, SeqPar: 16, Sharding: "fsdp"}, sp: 16, sharding: "fsdp", failedCheck: "sp divides heads"},
+		{name: "ls divisible by 2sp", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 39322, SeqPar: 4}, sp: 4, sharding: "fsdp", failedCheck: "sp divides train length"},
+		{name: "nodes", in: Input{GPUs: 8, Nodes: 3, GPUMemGiB: 80, Ratio: 0.3}, sharding: "fsdp", sp: 1, failedCheck: "nodes"},
+		{name: "global batch", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, GlobalBatch: 20}, sharding: "fsdp", sp: 1, failedCheck: "global batch"},
+		{name: "forced offload", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, Offload: &on}, sharding: "fsdp", offload: true, sp: 1, ok: true},
+		{name: "host memory", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, HostMemGiB: 128}, sharding: "fsdp", sp: 1, failedCheck: "host memory"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := tc.in
+			in.Model, in.TargetLength = m, 131072
+			p, err := Make(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Sharding != tc.sharding || p.Offload != tc.offload || p.SeqPar != tc.sp || p.OK != tc.ok {
+				t.Fatalf("got %s offload %v sp %d ok %v; want %s %v %d %v (notes %q, failed %q)", p.Sharding, p.Offload, p.SeqPar, p.OK, tc.sharding, tc.offload, tc.sp, tc.ok, p.Notes, failed(p))
+			}
+			if tc.failedCheck != "" && !strings.Contains(strings.Join(failed(p), ","), tc.failedCheck) {
+				t.Errorf("failed checks %q, want %q among them", failed(p), tc.failedCheck)
+			}
+			if tc.ok && float64(p.Memory.Total) > in.GPUMemGiB*gib {
+				t.Errorf("ok but total %d > %g GiB", p.Memory.Total, in.GPUMemGiB)
+			}
+		})
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	m := llama3(t)
+	base := Input{Model: m, TargetLength: 131072, Ratio: 0.3, GPUs: 8, GPUMemGiB: 80}
+	tests := []struct {
+		edit func(*Input)
+		want string
+	}{
+		{func(in *Input) { in.Model = Model{} }, "model:"},
+		{func(in *Input) { in.TargetLength = 0 }, "target length 0"},
+		{func(in *Input) { in.Ratio = 1.5 }, "ratio 1.5"},
+		{func(in *Input) { in.TrainLength = 200000 }, "train length 200000: longer than the target length"},
+		{func(in *Input) { in.GPUs = 0 }, "gpus 0"},
+		{func(in *Input) { in.GPUMemGiB = -1 }, "gpu memory (GiB) -1"},
+		{func(in *Input) { in.GPUMemGiB = math.NaN() }, "gpu memory (GiB) NaN"},
+		{func(in *Input) { in.Precision = "fp8" }, `precision "fp8"`},
+		{func(in *Input) { in.Sharding = "zero2" }, `sharding "zero2"`},
+		{func(in *Input) { in.Sharding = "none" }, "sharding none: runs one process, but gpus is 8"},
+		{func(in *Input) { on := true; in.Offload, in.Sharding = &on, "ddp" }, "cpu offload: needs sharding fsdp"},
+		{func(in *Input) { in.MFU = 1.2 }, "mfu 1.2"},
+		{func(in *Input) { in.SeqPar = -2 }, "sequence parallel -2"},
+	}
+	for _, tc := range tests {
+		in := base
+		tc.edit(&in)
+		_, err := Make(in)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("error %v, want one line containing %q", err, tc.want)
+		}
+	}
+}
+
+func TestTime(t *testing.T) {
+	m := llama3(t)
+	in := Input{Model: m, TargetLength: 131072, Ratio: 0.3, GPUs: 8, GPUMemGiB: 80, Steps: 10, GlobalBatch: 8}
+	p, err := Make(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := p.Time
+	if tm.TokensPerStep != 8*39322 || tm.TotalTokens != 80*39322 {
+		t.Errorf("tokens %d per step, %d in all", tm.TokensPerStep, tm.TotalTokens)
+	}
+	want := 8 * 312e12 * 0.35 / tm.FlopsPerToken
+	if math.Abs(tm.TokensPerSec-want) > 1e-6*want || !strings.HasPrefix(tm.Source, "assumed") {
+		t.Errorf("assumed throughput %g (%s), want %g", tm.TokensPerSec, tm.Source, want)
+	}
+	in.TokensPerSec = 10000
+	p, _ = Make(in)
+	tm = p.Time
+	if tm.Source != "measured" || tm.Seconds != float64(80*39322)/10000 || math.Abs(tm.MFU-10000*tm.FlopsPerToken/(8*312e12)) > 1e-12 {
+		t.Errorf("measured: %+v", tm)
+	}
+}
+
+func TestLoadModelWithWeights(t *testing.T) {
+	m, err := LoadModel("../merge/testdata/bf16-b-sharded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Params != 3632 || m.ParamSource != FromHeaders {
+		t.Errorf("params %d from %s, want 3632 from the headers", m.Params, m.ParamSource)
+	}
+	if _, err := LoadModel(t.TempDir()); err == nil || !strings.Contains(err.Error(), "config.json") {
+		t.Errorf("empty folder: %v", err)
+	}
+}
+
+func TestWriteLaunch(t *testing.T) {
+	m := llama3(t)
+	p, err := Make(Input{Model: m, TargetLength: 131072, Ratio: 0.3, GPUs: 16, Nodes: 2, GPUMemGiB: 80})
+	if err != nil || !p.OK {
+		t.Fatalf("%v %v", err, failed(p))
+	}
+	path := filepath.Join(t.TempDir(), "launch.json")
+	if err := WriteLaunch(path, p, ""); err == nil || !strings.Contains(err.Error(), "master addr") {
+		t.Errorf("2 nodes without master addr: %v", err)
+	}
+	if err := WriteLaunch(path, p, "node0"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := torchlaunch.LoadLaunch(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.NprocPerNode != 8 || l.NNodes != 2 || l.MasterAddr != "node0" || l.Sharding != "fsdp" || l.CPUOffload ||
+		l.SequenceParallel != 1 || l.CEChunkTokens != 4096 || !*l.ActivationCheckpointing || len(l.Plan) == 0 {
+		t.Errorf("launch %+v", l)
+	}
+	p, _ = Make(Input{Model: m, TargetLength: 131072, Ratio: 0.3, GPUs: 1, GPUMemGiB: 24})
+	if err := WriteLaunch(path, p, ""); err == nil || !strings.Contains(err.Error(), "fits") {
+		t.Errorf("failed plan written: %v", err)
+	}
+}

@@ -1,0 +1,118 @@
+package plan
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// WriteText prints p as a readable table: the layout, per-GPU memory by
+// component, time, and the checks.
+func WriteText(w io.Writer, p *Plan) error {
+	var b strings.Builder
+	model := p.Model
+	if model == "" {
+		model = "(config only)"
+	}
+	fmt.Fprintf(&b, "model        %s: %s parameters (from %s)\n", model, count(p.Parameters), p.ParamSource)
+	fmt.Fprintf(&b, "lengths      target %d, train %d tokens per row (%.1f %%)\n", p.TargetLength, p.TrainLength, 100*float64(p.TrainLength)/float64(p.TargetLength))
+	fmt.Fprintf(&b, "gpus         %d × %g GiB on %d node(s), %s\n", p.GPUs, p.GPUMemGiB, p.Nodes, p.Precision)
+	fmt.Fprintf(&b, "layout       %s\n", layoutText(p))
+	for _, n := range p.Notes {
+		fmt.Fprintf(&b, "             %s\n", n)
+	}
+	b.WriteString("\nmemory per GPU\n")
+	for _, r := range memoryRows(p) {
+		fmt.Fprintf(&b, "  %-44s %9s\n", r.name, gibText(r.bytes))
+	}
+	writeTime(&b, p)
+	b.WriteString("\nchecks\n")
+	for _, c := range p.Checks {
+		fmt.Fprintf(&b, "  %-5s %-30s %s\n", status(c), c.Name, c.Detail)
+	}
+	verdict := "OK: ready to launch"
+	if !p.OK {
+		verdict = "FAIL: " + strings.Join(failed(p), ", ")
+	}
+	fmt.Fprintf(&b, "\n%s\n", verdict)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func layoutText(p *Plan) string {
+	s := fmt.Sprintf("sharding %s, cpu offload %v, sequence parallel %d, data parallel %d, grad accumulation %d, ce chunk %d",
+		p.Sharding, p.Offload, p.SeqPar, p.DataParallel, p.GradAccum, p.CEChunk)
+	return s
+}
+
+type row struct {
+	name  string
+	bytes int64
+}
+
+func memoryRows(p *Plan) []row {
+	m := p.Memory
+	rows := []row{
+		{"weights (fp32 master)", m.Weights},
+		{"gradients (fp32)", m.Grads},
+		{"optimizer (AdamW m, v fp32)", m.Optimizer},
+	}
+	if p.Offload {
+		rows = append(rows, row{"  (offloaded to host: weights+grads+optimizer)", m.OffloadedStates})
+	}
+	if p.Sharding == "fsdp" {
+		rows = append(rows, row{"fsdp gathered units (root + 2 layers, fp32)", m.Gathered}, row{"fsdp unsharded gradient of one unit", m.GradUnit})
+	}
+	return append(rows,
+		row{"activations", m.Activations},
+		row{"  checkpoint boundaries (every layer's input)", m.Boundary},
+		row{"  one layer recomputed (saved tensors)", m.Layer},
+		row{"  its backward (gradients)", m.Backward},
+		row{"  loss phase: final norm + logits chunk", m.Loss},
+		row{"headroom (CUDA context 1 GiB + 10 % fragmentation)", m.Headroom},
+		row{"total", m.Total},
+	)
+}
+
+func writeTime(b *strings.Builder, p *Plan) {
+	t := p.Time
+	fmt.Fprintf(b, "\ntime\n")
+	fmt.Fprintf(b, "  tokens per step     %d (%d rows × %d)\n", t.TokensPerStep, t.TokensPerStep/int64(p.TrainLength), p.TrainLength)
+	fmt.Fprintf(b, "  tokens in all       %s\n", count(t.TotalTokens))
+	fmt.Fprintf(b, "  model FLOPs/token   %.3g (6·P + causal attention at Ls)\n", t.FlopsPerToken)
+	fmt.Fprintf(b, "  throughput          %.0f tokens/s (%s; MFU %.2f)\n", t.TokensPerSec, t.Source, t.MFU)
+	fmt.Fprintf(b, "  wall-clock          %s\n", duration(t.Seconds))
+}
+
+func status(c Check) string {
+	switch {
+	case c.OK && c.Warn:
+		return "info"
+	case c.OK:
+		return "ok"
+	case c.Warn:
+		return "warn"
+	}
+	return "FAIL"
+}
+
+func gibText(n int64) string { return fmt.Sprintf("%.2f GiB", float64(n)/gib) }
+
+func count(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fM", float64(n)/1e6)
+	}
+	return fmt.Sprint(n)
+}
+
+func duration(s float64) string {
+	d := time.Duration(s * float64(time.Second)).Round(time.Minute)
+	if h := d.Hours(); h >= 48 {
+		return fmt.Sprintf("%s (%.1f days)", d, h/24)
+	}
+	return d.String()
+}
