@@ -64,18 +64,49 @@ type Data struct {
 	MaskPrompt bool `toml:"mask_prompt"`
 }
 
-// Train holds the optimisation settings shared by both training stages.
+// Train holds the optimisation settings shared by both training stages,
+// and the trainer that runs them.
 type Train struct {
-	Steps           int     `toml:"steps"`
-	LR              float64 `toml:"lr"`
-	Batch           int     `toml:"batch"`
-	GradAccum       int     `toml:"grad_accum"`
-	Schedule        string  `toml:"schedule"`
-	Warmup          int     `toml:"warmup"`
-	MinLR           float64 `toml:"min_lr"`
-	WeightDecay     float64 `toml:"weight_decay"`
-	GradClip        float64 `toml:"grad_clip"`
-	CheckpointEvery int     `toml:"checkpoint_every"`
+	Steps           int     `toml:"steps" json:"steps"`
+	LR              float64 `toml:"lr" json:"lr"`
+	Batch           int     `toml:"batch" json:"batch"`
+	GradAccum       int     `toml:"grad_accum" json:"grad_accum"`
+	Schedule        string  `toml:"schedule" json:"schedule"`
+	Warmup          int     `toml:"warmup" json:"warmup"`
+	MinLR           float64 `toml:"min_lr" json:"min_lr"`
+	WeightDecay     float64 `toml:"weight_decay" json:"weight_decay"`
+	GradClip        float64 `toml:"grad_clip" json:"grad_clip"`
+	CheckpointEvery int     `toml:"checkpoint_every" json:"checkpoint_every"`
+	// Backend is the trainer: "go" (the embedded CPU engine, the default)
+	// or "torch" (PyTorch launched with torchrun; see Launch).
+	Backend string `toml:"backend" json:"backend"`
+	// Launch says where a torch stage runs ([extend.launch],
+	// [anneal.launch]). It is not part of the stage's inputs: changing it
+	// resumes an interrupted stage rather than restarting it.
+	Launch Launch `toml:"launch" json:"-"`
+}
+
+// Backends are the values of Train.Backend.
+const (
+	BackendGo    = "go"
+	BackendTorch = "torch"
+)
+
+// Launch is the process layout of a torch training stage; its keys are
+// those of the torch launcher's JSON settings. Zero values take the
+// launcher's defaults (one process on one node).
+type Launch struct {
+	// Launcher is "torchrun" or "accelerate".
+	Launcher     string `toml:"launcher" json:"launcher,omitempty"`
+	NProcPerNode int    `toml:"nproc_per_node" json:"nproc_per_node,omitempty"`
+	NNodes       int    `toml:"nnodes" json:"nnodes,omitempty"`
+	NodeRank     int    `toml:"node_rank" json:"node_rank,omitempty"`
+	MasterAddr   string `toml:"master_addr" json:"master_addr,omitempty"`
+	MasterPort   int    `toml:"master_port" json:"master_port,omitempty"`
+	// Sharding is "fsdp", "ddp" or "none"; Precision "auto", "bf16" or
+	// "fp32".
+	Sharding  string `toml:"sharding" json:"sharding,omitempty"`
+	Precision string `toml:"precision" json:"precision,omitempty"`
 }
 
 // Extend is stage 1, context extension.
@@ -183,13 +214,13 @@ func defaults() *Recipe {
 		Seed: 2027,
 		Data: Data{TextField: "text", PromptField: "prompt", ResponseField: "response", MaskPrompt: true},
 		Extend: Extend{
-			Train:     Train{LR: 5e-5, Batch: 1, GradAccum: 1, Schedule: "constant", WeightDecay: 0.1, GradClip: 1, CheckpointEvery: 10},
+			Train:     Train{LR: 5e-5, Batch: 1, GradAccum: 1, Schedule: "constant", WeightDecay: 0.1, GradClip: 1, CheckpointEvery: 10, Backend: BackendGo},
 			Method:    "longrecipe",
 			Ratio:     0.3,
 			Impactful: "digits",
 			DropProb:  0.5,
 		},
-		Anneal: Anneal{Train: Train{LR: 5e-6, Batch: 1, GradAccum: 1, Schedule: "linear", MinLR: 0, WeightDecay: 0.1, GradClip: 1, CheckpointEvery: 10}},
+		Anneal: Anneal{Train: Train{LR: 5e-6, Batch: 1, GradAccum: 1, Schedule: "linear", MinLR: 0, WeightDecay: 0.1, GradClip: 1, CheckpointEvery: 10, Backend: BackendGo}},
 		Merge:  Merge{Weights: []float64{0.5, 0.5}},
 		Eval: Eval{
 			Tasks:   []string{"passkey", "ppl"},
@@ -261,6 +292,9 @@ func (r *Recipe) Validate() error {
 }
 
 func (t *Train) validate(stage string) error {
+	if err := t.validateBackend(stage); err != nil {
+		return err
+	}
 	switch {
 	case t.Steps <= 0:
 		return fmt.Errorf("%s.steps %d: want > 0", stage, t.Steps)
@@ -270,6 +304,51 @@ func (t *Train) validate(stage string) error {
 		return fmt.Errorf("%s.batch and grad_accum: want > 0", stage)
 	case t.Warmup < 0 || t.CheckpointEvery < 0:
 		return fmt.Errorf("%s.warmup and checkpoint_every: want >= 0", stage)
+	}
+	return nil
+}
+
+// validateBackend checks the trainer choice and its launch table.
+func (t *Train) validateBackend(stage string) error {
+	switch t.Backend {
+	case BackendGo:
+		if t.Launch != (Launch{}) {
+			return fmt.Errorf("%s.launch: only for backend = %q (%s.backend is %q)", stage, BackendTorch, stage, t.Backend)
+		}
+		return nil
+	case BackendTorch:
+		return t.Launch.validate(stage + ".launch")
+	}
+	return fmt.Errorf("%s.backend %q: want %q or %q", stage, t.Backend, BackendGo, BackendTorch)
+}
+
+func (l *Launch) validate(table string) error {
+	nnodes := max(l.NNodes, 1)
+	switch {
+	case l.Launcher != "" && l.Launcher != "torchrun" && l.Launcher != "accelerate":
+		return fmt.Errorf("%s.launcher %q: want torchrun or accelerate", table, l.Launcher)
+	case l.NProcPerNode < 0:
+		return fmt.Errorf("%s.nproc_per_node %d: want >= 1 (0: one)", table, l.NProcPerNode)
+	case l.NNodes < 0:
+		return fmt.Errorf("%s.nnodes %d: want >= 1 (0: one)", table, l.NNodes)
+	case l.NodeRank < 0 || l.NodeRank >= nnodes:
+		return fmt.Errorf("%s.node_rank %d: want 0..%d (nnodes %d)", table, l.NodeRank, nnodes-1, nnodes)
+	case nnodes > 1 && l.MasterAddr == "":
+		return fmt.Errorf("%s.master_addr: required when nnodes > 1 (the rank-0 host)", table)
+	case l.MasterPort < 0 || l.MasterPort > 65535:
+		return fmt.Errorf("%s.master_port %d: want 0..65535", table, l.MasterPort)
+	case nnodes > 1 && l.MasterPort == 0:
+		return fmt.Errorf("%s.master_port: required when nnodes > 1 (0 picks a free port on one node only)", table)
+	}
+	switch l.Sharding {
+	case "", "fsdp", "ddp", "none":
+	default:
+		return fmt.Errorf("%s.sharding %q: want fsdp, ddp or none", table, l.Sharding)
+	}
+	switch l.Precision {
+	case "", "auto", "bf16", "fp32":
+	default:
+		return fmt.Errorf("%s.precision %q: want auto, bf16 or fp32", table, l.Precision)
 	}
 	return nil
 }

@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/longrecipe/longrecipe/assets"
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/train"
 )
 
 func TestParseErrors(t *testing.T) {
@@ -63,71 +64,21 @@ steps = 10
 	}
 }
 
-func TestRunStagesSkipAndRerun(t *testing.T) {
-	dir := t.TempDir()
-	calls := map[string]int{}
-	mk := func(settings map[string]any) []*stage {
-		var st []*stage
-		prev := ""
-		for _, n := range Stages {
-			n := n
-			s := &stage{name: n, dir: filepath.Join(dir, n), settings: settings[n], run: func(ctx context.Context, d string) (any, error) {
-				calls[n]++
-				return map[string]int{"calls": calls[n]}, os.WriteFile(filepath.Join(d, "out"), []byte(n), 0o644)
-			}}
-			if prev != "" {
-				s.deps = []string{prev}
-			}
-			prev = n
-			st = append(st, s)
+func TestFromStage(t *testing.T) {
+	if err := checkFromStage("nope"); err == nil || !strings.Contains(err.Error(), "--from-stage") {
+		t.Fatalf("unknown --from-stage: error %v", err)
+	}
+	cases := []struct {
+		name, from string
+		want       bool
+	}{
+		{"prepare", "", false}, {"eval", "", false}, {"anneal", "merge", false},
+		{"merge", "merge", true}, {"eval", "merge", true}, {"prepare", "prepare", true},
+	}
+	for _, c := range cases {
+		if got := forced(c.name, c.from); got != c.want {
+			t.Errorf("forced(%s, from %q) = %v, want %v", c.name, c.from, got, c.want)
 		}
-		return st
-	}
-	settings := map[string]any{}
-	for _, n := range Stages {
-		settings[n] = map[string]int{"v": 1}
-	}
-	var log bytes.Buffer
-	if _, err := runStages(context.Background(), mk(settings), "", &log); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := runStages(context.Background(), mk(settings), "", &log); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range Stages {
-		if calls[n] != 1 {
-			t.Fatalf("stage %s ran %d times, want once (second run must skip)", n, calls[n])
-		}
-	}
-	// A change in the middle reruns that stage and the ones depending on it.
-	settings["anneal"] = map[string]int{"v": 2}
-	if _, err := runStages(context.Background(), mk(settings), "", &log); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]int{"prepare": 1, "extend": 1, "replay": 1, "anneal": 2, "merge": 2, "eval": 2}
-	for n, c := range want {
-		if calls[n] != c {
-			t.Fatalf("after changing anneal: %s ran %d times, want %d", n, calls[n], c)
-		}
-	}
-	// --from-stage forces that stage and later ones.
-	if _, err := runStages(context.Background(), mk(settings), "merge", &log); err != nil {
-		t.Fatal(err)
-	}
-	if calls["anneal"] != 2 || calls["merge"] != 3 || calls["eval"] != 3 {
-		t.Fatalf("from-stage merge: calls %v", calls)
-	}
-	if _, err := runStages(context.Background(), mk(settings), "nope", &log); err == nil {
-		t.Fatal("unknown --from-stage accepted")
-	}
-	// A failing stage writes no stage.json and the next run retries it.
-	failing := mk(settings)
-	failing[5].run = func(context.Context, string) (any, error) { return nil, fmt.Errorf("boom") }
-	if _, err := runStages(context.Background(), failing, "eval", &log); err == nil || !strings.Contains(err.Error(), "stage eval: boom") {
-		t.Fatalf("error %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "eval", StageFileName)); err == nil {
-		t.Fatal("failed stage left a stage.json")
 	}
 }
 
@@ -157,8 +108,10 @@ func tinyModel(t *testing.T, dir string) {
 	}
 }
 
-func TestRunEndToEndTiny(t *testing.T) {
-	dir := t.TempDir()
+// writeTinyInputs writes a tiny base model, a corpus and replay records
+// into dir (base/, corpus.jsonl, replay.jsonl).
+func writeTinyInputs(t *testing.T, dir string) {
+	t.Helper()
 	tinyModel(t, filepath.Join(dir, "base"))
 	docs, err := assets.Corpus()
 	if err != nil {
@@ -171,8 +124,16 @@ func TestRunEndToEndTiny(t *testing.T) {
 		b, _ = json.Marshal(map[string]string{"prompt": d.Text[:200], "response": d.Text[200:400]})
 		replay.Write(append(b, '\n'))
 	}
-	os.WriteFile(filepath.Join(dir, "corpus.jsonl"), corpus.Bytes(), 0o644)
-	os.WriteFile(filepath.Join(dir, "replay.jsonl"), replay.Bytes(), 0o644)
+	for name, b := range map[string][]byte{"corpus.jsonl": corpus.Bytes(), "replay.jsonl": replay.Bytes()} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestRunEndToEndTiny(t *testing.T) {
+	dir := t.TempDir()
+	writeTinyInputs(t, dir)
 	text := `name = "tiny"
 output = "run"
 threads = 2
@@ -264,4 +225,170 @@ func abs32(x float32) float32 {
 		return -x
 	}
 	return x
+}
+
+// interrupting trains with the Go trainer but cancels the run once its
+// first metrics line is written, as a Ctrl-C would: the stage folder is
+// left partial, with a checkpoint.
+type interrupting struct{}
+
+func (interrupting) Train(ctx context.Context, j TrainJob) (*TrainOutputs, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			if b, err := os.ReadFile(filepath.Join(j.Output, "metrics.jsonl")); err == nil && len(b) > 0 {
+				cancel()
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	return GoTrainer{}.Train(ctx, j)
+}
+
+// stageTheta reads the RoPE base of a model folder.
+func stageTheta(t *testing.T, dir string) float64 {
+	t.Helper()
+	cfg, err := hf.LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.RopeTheta
+}
+
+// TestResumeWithChangedInputs is the stale-resume regression: an
+// interrupted extend stage rerun with another rope_theta, or another lr,
+// starts over with the new settings (it used to keep the old start model,
+// or to fail asking for --force); a finished stage is skipped while its
+// inputs are unchanged and rerun when they change.
+func TestResumeWithChangedInputs(t *testing.T) {
+	dir := t.TempDir()
+	writeTinyInputs(t, dir)
+	recipeText := func(theta, lr string) *Recipe {
+		text := `output = "run"
+threads = 1
+[base]
+model = "base"
+[data]
+corpus = "corpus.jsonl"
+[extend]
+target_length = 256
+ratio = 0.3
+steps = 20
+batch = 1
+checkpoint_every = 10
+rope_theta = ` + theta + `
+lr = ` + lr + `
+[merge]
+skip = true
+[eval]
+skip = true
+`
+		r, err := Parse([]byte(text), "test.toml", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	var log bytes.Buffer
+	run := func(r *Recipe, tr Trainer) error {
+		log.Reset()
+		_, err := Run(context.Background(), r, Options{Log: &log, Trainer: tr})
+		return err
+	}
+	extend := filepath.Join(dir, "run", "2-extend")
+	steps := []struct {
+		name, theta, lr string
+		trainer         Trainer
+		wantErr         string
+		wantLog         string
+		wantTheta       float64
+	}{
+		{name: "interrupted", theta: "20000", lr: "1e-3", trainer: interrupting{}, wantErr: "interrupted", wantTheta: 20000},
+		{name: "partial, θ changed", theta: "40000", lr: "1e-3", wantLog: "extend: inputs changed (rope_theta)", wantTheta: 40000},
+		{name: "finished, unchanged", theta: "40000", lr: "1e-3", wantLog: "extend: done already", wantTheta: 40000},
+		{name: "finished, lr changed", theta: "40000", lr: "2e-3", wantLog: "extend: inputs changed (train.lr)", wantTheta: 40000},
+		{name: "interrupted again", theta: "40000", lr: "3e-3", trainer: interrupting{}, wantErr: "interrupted", wantTheta: 40000},
+		{name: "partial, lr changed", theta: "40000", lr: "4e-3", wantLog: "extend: inputs changed (train.lr)", wantTheta: 40000},
+		{name: "interrupted, then resumed", theta: "40000", lr: "5e-3", trainer: interrupting{}, wantErr: "interrupted", wantTheta: 40000},
+		{name: "partial, unchanged", theta: "40000", lr: "5e-3", wantLog: "train: resuming from", wantTheta: 40000},
+	}
+	for _, s := range steps {
+		err := run(recipeText(s.theta, s.lr), s.trainer)
+		if s.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), s.wantErr) {
+				t.Fatalf("%s: error %v, want %q", s.name, err, s.wantErr)
+			}
+			if got := stageTheta(t, filepath.Join(extend, "start")); got != s.wantTheta {
+				t.Fatalf("%s: start model θ %v, want %v", s.name, got, s.wantTheta)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", s.name, err, log.String())
+		}
+		if !strings.Contains(log.String(), s.wantLog) {
+			t.Fatalf("%s: log lacks %q:\n%s", s.name, s.wantLog, log.String())
+		}
+		if got := stageTheta(t, extend); got != s.wantTheta {
+			t.Fatalf("%s: extended model θ %v, want %v", s.name, got, s.wantTheta)
+		}
+		ms, err := train.ReadMetrics(filepath.Join(extend, "metrics.jsonl"))
+		if err != nil || len(ms) != 20 || ms[0].LR == 0 {
+			t.Fatalf("%s: %d metrics lines (%v), want one per step", s.name, len(ms), err)
+		}
+		if want := recipeText(s.theta, s.lr).Extend.LR; ms[len(ms)-1].LR != want {
+			t.Fatalf("%s: trained at lr %v, want %v", s.name, ms[len(ms)-1].LR, want)
+		}
+	}
+}
+
+// TestBackendSettings: the torch backend and its launch table are validated,
+// and a recipe that asks for it fails before any stage runs.
+func TestBackendSettings(t *testing.T) {
+	good := `output = "run"
+[base]
+model = "m"
+[data]
+corpus = "c.jsonl"
+[extend]
+target_length = 2048
+steps = 10
+`
+	cases := []struct{ name, text, want string }{
+		{"go default", good, ""},
+		{"torch", good + "backend = \"torch\"\n[extend.launch]\nnproc_per_node = 8\n", ""},
+		{"torch two nodes", good + "backend = \"torch\"\n[extend.launch]\nnnodes = 2\nnode_rank = 1\nmaster_addr = \"10.0.0.1\"\nmaster_port = 29500\n", ""},
+		{"unknown backend", good + "backend = \"jax\"\n", "extend.backend \"jax\""},
+		{"launch with go", good + "[extend.launch]\nnproc_per_node = 2\n", "extend.launch: only for backend = \"torch\""},
+		{"node rank", good + "backend = \"torch\"\n[extend.launch]\nnnodes = 2\nnode_rank = 2\nmaster_addr = \"h\"\nmaster_port = 1\n", "extend.launch.node_rank 2"},
+		{"no master", good + "backend = \"torch\"\n[extend.launch]\nnnodes = 2\n", "extend.launch.master_addr: required"},
+		{"port", good + "backend = \"torch\"\n[extend.launch]\nmaster_port = 70000\n", "extend.launch.master_port 70000"},
+		{"sharding", good + "backend = \"torch\"\n[extend.launch]\nsharding = \"zero3\"\n", "extend.launch.sharding"},
+		{"unknown launch key", good + "backend = \"torch\"\n[extend.launch]\nnprocs = 2\n", "unknown key(s) extend.launch.nprocs"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse([]byte(c.text), "b.toml", "/x")
+			if c.want == "" && err != nil {
+				t.Fatalf("unexpected error %v", err)
+			}
+			if c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+				t.Fatalf("error %v, want it to mention %q", err, c.want)
+			}
+		})
+	}
+	dir := t.TempDir()
+	writeTinyInputs(t, dir)
+	r, err := Parse([]byte(strings.Replace(good, `model = "m"`, `model = "base"`, 1)+"backend = \"torch\"\n"), "b.toml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), r, Options{})
+	if err == nil || !strings.Contains(err.Error(), "extend.backend") {
+		t.Fatalf("torch backend: error %v, want an unsupported-backend error", err)
+	}
+	if _, err := os.Stat(r.StageDir("prepare")); err == nil {
+		t.Fatal("a stage ran before the backend error")
+	}
 }

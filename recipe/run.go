@@ -14,14 +14,17 @@ import (
 	"github.com/longrecipe/longrecipe/merge"
 	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/shards"
+	"github.com/longrecipe/longrecipe/stage"
 	"github.com/longrecipe/longrecipe/tokenizer"
-	"github.com/longrecipe/longrecipe/train"
 )
 
 // Options control Run.
 type Options struct {
 	// FromStage reruns that stage and every later one even if complete.
 	FromStage string
+	// Trainer, when set, trains both training stages whatever their
+	// backend setting (tests and embedders pass their own).
+	Trainer Trainer
 	// Log receives one line per stage event; Progress receives progress
 	// bars. Either may be nil.
 	Log, Progress io.Writer
@@ -42,11 +45,55 @@ func (r *Recipe) StageDir(name string) string {
 	return filepath.Join(r.Output, fmt.Sprintf("%d-%s", stageIndex(name)+1, name))
 }
 
-// Run runs the recipe's stages in order, skipping the complete ones.
+// Run runs the recipe's stages in order through the shared stage runner
+// (package stage): a finished stage whose inputs are unchanged is skipped,
+// an interrupted one resumes, and one whose inputs changed (its settings
+// or an upstream stage) starts over, saying which inputs changed.
 func Run(ctx context.Context, r *Recipe, opt Options) (*Summary, error) {
 	if opt.Log == nil {
 		opt.Log = io.Discard
 	}
+	if err := checkFromStage(opt.FromStage); err != nil {
+		return nil, err
+	}
+	e, err := newRunEnv(r, opt)
+	if err != nil {
+		return nil, err
+	}
+	runner := &stage.Runner{Log: opt.Log, Prefix: "stage "}
+	done := map[string]*StageFile{}
+	for _, s := range e.stages() {
+		if s.disabled {
+			fmt.Fprintf(opt.Log, "stage %s: skipped (disabled in the recipe)\n", s.Name)
+			continue
+		}
+		s.Force = forced(s.Name, opt.FromStage)
+		rec, err := runner.Run(ctx, s.Stage, nil)
+		if err != nil {
+			return nil, err
+		}
+		done[s.Name] = rec
+	}
+	return &Summary{Stages: done, Dirs: e.dirs, Final: e.final()}, nil
+}
+
+// runEnv carries what the stage functions share.
+type runEnv struct {
+	r        *Recipe
+	opt      Options
+	tok      *tokenizer.Tokenizer
+	base     *hf.Config
+	threads  int
+	theta    float64 // the extended model's RoPE base
+	ls       int     // the stage-1 training length
+	dirs     map[string]string
+	trainers map[string]Trainer // by stage
+}
+
+// newRunEnv reads the base model's config and tokenizer, resolves the
+// derived settings and picks the trainers, so that a bad setting fails
+// before any stage runs.
+func newRunEnv(r *Recipe, opt Options) (*runEnv, error) {
 	if err := os.MkdirAll(r.Output, 0o755); err != nil {
 		return nil, fmt.Errorf("recipe: %w", err)
 	}
@@ -58,111 +105,97 @@ func Run(ctx context.Context, r *Recipe, opt Options) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recipe base.tokenizer: %w", err)
 	}
-	threads := r.Threads
-	if threads == 0 {
-		threads = runtime.GOMAXPROCS(0)
+	e := &runEnv{r: r, opt: opt, tok: tok, base: base, threads: r.Threads, theta: r.Extend.RopeTheta, ls: r.Extend.Ls(),
+		dirs: map[string]string{}, trainers: map[string]Trainer{}}
+	if e.threads == 0 {
+		e.threads = runtime.GOMAXPROCS(0)
 	}
-	theta := r.Extend.RopeTheta
 	switch {
-	case theta == 0:
-		theta = hf.DefaultRopeTheta(base.RopeTheta, base.HeadDim, base.MaxPositionEmbeddings, r.Extend.TargetLength)
-	case theta < 0:
-		theta = base.RopeTheta
+	case e.theta == 0:
+		e.theta = hf.DefaultRopeTheta(base.RopeTheta, base.HeadDim, base.MaxPositionEmbeddings, r.Extend.TargetLength)
+	case e.theta < 0:
+		e.theta = base.RopeTheta
 	}
-	ls := r.Extend.Ls()
 	if r.Extend.Method == "full" {
-		ls = r.Extend.TargetLength
+		e.ls = r.Extend.TargetLength
 	}
-	dirs := map[string]string{}
 	for _, s := range Stages {
-		dirs[s] = r.StageDir(s)
+		e.dirs[s] = r.StageDir(s)
 	}
-	trained := dirs["extend"]
+	if e.trainers["extend"], err = trainerFor(r.Extend.Backend, opt); err != nil {
+		return nil, fmt.Errorf("recipe extend.backend: %w", err)
+	}
 	if r.Data.Replay != "" {
-		trained = dirs["anneal"]
+		if e.trainers["anneal"], err = trainerFor(r.Anneal.Backend, opt); err != nil {
+			return nil, fmt.Errorf("recipe anneal.backend: %w", err)
+		}
 	}
-	final := trained
-	if !r.Merge.Skip {
-		final = dirs["merge"]
-	}
-	env := &runEnv{r: r, tok: tok, base: base, threads: threads, progress: opt.Progress, log: opt.Log}
+	return e, nil
+}
 
-	prepareSettings := map[string]any{
-		"corpus": r.Data.Corpus, "text_field": r.Data.TextField, "tokenizer": tok.Hash(),
-		"method": r.Extend.Method, "lt": r.Extend.TargetLength, "ls": ls,
-		"impactful": r.Extend.Impactful, "drop_prob": r.Extend.DropProb, "seed": r.Seed,
+// trained is the folder of the last training stage.
+func (e *runEnv) trained() string {
+	if e.r.Data.Replay != "" {
+		return e.dirs["anneal"]
 	}
-	extendSettings := map[string]any{"base": r.Base.Model, "rope_theta": theta, "max_position_embeddings": r.Extend.TargetLength, "train": r.Extend.Train, "seed": r.Seed, "threads": threads}
-	replaySettings := map[string]any{"replay": r.Data.Replay, "prompt_field": r.Data.PromptField, "response_field": r.Data.ResponseField, "mask_prompt": r.Data.MaskPrompt, "ls": ls, "tokenizer": tok.Hash(), "seed": r.Seed}
-	annealSettings := map[string]any{"train": r.Anneal.Train, "seed": r.Seed, "threads": threads}
-	mergeSettings := map[string]any{"weights": r.Merge.Weights, "original": r.Base.Model}
-	evalSettings := map[string]any{"eval": r.Eval, "seed": r.Seed}
+	return e.dirs["extend"]
+}
 
-	annealDeps := []string{"extend", "replay"}
-	mergeDeps := []string{"extend"}
-	if r.Data.Replay != "" {
-		mergeDeps = []string{"anneal"}
+// final is the model folder the recipe produces.
+func (e *runEnv) final() string {
+	if e.r.Merge.Skip {
+		return e.trained()
+	}
+	return e.dirs["merge"]
+}
+
+// recipeStage is a stage the recipe may disable.
+type recipeStage struct {
+	stage.Stage
+	disabled bool
+}
+
+// stages lists the recipe's stages with their inputs: the settings that
+// determine each one's output and the stages it reads.
+func (e *runEnv) stages() []recipeStage {
+	r, dirs := e.r, e.dirs
+	replay := r.Data.Replay != ""
+	trained := "extend"
+	if replay {
+		trained = "anneal"
 	}
 	evalDeps := []string{"extend"}
-	if r.Data.Replay != "" {
+	if replay {
 		evalDeps = append(evalDeps, "anneal")
 	}
 	if !r.Merge.Skip {
 		evalDeps = append(evalDeps, "merge")
 	}
-
-	stages := []*stage{
-		{name: "prepare", dir: dirs["prepare"], settings: prepareSettings,
-			run: func(ctx context.Context, dir string) (any, error) { return env.prepare(ctx, dir, ls) }},
-		{name: "extend", dir: dirs["extend"], deps: []string{"prepare"}, settings: extendSettings, resumable: true,
-			run: func(ctx context.Context, dir string) (any, error) {
-				return env.extend(ctx, dir, dirs["prepare"], theta)
-			}},
-		{name: "replay", dir: dirs["replay"], settings: replaySettings, skip: r.Data.Replay == "",
-			run: func(ctx context.Context, dir string) (any, error) { return env.replay(ctx, dir, ls) }},
-		{name: "anneal", dir: dirs["anneal"], deps: annealDeps, settings: annealSettings, resumable: true, skip: r.Data.Replay == "",
-			run: func(ctx context.Context, dir string) (any, error) {
-				return env.train(ctx, dirs["extend"], dirs["replay"], dir, r.Anneal.Train)
-			}},
-		{name: "merge", dir: dirs["merge"], deps: mergeDeps, settings: mergeSettings, skip: r.Merge.Skip,
-			run: func(ctx context.Context, dir string) (any, error) {
-				res, err := merge.Merge(ctx, []string{trained, r.Base.Model}, dir, merge.Options{Weights: r.Merge.Weights, Overwrite: true, Progress: opt.Progress})
-				if err != nil {
-					return nil, err
-				}
-				return res, nil
-			}},
-		{name: "eval", dir: dirs["eval"], deps: evalDeps, settings: evalSettings, skip: r.Eval.Skip,
-			run: func(ctx context.Context, dir string) (any, error) {
-				models := [][2]string{{"base", r.Base.Model}, {"extend", dirs["extend"]}}
-				if r.Data.Replay != "" {
-					models = append(models, [2]string{"anneal", dirs["anneal"]})
-				}
-				if !r.Merge.Skip {
-					models = append(models, [2]string{"merge", dirs["merge"]})
-				}
-				return env.evaluate(ctx, dir, models)
-			}},
+	return []recipeStage{
+		{Stage: stage.Stage{Name: "prepare", Dir: dirs["prepare"], Run: e.prepare, Settings: map[string]any{
+			"corpus": r.Data.Corpus, "text_field": r.Data.TextField, "tokenizer": e.tok.Hash(),
+			"method": r.Extend.Method, "lt": r.Extend.TargetLength, "ls": e.ls,
+			"impactful": r.Extend.Impactful, "drop_prob": r.Extend.DropProb, "seed": r.Seed,
+		}}},
+		{Stage: stage.Stage{Name: "extend", Dir: dirs["extend"], Deps: []string{"prepare"}, Resumable: true, Run: e.extend, Settings: map[string]any{
+			"base": r.Base.Model, "rope_theta": e.theta, "max_position_embeddings": r.Extend.TargetLength,
+			"train": r.Extend.Train, "seed": r.Seed, "threads": e.threads,
+		}}},
+		{disabled: !replay, Stage: stage.Stage{Name: "replay", Dir: dirs["replay"], Run: e.replay, Settings: map[string]any{
+			"replay": r.Data.Replay, "prompt_field": r.Data.PromptField, "response_field": r.Data.ResponseField,
+			"mask_prompt": r.Data.MaskPrompt, "ls": e.ls, "tokenizer": e.tok.Hash(), "seed": r.Seed,
+		}}},
+		{disabled: !replay, Stage: stage.Stage{Name: "anneal", Dir: dirs["anneal"], Deps: []string{"extend", "replay"}, Resumable: true, Run: e.anneal,
+			Settings: map[string]any{"train": r.Anneal.Train, "seed": r.Seed, "threads": e.threads}}},
+		{disabled: r.Merge.Skip, Stage: stage.Stage{Name: "merge", Dir: dirs["merge"], Deps: []string{trained}, Run: e.merge,
+			Settings: map[string]any{"weights": r.Merge.Weights, "original": r.Base.Model}}},
+		{disabled: r.Eval.Skip, Stage: stage.Stage{Name: "eval", Dir: dirs["eval"], Deps: evalDeps, Run: e.evaluate,
+			Settings: map[string]any{"eval": r.Eval, "base": r.Base.Model, "seed": r.Seed}}},
 	}
-	done, err := runStages(ctx, stages, opt.FromStage, opt.Log)
-	if err != nil {
-		return nil, err
-	}
-	return &Summary{Stages: done, Dirs: dirs, Final: final}, nil
-}
-
-// runEnv carries what the stage functions share.
-type runEnv struct {
-	r        *Recipe
-	tok      *tokenizer.Tokenizer
-	base     *hf.Config
-	threads  int
-	progress io.Writer
-	log      io.Writer
 }
 
 // prepare builds the stage-1 rows.
-func (e *runEnv) prepare(ctx context.Context, dir string, ls int) (any, error) {
+func (e *runEnv) prepare(ctx context.Context, dir string) (any, error) {
 	r := e.r
 	method, err := data.ParseMethod(r.Extend.Method)
 	if err != nil {
@@ -170,23 +203,23 @@ func (e *runEnv) prepare(ctx context.Context, dir string, ls int) (any, error) {
 	}
 	p := r.Extend.DropProb
 	return e.dataset(ctx, data.Job{
-		Input: r.Data.Corpus, Output: dir, Method: method, TargetLength: r.Extend.TargetLength, TrainLength: ls,
+		Input: r.Data.Corpus, Output: dir, Method: method, TargetLength: r.Extend.TargetLength, TrainLength: e.ls,
 		Impactful: r.Extend.Impactful, DropProb: &p,
 	})
 }
 
 // replay builds the stage-2 rows from prompt/response records.
-func (e *runEnv) replay(ctx context.Context, dir string, ls int) (any, error) {
+func (e *runEnv) replay(ctx context.Context, dir string) (any, error) {
 	r := e.r
 	return e.dataset(ctx, data.Job{
-		Input: r.Data.Replay, Output: dir, Method: data.Replay, TargetLength: ls, TrainLength: ls,
+		Input: r.Data.Replay, Output: dir, Method: data.Replay, TargetLength: e.ls, TrainLength: e.ls,
 		Replay: &data.ReplayConfig{PromptField: r.Data.PromptField, ResponseField: r.Data.ResponseField, Separator: "\n", MaskPrompt: r.Data.MaskPrompt},
 	})
 }
 
 // dataset completes j with the run's shared settings and runs it.
 func (e *runEnv) dataset(ctx context.Context, j data.Job) (any, error) {
-	j.Format, j.Seed, j.Threads, j.Tokenizer, j.Progress = shards.Binary, uint64(e.r.Seed), e.threads, e.tok, e.progress
+	j.Format, j.Seed, j.Threads, j.Tokenizer, j.Progress = shards.Binary, uint64(e.r.Seed), e.threads, e.tok, e.opt.Progress
 	j.Corpus = data.CorpusOptions{TextField: e.r.Data.TextField, IDsField: "input_ids"}
 	m, err := data.RunJob(ctx, j)
 	if err != nil {
@@ -199,15 +232,17 @@ func (e *runEnv) dataset(ctx context.Context, j data.Job) (any, error) {
 }
 
 // extend writes the base model with the new window's RoPE settings into
-// dir/start, then trains it on the prepared rows.
-func (e *runEnv) extend(ctx context.Context, dir, dataDir string, theta float64) (any, error) {
+// dir/start, then trains it on the prepared rows. A start folder left by
+// an interrupted run is reused: the stage runner clears the stage folder
+// whenever its inputs (θ included) changed.
+func (e *runEnv) extend(ctx context.Context, dir string) (any, error) {
 	start := filepath.Join(dir, "start")
 	if _, err := os.Stat(filepath.Join(start, "config.json")); err != nil {
 		m, err := model.Load(e.r.Base.Model)
 		if err != nil {
 			return nil, err
 		}
-		m.Cfg.SetRope(theta, m.Cfg.RopeScaling, e.r.Extend.TargetLength) // keep any rope_scaling of the base
+		m.Cfg.SetRope(e.theta, m.Cfg.RopeScaling, e.r.Extend.TargetLength) // keep any rope_scaling of the base
 		if err := m.Save(start, "float32"); err != nil {
 			return nil, err
 		}
@@ -215,41 +250,42 @@ func (e *runEnv) extend(ctx context.Context, dir, dataDir string, theta float64)
 			return nil, err
 		}
 	}
-	return e.train(ctx, start, dataDir, dir, e.r.Extend.Train)
+	return e.train(ctx, "extend", start, e.dirs["prepare"], dir, e.r.Extend.Train)
 }
 
-// TrainOutputs summarises a training stage.
-type TrainOutputs struct {
-	Steps     int     `json:"steps"`
-	Tokens    int64   `json:"tokens"`
-	LastLoss  float64 `json:"last_loss"`
-	Seconds   float64 `json:"seconds"`
-	Resumed   int     `json:"resumed_from_step"`
-	SaveDType string  `json:"save_dtype"`
+// anneal trains the extended model on the replay rows.
+func (e *runEnv) anneal(ctx context.Context, dir string) (any, error) {
+	return e.train(ctx, "anneal", e.dirs["extend"], e.dirs["replay"], dir, e.r.Anneal.Train)
 }
 
-// train runs one training stage from the model in from on the rows in
-// dataDir, writing the trained model folder to out.
-func (e *runEnv) train(ctx context.Context, from, dataDir, out string, t Train) (any, error) {
+// merge averages the last trained model with the original.
+func (e *runEnv) merge(ctx context.Context, dir string) (any, error) {
+	return merge.Merge(ctx, []string{e.trained(), e.r.Base.Model}, dir, merge.Options{Weights: e.r.Merge.Weights, Overwrite: true, Progress: e.opt.Progress})
+}
+
+// train runs one training stage with its trainer, from the model in from
+// on the rows in dataDir, writing the trained model folder to out.
+func (e *runEnv) train(ctx context.Context, stageName, from, dataDir, out string, t Train) (any, error) {
 	dtype := e.base.TorchDtype
 	if dtype == "" {
 		dtype = "float32"
 	}
-	h := train.Hyper{Steps: t.Steps, Batch: t.Batch, GradAccum: t.GradAccum, Schedule: t.Schedule, LR: t.LR, Warmup: t.Warmup, MinLR: t.MinLR, GradClip: t.GradClip, Seed: e.r.Seed}
-	h.SetAdamW(train.AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: t.WeightDecay})
-	res, err := train.RunFolder(ctx, train.FolderJob{
-		Hyper: h, From: from, Data: dataDir, Output: out, CheckpointEvery: t.CheckpointEvery,
-		Threads: e.threads, Checkpointing: true, SaveDType: dtype, Progress: e.progress, Log: e.log,
+	return e.trainers[stageName].Train(ctx, TrainJob{
+		From: from, Data: dataDir, Output: out, Train: t, Seed: e.r.Seed, Threads: e.threads, SaveDType: dtype,
+		Progress: e.opt.Progress, Log: e.opt.Log,
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &TrainOutputs{Steps: res.Steps, Tokens: res.Tokens, LastLoss: res.LastLoss, Seconds: res.Elapsed.Seconds(), Resumed: res.ResumedFrom, SaveDType: dtype}, nil
 }
 
 // evaluate runs the suite on each model and writes a comparison.
-func (e *runEnv) evaluate(ctx context.Context, dir string, models [][2]string) (any, error) {
+func (e *runEnv) evaluate(ctx context.Context, dir string) (any, error) {
 	r := e.r
+	models := [][2]string{{"base", r.Base.Model}, {"extend", e.dirs["extend"]}}
+	if r.Data.Replay != "" {
+		models = append(models, [2]string{"anneal", e.dirs["anneal"]})
+	}
+	if !r.Merge.Skip {
+		models = append(models, [2]string{"merge", e.dirs["merge"]})
+	}
 	lengths := r.Eval.Lengths
 	if len(lengths) == 0 {
 		for l := e.base.MaxPositionEmbeddings / 2; l <= r.Extend.TargetLength; l *= 2 {
@@ -296,7 +332,7 @@ func (e *runEnv) evaluate(ctx context.Context, dir string, models [][2]string) (
 		}
 		res, err := eval.Run(ctx, eng, e.tok, eval.Options{
 			Tasks: r.Eval.Tasks, Lengths: lengths, Depths: r.Eval.Depths, Samples: r.Eval.Samples, Seed: uint64(r.Seed),
-			Haystack: hay, PPLDocs: pplDocs, PPLSource: pplSource, PPLWindow: window, Progress: e.progress,
+			Haystack: hay, PPLDocs: pplDocs, PPLSource: pplSource, PPLWindow: window, Progress: e.opt.Progress,
 			ModelName: name, TokenizerName: r.Base.Tokenizer,
 		})
 		if err != nil {

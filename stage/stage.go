@@ -230,26 +230,11 @@ func finish(dir string, rec *Record) error {
 	return nil
 }
 
-// Changed names what differs between two records of a stage: the
-// top-level settings keys whose values differ (or the whole settings when
-// they are not JSON objects), and the upstream stages whose hashes differ.
+// Changed names what differs between two records of a stage: the settings
+// whose values differ, as dotted paths into nested objects ("train.lr"),
+// and the upstream stages whose hashes differ ("upstream prepare").
 func Changed(old, cur *Record) []string {
-	var out []string
-	var a, b map[string]json.RawMessage
-	if json.Unmarshal(old.Settings, &a) == nil && json.Unmarshal(cur.Settings, &b) == nil {
-		for k, v := range b {
-			if w, ok := a[k]; !ok || !jsonEqual(v, w) {
-				out = append(out, k)
-			}
-		}
-		for k := range a {
-			if _, ok := b[k]; !ok {
-				out = append(out, k)
-			}
-		}
-	} else if !jsonEqual(old.Settings, cur.Settings) {
-		out = append(out, "settings")
-	}
+	out := diffJSON("", old.Settings, cur.Settings)
 	for d, h := range cur.Deps {
 		if old.Deps[d] != h {
 			out = append(out, "upstream "+d)
@@ -260,6 +245,44 @@ func Changed(old, cur *Record) []string {
 		out = append(out, "recorded by another version")
 	}
 	return out
+}
+
+// diffJSON returns the paths under prefix where two JSON values differ:
+// objects are compared key by key, anything else as a whole.
+func diffJSON(prefix string, a, b json.RawMessage) []string {
+	var x, y map[string]json.RawMessage
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil || x == nil || y == nil {
+		if jsonEqual(a, b) {
+			return nil
+		}
+		if prefix == "" {
+			prefix = "settings"
+		}
+		return []string{prefix}
+	}
+	var out []string
+	for k, v := range y {
+		w, ok := x[k]
+		switch {
+		case !ok:
+			out = append(out, join(prefix, k))
+		default:
+			out = append(out, diffJSON(join(prefix, k), w, v)...)
+		}
+	}
+	for k := range x {
+		if _, ok := y[k]; !ok {
+			out = append(out, join(prefix, k))
+		}
+	}
+	return out
+}
+
+func join(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
 }
 
 // jsonEqual compares two JSON values after re-encoding (so that key order

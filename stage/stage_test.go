@@ -155,6 +155,8 @@ func TestChanged(t *testing.T) {
 		{`{"a":1,"c":3}`, `{"a":1}`, nil, nil, "c"},
 		{`[1]`, `[2]`, nil, nil, "settings"},
 		{`{"a":1}`, `{"a":1}`, map[string]string{"x": "1"}, map[string]string{"x": "2"}, "upstream x"},
+		{`{"t":{"lr":1,"steps":2},"s":1}`, `{"t":{"lr":2,"steps":2},"s":1}`, nil, nil, "t.lr"},
+		{`{"t":{"lr":1}}`, `{"t":null}`, nil, nil, "t"},
 	}
 	for _, c := range cases {
 		got := strings.Join(Changed(&Record{Settings: []byte(c.old), Deps: c.od}, &Record{Settings: []byte(c.cur), Deps: c.cd}), ", ")
