@@ -15,20 +15,33 @@ type PPLBucket struct {
 	PPL    float64 `json:"ppl"` // exp(NLL)
 }
 
+// ShortPPLTokens is the least number of tokens short-context perplexity
+// is measured on, when the text has that many.
+const ShortPPLTokens = 20000
+
 // PPLResult is the perplexity part of an evaluation.
 type PPLResult struct {
 	// Source names the text.
 	Source string `json:"source"`
-	// Length is the length of each long sequence, Sequences how many.
+	// Length is the length of each long sequence, Sequences how many were
+	// scored: each is the first Length tokens of one document (BOS
+	// first, no document boundary inside). Documents is how many
+	// documents were offered and TooShort how many of them had fewer
+	// than Length tokens and were skipped.
 	Length    int         `json:"length"`
 	Sequences int         `json:"sequences"`
+	Documents int         `json:"documents"`
+	TooShort  int         `json:"too_short"`
 	Buckets   []PPLBucket `json:"buckets"`
 	// Window is the short-context window (the model's original length)
-	// and Windows how many were scored.
-	Window   int     `json:"window"`
-	Windows  int     `json:"windows"`
-	ShortNLL float64 `json:"short_nll"`
-	ShortPPL float64 `json:"short_ppl"`
+	// and Windows how many were scored, ShortTokens the tokens predicted
+	// in them (at least ShortPPLTokens when the text has them). Each
+	// window lies inside one document.
+	Window      int     `json:"window"`
+	Windows     int     `json:"windows"`
+	ShortTokens int     `json:"short_tokens"`
+	ShortNLL    float64 `json:"short_nll"`
+	ShortPPL    float64 `json:"short_ppl"`
 }
 
 // bucketEdges returns position bucket bounds for sequences of n tokens:
@@ -41,47 +54,81 @@ func bucketEdges(n int) []int {
 	return append(edges, n)
 }
 
-// tokenStream concatenates docs, each encoded with special tokens, until
-// it holds need tokens (or the docs run out).
-func tokenStream(tok Tokenizer, docs []string, need int) []int32 {
-	var s []int32
-	for _, d := range docs {
-		if len(s) >= need {
-			break
-		}
-		s = append(s, tok.Encode(d, true)...)
-	}
-	return s
+// pplPlan is what Perplexity scores: long sequences and short windows.
+type pplPlan struct {
+	long, short [][]int32
+	tooShort    int
 }
 
-// Perplexity scores up to sequences contiguous sequences of length tokens
-// (positions 0..length−1) from docs and reports the loss by position
-// bucket, then up to the same number of windows of window tokens
-// (window 0: skipped). The text must hold at least one sequence and one
-// window. tick, if not nil, is called after each scored sequence.
-func Perplexity(ctx context.Context, s Scorer, tok Tokenizer, source string, docs []string, length, sequences, window int, tick func()) (*PPLResult, error) {
-	if length < 2 || sequences < 1 || window < 0 || window == 1 {
+// planPPL encodes docs (each with its special tokens) and picks the long
+// sequences (the first length tokens of each document that has them, at
+// most sequences of them; 0: all) and the short windows (window-token
+// slices inside documents, taken round-robin: the first window of every
+// document, then the second, ... until ShortPPLTokens tokens are
+// predicted or the documents run out).
+func planPPL(tok Tokenizer, docs []string, length, sequences, window int) pplPlan {
+	var p pplPlan
+	ids := make([][]int32, len(docs))
+	for i, d := range docs {
+		ids[i] = tok.Encode(d, true)
+		if len(ids[i]) < length {
+			p.tooShort++
+		} else if sequences == 0 || len(p.long) < sequences {
+			p.long = append(p.long, ids[i][:length])
+		}
+	}
+	if window == 0 {
+		return p
+	}
+	predicted := 0
+	for k, more := 0, true; more && predicted < ShortPPLTokens; k++ {
+		more = false
+		for _, d := range ids {
+			if (k+1)*window > len(d) || predicted >= ShortPPLTokens {
+				continue
+			}
+			more = true
+			p.short = append(p.short, d[k*window:(k+1)*window])
+			predicted += window - 1
+		}
+	}
+	return p
+}
+
+// Perplexity reports the loss by position bucket over long sequences of
+// length tokens, each one document's beginning (positions 0..length−1;
+// documents shorter than length are skipped and counted; at most
+// sequences of them, 0: every one), then the loss over short windows of
+// window tokens (0: skipped) adding up to at least ShortPPLTokens
+// predicted tokens when the text has them. The text must hold at least
+// one long sequence and one window. tick, if not nil, is called after
+// each scored sequence or window with the number done and the total.
+func Perplexity(ctx context.Context, s Scorer, tok Tokenizer, source string, docs []string, length, sequences, window int, tick func(done, total int)) (*PPLResult, error) {
+	if length < 2 || sequences < 0 || window < 0 || window == 1 {
 		return nil, fmt.Errorf("eval: ppl: bad sizes (length %d, sequences %d, window %d)", length, sequences, window)
 	}
-	stream := tokenStream(tok, docs, max(length, window)*sequences)
-	nseq := min(sequences, len(stream)/length)
-	if nseq == 0 {
-		return nil, fmt.Errorf("eval: ppl: text %s has %d tokens, fewer than one sequence of %d", source, len(stream), length)
+	plan := planPPL(tok, docs, length, sequences, window)
+	if len(plan.long) == 0 {
+		return nil, fmt.Errorf("eval: ppl: text %s has no document of %d tokens (%d documents)", source, length, len(docs))
 	}
-	res := &PPLResult{Source: source, Length: length, Sequences: nseq, Window: window}
+	if window > 0 && len(plan.short) == 0 {
+		return nil, fmt.Errorf("eval: ppl: text %s has no document of one window (%d tokens)", source, window)
+	}
+	res := &PPLResult{Source: source, Length: length, Sequences: len(plan.long), Documents: len(docs), TooShort: plan.tooShort, Window: window}
+	total, done := len(plan.long)+len(plan.short), 0
+	step := func() {
+		done++
+		if tick != nil {
+			tick(done, total)
+		}
+	}
 	edges := bucketEdges(length)
 	sum := make([]float64, len(edges)-1)
 	cnt := make([]int, len(edges)-1)
-	for i := 0; i < nseq; i++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		lp, err := s.LogProbs(stream[i*length:(i+1)*length], nil)
+	for i, seq := range plan.long {
+		lp, err := scoreSeq(ctx, s, seq)
 		if err != nil {
 			return nil, fmt.Errorf("eval: ppl sequence %d of %d tokens: %w", i, length, err)
-		}
-		if len(lp) != length-1 {
-			return nil, fmt.Errorf("eval: ppl: scorer returned %d log-probabilities for %d tokens", len(lp), length)
 		}
 		b := 0
 		for t, v := range lp {
@@ -89,15 +136,10 @@ func Perplexity(ctx context.Context, s Scorer, tok Tokenizer, source string, doc
 			for pos >= edges[b+1] {
 				b++
 			}
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return nil, fmt.Errorf("eval: ppl sequence %d: log-probability %v at position %d", i, v, pos)
-			}
 			sum[b] -= float64(v)
 			cnt[b]++
 		}
-		if tick != nil {
-			tick()
-		}
+		step()
 	}
 	for b := range sum {
 		if cnt[b] == 0 {
@@ -109,33 +151,40 @@ func Perplexity(ctx context.Context, s Scorer, tok Tokenizer, source string, doc
 	if window == 0 {
 		return res, nil
 	}
-	nwin := min(sequences, len(stream)/window)
-	if nwin == 0 {
-		return nil, fmt.Errorf("eval: ppl: text %s has %d tokens, fewer than one window of %d", source, len(stream), window)
-	}
-	var total float64
-	var n int
-	for i := 0; i < nwin; i++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		lp, err := s.LogProbs(stream[i*window:(i+1)*window], nil)
+	var nllSum float64
+	for i, w := range plan.short {
+		lp, err := scoreSeq(ctx, s, w)
 		if err != nil {
 			return nil, fmt.Errorf("eval: ppl window %d of %d tokens: %w", i, window, err)
 		}
-		if len(lp) != window-1 {
-			return nil, fmt.Errorf("eval: ppl: scorer returned %d log-probabilities for %d tokens", len(lp), window)
-		}
 		for _, v := range lp {
-			total -= float64(v)
+			nllSum -= float64(v)
 		}
-		n += len(lp)
-		if tick != nil {
-			tick()
-		}
+		res.ShortTokens += len(lp)
+		step()
 	}
-	res.Windows = nwin
-	res.ShortNLL = total / float64(n)
+	res.Windows = len(plan.short)
+	res.ShortNLL = nllSum / float64(res.ShortTokens)
 	res.ShortPPL = math.Exp(res.ShortNLL)
 	return res, nil
+}
+
+// scoreSeq returns the checked log-probabilities of seq.
+func scoreSeq(ctx context.Context, s Scorer, seq []int32) ([]float32, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	lp, err := s.LogProbs(seq, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(lp) != len(seq)-1 {
+		return nil, fmt.Errorf("scorer returned %d log-probabilities for %d tokens", len(lp), len(seq))
+	}
+	for t, v := range lp {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("log-probability %v at position %d", v, t+1)
+		}
+	}
+	return lp, nil
 }

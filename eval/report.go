@@ -186,17 +186,39 @@ func Markdown(r *Results) string {
 		}
 		b.WriteString("\n")
 	}
+	writePartial(&b, r)
 	if p := r.PPL; p != nil {
-		fmt.Fprintf(&b, "Perplexity on %s: %d sequences of %d tokens, by position:\n\n| positions | tokens | NLL (nats) | perplexity |\n|---|---:|---:|---:|\n",
-			p.Source, p.Sequences, p.Length)
+		fmt.Fprintf(&b, "Perplexity on %s: %d sequences of %d tokens, each the beginning of one document (%d of %d documents too short, skipped), by position:\n\n| positions | tokens | NLL (nats) | perplexity |\n|---|---:|---:|---:|\n",
+			p.Source, p.Sequences, p.Length, p.TooShort, p.Documents)
 		for _, bk := range p.Buckets {
 			fmt.Fprintf(&b, "| %d–%d | %d | %.4f | %.3f |\n", bk.From, bk.To-1, bk.Tokens, bk.NLL, bk.PPL)
 		}
 		if p.Windows > 0 {
-			fmt.Fprintf(&b, "\nShort-context perplexity (%d windows of %d tokens): %.3f (NLL %.4f).\n", p.Windows, p.Window, p.ShortPPL, p.ShortNLL)
+			fmt.Fprintf(&b, "\nShort-context perplexity (%d windows of %d tokens, %d tokens predicted): %.3f (NLL %.4f).\n", p.Windows, p.Window, p.ShortTokens, p.ShortPPL, p.ShortNLL)
 		}
 	}
 	return b.String()
+}
+
+// writePartial renders the likelihood view: top-1 rate of the gold answer
+// among its distractors, its log-likelihood and the needle's gain, task ×
+// length.
+func writePartial(b *strings.Builder, r *Results) {
+	if len(r.Partial) == 0 {
+		return
+	}
+	var cs []PartialCell
+	for _, c := range r.Partial {
+		if c.Depth == nil {
+			cs = append(cs, c)
+		}
+	}
+	fmt.Fprintf(b, "Gold answer ranked by log-likelihood among %d candidates (the answer and distractors of the same form; chance %.0f %%), its log-likelihood, and its gain when the needle is present vs absent (nats):\n\n", NumDistractors+1, 100*cs[0].Chance)
+	b.WriteString("| task | length | n | top-1 (%) | gold log-lik | needle gain |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, c := range cs {
+		fmt.Fprintf(b, "| %s | %s | %d | %.1f | %.3f | %+.3f |\n", c.Task, LengthLabel(c.Length), c.N, 100*c.Top1, c.GoldLL, c.NeedleGain)
+	}
+	b.WriteString("\n")
 }
 
 func formatDepths(ds []float64) string {
@@ -376,6 +398,7 @@ func CompareMarkdown(rs []*Results) string {
 			}
 		}
 	}
+	writeComparePartial(&b, rs, lengths)
 	var withPPL []*Results
 	for _, r := range rs {
 		if r.PPL != nil {
@@ -383,7 +406,7 @@ func CompareMarkdown(rs []*Results) string {
 		}
 	}
 	if len(withPPL) > 0 {
-		b.WriteString("\nPerplexity:\n\n| model | text | long sequences | last bucket | last-bucket ppl | short window | short ppl |\n|---|---|---:|---|---:|---:|---:|\n")
+		b.WriteString("\nPerplexity (long sequences: one document each):\n\n| model | text | long sequences | last bucket | last-bucket ppl | short window | short tokens | short ppl |\n|---|---|---:|---|---:|---:|---:|---:|\n")
 		for _, r := range withPPL {
 			p := r.PPL
 			last, lastPPL := "–", "–"
@@ -395,8 +418,55 @@ func CompareMarkdown(rs []*Results) string {
 			if p.Windows > 0 {
 				short = fmt.Sprintf("%.3f", p.ShortPPL)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %d × %d | %s | %s | %d | %s |\n", r.Model, p.Source, p.Sequences, p.Length, last, lastPPL, p.Window, short)
+			fmt.Fprintf(&b, "| %s | %s | %d × %d | %s | %s | %d | %d | %s |\n", r.Model, p.Source, p.Sequences, p.Length, last, lastPPL, p.Window, p.ShortTokens, short)
 		}
 	}
 	return b.String()
+}
+
+// writeComparePartial renders, per ranked task, the top-1 rate and the
+// needle gain of each model by length.
+func writeComparePartial(b *strings.Builder, rs []*Results, lengths []int) {
+	var tasks []string
+	for _, r := range rs {
+		for _, c := range r.Partial {
+			if !slices.Contains(tasks, c.Task) {
+				tasks = append(tasks, c.Task)
+			}
+		}
+	}
+	for _, t := range tasks {
+		for _, m := range []struct {
+			title string
+			get   func(PartialCell) string
+		}{
+			{"top-1 rate of the gold answer among its distractors (%%; chance %.0f %%)", func(c PartialCell) string { return strconv.FormatFloat(100*c.Top1, 'f', 1, 64) }},
+			{"needle gain in the gold answer's log-likelihood (nats)", func(c PartialCell) string { return strconv.FormatFloat(c.NeedleGain, 'f', 3, 64) }},
+		} {
+			title := m.title
+			if strings.Contains(title, "%.0f") {
+				title = fmt.Sprintf(title, 100/float64(NumDistractors+1))
+			}
+			fmt.Fprintf(b, "\n%s, %s:\n\n| model |", t, title)
+			for _, l := range lengths {
+				fmt.Fprintf(b, " %s |", LengthLabel(l))
+			}
+			b.WriteString("\n|---|")
+			for range lengths {
+				b.WriteString("---:|")
+			}
+			b.WriteString("\n")
+			for _, r := range rs {
+				fmt.Fprintf(b, "| %s |", r.Model)
+				for _, l := range lengths {
+					v := "–"
+					if c, ok := r.PartialMean(t, l); ok {
+						v = m.get(c)
+					}
+					fmt.Fprintf(b, " %s |", v)
+				}
+				b.WriteString("\n")
+			}
+		}
+	}
 }

@@ -11,13 +11,19 @@
 //   - Depth d places the needle (the first needle; others at random
 //     depths) after a fraction d of the filler's tokens, moved to the
 //     nearest sentence boundary within 1 % of the filler's words.
-//   - Prompts use PoSE's (passkey) and RULER's (the rest) instructions,
-//     needles and questions, and RULER's solved example before vt, cwe
-//     and fwe, so those need a few hundred tokens of room; a task that
-//     cannot fit a length fails before any model runs.
+//   - Prompts have the shape of PoSE's (passkey) and RULER's (the rest)
+//     tasks, in a Wording held out from every training source of the
+//     project (HeldOutWording; RULERWording is the published text), with
+//     RULER's solved example before vt, cwe and fwe, so those need a few
+//     hundred tokens of room; a task that cannot fit a length fails
+//     before any model runs.
 //   - Each sample's randomness is a function of (seed, task, length,
 //     depth, sample), so adding tasks or lengths changes no other prompt.
-//   - Scoring is RULER's string-match recall, with whole-word matching.
+//   - Scoring is RULER's string-match recall, with whole-word matching;
+//     on a model that scores, single-answer needle tasks are also ranked
+//     against NumDistractors answers of the same form by log-likelihood,
+//     and the needle's gain in the answer's log-likelihood is measured
+//     (Partial).
 package eval
 
 import (
@@ -74,6 +80,9 @@ type SampleResult struct {
 	Output       string   `json:"output"`
 	Score        float64  `json:"score"`
 	Seconds      float64  `json:"seconds"`
+	// Partial is the likelihood view (rank among distractors, needle
+	// gain) of single-answer needle tasks on a model that scores.
+	Partial *Partial `json:"partial,omitempty"`
 }
 
 // Cell is a mean score over samples: task × length × depth, or task ×
@@ -100,7 +109,9 @@ type Results struct {
 	Items   []SampleResult `json:"items"`
 	Cells   []Cell         `json:"cells"`
 	Summary []Cell         `json:"summary"`
-	PPL     *PPLResult     `json:"ppl,omitempty"`
+	// Partial aggregates the samples' Partial (rank.go).
+	Partial []PartialCell `json:"partial,omitempty"`
+	PPL     *PPLResult    `json:"ppl,omitempty"`
 }
 
 // check validates options.
@@ -214,17 +225,20 @@ func Run(ctx context.Context, m Model, tok Tokenizer, opt Options) (*Results, er
 	res.Aggregate()
 	if doPPL {
 		length := slices.Max(opt.Lengths)
-		var tick func()
+		var tick func(done, total int)
 		if opt.Progress != nil {
-			n := opt.Samples
-			if opt.PPLWindow > 0 {
-				n *= 2
+			var pb *progress.Bar
+			tick = func(done, total int) {
+				if pb == nil {
+					pb = progress.New(opt.Progress, "ppl", int64(total), "sequences")
+				}
+				pb.Add(1)
+				if done == total {
+					pb.Finish()
+				}
 			}
-			pb := progress.New(opt.Progress, "ppl", int64(n), "sequences")
-			defer pb.Finish()
-			tick = func() { pb.Add(1) }
 		}
-		p, err := Perplexity(ctx, scorer, tok, opt.PPLSource, opt.PPLDocs, length, opt.Samples, opt.PPLWindow, tick)
+		p, err := Perplexity(ctx, scorer, tok, opt.PPLSource, opt.PPLDocs, length, 0, opt.PPLWindow, tick)
 		if err != nil {
 			return nil, err
 		}
@@ -270,6 +284,12 @@ func answer(ctx context.Context, m Model, gen *Generator, jobs []job, opt Option
 				r := SampleResult{
 					Task: j.task, Length: j.length, Index: j.index, PromptTokens: len(t.p.Tokens),
 					Expected: t.p.Answers, Output: out, Score: Score(out, t.p.Answers), Seconds: time.Since(t0).Seconds(),
+				}
+				if s, ok := m.(Scorer); ok && t.p.Distractors != nil {
+					if r.Partial, err = ScorePartial(s, gen.Tok, t.p); err != nil {
+						cancel(err)
+						continue
+					}
 				}
 				if !math.IsNaN(j.depth) {
 					d := j.depth
@@ -349,6 +369,7 @@ func (r *Results) Aggregate() {
 		return a.depth < b.depth
 	})
 	r.Cells, r.Summary = nil, nil
+	r.Partial = aggregatePartial(r.Items, r.Tasks)
 	for _, k := range keys {
 		c := Cell{Task: k.task, Length: k.length, N: cnt[k], Score: sum[k] / float64(cnt[k])}
 		switch {

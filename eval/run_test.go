@@ -52,10 +52,20 @@ func TestRunScoresAndReports(t *testing.T) {
 	if !strings.Contains(prog.String(), "eval") || !strings.Contains(prog.String(), "ppl") {
 		t.Errorf("progress output %q", prog.String())
 	}
-	// Perplexity: the fake scorer's NLL is known exactly per position.
+	// Perplexity: the fake scorer's NLL is known exactly per position;
+	// every document of 4096 tokens is one sequence, and short windows
+	// add up to at least ShortPPLTokens.
+	long := 0
+	for _, d := range docs {
+		if len(tok.Encode(d, true)) >= 4096 {
+			long++
+		}
+	}
+	wantWin := (ShortPPLTokens + 1022) / 1023
 	p := res.PPL
-	if p == nil || p.Length != 4096 || p.Sequences != 2 || p.Windows != 2 || p.Window != 1024 {
-		t.Fatalf("ppl %+v", p)
+	if p == nil || p.Length != 4096 || p.Sequences != long || p.TooShort != len(docs)-long || p.Documents != len(docs) ||
+		p.Windows != wantWin || p.ShortTokens != 1023*wantWin || p.Window != 1024 {
+		t.Fatalf("ppl %+v, want %d sequences and %d windows", p, long, wantWin)
 	}
 	if p.Buckets[0].From != 1 || p.Buckets[0].To != 64 || p.Buckets[len(p.Buckets)-1].To != 4096 {
 		t.Errorf("buckets %+v", p.Buckets)
@@ -66,8 +76,8 @@ func TestRunScoresAndReports(t *testing.T) {
 			want += fakeNLL(pos)
 		}
 		want /= float64(b.To - b.From)
-		if math.Abs(b.NLL-want) > 1e-6 || math.Abs(b.PPL-math.Exp(want)) > 1e-5*b.PPL || b.Tokens != 2*(b.To-b.From) {
-			t.Errorf("bucket %d–%d: NLL %v ppl %v tokens %d, want %v, %v, %d", b.From, b.To, b.NLL, b.PPL, b.Tokens, want, math.Exp(want), 2*(b.To-b.From))
+		if math.Abs(b.NLL-want) > 1e-6 || math.Abs(b.PPL-math.Exp(want)) > 1e-5*b.PPL || b.Tokens != long*(b.To-b.From) {
+			t.Errorf("bucket %d–%d: NLL %v ppl %v tokens %d, want %v, %v, %d", b.From, b.To, b.NLL, b.PPL, b.Tokens, want, math.Exp(want), long*(b.To-b.From))
 		}
 	}
 	var short float64
@@ -92,7 +102,7 @@ func TestRunScoresAndReports(t *testing.T) {
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, ResultsMD))
-	for _, want := range []string{"| passkey | 100.0 | 100.0 | 100.0 |", "| fwe | 100.0 | 100.0 | 100.0 |", "| **mean** |", "Short-context perplexity (2 windows of 1024 tokens)"} {
+	for _, want := range []string{"| passkey | 100.0 | 100.0 | 100.0 |", "| fwe | 100.0 | 100.0 | 100.0 |", "| **mean** |", fmt.Sprintf("Short-context perplexity (%d windows of 1024 tokens, %d tokens predicted)", wantWin, 1023*wantWin)} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("results.md lacks %q:\n%s", want, md)
 		}
@@ -182,7 +192,7 @@ func TestRunErrors(t *testing.T) {
 		{"no samples", func(o *Options) { o.Samples = 0 }, &solver{}, "samples"},
 		{"ppl without scorer", func(o *Options) { o.Tasks = []string{PerplexityTask}; o.PPLDocs = []string{"x"} }, &solver{}, "log-probabilities"},
 		{"ppl without text", func(o *Options) { o.Tasks = []string{PerplexityTask} }, &fakeScorer{}, "needs text"},
-		{"ppl text too short", func(o *Options) { o.Tasks = []string{PerplexityTask}; o.PPLDocs = []string{"short"} }, &fakeScorer{}, "fewer than one sequence"},
+		{"ppl text too short", func(o *Options) { o.Tasks = []string{PerplexityTask}; o.PPLDocs = []string{"short"} }, &fakeScorer{}, "no document of 1024 tokens"},
 	}
 	for _, c := range cases {
 		o := base

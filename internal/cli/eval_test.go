@@ -38,7 +38,7 @@ func TestEvalEngineEndpointCompare(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("engine eval exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "| passkey |") || !strings.Contains(stdout, "Short-context perplexity (1 windows of 1024 tokens)") {
+	if !strings.Contains(stdout, "| passkey |") || !strings.Contains(stdout, "Short-context perplexity (20 windows of 1024 tokens") {
 		t.Errorf("stdout:\n%s", stdout)
 	}
 	res, err := eval.LoadResults(engOut)
