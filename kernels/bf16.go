@@ -14,8 +14,11 @@ import (
 // 2⁻⁸·sqrt(k) (≈ 0.4 % per product, averaging out over the sum).
 //
 // On CPUs with AMX-BF16 (see HasAMX) it runs on the tile unit, many
-// times faster than Sgemm at large sizes. Elsewhere it rounds copies of
-// A and B and calls Sgemm: same numbers, no speed-up.
+// times faster than Sgemm at large sizes; on CPUs with AVX512_BF16 (see
+// BF16Implementation) it runs VDPBF16PS micro-kernels, the rounding fused
+// into the packing of the operands, about twice as fast as Sgemm. Elsewhere
+// it rounds copies of A and B and calls Sgemm: same numbers, no speed-up.
+// Denormal products may be flushed to zero on the VDPBF16PS path.
 func SgemmBF16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkArgs("SgemmBF16", transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	sgemmBF16(maxWorkers(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -40,8 +43,28 @@ func sgemmBF16(workers int, transA, transB bool, m, n, k int, alpha float32, a [
 		sgemmAMX(workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	if dpbf16Impl != nil {
+		sgemm(dpbf16Impl, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	sgemmBF16Rounded(workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
+
+// BF16Implementation names the SgemmBF16 path on this machine: "amx",
+// "avx512bf16" (VDPBF16PS) or "rounded" (Sgemm on rounded copies).
+func BF16Implementation() string {
+	switch {
+	case HasAMX():
+		return "amx"
+	case dpbf16Impl != nil:
+		return dpbf16Impl.name
+	}
+	return "rounded"
+}
+
+// HasFastBF16 reports whether SgemmBF16 is faster than Sgemm here (AMX
+// or AVX512_BF16): where it is not, bfloat16 only costs accuracy.
+func HasFastBF16() bool { return BF16Implementation() != "rounded" }
 
 // sgemmBF16Rounded is the portable SgemmBF16: round copies, then sgemm.
 func sgemmBF16Rounded(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {

@@ -36,6 +36,11 @@ func bf16Paths() map[string]func(workers int, tA, tB bool, m, n, k int, alpha fl
 	if HasAMX() {
 		p["amx"] = sgemmAMX
 	}
+	if dpbf16Impl != nil {
+		p["avx512bf16"] = func(workers int, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+			sgemm(dpbf16Impl, workers, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		}
+	}
 	return p
 }
 

@@ -84,6 +84,13 @@ type impl struct {
 	// reading A in place (row-major, stride lda, not packed) and scaling
 	// by alpha: for op(A) = A it saves packing A.
 	direct func(rows, cols, kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, load int)
+	// dp, when set, makes this a bfloat16 path (see dpbf16.go): A and B
+	// are packed as pairs of bfloat16 k steps by pairPackA and pairPackB
+	// (full panels; nil: Go loops) and dp runs a rows×cols tile (rows ≤
+	// mr, cols ≤ nr) over kp pairs: C = alpha·acc (+ beta·C when load ≠ 0).
+	// kernel, packA, packB, edge and direct are then unused.
+	dp                   func(rows, cols, kp int, a, b, c *float32, ldc int, alpha, beta float32, load int)
+	pairPackA, pairPackB func(trans bool, pairs int, src *float32, ld int, dst *float32)
 	pool   sync.Pool // *workspace
 	bpool  sync.Pool // *[]float32, packed B blocks
 }
@@ -242,7 +249,7 @@ func (g *gemmCall) work(w *workspace) {
 					im.macroDirect(mb, nw, kb, g.a[ic*g.lda+pc:], g.lda, g.pb[j0*kb:], g.c[ic*g.ldc+jc+j0:], g.ldc, g.alpha, bet)
 				} else {
 					im.packABlock(g.transA, g.a, g.lda, ic, pc, mb, kb, g.alpha, w.a)
-					im.macro(w, mb, nw, kb, g.pb[j0*kb:], g.c[ic*g.ldc+jc+j0:], g.ldc, bet)
+					im.macro(w, mb, nw, kb, g.pb[j0*kb:], g.c[ic*g.ldc+jc+j0:], g.ldc, g.alpha, bet)
 				}
 				g.finished(phase, tasks)
 			}
@@ -308,11 +315,21 @@ func newPhases(n int) *phaseCounters {
 
 // macro runs the micro-kernel over the mb×nb block of C whose packed
 // operands are in w.a and pb. Edge tiles go through im.edge or w.tile.
-func (im *impl) macro(w *workspace, mb, nb, kb int, pb []float32, c []float32, ldc int, beta float32) {
+// alpha is applied only by a bfloat16 path (the others fold it into A).
+func (im *impl) macro(w *workspace, mb, nb, kb int, pb []float32, c []float32, ldc int, alpha, beta float32) {
 	mr, nr := im.mr, im.nr
 	load := 0
 	if beta != 0 {
 		load = 1
+	}
+	if im.dp != nil {
+		kp := ceilDiv(kb, 2)
+		for jr := 0; jr < nb; jr += nr {
+			for ir := 0; ir < mb; ir += mr {
+				im.dp(min(mr, mb-ir), min(nr, nb-jr), kp, &w.a[ir*kb], &pb[jr*kb], &c[ir*ldc+jr], ldc, alpha, beta, load)
+			}
+		}
+		return
 	}
 	for jr := 0; jr < nb; jr += nr {
 		nw := min(nr, nb-jr)
@@ -370,6 +387,10 @@ func (im *impl) macroDirect(mb, nb, kb int, a []float32, lda int, pb []float32, 
 // rows r·mr..r·mr+mr-1 (zero past mb).
 func (im *impl) packABlock(trans bool, a []float32, lda, i0, p0, mb, kb int, alpha float32, dst []float32) {
 	mr := im.mr
+	if im.dp != nil {
+		im.packAPairs(trans, a, lda, i0, p0, mb, kb, dst)
+		return
+	}
 	for ir := 0; ir < mb; ir += mr {
 		rows := min(mr, mb-ir)
 		panel := dst[ir*kb : ir*kb+mr*kb]
@@ -413,6 +434,10 @@ func (im *impl) packABlock(trans bool, a []float32, lda, i0, p0, mb, kb int, alp
 // r·nr..r·nr+nr-1 (zero past nb).
 func (im *impl) packBBlock(trans bool, b []float32, ldb, p0, j0, kb, nb int, dst []float32) {
 	nr := im.nr
+	if im.dp != nil {
+		im.packBPairs(trans, b, ldb, p0, j0, kb, nb, dst)
+		return
+	}
 	for jr := 0; jr < nb; jr += nr {
 		cols := min(nr, nb-jr)
 		panel := dst[jr*kb : jr*kb+nr*kb]

@@ -43,6 +43,10 @@ func main() {
 	g.WriteString(packAsm)
 	packBTransposeAVX512(&g)
 	amxKernel(&g)
+	for rows := 1; rows <= 12; rows++ {
+		dpbf16Kernel(&g, rows)
+	}
+	dpbf16PeakLoop(&g)
 	if err := os.WriteFile(*out, g.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

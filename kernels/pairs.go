@@ -1,0 +1,94 @@
+package kernels
+
+import "unsafe"
+
+// The bfloat16 paths pack operands as pairs of k steps: one 32-bit word
+// holds the bfloat16 roundings of op(X) at k steps 2p (low half) and 2p+1
+// (high half), the layout VDPBF16PS multiplies. A packed panel is, for
+// each pair p, w such words (w = mr rows of A, or nr columns of B); an odd
+// k is padded with a zero step. The panels sit at the same offsets as the
+// float32 panels of packABlock and packBBlock (r·mr·kb, r·nr·kb floats),
+// which leaves room: a pair panel needs ceil(kb/2)·w words.
+
+// pairOf packs the bfloat16 roundings of lo and hi into one word.
+func pairOf(lo, hi float32) uint32 { return uint32(toBF16(lo)) | uint32(toBF16(hi))<<16 }
+
+// asWords views n words at the start of x.
+func asWords(x []float32, n int) []uint32 {
+	_ = x[n-1]
+	return unsafe.Slice((*uint32)(unsafe.Pointer(&x[0])), n)
+}
+
+// packAPairs packs op(A)[i0:i0+mb, p0:p0+kb], rounded to bfloat16, into
+// dst as ceil(mb/mr) pair panels (rows past mb are zero).
+func (im *impl) packAPairs(trans bool, a []float32, lda, i0, p0, mb, kb int, dst []float32) {
+	mr, kp, full := im.mr, ceilDiv(kb, 2), kb/2
+	at := func(i, p int) float32 {
+		if p >= kb {
+			return 0
+		}
+		if trans {
+			return a[(p0+p)*lda+i0+i]
+		}
+		return a[(i0+i)*lda+p0+p]
+	}
+	for ir := 0; ir < mb; ir += mr {
+		rows := min(mr, mb-ir)
+		panel := asWords(dst[ir*kb:], mr*kp)
+		start := 0
+		if rows == mr && im.pairPackA != nil && lda <= maxGatherLd && full > 0 {
+			var src *float32
+			if trans {
+				src = &a[p0*lda+i0+ir]
+			} else {
+				src = &a[(i0+ir)*lda+p0]
+			}
+			im.pairPackA(trans, full, src, lda, &dst[ir*kb])
+			start = full
+		}
+		for p := start; p < kp; p++ {
+			w := panel[p*mr : p*mr+mr]
+			for i := 0; i < rows; i++ {
+				w[i] = pairOf(at(ir+i, 2*p), at(ir+i, 2*p+1))
+			}
+			clear(w[rows:])
+		}
+	}
+}
+
+// packBPairs packs op(B)[p0:p0+kb, j0:j0+nb], rounded to bfloat16, into
+// dst as ceil(nb/nr) pair panels (columns past nb are zero).
+func (im *impl) packBPairs(trans bool, b []float32, ldb, p0, j0, kb, nb int, dst []float32) {
+	nr, kp, full := im.nr, ceilDiv(kb, 2), kb/2
+	at := func(p, j int) float32 {
+		if p >= kb {
+			return 0
+		}
+		if trans {
+			return b[(j0+j)*ldb+p0+p]
+		}
+		return b[(p0+p)*ldb+j0+j]
+	}
+	for jr := 0; jr < nb; jr += nr {
+		cols := min(nr, nb-jr)
+		panel := asWords(dst[jr*kb:], nr*kp)
+		start := 0
+		if cols == nr && im.pairPackB != nil && ldb <= maxGatherLd && full > 0 {
+			var src *float32
+			if trans {
+				src = &b[(j0+jr)*ldb+p0]
+			} else {
+				src = &b[p0*ldb+j0+jr]
+			}
+			im.pairPackB(trans, full, src, ldb, &dst[jr*kb])
+			start = full
+		}
+		for p := start; p < kp; p++ {
+			w := panel[p*nr : p*nr+nr]
+			for j := 0; j < cols; j++ {
+				w[j] = pairOf(at(2*p, jr+j), at(2*p+1, jr+j))
+			}
+			clear(w[cols:])
+		}
+	}
+}
