@@ -9,11 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
 )
 
 // Env is what a subcommand may touch of the outside world. Tests pass buffers.
@@ -78,7 +75,8 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 var errHelp = errors.New("help requested")
 
 // Main runs the command line args and returns the process exit code:
-// 0 success, 1 failure, 2 bad command line.
+// 0 success, 1 failure, 2 bad command line, 128+n after signal n (130 for
+// Ctrl-C, 143 for SIGTERM; see interruptContext).
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
@@ -99,9 +97,16 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "longrecipe: unknown command %q (run \"longrecipe help\")\n", args[0])
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext(stderr, c.name)
 	defer stop()
+	env.Stdin = interruptibleReader(ctx, stdin)
 	err := c.run(ctx, env, args[1:])
+	if sig := interruptedBy(ctx); sig != nil {
+		// An interrupted command fails whatever it returned: its output
+		// (if any) is not complete.
+		fmt.Fprintf(stderr, "longrecipe %s: interrupted by %v\n", c.name, sig)
+		return signalExitCode(sig)
+	}
 	switch {
 	case err == nil:
 		return 0

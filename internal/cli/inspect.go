@@ -47,9 +47,15 @@ func runInspect(ctx context.Context, env *Env, args []string) error {
 	if *asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		err = enc.Encode(s)
+	} else {
+		err = printSummary(env.Stdout, s)
 	}
-	return printSummary(env.Stdout, s)
+	if err == nil && len(s.Problems) > 0 {
+		// The summary is printed; the exit code says the model will not load.
+		err = fmt.Errorf("%s: %s", rest[0], strings.Join(s.Problems, "; "))
+	}
+	return err
 }
 
 func printSummary(w io.Writer, s *hf.Summary) error {
@@ -110,6 +116,9 @@ func printSummary(w io.Writer, s *hf.Summary) error {
 	fmt.Fprintf(&b, "weights      %d file(s), %s of tensors\n", len(s.Shards), humanBytes(s.TotalBytes))
 	for _, sh := range s.Shards {
 		fmt.Fprintf(&b, "  %-40s %4d tensors %10s\n", filepath.Base(sh.File), sh.Tensors, humanBytes(sh.Bytes))
+	}
+	for _, p := range s.Problems {
+		fmt.Fprintf(&b, "PROBLEM      %s\n", p)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"math"
 
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/lines"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/internal/progress"
 	"github.com/longrecipe/longrecipe/model"
 )
@@ -23,7 +25,7 @@ func init() {
 	})
 }
 
-const scoreUsage = "score --model DIR --input F.jsonl --output F.jsonl"
+const scoreUsage = "score --model DIR --input F.jsonl --output F.jsonl [--max-tokens N] [--force]"
 
 // scoreRow is one input line of score.
 type scoreRow struct {
@@ -31,14 +33,26 @@ type scoreRow struct {
 	PositionIDs []int32 `json:"position_ids"`
 }
 
+// scoreBytesPerToken bounds the JSON text of one token of a row (an id and
+// a position of up to 10 digits each, with separators), so a line longer
+// than maxTokens·scoreBytesPerToken+scoreLineSlack cannot be a row within
+// the limit and is refused before it is read into memory.
+const (
+	scoreBytesPerToken = 24
+	scoreLineSlack     = 1 << 12
+)
+
 func runScore(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "score", scoreUsage,
 		"Reads JSONL rows {\"input_ids\": [...], \"position_ids\": [...]} (position_ids optional,\n"+
 			"default 0..T-1; blank lines are skipped) and writes one row {\"logprobs\": [...]} per input\n"+
-			"row, in order: the T-1 values log p(x[t+1] | x[0..t]). \"-\" means stdin / stdout.")
+			"row, in order: the T-1 values log p(x[t+1] | x[0..t]). \"-\" means stdin / stdout.\n"+
+			"A row over --max-tokens is refused, naming its line, before it is read into memory.")
 	modelDir := fs.String("model", "", "model folder (config.json + safetensors)")
 	input := fs.String("input", "", "input JSONL file, or - for stdin")
 	output := fs.String("output", "", "output JSONL file, or - for stdout")
+	maxTokens := fs.Int("max-tokens", 0, "longest row accepted, in tokens (0: 4 × the model's max_position_embeddings)")
+	force := fs.Bool("force", false, "replace an existing output file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -48,77 +62,139 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	if *modelDir == "" || *input == "" || *output == "" {
 		return usageErrorf("--model, --input and --output are required")
 	}
+	if *maxTokens < 0 {
+		return usageErrorf("--max-tokens %d: want >= 0", *maxTokens)
+	}
+	if err := checkWrite("score", *output, *force, *input, *modelDir); err != nil {
+		return err
+	}
 	m, err := model.Load(*modelDir)
 	if err != nil {
 		return err
 	}
-	var in io.Reader = env.Stdin
-	var total int64
-	if *input != "-" {
-		f, err := os.Open(*input)
-		if err != nil {
-			return fmt.Errorf("score: %w", err)
-		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil {
-			total = st.Size()
-		}
-		in = f
+	if *maxTokens == 0 {
+		*maxTokens = 4 * m.Cfg.MaxPositionEmbeddings
 	}
-	name := *input
-	if name == "-" {
-		name = "stdin"
+	in, name, total, closeIn, err := openInput(env, *input)
+	if err != nil {
+		return fmt.Errorf("score: %w", err)
 	}
+	defer closeIn()
 	bar := progress.New(env.Stderr, "score", total, "B")
 	defer bar.Finish()
-	write := func(w io.Writer) error { return scoreRows(ctx, m, in, name, w, bar) }
+	sc := &scorer{m: m, name: name, maxTokens: *maxTokens, bar: bar}
 	if *output == "-" {
-		return write(env.Stdout)
+		return sc.rows(ctx, in, env.Stdout)
 	}
-	return atomicfile.Write(*output, write)
+	f, err := atomicfile.Create(*output)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if err := sc.rows(ctx, in, f); err != nil {
+		return err
+	}
+	return f.Commit()
 }
 
-// scoreRows scores every row of in and writes the results to w.
-func scoreRows(ctx context.Context, m *model.Model, in io.Reader, name string, w io.Writer, bar *progress.Bar) error {
-	r := bufio.NewReaderSize(in, 1<<20)
+// openInput opens an input file (a regular file: a FIFO or device is
+// refused before opening) or stdin for "-", and returns the reader, its
+// name for messages, its size (0 when unknown) and a close function.
+func openInput(env *Env, input string) (io.Reader, string, int64, func(), error) {
+	if input == "-" {
+		return env.Stdin, "stdin", 0, func() {}, nil
+	}
+	f, err := paths.OpenRegular(input)
+	if err != nil {
+		return nil, "", 0, nil, fmt.Errorf("input: %w", err)
+	}
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	return f, input, size, func() { f.Close() }, nil
+}
+
+// scorer scores the rows of one input.
+type scorer struct {
+	m         *model.Model
+	name      string // input name, for messages
+	maxTokens int
+	bar       *progress.Bar
+}
+
+// rows scores every row of in and writes the results to w. Errors about
+// the input name the input file and line; an interrupted run returns the
+// interruption, never a short output that looks complete.
+func (s *scorer) rows(ctx context.Context, in io.Reader, w io.Writer) error {
+	lr := lines.New(in, s.name, s.maxTokens*scoreBytesPerToken+scoreLineSlack)
 	bw := bufio.NewWriter(w)
-	for line := 1; ; line++ {
+	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return context.Cause(ctx)
 		}
-		data, err := r.ReadBytes('\n')
-		if len(data) == 0 && errors.Is(err, io.EOF) {
+		data, err := lr.Next()
+		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("%s line %d: %w", name, line, err)
+		var tl *lines.TooLongError
+		if errors.As(err, &tl) {
+			return fmt.Errorf("%w (a row of more than --max-tokens %d tokens)", err, s.maxTokens)
 		}
-		bar.Add(int64(len(data)))
-		data = bytes.TrimSpace(data)
-		if len(data) == 0 {
-			continue
-		}
-		var row scoreRow
-		if err := json.Unmarshal(data, &row); err != nil {
-			return fmt.Errorf("%s line %d: %w", name, line, err)
-		}
-		if len(row.InputIDs) == 0 {
-			return fmt.Errorf("%s line %d: input_ids is missing or empty", name, line)
-		}
-		lp, err := m.LogProbs(row.InputIDs, row.PositionIDs)
 		if err != nil {
-			return fmt.Errorf("%s line %d: %w", name, line, err)
-		}
-		out, err := json.Marshal(struct {
-			LogProbs []float32 `json:"logprobs"`
-		}{lp})
-		if err != nil {
-			return fmt.Errorf("%s line %d: %w", name, line, err)
-		}
-		bw.Write(out)
-		if err := bw.WriteByte('\n'); err != nil {
 			return err
 		}
+		s.bar.Add(int64(len(data)) + 1)
+		out, err := s.row(bytes.TrimSpace(data))
+		if err != nil {
+			return fmt.Errorf("%s line %d: %w", s.name, lr.Line(), err)
+		}
+		if out == nil {
+			continue
+		}
+		if _, err := bw.Write(out); err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
 	}
-	return bw.Flush()
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	return nil
+}
+
+// row scores one trimmed input line and returns its output line (nil for a
+// blank line).
+func (s *scorer) row(data []byte) ([]byte, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	var row scoreRow
+	if err := json.Unmarshal(data, &row); err != nil {
+		return nil, err
+	}
+	if len(row.InputIDs) == 0 {
+		return nil, fmt.Errorf("input_ids is missing or empty")
+	}
+	if len(row.InputIDs) > s.maxTokens {
+		return nil, fmt.Errorf("%d tokens, over --max-tokens %d", len(row.InputIDs), s.maxTokens)
+	}
+	lp, err := s.m.LogProbs(row.InputIDs, row.PositionIDs)
+	if err != nil {
+		return nil, err
+	}
+	for t, v := range lp {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("log-probability of token %d is %v (the model has NaN or infinite weights?)", t+1, v)
+		}
+	}
+	out, err := json.Marshal(struct {
+		LogProbs []float32 `json:"logprobs"`
+	}{lp})
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
 }

@@ -95,8 +95,8 @@ func TestInitScore(t *testing.T) {
 	}
 	for _, b := range bad {
 		os.WriteFile(in, []byte(b.rows), 0o644)
-		_, stderr, code := runCLI(t, "", "score", "--model", dir, "--input", in, "--output", outPath)
-		if code != 1 || !strings.Contains(stderr, b.want) {
+		_, stderr, code := runCLI(t, "", "score", "--model", dir, "--input", in, "--output", outPath, "--force")
+		if code != 1 || !strings.Contains(stderr, b.want) || !strings.Contains(stderr, "in.jsonl "+b.want) {
 			t.Errorf("rows %q: exit %d, stderr %q (want %q)", b.rows, code, stderr, b.want)
 		}
 	}
@@ -130,5 +130,57 @@ func TestGenerateCLI(t *testing.T) {
 	}
 	if want := tok.Decode(ids, true) + "\n"; stdout != want {
 		t.Fatalf("generate printed %q, want %q", stdout, want)
+	}
+}
+
+// TestScoreRefuses covers the hostile inputs of issue 11: a row far longer
+// than the model can hold (F1), a FIFO as input (F5), an output that is a
+// link to the input (F4), an existing output without --force, and input
+// errors labelled with the input file, not the output.
+func TestScoreRefuses(t *testing.T) {
+	dir := initTiny(t, 50, "f32")
+	tmp := t.TempDir()
+	in := filepath.Join(tmp, "in.jsonl")
+	var huge strings.Builder
+	huge.WriteString(`{"input_ids": [1]}` + "\n" + `{"input_ids": [1`)
+	for range 200000 {
+		huge.WriteString(", 7")
+	}
+	huge.WriteString("]}\n")
+	os.WriteFile(in, []byte(huge.String()), 0o644)
+	out := filepath.Join(tmp, "out.jsonl")
+	_, stderr, code := runCLI(t, "", "score", "--model", dir, "--input", in, "--output", out, "--max-tokens", "1000")
+	if code != 1 || !strings.Contains(stderr, "in.jsonl line 2: 600018 bytes, over the limit") || !strings.Contains(stderr, "--max-tokens 1000") {
+		t.Errorf("huge row: exit %d, %s", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a failed score left an output file")
+	}
+	// Within the byte bound but over the token bound (no position_ids).
+	os.WriteFile(in, []byte(`{"input_ids": [1,1,1,1,1,1,1,1,1,1,1]}`+"\n"), 0o644)
+	if _, stderr, code := runCLI(t, "", "score", "--model", dir, "--input", in, "--output", out, "--max-tokens", "10"); code != 1 || !strings.Contains(stderr, "in.jsonl line 1: 11 tokens, over --max-tokens 10") {
+		t.Errorf("long row: exit %d, %s", code, stderr)
+	}
+
+	os.WriteFile(in, []byte(`{"input_ids": [1, 2]}`+"\n"), 0o644)
+	link := filepath.Join(tmp, "link.jsonl")
+	os.Symlink(in, link)
+	if _, stderr, code := runCLI(t, "", "score", "--model", dir, "--input", in, "--output", link, "--force"); code != 1 || !strings.Contains(stderr, "is the input") {
+		t.Errorf("output linked to the input: exit %d, %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(in); string(b) != `{"input_ids": [1, 2]}`+"\n" {
+		t.Errorf("input changed: %q", b)
+	}
+	os.WriteFile(out, []byte("old"), 0o644)
+	if _, stderr, code := runCLI(t, "", "score", "--model", dir, "--input", in, "--output", out); code != 1 || !strings.Contains(stderr, "use --force") {
+		t.Errorf("existing output: exit %d, %s", code, stderr)
+	}
+	if _, stderr, code := runCLI(t, "", "score", "--model", dir, "--input", in, "--output", out, "--force"); code != 0 {
+		t.Errorf("--force: exit %d, %s", code, stderr)
+	}
+	os.WriteFile(in, []byte("not json\n"), 0o644)
+	_, stderr, _ = runCLI(t, "", "score", "--model", dir, "--input", in, "--output", out, "--force")
+	if !strings.Contains(stderr, "in.jsonl line 1") || strings.Contains(stderr, "write "+out) {
+		t.Errorf("input error labelled %q", stderr)
 	}
 }
