@@ -2,10 +2,12 @@ package tinybase
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
 	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/shards"
+	"github.com/longrecipe/longrecipe/stage"
 	"github.com/longrecipe/longrecipe/tokenizer"
 	"github.com/longrecipe/longrecipe/train"
 )
@@ -128,21 +131,63 @@ type BuildInfo struct {
 	ModelDir  string  `json:"model_dir"`
 }
 
-// Build prepares the rows of every phase, initialises the model and runs
-// the phases in order (Output/train, train-retrieval, train-copy,
-// train-final); rerunning resumes. The final model folder (config,
-// safetensors, tokenizer.json) is the last phase run, BuildInfo.ModelDir.
+// Build runs the build as stages of the shared runner (package stage):
+// the rows of every phase (Output/data, data-retrieval, data-copy,
+// data-final), the initial model (Output/init), then the training phases
+// in order (Output/train, train-retrieval, train-copy, train-final). A
+// rerun skips what is done, resumes an interrupted phase, and redoes a
+// phase whose settings, or whose input data or model, changed. The final
+// model folder (config, safetensors, tokenizer.json) is the last phase
+// run, BuildInfo.ModelDir.
 func Build(ctx context.Context, o Options) (*BuildInfo, error) {
 	if o.Output == "" {
 		return nil, fmt.Errorf("tinybase: no output folder")
 	}
-	tokJSON := assets.TokenizerJSON()
-	tok, err := tokenizer.Parse(tokJSON, "assets/tokenizer.json")
+	b, err := newBuilder(o)
 	if err != nil {
 		return nil, err
 	}
-	bos, okB := tok.BOS()
-	eos, okE := tok.EOS()
+	if err := b.data(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.initModel(ctx); err != nil {
+		return nil, err
+	}
+	for _, p := range b.phases() {
+		if err := b.train(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	return b.finish()
+}
+
+// builder carries what the build's stages share.
+type builder struct {
+	o       Options
+	tokJSON []byte
+	tok     *tokenizer.Tokenizer
+	bos     int32
+	eos     int32
+	texts   []string // the corpus's training split
+	runner  *stage.Runner
+	info    *BuildInfo
+	// ids and src are the tokenized corpus and the synthetic rows'
+	// sources, computed by the first data stage that runs.
+	ids    [][]int32
+	corpus []shards.Row
+	src    *Sources
+}
+
+func newBuilder(o Options) (*builder, error) {
+	b := &builder{o: o, tokJSON: assets.TokenizerJSON(), runner: &stage.Runner{Log: o.Log, Prefix: "tinybase: "},
+		info: &BuildInfo{Options: o, Corpus: assets.CorpusName}}
+	var err error
+	if b.tok, err = tokenizer.Parse(b.tokJSON, "assets/tokenizer.json"); err != nil {
+		return nil, err
+	}
+	var okB, okE bool
+	b.bos, okB = b.tok.BOS()
+	b.eos, okE = b.tok.EOS()
 	if !okB || !okE {
 		return nil, fmt.Errorf("tinybase: the embedded tokenizer has no BOS/EOS")
 	}
@@ -154,187 +199,268 @@ func Build(ctx context.Context, o Options) (*BuildInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	texts := make([]string, len(trainDocs))
-	words := make([][]string, len(trainDocs))
+	b.texts = make([]string, len(trainDocs))
 	for i, d := range trainDocs {
-		texts[i] = d.Text
-		words[i] = strings.Fields(d.Text)
+		b.texts[i] = d.Text
 	}
-	dataDir := filepath.Join(o.Output, "data")
-	data2Dir := filepath.Join(o.Output, "data-retrieval")
-	data3Dir := filepath.Join(o.Output, "data-copy")
-	data4Dir := filepath.Join(o.Output, "data-final")
-	info := &BuildInfo{Options: o, Corpus: assets.CorpusName}
-	ready := true
-	for _, d := range []string{dataDir, data2Dir, data3Dir, data4Dir} {
-		if _, err := shards.ReadManifest(d); err != nil {
-			ready = false
-		}
-	}
-	if !ready {
-		ids := tok.EncodeBatch(texts, true)
-		corpus := ChunkRows(ids, o.Window)
-		// The token pool of the copy rows: the corpus's tokens, so that
-		// draws follow their unigram distribution (the words the model
-		// will have to copy, numbers included, are the frequent ones).
-		var pool []int32
-		for _, d := range ids {
-			for _, id := range d {
-				if id != bos && id != eos {
-					pool = append(pool, id)
-				}
-			}
-		}
-		src := Sources{Tok: tok, Texts: words, Pool: pool, BOS: bos}
-		rows, err := Mix(corpus, src, o.Window, o.SyntheticFraction, []int{KindPasskey, KindKeyValue}, uint64(o.Seed))
-		if err != nil {
-			return nil, err
-		}
-		if err := writeRows(dataDir, rows, o, tok.Hash(), "synthetic retrieval rows"); err != nil {
-			return nil, err
-		}
-		// Phases 2 and 4: an evenly spaced subset of the corpus plus
-		// synthetic rows (half of phase 2, FinalSynthetic of phase 4).
-		part := func(steps int, fraction float64, kinds []int, seed uint64) ([]shards.Row, error) {
-			k := min(max(int(float64(steps*o.Batch*o.GradAccum)*(1-fraction)), 1), len(corpus))
-			sub := make([]shards.Row, k)
-			for i := range sub {
-				sub[i] = corpus[i*len(corpus)/k]
-			}
-			return Mix(sub, src, o.Window, fraction, kinds, seed)
-		}
-		rows2, err := part(o.RetrievalSteps, 0.5, []int{KindCopyText, KindPasskey, KindCopyText, KindKeyValue}, uint64(o.Seed)+1)
-		if err != nil {
-			return nil, err
-		}
-		if err := writeRows(data2Dir, rows2, o, tok.Hash(), "copy, passkey and key-value rows"); err != nil {
-			return nil, err
-		}
-		rng := rand.New(rand.NewPCG(uint64(o.Seed), 0xc0))
-		rows3 := make([]shards.Row, max(o.CopySteps, 1)*o.Batch*o.GradAccum)
-		for i := range rows3 {
-			if rows3[i], err = CopyRow(rng, src.Pool, bos, o.CopyWindow, o.CopySegMin, o.CopySegMax); err != nil {
-				return nil, err
-			}
-		}
-		if err := writeRows(data3Dir, rows3, o, tok.Hash(), "random-token copy rows (corpus unigram distribution)"); err != nil {
-			return nil, err
-		}
-		rows4, err := part(o.FinalSteps, o.FinalSynthetic, []int{KindCopyRand, KindPasskey, KindCopyText, KindKeyValue}, uint64(o.Seed)+3)
-		if err != nil {
-			return nil, err
-		}
-		if err := writeRows(data4Dir, rows4, o, tok.Hash(), "random-token copy, copy, passkey and key-value rows"); err != nil {
-			return nil, err
-		}
-	}
-	man, err := shards.ReadManifest(dataDir)
-	if err != nil {
-		return nil, err
-	}
-	info.Rows, info.Tokens = int(man.Counts.Rows), man.Counts.Tokens
-	info.Synthetic = int(float64(info.Rows) * o.SyntheticFraction)
+	return b, nil
+}
 
-	initDir := filepath.Join(o.Output, "init")
-	if _, err := os.Stat(filepath.Join(initDir, "model.safetensors")); err != nil {
-		cfg, err := Config(o, tok.VocabSize(), bos, eos)
-		if err != nil {
-			return nil, err
-		}
-		m, err := model.New(cfg, o.Seed)
-		if err != nil {
-			return nil, err
-		}
-		if err := m.Save(initDir, "float32"); err != nil {
-			return nil, err
-		}
-		if err := atomicfile.WriteFile(filepath.Join(initDir, "tokenizer.json"), tokJSON); err != nil {
-			return nil, err
+// sources tokenizes the corpus once, for the data stages that run.
+func (b *builder) sources() *Sources {
+	if b.src != nil {
+		return b.src
+	}
+	b.ids = b.tok.EncodeBatch(b.texts, true)
+	b.corpus = ChunkRows(b.ids, b.o.Window)
+	// The token pool of the copy rows: the corpus's tokens, so that draws
+	// follow their unigram distribution (the words the model will have to
+	// copy, numbers included, are the frequent ones).
+	var pool []int32
+	for _, d := range b.ids {
+		for _, id := range d {
+			if id != b.bos && id != b.eos {
+				pool = append(pool, id)
+			}
 		}
 	}
-	adam := train.AdamWConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}
-	phase := func(h train.Hyper, from, data, out string) error {
-		h.Batch, h.GradAccum, h.GradClip, h.Seed = o.Batch, o.GradAccum, 1, o.Seed
-		h.SetAdamW(adam)
-		res, err := train.RunFolder(ctx, train.FolderJob{
-			Hyper: h, From: from, Data: data, Output: out, CheckpointEvery: o.CheckpointEvery,
-			Threads: o.Threads, Checkpointing: false, SaveDType: o.SaveDType, Progress: o.Progress, Log: o.Log,
-		})
-		if err != nil {
+	words := make([][]string, len(b.texts))
+	for i, t := range b.texts {
+		words[i] = strings.Fields(t)
+	}
+	b.src = &Sources{Tok: b.tok, Texts: words, Pool: pool, BOS: b.bos}
+	return b.src
+}
+
+// dataStage is one phase's rows.
+type dataStage struct {
+	name, dir, what string
+	settings        map[string]any
+	rows            func() ([]shards.Row, error)
+}
+
+// data writes the rows of every phase, each a stage of its own.
+func (b *builder) data(ctx context.Context) error {
+	o := b.o
+	common := map[string]any{"corpus": assets.CorpusName, "corpus_sha256": sha(b.texts), "tokenizer": b.tok.Hash(),
+		"window": o.Window, "seed": o.Seed, "batch": o.Batch, "grad_accum": o.GradAccum}
+	with := func(kv ...any) map[string]any {
+		m := maps.Clone(common)
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	stages := []dataStage{
+		{"data", "data", "synthetic retrieval rows", with("synthetic_fraction", o.SyntheticFraction), func() ([]shards.Row, error) {
+			return Mix(b.corpus, *b.src, o.Window, o.SyntheticFraction, []int{KindPasskey, KindKeyValue}, uint64(o.Seed))
+		}},
+		{"data-retrieval", "data-retrieval", "copy, passkey and key-value rows", with("steps", o.RetrievalSteps), func() ([]shards.Row, error) {
+			return b.part(o.RetrievalSteps, 0.5, []int{KindCopyText, KindPasskey, KindCopyText, KindKeyValue}, uint64(o.Seed)+1)
+		}},
+		{"data-copy", "data-copy", "random-token copy rows (corpus unigram distribution)",
+			with("steps", o.CopySteps, "copy_window", o.CopyWindow, "segments", []int{o.CopySegMin, o.CopySegMax}), b.copyRows},
+		{"data-final", "data-final", "random-token copy, copy, passkey and key-value rows", with("steps", o.FinalSteps, "synthetic_fraction", o.FinalSynthetic), func() ([]shards.Row, error) {
+			return b.part(o.FinalSteps, o.FinalSynthetic, []int{KindCopyRand, KindPasskey, KindCopyText, KindKeyValue}, uint64(o.Seed)+3)
+		}},
+	}
+	for _, d := range stages {
+		var counts shards.Counts
+		if _, err := b.runner.Run(ctx, stage.Stage{Name: d.name, Dir: filepath.Join(o.Output, d.dir), Settings: d.settings,
+			Run: func(_ context.Context, dir string) (any, error) {
+				b.sources()
+				rows, err := d.rows()
+				if err != nil {
+					return nil, err
+				}
+				return writeRows(dir, rows, o, b.tok.Hash(), d.what)
+			}}, &counts); err != nil {
 			return err
 		}
-		last := res.LastLoss
-		if math.IsNaN(last) {
-			// A rerun found the phase finished: its last loss is the
-			// last line of its metrics.
-			ms, err := train.ReadMetrics(filepath.Join(out, "metrics.jsonl"))
+		if d.name == "data" {
+			b.info.Rows, b.info.Tokens = int(counts.Rows), counts.Tokens
+			b.info.Synthetic = int(float64(b.info.Rows) * o.SyntheticFraction)
+		}
+	}
+	return nil
+}
+
+// part returns an evenly spaced subset of the corpus plus synthetic rows
+// (a fraction of the whole), for steps steps (phases 2 and 4).
+func (b *builder) part(steps int, fraction float64, kinds []int, seed uint64) ([]shards.Row, error) {
+	o := b.o
+	k := min(max(int(float64(steps*o.Batch*o.GradAccum)*(1-fraction)), 1), len(b.corpus))
+	sub := make([]shards.Row, k)
+	for i := range sub {
+		sub[i] = b.corpus[i*len(b.corpus)/k]
+	}
+	return Mix(sub, *b.src, o.Window, fraction, kinds, seed)
+}
+
+// copyRows returns the phase-3 rows: random-token copy rows.
+func (b *builder) copyRows() ([]shards.Row, error) {
+	o := b.o
+	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0xc0))
+	rows := make([]shards.Row, max(o.CopySteps, 1)*o.Batch*o.GradAccum)
+	var err error
+	for i := range rows {
+		if rows[i], err = CopyRow(rng, b.src.Pool, b.bos, o.CopyWindow, o.CopySegMin, o.CopySegMax); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+// initModel writes the randomly initialised model (Output/init).
+func (b *builder) initModel(ctx context.Context) error {
+	o := b.o
+	cfg, err := Config(o, b.tok.VocabSize(), b.bos, b.eos)
+	if err != nil {
+		return err
+	}
+	_, err = b.runner.Run(ctx, stage.Stage{Name: "init", Dir: filepath.Join(o.Output, "init"),
+		Settings: map[string]any{"config": cfg, "seed": o.Seed, "tokenizer": b.tok.Hash()},
+		Run: func(_ context.Context, dir string) (any, error) {
+			m, err := model.New(cfg, o.Seed)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			if len(ms) > 0 {
-				last = ms[len(ms)-1].Loss
+			if err := m.Save(dir, "float32"); err != nil {
+				return nil, err
 			}
-		}
-		info.Steps += res.Steps
-		info.LastLoss, info.Seconds, info.ModelDir = last, info.Seconds+res.Elapsed.Seconds(), out
-		return nil
+			return nil, atomicfile.WriteFile(filepath.Join(dir, "tokenizer.json"), b.tokJSON)
+		}}, nil)
+	return err
+}
+
+// phase is one training phase.
+type phase struct {
+	name string // stage name and folder under Output
+	data string // the data stage it trains on
+	from string // the stage whose model it starts from, or a folder (Phase2Model)
+	h    train.Hyper
+}
+
+// phases lists the training phases that the options enable.
+func (b *builder) phases() []phase {
+	o := b.o
+	var ps []phase
+	last := "init"
+	add := func(name, data string, h train.Hyper) {
+		ps = append(ps, phase{name: name, data: data, from: last, h: h})
+		last = name
 	}
-	trainDir := filepath.Join(o.Output, "train")
-	last := o.Phase2Model
-	if last == "" {
-		if err := phase(train.Hyper{Steps: o.Steps, Schedule: "cosine", LR: o.LR, Warmup: o.Warmup, MinLR: o.MinLR}, initDir, dataDir, trainDir); err != nil {
-			return nil, err
+	if o.Phase2Model == "" {
+		add("train", "data", train.Hyper{Steps: o.Steps, Schedule: "cosine", LR: o.LR, Warmup: o.Warmup, MinLR: o.MinLR})
+		if o.RetrievalSteps > 0 {
+			add("train-retrieval", "data-retrieval", train.Hyper{Steps: o.RetrievalSteps, Schedule: "cosine", LR: o.RetrievalLR, Warmup: o.Warmup / 3, MinLR: o.MinLR})
 		}
-		last = trainDir
-	}
-	if o.Phase2Model == "" && o.RetrievalSteps > 0 {
-		h := train.Hyper{Steps: o.RetrievalSteps, Schedule: "cosine", LR: o.RetrievalLR, Warmup: o.Warmup / 3, MinLR: o.MinLR}
-		if err := phase(h, last, data2Dir, filepath.Join(o.Output, "train-retrieval")); err != nil {
-			return nil, err
-		}
-		last = filepath.Join(o.Output, "train-retrieval")
+	} else {
+		last = o.Phase2Model
 	}
 	if o.CopySteps > 0 {
 		// Constant LR: the point is to leave the plateau, not to converge.
-		h := train.Hyper{Steps: o.CopySteps, Schedule: "constant", LR: o.CopyLR, Warmup: min(30, o.CopySteps/4)}
-		if err := phase(h, last, data3Dir, filepath.Join(o.Output, "train-copy")); err != nil {
-			return nil, err
-		}
-		last = filepath.Join(o.Output, "train-copy")
+		add("train-copy", "data-copy", train.Hyper{Steps: o.CopySteps, Schedule: "constant", LR: o.CopyLR, Warmup: min(30, o.CopySteps/4)})
 	}
 	if o.FinalSteps > 0 {
-		h := train.Hyper{Steps: o.FinalSteps, Schedule: "cosine", LR: o.FinalLR, Warmup: o.Warmup / 3, MinLR: o.MinLR}
-		if err := phase(h, last, data4Dir, filepath.Join(o.Output, "train-final")); err != nil {
-			return nil, err
-		}
+		add("train-final", "data-final", train.Hyper{Steps: o.FinalSteps, Schedule: "cosine", LR: o.FinalLR, Warmup: o.Warmup / 3, MinLR: o.MinLR})
 	}
-	m, err := model.Load(info.ModelDir)
+	return ps
+}
+
+// phaseResult is a training phase's stage output.
+type phaseResult struct {
+	Steps    int     `json:"steps"`
+	LastLoss float64 `json:"last_loss"`
+	Seconds  float64 `json:"seconds"`
+}
+
+// train runs one phase and adds it to the build record.
+func (b *builder) train(ctx context.Context, p phase) error {
+	o := b.o
+	p.h.Batch, p.h.GradAccum, p.h.GradClip, p.h.Seed = o.Batch, o.GradAccum, 1, o.Seed
+	p.h.SetAdamW(train.AdamWConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
+	from, deps := filepath.Join(o.Output, p.from), []string{p.data, p.from}
+	settings := map[string]any{"hyper": p.h, "threads": o.Threads, "save_dtype": o.SaveDType}
+	if _, ok := b.runner.Hash(p.from); !ok {
+		from, deps = p.from, []string{p.data}
+		settings["from"] = p.from
+	}
+	var res phaseResult
+	out := filepath.Join(o.Output, p.name)
+	if _, err := b.runner.Run(ctx, stage.Stage{Name: p.name, Dir: out, Deps: deps, Settings: settings, Resumable: true,
+		Run: func(ctx context.Context, dir string) (any, error) {
+			return runPhase(ctx, o, p.h, from, filepath.Join(o.Output, p.data), dir)
+		}}, &res); err != nil {
+		return err
+	}
+	b.info.Steps += res.Steps
+	b.info.LastLoss, b.info.Seconds, b.info.ModelDir = res.LastLoss, b.info.Seconds+res.Seconds, out
+	return nil
+}
+
+// runPhase trains one phase with the Go trainer.
+func runPhase(ctx context.Context, o Options, h train.Hyper, from, data, out string) (*phaseResult, error) {
+	res, err := train.RunFolder(ctx, train.FolderJob{
+		Hyper: h, From: from, Data: data, Output: out, CheckpointEvery: o.CheckpointEvery,
+		Threads: o.Threads, Checkpointing: false, SaveDType: o.SaveDType, Progress: o.Progress, Log: o.Log,
+	})
 	if err != nil {
 		return nil, err
 	}
-	info.Params = m.NumParams()
-	b, err := json.MarshalIndent(info, "", "  ")
+	ms, err := train.ReadMetrics(filepath.Join(out, "metrics.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	r := &phaseResult{Steps: res.Steps, LastLoss: res.LastLoss, Seconds: res.Elapsed.Seconds()}
+	if len(ms) > 0 {
+		// The last loss of the whole phase, across resumes.
+		r.LastLoss = ms[len(ms)-1].Loss
+	}
+	return r, nil
+}
+
+// finish counts the final model's parameters and writes build.json.
+func (b *builder) finish() (*BuildInfo, error) {
+	m, err := model.Load(b.info.ModelDir)
+	if err != nil {
+		return nil, err
+	}
+	b.info.Params = m.NumParams()
+	j, err := json.MarshalIndent(b.info, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("tinybase: build.json: %w", err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(o.Output, "build.json"), append(b, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(b.o.Output, "build.json"), append(j, '\n')); err != nil {
 		return nil, err
 	}
-	return info, nil
+	return b.info, nil
 }
 
-// writeRows writes pretraining rows as a shard folder.
-func writeRows(dir string, rows []shards.Row, o Options, tokHash, what string) error {
-	os.RemoveAll(dir)
+// sha hashes the corpus texts.
+func sha(texts []string) string {
+	h := sha256.New()
+	for _, t := range texts {
+		fmt.Fprintf(h, "%d\x00%s", len(t), t)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// writeRows writes pretraining rows as a shard folder and returns their
+// counts.
+func writeRows(dir string, rows []shards.Row, o Options, tokHash, what string) (*shards.Counts, error) {
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
 	w, err := shards.Create(dir, shards.WriterOptions{Format: shards.Binary})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var counts shards.Counts
 	for _, r := range rows {
 		if err := w.Write(r); err != nil {
 			w.Abort()
-			return err
+			return nil, err
 		}
 		counts.Rows++
 		counts.Tokens += int64(len(r.InputIDs))
@@ -342,5 +468,5 @@ func writeRows(dir string, rows []shards.Row, o Options, tokHash, what string) e
 	m := shards.Manifest{Method: "full", TargetLength: o.Window, TrainLength: o.Window, Seed: uint64(o.Seed),
 		Input: assets.CorpusName + " + " + what, TokenizerHash: tokHash, Counts: counts,
 		ShortDocuments: "pretraining rows: documents cut into windows; synthetic rows are shorter than the window"}
-	return w.Close(m)
+	return &counts, w.Close(m)
 }

@@ -1,9 +1,11 @@
 package tinybase
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/longrecipe/longrecipe/model"
@@ -75,5 +77,17 @@ func TestBuildPhases(t *testing.T) {
 	}
 	if string(a) != string(b) {
 		t.Fatal("phases 3–4 from the phase-2 model differ from the full build's")
+	}
+	// Another copy-phase LR redoes that phase and the next, and says so.
+	var log bytes.Buffer
+	o.Log, o.CopyLR = &log, 2*o.CopyLR
+	if _, err := Build(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"train: done already", "train-retrieval: done already", "data-copy: done already",
+		"train-copy: inputs changed (hyper.lr)", "train-final: inputs changed (upstream train-copy)"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("rebuild with another copy LR: log lacks %q:\n%s", want, log.String())
+		}
 	}
 }
