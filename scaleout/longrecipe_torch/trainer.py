@@ -46,9 +46,14 @@ def read_job(path: str) -> dict:
             job = json.load(f)
     except (OSError, json.JSONDecodeError) as e:
         raise StageError(f"job file {path}: {e}") from None
+    return normalize(job, f"job file {path}")
+
+
+def normalize(job: dict, where: str = "job") -> dict:
+    """Checks a job and fills in the defaults (those of longrecipe train)."""
     for k in ("from", "data", "output", "hyper"):
         if not job.get(k):
-            raise StageError(f"job file {path}: {k!r} is required")
+            raise StageError(f"{where}: {k!r} is required")
     h = job["hyper"]
     h.setdefault("batch", 1)
     h.setdefault("grad_accum", 1)
@@ -293,7 +298,7 @@ def run(jobs) -> list:
     warnings.filterwarnings("ignore", message=".*gradient_checkpointing_enable.*")
     d = Dist()
     try:
-        return [_run(j, d) for j in (jobs if isinstance(jobs, list) else [jobs])]
+        return [_run(normalize(j), d) for j in (jobs if isinstance(jobs, list) else [jobs])]
     finally:
         d.close()
 
