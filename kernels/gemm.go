@@ -91,8 +91,8 @@ type impl struct {
 	// kernel, packA, packB, edge and direct are then unused.
 	dp                   func(rows, cols, kp int, a, b, c *float32, ldc int, alpha, beta float32, load int)
 	pairPackA, pairPackB func(trans bool, pairs int, src *float32, ld int, dst *float32)
-	pool   sync.Pool // *workspace
-	bpool  sync.Pool // *[]float32, packed B blocks
+	pool                 sync.Pool // *workspace
+	bpool                sync.Pool // *[]float32, packed B blocks
 }
 
 // workspace is the packing memory of one goroutine: its packed A block
