@@ -15,11 +15,29 @@ import (
 // utilisation. The goroutines are not pinned to cores: with more threads
 // than free cores the result is lower than the hardware peak.
 func PeakGFLOPS(threads int, d time.Duration) float64 {
+	loop, flopsPerIter := peakLoop()
+	return peakOf(loop, flopsPerIter, threads, d)
+}
+
+// PeakBF16GFLOPS is PeakGFLOPS for the bfloat16 dot-product instruction
+// of SgemmBF16's AVX-512 BF16 path (VDPBF16PS, two multiply-adds per
+// float32 lane), or 0 where this CPU has none. (The AMX tile peak is not
+// measured.)
+func PeakBF16GFLOPS(threads int, d time.Duration) float64 {
+	loop, flopsPerIter := bf16PeakLoop()
+	if loop == nil {
+		return 0
+	}
+	return peakOf(loop, flopsPerIter, threads, d)
+}
+
+// peakOf measures loop (flopsPerIter flops an iteration) as PeakGFLOPS
+// describes.
+func peakOf(loop func(n int), flopsPerIter float64, threads int, d time.Duration) float64 {
 	if threads <= 0 {
 		threads = maxWorkers()
 	}
 	d = max(d, time.Millisecond)
-	loop, flopsPerIter := peakLoop()
 	// Calibrate a chunk of about 100 µs.
 	iters := 1000
 	for {

@@ -30,3 +30,21 @@ func BenchmarkPeakGFLOPS(b *testing.B) {
 		})
 	}
 }
+
+// TestPeakBF16GFLOPS checks that the VDPBF16PS peak, where there is one,
+// is plausible and above the float32 FMA peak's half (it does twice the
+// multiply-adds per instruction).
+func TestPeakBF16GFLOPS(t *testing.T) {
+	if dpbf16Impl == nil {
+		if p := PeakBF16GFLOPS(1, time.Millisecond); p != 0 {
+			t.Fatalf("PeakBF16GFLOPS = %g without AVX512_BF16, want 0", p)
+		}
+		t.Skip("no AVX512_BF16")
+	}
+	p := PeakBF16GFLOPS(1, 20*time.Millisecond)
+	f := PeakGFLOPS(1, 20*time.Millisecond)
+	t.Logf("one goroutine: VDPBF16PS %.1f GFLOP/s, FMA %.1f GFLOP/s", p, f)
+	if !(p > 0.5*f) || p > 1e5 {
+		t.Fatalf("PeakBF16GFLOPS(1) = %g against an FMA peak of %g: not plausible", p, f)
+	}
+}
