@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // JSONLDataset is a JSONL file opened with OpenJSONL. Open indexes the
@@ -24,10 +26,17 @@ type lineSpan struct {
 	line int // 1-based line number, for error messages
 }
 
+// MaxJSONLRowBytes bounds one line of a JSONL dataset (about three million
+// tokens with positions and mask): a longer line is refused while the file
+// is indexed, with its line number and length, before any of it is held in
+// memory.
+const MaxJSONLRowBytes = 64 << 20
+
 // OpenJSONL indexes the non-blank lines of a JSONL file (see Open for the
-// fields a row may have).
+// fields a row may have). The file must be a regular file (a FIFO is refused
+// before it is opened) with no line over MaxJSONLRowBytes.
 func OpenJSONL(path string) (*JSONLDataset, error) {
-	f, err := os.Open(path)
+	f, err := paths.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("open dataset: %w", err)
 	}
@@ -36,6 +45,13 @@ func OpenJSONL(path string) (*JSONLDataset, error) {
 	var off int64
 	for line := 1; ; line++ {
 		n, blank, err := scanLine(br)
+		if n > MaxJSONLRowBytes+1 || n == MaxJSONLRowBytes+1 && err != nil {
+			f.Close()
+			if err == nil {
+				n-- // the newline
+			}
+			return nil, fmt.Errorf("%s line %d: %d bytes, over the limit of %d bytes for one row", path, line, n, MaxJSONLRowBytes)
+		}
 		if n > 0 && !blank {
 			d.lines = append(d.lines, lineSpan{off: off, n: n, line: line})
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"sync"
 )
 
 // Dataset is a read-only, random-access list of rows. Row may be called
@@ -42,6 +43,14 @@ type ShardDataset struct {
 	manifest *Manifest
 	files    []dataReader
 	starts   []int // starts[k] = index of the first row of files[k]; len = len(files)+1
+	checks   []crcCheck
+}
+
+// crcCheck runs the CRC-32C check of one data file once, before the first
+// row of that file is returned.
+type crcCheck struct {
+	once sync.Once
+	err  error
 }
 
 // dataReader is one opened data file.
@@ -49,6 +58,9 @@ type dataReader interface {
 	name() string
 	len() int
 	row(i int) (Row, error)
+	// checkCRC checks the file's CRC-32C (want: the manifest's).
+	checkCRC(want uint32) error
+	// verify is checkCRC and a decode of every row.
 	verify(want uint32) error
 	close() error
 }
@@ -56,7 +68,10 @@ type dataReader interface {
 // OpenDir opens a dataset directory: it reads the manifest, opens every
 // data file (native shards are memory-mapped and their structure checked;
 // JSONL files are indexed; Parquet files are read into memory) and checks
-// each file against the manifest. CRCs are checked only by Verify.
+// each file against the manifest. The CRC-32C of a data file is checked
+// against its header and the manifest before the first row of that file is
+// returned (once per file and open), so a flipped byte is an error for every
+// reader, not only for Verify; Verify also decodes every row.
 func OpenDir(dir string) (*ShardDataset, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
@@ -100,6 +115,7 @@ func OpenDir(dir string) (*ShardDataset, error) {
 		}
 		d.starts = append(d.starts, d.starts[len(d.starts)-1]+f.len())
 	}
+	d.checks = make([]crcCheck, len(d.files))
 	return d, nil
 }
 
@@ -147,12 +163,19 @@ func (sf *shardFile) row(i int) (Row, error) {
 	return r, nil
 }
 
-func (sf *shardFile) verify(want uint32) error {
+func (sf *shardFile) checkCRC(want uint32) error {
 	if sf.data == nil {
-		return fmt.Errorf("%s: Verify after Close", sf.path)
+		return fmt.Errorf("%s: read after Close", sf.path)
 	}
 	if got := crc32.Checksum(sf.data[headerSize:], castagnoli); got != sf.crc || got != want {
 		return fmt.Errorf("%s: CRC-32C %08x, header says %08x, manifest %08x: file is damaged", sf.path, got, sf.crc, want)
+	}
+	return nil
+}
+
+func (sf *shardFile) verify(want uint32) error {
+	if err := sf.checkCRC(want); err != nil {
+		return err
 	}
 	for j, e := range sf.index {
 		if _, err := decodeRow(sf.data, e); err != nil {
@@ -189,6 +212,9 @@ func (j *jsonlData) name() string           { return j.path }
 func (j *jsonlData) len() int               { return j.Len() }
 func (j *jsonlData) row(i int) (Row, error) { return j.Row(i) }
 func (j *jsonlData) close() error           { return j.Close() }
+func (j *jsonlData) checkCRC(want uint32) error {
+	return fileCRC(j.path, want)
+}
 func (j *jsonlData) verify(want uint32) error {
 	if err := fileCRC(j.path, want); err != nil {
 		return err
@@ -225,8 +251,9 @@ func (p *parquetData) row(i int) (Row, error) {
 	}
 	return out, nil
 }
-func (p *parquetData) verify(want uint32) error { return fileCRC(p.path, want) }
-func (p *parquetData) close() error             { p.rows = nil; return nil }
+func (p *parquetData) checkCRC(want uint32) error { return fileCRC(p.path, want) }
+func (p *parquetData) verify(want uint32) error   { return fileCRC(p.path, want) }
+func (p *parquetData) close() error               { p.rows = nil; return nil }
 
 // fileCRC checks the CRC-32C of a whole file.
 func fileCRC(path string, want uint32) error {
@@ -257,6 +284,11 @@ func (d *ShardDataset) Row(i int) (Row, error) {
 		return Row{}, fmt.Errorf("dataset %s: row %d out of range [0, %d)", d.dir, i, d.Len())
 	}
 	k := sort.SearchInts(d.starts, i+1) - 1
+	c := &d.checks[k]
+	c.once.Do(func() { c.err = d.files[k].checkCRC(d.manifest.Shards[k].CRC32C) })
+	if c.err != nil {
+		return Row{}, c.err
+	}
 	return d.files[k].row(i - d.starts[k])
 }
 
