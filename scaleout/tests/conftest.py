@@ -87,3 +87,19 @@ def prepare(lr, corpus, out, fmt="shards"):
 def shards(lr, corpus, work):
     """A shard folder of 8 LongRecipe rows (48 tokens, positions over 256)."""
     return prepare(lr, corpus, str(work / "ds"))
+
+
+GO_FLAGS = ["--steps", "5", "--batch", "1", "--grad-accum", "2", "--schedule", "cosine", "--lr", "1e-2",
+            "--warmup", "1", "--min-lr", "1e-3", "--grad-clip", "1.0", "--weight-decay", "0.1", "--checkpoint-every", "2"]
+
+
+@pytest.fixture(scope="session")
+def go_runs(lr, models, shards, work):
+    out = {}
+    for name, m in models.items():
+        o = str(work / f"go-{name}")
+        run(lr, "train", "--model", m, "--data", shards, "--output", o, *GO_FLAGS)
+        out[name] = o
+    return out
+
+

@@ -16,14 +16,11 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from conftest import ROOT, run
+from conftest import GO_FLAGS, ROOT, run
 from longrecipe_torch import data, trainer
 
 HYPER = {"steps": 5, "batch": 1, "grad_accum": 2, "schedule": "cosine", "lr": 1e-2, "warmup": 1, "min_lr": 1e-3,
          "grad_clip": 1.0, "seed": 2027, "adamw": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.1}}
-GO_FLAGS = ["--steps", "5", "--batch", "1", "--grad-accum", "2", "--schedule", "cosine", "--lr", "1e-2",
-            "--warmup", "1", "--min-lr", "1e-3", "--grad-clip", "1.0", "--weight-decay", "0.1", "--checkpoint-every", "2"]
-
 
 def metrics(out):
     with open(os.path.join(out, "metrics.jsonl")) as f:
@@ -55,16 +52,6 @@ def compare(a, b, what):
     assert worst <= 1e-4, (what, worst)
     moved = max(float(np.abs(wa[k].astype(np.float64) - w0).max()) for k, w0 in wa.items())
     return worst, moved
-
-
-@pytest.fixture(scope="session")
-def go_runs(lr, models, shards, work):
-    out = {}
-    for name, m in models.items():
-        o = str(work / f"go-{name}")
-        run(lr, "train", "--model", m, "--data", shards, "--output", o, *GO_FLAGS)
-        out[name] = o
-    return out
 
 
 @pytest.fixture(scope="session")

@@ -37,9 +37,12 @@ def eager_logprobs(folder, ids, pos):
 
 
 def go_score(lr, folder, ids, pos, work):
-    inp = work / "score-in.jsonl"
+    import uuid
+
+    tag = uuid.uuid4().hex[:8]
+    inp = work / f"score-in-{tag}.jsonl"
     inp.write_text(json.dumps({"input_ids": ids, "position_ids": pos}) + "\n")
-    out = work / "score-out.jsonl"
+    out = work / f"score-out-{tag}.jsonl"
     run(lr, "score", "--model", folder, "--input", str(inp), "--output", str(out))
     return torch.tensor(json.loads(out.read_text().splitlines()[0])["logprobs"])
 
