@@ -1,0 +1,175 @@
+package torchlaunch
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/longrecipe/longrecipe/train"
+)
+
+func TestValidate(t *testing.T) {
+	f := false
+	tests := []struct {
+		name string
+		l    Launch
+		err  string // "" = valid
+	}{
+		{"defaults", Launch{}, ""},
+		{"two nodes", Launch{NprocPerNode: 8, NNodes: 2, NodeRank: 1, MasterAddr: "10.0.0.1", MasterPort: 29500}, ""},
+		{"accelerate ddp", Launch{Launcher: "accelerate", Sharding: "ddp", ActivationCheckpointing: &f}, ""},
+		{"bad launcher", Launch{Launcher: "mpirun"}, "launcher"},
+		{"node rank", Launch{NNodes: 2, NodeRank: 2, MasterPort: 1}, "node_rank"},
+		{"port needed", Launch{NNodes: 2}, "master_port"},
+		{"deepspeed", Launch{Sharding: "deepspeed-zero3"}, "DeepSpeed is not supported"},
+		{"none with two", Launch{Sharding: "none", NprocPerNode: 2}, "one process"},
+		{"precision", Launch{Precision: "fp8"}, "precision"},
+		{"attn", Launch{AttnImplementation: "flex"}, "attn_implementation"},
+		{"sequence parallel", Launch{SequenceParallel: 4}, "sequence_parallel"},
+		{"negative chunk", Launch{CEChunkTokens: -1}, "ce_chunk_tokens"},
+	}
+	for _, tc := range tests {
+		err := tc.l.Validate()
+		if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%s: Validate() = %v, want error containing %q", tc.name, err, tc.err)
+		}
+	}
+}
+
+func TestLoadLaunch(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	os.WriteFile(good, []byte(`{"nproc_per_node": 4, "plan": {"anything": [1, 2]}}`), 0o644)
+	l, err := LoadLaunch(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.NprocPerNode != 4 || l.Sharding != "fsdp" || l.CEChunkTokens != 4096 || !*l.ActivationCheckpointing {
+		t.Errorf("LoadLaunch = %+v, want nproc 4 and the defaults", l)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"nprocs": 4}`), 0o644)
+	if _, err := LoadLaunch(bad); err == nil || !strings.Contains(err.Error(), "nprocs") {
+		t.Errorf("unknown key: err = %v, want it named", err)
+	}
+}
+
+func TestCommand(t *testing.T) {
+	one := Command("py", Launch{}, "/o/job.json")
+	if want := []string{"py", "-m", "longrecipe_torch", "train", "--job", "/o/job.json"}; !slices.Equal(one, want) {
+		t.Errorf("one process: %q, want %q", one, want)
+	}
+	two := strings.Join(Command("py", Launch{NprocPerNode: 2, NNodes: 2, NodeRank: 1, MasterAddr: "h", MasterPort: 7}, "j"), " ")
+	for _, w := range []string{"py -m torch.distributed.run", "--nproc_per_node 2", "--nnodes 2", "--node_rank 1", "--master_addr h", "--master_port 7", "-m longrecipe_torch train --job j"} {
+		if !strings.Contains(two, w) {
+			t.Errorf("torchrun command %q lacks %q", two, w)
+		}
+	}
+	acc := strings.Join(Command("py", Launch{Launcher: "accelerate", NprocPerNode: 4}, "j"), " ")
+	for _, w := range []string{"accelerate.commands.launch", "--num_processes 4", "--module longrecipe_torch train --job j"} {
+		if !strings.Contains(acc, w) {
+			t.Errorf("accelerate command %q lacks %q", acc, w)
+		}
+	}
+}
+
+// fakeJob returns a job whose "python" is the shell script body, with a
+// model folder and two data rows.
+func fakeJob(t *testing.T, script string) Job {
+	dir := t.TempDir()
+	py := filepath.Join(dir, "python")
+	os.WriteFile(py, []byte("#!/bin/sh\n"+script), 0o755)
+	model := filepath.Join(dir, "model")
+	os.MkdirAll(model, 0o755)
+	os.WriteFile(filepath.Join(model, "config.json"), []byte(`{"model_type":"llama"}`), 0o644)
+	data := filepath.Join(dir, "rows.jsonl")
+	os.WriteFile(data, []byte("{\"input_ids\":[1,2,3]}\n{\"input_ids\":[4,5]}\n"), 0o644)
+	h := train.Hyper{Batch: 1, GradAccum: 1, Schedule: "constant", LR: 1e-3}
+	h.SetAdamW(train.AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
+	return Job{Hyper: h, From: model, Data: data, Output: filepath.Join(dir, "out"), Launch: Launch{Python: py}}
+}
+
+func TestTrainStreamsMetricsAndResult(t *testing.T) {
+	j := fakeJob(t, `echo 'LRMETRIC {"step":1,"loss":2.5,"lr":0.001,"total_steps":2}'
+echo 'LRMETRIC {"step":2,"loss":2.0,"lr":0.001,"total_steps":2}'
+echo 'LRRESULT {"resumed_from":0,"steps":2,"last_loss":2.0,"tokens":5,"elapsed_s":1.5}'
+`)
+	var bar strings.Builder
+	j.Progress = &bar
+	res, err := Train(context.Background(), j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps != 2 || res.LastLoss != 2.0 || res.Tokens != 5 || res.Elapsed != 1500*time.Millisecond {
+		t.Errorf("result %+v", res)
+	}
+	if !strings.Contains(bar.String(), "loss 2.0000") {
+		t.Errorf("progress %q lacks the last loss", bar.String())
+	}
+	b, err := os.ReadFile(filepath.Join(j.Output, JobFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got jobJSON
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Hyper.Steps != 2 || got.Launch.Sharding != "fsdp" || got.Launch.Python != "" {
+		t.Errorf("job file: steps %d (want one epoch = 2), sharding %q, python %q", got.Hyper.Steps, got.Launch.Sharding, got.Launch.Python)
+	}
+}
+
+func TestTrainReportsTheFailingRank(t *testing.T) {
+	j := fakeJob(t, `echo 'LRERROR rank=1: CUDA out of memory on a row of 40000 tokens: lower ce_chunk_tokens' >&2
+echo 'LRERROR rank=0: interrupted at step 3 (checkpoint written)' >&2
+echo 'torchrun: ChildFailedError' >&2
+exit 1
+`)
+	_, err := Train(context.Background(), j)
+	if err == nil || !strings.Contains(err.Error(), "rank=1: CUDA out of memory on a row of 40000 tokens") {
+		t.Errorf("err = %v, want rank 1's line", err)
+	}
+	j = fakeJob(t, "echo 'Traceback: ModuleNotFoundError: No module named torch' >&2\nexit 1\n")
+	if _, err := Train(context.Background(), j); err == nil || !strings.Contains(err.Error(), "No module named torch") {
+		t.Errorf("err = %v, want the last output line", err)
+	}
+}
+
+func TestTrainForwardsCancel(t *testing.T) {
+	j := fakeJob(t, `trap 'echo "LRERROR rank=0: interrupted at step 0" >&2; exit 130' INT
+echo LRMETRIC '{"step":1,"total_steps":9}'
+while :; do sleep 0.05; done
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(300 * time.Millisecond); cancel() }()
+	start := time.Now()
+	_, err := Train(ctx, j)
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Errorf("err = %v, want interrupted", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("cancel took %v", d)
+	}
+}
+
+func TestTrainRefusesBadJobs(t *testing.T) {
+	j := fakeJob(t, "exit 0\n")
+	j.Output = j.From
+	if _, err := Train(context.Background(), j); err == nil || !strings.Contains(err.Error(), "input model folder") {
+		t.Errorf("output = input: err = %v", err)
+	}
+	j = fakeJob(t, "exit 0\n")
+	j.Launch.SequenceParallel = 2
+	if _, err := Train(context.Background(), j); err == nil || !strings.Contains(err.Error(), "sequence_parallel") {
+		t.Errorf("sequence parallel: err = %v", err)
+	}
+	j = fakeJob(t, "exit 0\n")
+	if _, err := Train(context.Background(), j); err == nil || !strings.Contains(err.Error(), "without a result line") {
+		t.Errorf("silent exit: err = %v", err)
+	}
+}
