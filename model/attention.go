@@ -38,8 +38,8 @@ func growF(s []float32, n int) []float32 {
 // H·HD), whose absolute indices are qOff..qOff+Tq−1, over Tk key/value rows
 // k, v (row width KV·HD). It writes o (Tq rows of width H·HD) and, if lse
 // is not nil, the row log-sum-exp lse[h·Tq+r]. window > 0 is a sliding
-// window in tokens.
-func attnForward(o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *dims, window, threads int) {
+// window in tokens. The two matrix multiplies run in precision p.
+func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *dims, window, threads int) {
 	H, KV, HD := d.H, d.KV, d.HD
 	QD, KVD := d.QD, d.KVD
 	rep := H / KV
@@ -72,7 +72,7 @@ func attnForward(o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *d
 		qt := q[r0*QD+h*HD:]
 		for j0 := kLo; j0 < kHi; j0 += bk {
 			nc := min(bk, kHi-j0)
-			gemmSerial(false, true, n, nc, HD, scale, qt, QD, k[j0*KVD+kh*HD:], KVD, 0, S, bk)
+			p.gemmSerial(false, true, n, nc, HD, scale, qt, QD, k[j0*KVD+kh*HD:], KVD, 0, S, bk)
 			full := j0+nc-1 <= a0 && (window == 0 || a0+n-1-j0 < window)
 			for r := 0; r < n; r++ {
 				row := S[r*bk : r*bk+nc]
@@ -106,7 +106,7 @@ func attnForward(o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *d
 				}
 				L[r] += expShift(row, mx)
 			}
-			gemmSerial(false, false, n, HD, nc, 1, S, bk, v[j0*KVD+kh*HD:], KVD, 1, acc, HD)
+			p.gemmSerial(false, false, n, HD, nc, 1, S, bk, v[j0*KVD+kh*HD:], KVD, 1, acc, HD)
 		}
 		for r := 0; r < n; r++ {
 			inv := 1 / L[r]
@@ -127,7 +127,7 @@ func attnForward(o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *d
 // (after RoPE), o and lse, for causal self-attention of one sequence of T
 // tokens. Work is split by key/value head, so that no two workers write
 // the same gradient entries.
-func attnBackward(dq, dk, dv, dout, q, k, v, o, lse []float32, T int, d *dims, window, threads int) {
+func attnBackward(p Precision, dq, dk, dv, dout, q, k, v, o, lse []float32, T int, d *dims, window, threads int) {
 	H, KV, HD := d.H, d.KV, d.HD
 	QD, KVD := d.QD, d.KVD
 	rep := H / KV
@@ -165,7 +165,7 @@ func attnBackward(dq, dk, dv, dout, q, k, v, o, lse []float32, T int, d *dims, w
 				for i0 := j0; i0 < iHi; i0 += bq {
 					n := min(bq, iHi-i0)
 					qt, dot, dqt := q[i0*QD+h*HD:], dout[i0*QD+h*HD:], dq[i0*QD+h*HD:]
-					gemmSerial(false, true, n, nc, HD, scale, qt, QD, kt, KVD, 0, P, bk)
+					p.gemmSerial(false, true, n, nc, HD, scale, qt, QD, kt, KVD, 0, P, bk)
 					full := j0+nc-1 <= i0 && (window == 0 || i0+n-1-j0 < window)
 					negInf := float32(math.Inf(-1))
 					for r := 0; r < n; r++ {
@@ -182,9 +182,9 @@ func attnBackward(dq, dk, dv, dout, q, k, v, o, lse []float32, T int, d *dims, w
 						expShift(row, lse[h*T+a])
 					}
 					// dV_j += Pᵀ·dO_i
-					gemmSerial(true, false, nc, HD, n, 1, P, bk, dot, QD, 1, dvt, KVD)
+					p.gemmSerial(true, false, nc, HD, n, 1, P, bk, dot, QD, 1, dvt, KVD)
 					// dP = dO_i·V_jᵀ
-					gemmSerial(false, true, n, nc, HD, 1, dot, QD, vt, KVD, 0, dP, bk)
+					p.gemmSerial(false, true, n, nc, HD, 1, dot, QD, vt, KVD, 0, dP, bk)
 					for r := 0; r < n; r++ {
 						dd := D[g*T+i0+r]
 						pr, dr := P[r*bk:r*bk+nc], dP[r*bk:r*bk+nc]
@@ -193,8 +193,8 @@ func attnBackward(dq, dk, dv, dout, q, k, v, o, lse []float32, T int, d *dims, w
 						}
 					}
 					// dQ_i += scale·dS·K_j ; dK_j += scale·dSᵀ·Q_i
-					gemmSerial(false, false, n, HD, nc, scale, dP, bk, kt, KVD, 1, dqt, QD)
-					gemmSerial(true, false, nc, HD, n, scale, dP, bk, qt, QD, 1, dkt, KVD)
+					p.gemmSerial(false, false, n, HD, nc, scale, dP, bk, kt, KVD, 1, dqt, QD)
+					p.gemmSerial(true, false, nc, HD, n, scale, dP, bk, qt, QD, 1, dkt, KVD)
 				}
 			}
 		}

@@ -153,7 +153,7 @@ func TestPyTorchFixtures(t *testing.T) {
 				T := len(f.Tokens[0])
 				m.inferForward(f.Tokens[0], f.Positions[0], nil)
 				got := make([]float32, T*cfg.VocabSize)
-				gemm(false, true, T, cfg.VocabSize, cfg.HiddenSize, 1, m.ws.xf, cfg.HiddenSize, m.lmHead.W, cfg.HiddenSize, 0, got, cfg.VocabSize)
+				m.prec.gemm(false, true, T, cfg.VocabSize, cfg.HiddenSize, 1, m.ws.xf, cfg.HiddenSize, m.lmHead.W, cfg.HiddenSize, 0, got, cfg.VocabSize)
 				if e := relErr(got, want); e > 1e-5 {
 					t.Errorf("logits differ by %.3g", e)
 				}

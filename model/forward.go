@@ -267,9 +267,9 @@ func (m *Model) layerForward(lp *layerParams, x, out []float32, a *layerActs, T,
 func (m *Model) attnBlockForward(lp *layerParams, x []float32, a *layerActs, T, threads int, kv *layerCache) {
 	d := &m.dims
 	rmsnormForward(a.xn1, a.rstd1, x, lp.inNorm.W, T, d.D, d.eps)
-	linearForward(a.q, a.xn1, lp.q, lp.qb, T)
-	linearForward(a.k, a.xn1, lp.k, lp.kb, T)
-	linearForward(a.v, a.xn1, lp.v, lp.vb, T)
+	linearForward(m.prec, a.q, a.xn1, lp.q, lp.qb, T)
+	linearForward(m.prec, a.k, a.xn1, lp.k, lp.kb, T)
+	linearForward(m.prec, a.v, a.xn1, lp.v, lp.vb, T)
 	cos, sin := m.ws.cos, m.ws.sin
 	parallelRows(T, threads, func(t0, t1 int) {
 		h := d.HD / 2
@@ -277,29 +277,29 @@ func (m *Model) attnBlockForward(lp *layerParams, x []float32, a *layerActs, T, 
 		ropeForward(a.k[t0*d.KVD:t1*d.KVD], t1-t0, d.KV, d.HD, cos[t0*h:t1*h], sin[t0*h:t1*h])
 	})
 	if kv == nil {
-		attnForward(a.o, a.lse, a.q, T, 0, a.k, a.v, T, d, lp.window, threads)
+		attnForward(m.prec, a.o, a.lse, a.q, T, 0, a.k, a.v, T, d, lp.window, threads)
 	} else {
 		past := kv.n
 		kv.k = append(kv.k[:past*d.KVD], a.k[:T*d.KVD]...)
 		kv.v = append(kv.v[:past*d.KVD], a.v[:T*d.KVD]...)
 		kv.n = past + T
-		attnForward(a.o, nil, a.q, T, past, kv.k, kv.v, kv.n, d, lp.window, threads)
+		attnForward(m.prec, a.o, nil, a.q, T, past, kv.k, kv.v, kv.n, d, lp.window, threads)
 	}
 	copy(a.x2[:T*d.D], x[:T*d.D])
-	gemm(false, true, T, d.D, d.QD, 1, a.o, d.QD, lp.o.W, d.QD, 1, a.x2, d.D)
+	m.prec.gemm(false, true, T, d.D, d.QD, 1, a.o, d.QD, lp.o.W, d.QD, 1, a.x2, d.D)
 }
 
 // mlpForward computes out = x2 + down(silu(gate(norm(x2)))·up(norm(x2))).
 func (m *Model) mlpForward(lp *layerParams, a *layerActs, out []float32, T, threads int) {
 	d := &m.dims
 	rmsnormForward(a.xn2, a.rstd2, a.x2, lp.postNorm.W, T, d.D, d.eps)
-	linearForward(a.g, a.xn2, lp.gate, lp.gateb, T)
-	linearForward(a.u, a.xn2, lp.up, lp.upb, T)
+	linearForward(m.prec, a.g, a.xn2, lp.gate, lp.gateb, T)
+	linearForward(m.prec, a.u, a.xn2, lp.up, lp.upb, T)
 	parallelRows(T, threads, func(t0, t1 int) {
 		swigluForward(a.h[t0*d.FF:t1*d.FF], a.g[t0*d.FF:t1*d.FF], a.u[t0*d.FF:t1*d.FF])
 	})
 	copy(out[:T*d.D], a.x2[:T*d.D])
-	gemm(false, true, T, d.D, d.FF, 1, a.h, d.FF, lp.down.W, d.FF, 1, out, d.D)
+	m.prec.gemm(false, true, T, d.D, d.FF, 1, a.h, d.FF, lp.down.W, d.FF, 1, out, d.D)
 	if lp.downb != nil {
 		addBias(out, lp.downb.W, T)
 	}
@@ -321,7 +321,7 @@ func (m *Model) layerBackward(lp *layerParams, x []float32, a *layerActs, dx []f
 	// gradient into dg and the up gradient into du. h is dead once the
 	// down projection's backward has read it: its memory holds dg.
 	clear(ws.dh)
-	linearBackward(ws.dh, dx, a.h, lp.down, lp.downb, T)
+	linearBackward(m.prec, ws.dh, dx, a.h, lp.down, lp.downb, T)
 	dg, du := a.h, ws.du
 	clear(dg)
 	clear(du)
@@ -330,16 +330,16 @@ func (m *Model) layerBackward(lp *layerParams, x []float32, a *layerActs, dx []f
 		swigluBackward(dg[f0:f1], du[f0:f1], ws.dh[f0:f1], a.g[f0:f1], a.u[f0:f1])
 	})
 	clear(ws.dxn)
-	linearBackward(ws.dxn, dg, a.xn2, lp.gate, lp.gateb, T)
-	linearBackward(ws.dxn, du, a.xn2, lp.up, lp.upb, T)
+	linearBackward(m.prec, ws.dxn, dg, a.xn2, lp.gate, lp.gateb, T)
+	linearBackward(m.prec, ws.dxn, du, a.xn2, lp.up, lp.upb, T)
 	rmsnormBackward(dx, lp.postNorm.G, ws.dxn, a.x2, lp.postNorm.W, a.rstd2, T, d.D)
 	// Attention block.
 	clear(ws.do)
-	linearBackward(ws.do, dx, a.o, lp.o, nil, T)
+	linearBackward(m.prec, ws.do, dx, a.o, lp.o, nil, T)
 	clear(ws.dq)
 	clear(ws.dk)
 	clear(ws.dv)
-	attnBackward(ws.dq, ws.dk, ws.dv, ws.do, a.q, a.k, a.v, a.o, a.lse, T, d, lp.window, threads)
+	attnBackward(m.prec, ws.dq, ws.dk, ws.dv, ws.do, a.q, a.k, a.v, a.o, a.lse, T, d, lp.window, threads)
 	cos, sin := ws.cos, ws.sin
 	parallelRows(T, threads, func(t0, t1 int) {
 		h := d.HD / 2
@@ -347,8 +347,8 @@ func (m *Model) layerBackward(lp *layerParams, x []float32, a *layerActs, dx []f
 		ropeBackward(ws.dk[t0*d.KVD:t1*d.KVD], t1-t0, d.KV, d.HD, cos[t0*h:t1*h], sin[t0*h:t1*h])
 	})
 	clear(ws.dxn)
-	linearBackward(ws.dxn, ws.dq, a.xn1, lp.q, lp.qb, T)
-	linearBackward(ws.dxn, ws.dk, a.xn1, lp.k, lp.kb, T)
-	linearBackward(ws.dxn, ws.dv, a.xn1, lp.v, lp.vb, T)
+	linearBackward(m.prec, ws.dxn, ws.dq, a.xn1, lp.q, lp.qb, T)
+	linearBackward(m.prec, ws.dxn, ws.dk, a.xn1, lp.k, lp.kb, T)
+	linearBackward(m.prec, ws.dxn, ws.dv, a.xn1, lp.v, lp.vb, T)
 	rmsnormBackward(dx, lp.inNorm.G, ws.dxn, x, lp.inNorm.W, a.rstd1, T, d.D)
 }

@@ -123,7 +123,7 @@ func (m *Model) Prefill(c *KVCache, tokens, positions []int32) ([]float32, error
 	d := &m.dims
 	T := len(tokens)
 	logits := make([]float32, d.V)
-	gemm(false, true, 1, d.V, d.D, 1, m.ws.xf[(T-1)*d.D:], d.D, m.lmHead.W, d.D, 0, logits, d.V)
+	m.prec.gemm(false, true, 1, d.V, d.D, 1, m.ws.xf[(T-1)*d.D:], d.D, m.lmHead.W, d.D, 0, logits, d.V)
 	return logits, nil
 }
 

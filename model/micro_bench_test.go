@@ -46,8 +46,8 @@ func BenchmarkAttention(b *testing.B) {
 			c0 := cpuSeconds()
 			withTiles(ts[0], ts[1], func() {
 				for i := 0; i < b.N; i++ {
-					attnForward(o, lse, q, T, 0, k, v, T, d, 0, 0)
-					attnBackward(dq, dk, dv, do, q, k, v, o, lse, T, d, 0, 0)
+					attnForward(FP32, o, lse, q, T, 0, k, v, T, d, 0, 0)
+					attnBackward(FP32, dq, dk, dv, do, q, k, v, o, lse, T, d, 0, 0)
 				}
 			})
 			b.ReportMetric((cpuSeconds()-c0)*1e3/float64(b.N), "cpu-ms/op")

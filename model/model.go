@@ -24,6 +24,7 @@ type Model struct {
 	lmHead *Param // == embed when the embeddings are tied
 
 	dims dims
+	prec Precision // of the matrix multiplies (see SetPrecision)
 
 	mu sync.Mutex
 	ws workspace

@@ -64,14 +64,24 @@ func parallelRows(T, threads int, fn func(t0, t1 int)) {
 	})
 }
 
-// gemm is kernels.Sgemm: C = alpha·op(A)·op(B) + beta·C, row-major. The
-// kernel parallelises internally; use gemmSerial inside parallel loops.
-func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// gemm is C = alpha·op(A)·op(B) + beta·C, row-major, in precision p:
+// kernels.Sgemm for FP32, kernels.SgemmBF16 (operands rounded to
+// bfloat16, float32 accumulation) for BF16. The kernel parallelises
+// internally; use gemmSerial inside parallel loops.
+func (p Precision) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if p == BF16 {
+		kernels.SgemmBF16(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	kernels.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // gemmSerial is gemm without internal goroutines.
-func gemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func (p Precision) gemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if p == BF16 {
+		kernels.SgemmBF16Serial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	kernels.SgemmSerial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
@@ -234,10 +244,10 @@ func biasGrad(db, dy []float32, T int) {
 	}
 }
 
-// linearForward computes y = x·Wᵀ (+ b): x is T×nin, W nout×nin, y T×nout.
-func linearForward(y, x []float32, w, b *Param, T int) {
+// linearForward computes y = x·Wᵀ (+ b) in precision p: x is T×nin, W nout×nin, y T×nout.
+func linearForward(p Precision, y, x []float32, w, b *Param, T int) {
 	nout, nin := w.Shape[0], w.Shape[1]
-	gemm(false, true, T, nout, nin, 1, x, nin, w.W, nin, 0, y, nout)
+	p.gemm(false, true, T, nout, nin, 1, x, nin, w.W, nin, 0, y, nout)
 	if b != nil {
 		addBias(y, b.W, T)
 	}
@@ -245,12 +255,12 @@ func linearForward(y, x []float32, w, b *Param, T int) {
 
 // linearBackward adds dy·W to dx (skipped when dx is nil), dyᵀ·x to W's
 // gradient and dy's column sums to b's.
-func linearBackward(dx, dy, x []float32, w, b *Param, T int) {
+func linearBackward(p Precision, dx, dy, x []float32, w, b *Param, T int) {
 	nout, nin := w.Shape[0], w.Shape[1]
 	if dx != nil {
-		gemm(false, false, T, nin, nout, 1, dy, nout, w.W, nin, 1, dx, nin)
+		p.gemm(false, false, T, nin, nout, 1, dy, nout, w.W, nin, 1, dx, nin)
 	}
-	gemm(true, false, nout, nin, T, 1, dy, nout, x, nin, 1, w.G, nin)
+	p.gemm(true, false, nout, nin, T, 1, dy, nout, x, nin, 1, w.G, nin)
 	if b != nil {
 		biasGrad(b.G, dy, T)
 	}

@@ -5,8 +5,13 @@ scaling variants, repeat_kv GQA, RMSNorm, SwiGLU, causal and sliding-window
 masks), evaluated in float64 on small random models at non-contiguous
 position ids, plus three torch.optim.AdamW steps on a tiny model.
 
-Run from the repository root with torch 1.13:  /usr/bin/python3 scripts/model/gen_fixtures.py
-Outputs: model/testdata/<case>.json + <case>.bin, model/testdata/adamw-tiny.json.
+Also writes three cases under PyTorch's bf16 autocast (float32 weights,
+bfloat16 matmuls), for the bf16 precision of the Go model.
+
+Run from the repository root:  PY=$(bash scripts/pyenv.sh); $PY scripts/model/gen_fixtures.py
+(ONLY_BF16=1 writes only the autocast cases; the float64 ones were made with torch 1.13.)
+Outputs: model/testdata/<case>.json + <case>.bin, <case>-bf16.json + .bin,
+model/testdata/adamw-tiny.json.
 See model/testdata/README.md for the format.
 """
 import json
@@ -134,8 +139,9 @@ def forward(cfg, P, tokens, positions):
     freqs = pos[:, None] * inv[None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos() * attn_factor, emb.sin() * attn_factor
-    # Round cos/sin to float32 as the Go code does.
-    cos, sin = cos.float().double(), sin.float().double()
+    # Round cos/sin to float32 as the Go code does (then to the weights' dtype).
+    dt = P["model.embed_tokens.weight"].dtype
+    cos, sin = cos.float().to(dt), sin.float().to(dt)
     i = torch.arange(T)
     mask = i[None, :] <= i[:, None]  # key j <= query i
     W = cfg.get("sliding_window") or 0
@@ -178,7 +184,8 @@ def batch_loss(cfg, P, tokens, positions, masks):
     total, count, logits_all, logp_all = 0, 0, [], []
     for s, toks in enumerate(tokens):
         pos = positions[s] if positions[s] is not None else list(range(len(toks)))
-        logits = forward(cfg, P, toks, pos)
+        # The loss in the weights' dtype (as transformers upcasts logits).
+        logits = forward(cfg, P, toks, pos).to(P["model.embed_tokens.weight"].dtype)
         lp = torch.log_softmax(logits, dim=-1)
         tgt = torch.tensor(toks[1:])
         nll = -lp[:-1].gather(1, tgt[:, None])[:, 0]
@@ -277,6 +284,52 @@ def write_case(name, cfg, pos0, seed):
     print("%-16s loss_sum %.6f over %d tokens, %d bytes" % (name, loss.item(), count, len(blob)))
 
 
+# Cases also written under PyTorch's bf16 autocast (<case>-bf16.json/.bin).
+BF16_CASES = ["llama-tied", "qwen2-bias", "mistral-window"]
+
+
+def write_case_bf16(name, cfg, pos0, seed):
+    """The case's model (same seed, so the same weights) in float32 under
+    torch.autocast("cpu", dtype=torch.bfloat16): every matmul with bfloat16
+    operands, as a PyTorch user's one-line mixed precision. The loss and the
+    float32 parameter gradients are what that user gets."""
+    gen = torch.Generator().manual_seed(seed)
+    P64 = random_params(cfg, gen)
+    P = {n: P64[n].detach().float().requires_grad_(True) for n in P64}
+    V = cfg["vocab_size"]
+    tokens = [torch.randint(0, V, (16,), generator=gen).tolist(), torch.randint(0, V, (11,), generator=gen).tolist()]
+    positions = [pos0, None]
+    masks = [None, [True, True, False, True, True, True, False, False, True, True, False]]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, count, logits, logp = batch_loss(cfg, P, tokens, positions, masks)
+    loss = loss.float()
+    loss.backward()
+    blob = bytearray()
+    index = []
+    shapes = dict(param_names(cfg))
+    def put(kind, tname, t, shape):
+        t = t.detach().reshape(-1).float()
+        index.append({"kind": kind, "name": tname, "shape": shape, "offset": len(blob) // 4})
+        blob.extend(struct.pack("<%df" % t.numel(), *t.tolist()))
+    for n, _ in param_names(cfg):
+        put("weight", n, P[n], list(shapes[n]))
+    for n, _ in param_names(cfg):
+        put("grad", n, P[n].grad, list(shapes[n]))
+    for s in range(2):
+        put("logprobs", "seq%d" % s, logp[s], [len(tokens[s]) - 1])
+    man = {
+        "config": {k: v for k, v in cfg.items() if v is not None}, "tokens": tokens,
+        "positions": positions, "loss_mask": masks, "loss_sum": loss.item(), "n_tokens": count,
+        "tensors": index, "binary": name + "-bf16.bin", "torch_version": torch.__version__,
+        "precision": "torch.autocast(cpu, bfloat16), float32 weights",
+    }
+    with open(os.path.join(OUT, name + "-bf16.json"), "w") as f:
+        json.dump(man, f, indent=1)
+    with open(os.path.join(OUT, name + "-bf16.bin"), "wb") as f:
+        f.write(bytes(blob))
+    print("%-16s bf16 autocast loss_sum %.6f over %d tokens, %d bytes" % (name, loss.item(), count, len(blob)))
+
+
 def write_adamw():
     cfg = base_cfg(vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
                    num_attention_heads=2, num_key_value_heads=1, head_dim=4)
@@ -324,6 +377,11 @@ def write_adamw():
 
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
+    only_bf16 = os.environ.get("ONLY_BF16") == "1"
     for i, (name, cfg, pos0) in enumerate(CASES):
-        write_case(name, cfg, pos0, 1000 + i)
-    write_adamw()
+        if not only_bf16:
+            write_case(name, cfg, pos0, 1000 + i)
+        if name in BF16_CASES:
+            write_case_bf16(name, cfg, pos0, 1000 + i)
+    if not only_bf16:
+        write_adamw()

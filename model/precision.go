@@ -1,0 +1,75 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/longrecipe/longrecipe/kernels"
+)
+
+// Precision is the arithmetic of a model's matrix multiplies. Weights,
+// gradients, optimizer state, norms, softmax and loss stay float32 in
+// every precision.
+type Precision int
+
+const (
+	// FP32 multiplies in float32 (kernels.Sgemm). The default of New and
+	// Load.
+	FP32 Precision = iota
+	// BF16 rounds both operands of every matrix multiply of the forward
+	// and backward pass (projections, MLP, LM head, attention QKᵀ and PV
+	// and their gradients) to bfloat16 and accumulates in float32
+	// (kernels.SgemmBF16), like PyTorch's bf16 autocast on the CPU.
+	BF16
+)
+
+// String returns "fp32" or "bf16".
+func (p Precision) String() string {
+	switch p {
+	case FP32:
+		return "fp32"
+	case BF16:
+		return "bf16"
+	}
+	return fmt.Sprintf("Precision(%d)", int(p))
+}
+
+// ParsePrecision reads "fp32" or "bf16"; "" and "auto" mean
+// DefaultPrecision().
+func ParsePrecision(s string) (Precision, error) {
+	switch s {
+	case "fp32":
+		return FP32, nil
+	case "bf16":
+		return BF16, nil
+	case "", "auto":
+		return DefaultPrecision(), nil
+	}
+	return FP32, fmt.Errorf("precision %q: want bf16, fp32 or auto", s)
+}
+
+// DefaultPrecision is BF16 where the CPU multiplies bfloat16 faster than
+// float32 (AMX or AVX512_BF16, see kernels.HasFastBF16), FP32 elsewhere.
+func DefaultPrecision() Precision {
+	if kernels.HasFastBF16() {
+		return BF16
+	}
+	return FP32
+}
+
+// SetPrecision sets the arithmetic of m's matrix multiplies.
+func (m *Model) SetPrecision(p Precision) error {
+	if p != FP32 && p != BF16 {
+		return fmt.Errorf("model: unknown precision %d", int(p))
+	}
+	m.mu.Lock()
+	m.prec = p
+	m.mu.Unlock()
+	return nil
+}
+
+// Precision returns the arithmetic of m's matrix multiplies.
+func (m *Model) Precision() Precision {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.prec
+}
