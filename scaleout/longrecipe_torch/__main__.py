@@ -1,7 +1,6 @@
-"""python -m longrecipe_torch train --job JOB.json | doctor"""
+"""python -m longrecipe_torch train --job JOB.json [--job JOB2.json ...]"""
 
 import argparse
-import json
 import os
 import sys
 
@@ -16,26 +15,23 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train one stage from a job file")
     t.add_argument("--job", required=True, action="append", help="job file (repeat to run several stages in turn)")
-    sub.add_parser("doctor", help="print versions as JSON")
     a = ap.parse_args(argv)
-    if a.cmd == "doctor":
-        from .doctor import report
-
-        print(json.dumps(report()))
-        return 0
     try:
         from . import trainer
 
         trainer.run([trainer.read_job(j) for j in a.job])
     except Exception as e:  # one line for the launcher; the trace too on demand
-        from .trainer import StageError
-
-        if not isinstance(e, StageError) and os.environ.get("LONGRECIPE_TRACE"):
+        # trainer.StageError carries a message for the user as it is (the
+        # class may not be importable when torch is missing).
+        user = type(e).__name__ == "StageError"
+        if not user and os.environ.get("LONGRECIPE_TRACE"):
             import traceback
 
             traceback.print_exc()
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if not isinstance(e, StageError):
+        if isinstance(e, ModuleNotFoundError):
+            msg = f"{sys.executable} lacks the Python package {e.name!r}: run bash scripts/pyenv.sh (or longrecipe doctor)"
+        elif not user:
             msg = f"{type(e).__name__}: {msg}"
         _error(msg)
         return 130 if "interrupted at step" in msg else 1
