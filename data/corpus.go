@@ -1,10 +1,8 @@
 package data
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,6 +11,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/longrecipe/longrecipe/internal/lines"
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // Document is one corpus document: text to tokenize, or token ids when the
@@ -248,6 +249,12 @@ func (m *multiCorpus) Close() error {
 	return nil
 }
 
+// MaxDocumentBytes bounds one document of a corpus: a JSONL line, a
+// plain-text file, a Parquet value. A larger one is refused with its file,
+// line (or row) and length before it is held in memory, so a corrupt or
+// hostile corpus costs an error, not all of RAM.
+const MaxDocumentBytes = 64 << 20
+
 // textFile is a plain-text file holding one document.
 type textFile struct {
 	path string
@@ -259,9 +266,20 @@ func (t *textFile) Next() (Document, error) {
 		return Document{}, io.EOF
 	}
 	t.done = true
-	b, err := os.ReadFile(t.path)
+	f, err := paths.OpenRegular(t.path)
 	if err != nil {
 		return Document{}, fmt.Errorf("read corpus: %w", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > MaxDocumentBytes {
+		return Document{}, fmt.Errorf("%s: %d bytes, over the limit of %d bytes for one document", t.path, st.Size(), MaxDocumentBytes)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxDocumentBytes+1))
+	if err != nil {
+		return Document{}, fmt.Errorf("read corpus: %w", err)
+	}
+	if len(b) > MaxDocumentBytes {
+		return Document{}, fmt.Errorf("%s: over the limit of %d bytes for one document", t.path, MaxDocumentBytes)
 	}
 	return Document{Source: t.path, Text: string(b)}, nil
 }
@@ -272,41 +290,28 @@ func (t *textFile) Close() error { return nil }
 type jsonlFile struct {
 	path string
 	f    *os.File
-	br   *bufio.Reader
-	line int
+	lr   *lines.Reader
 	opts *CorpusOptions
 }
 
 func openJSONL(path string, opts *CorpusOptions) (*jsonlFile, error) {
-	f, err := os.Open(path)
+	f, err := paths.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("open corpus: %w", err)
 	}
-	return &jsonlFile{path: path, f: f, br: bufio.NewReaderSize(f, 1<<20), opts: opts}, nil
+	return &jsonlFile{path: path, f: f, lr: lines.New(f, path, MaxDocumentBytes), opts: opts}, nil
 }
 
 func (j *jsonlFile) Next() (Document, error) {
 	for {
-		var line []byte
-		for {
-			chunk, err := j.br.ReadSlice('\n')
-			line = append(line, chunk...)
-			if errors.Is(err, bufio.ErrBufferFull) {
-				continue
-			}
-			if err != nil && err != io.EOF {
-				return Document{}, fmt.Errorf("read %s: %w", j.path, err)
-			}
-			if err == io.EOF && len(line) == 0 {
-				return Document{}, io.EOF
-			}
-			break
+		line, err := j.lr.Next()
+		if err != nil {
+			return Document{}, err // io.EOF, or an error naming file and line
 		}
-		j.line++
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		return Document{Source: j.path + ":" + strconv.Itoa(j.line), raw: line, opts: j.opts}, nil
+		return Document{Source: j.path + ":" + strconv.Itoa(j.lr.Line()), raw: bytes.Clone(line), opts: j.opts}, nil
 	}
 }
 

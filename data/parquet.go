@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -32,7 +33,7 @@ type parquetFile struct {
 }
 
 func openParquet(path string, opts *CorpusOptions) (*parquetFile, error) {
-	f, err := os.Open(path)
+	f, err := paths.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("open corpus: %w", err)
 	}
@@ -138,6 +139,9 @@ func (p *parquetFile) Next() (Document, error) {
 			if v.Kind() != parquet.ByteArray {
 				return Document{}, fmt.Errorf("%s: column %q holds %v, not strings", p.path, p.name, v.Kind())
 			}
+			if n := len(v.ByteArray()); n > MaxDocumentBytes {
+				return Document{}, fmt.Errorf("%s: %d bytes, over the limit of %d bytes for one document", src, n, MaxDocumentBytes)
+			}
 			return Document{Source: src, Text: string(v.ByteArray())}, nil
 		}
 		var d Document
@@ -158,6 +162,9 @@ func (p *parquetFile) Next() (Document, error) {
 			}
 			if id < 0 || id > 1<<31-1 {
 				return Document{}, fmt.Errorf("%s row %d: token id %d out of range", p.path, p.row, id)
+			}
+			if len(p.cur) >= MaxDocumentBytes/4 {
+				return Document{}, fmt.Errorf("%s row %d: more than %d token ids, over the limit for one document", p.path, p.row, MaxDocumentBytes/4)
 			}
 			p.cur = append(p.cur, int32(id))
 		}
