@@ -4,16 +4,19 @@ checkpointed (transformers gradient checkpointing, non-reentrant), SDPA
 attention, the LM head + cross-entropy computed ce_chunk tokens at a time and
 recomputed in backward, AdamW.
 
-Usage: python measure_step.py '{"config": {...LlamaConfig kwargs...},
-       "tokens": 2048, "precision": "fp32"|"bf16", "ce_chunk": 512}'
+Usage: python measure_step.py '[{"config": {...LlamaConfig kwargs...},
+       "tokens": 2048, "precision": "fp32"|"bf16", "ce_chunk": 512}, ...]'
 
-precision "bf16" is autocast(bfloat16) over fp32 parameters (the backend's
-"bf16" on CUDA, run here on the CPU). Prints one JSON object, bytes:
+precision "bf16" is autocast(bfloat16, cache_enabled=False) over fp32
+parameters (the backend's "bf16" on CUDA, run here on the CPU). Prints one
+JSON line per case, bytes:
   params, grads, optimizer   -- counted from the tensors after a step (exact)
-  peak_fwd_bwd               -- MemTracker peak over forward+backward of the
-                                second step (optimizer states present, grads
-                                freed by zero_grad), all categories
-  peak_activations           -- peak of (activation + temp) over the same span
+  peak_fwd_bwd               -- MemTracker peak over forward+backward of a
+                                second step, each parameter gradient dropped
+                                as soon as it is accumulated (so the peak is
+                                the activations'), all categories
+  peak_categories            -- that peak by MemTracker category (act + temp
+                                are the activations)
 """
 import json
 import sys
@@ -41,9 +44,13 @@ def loss_of(model, ids, pos, chunk):
 
 
 def main():
-    args = json.loads(sys.argv[1])
-    torch.manual_seed(0)
     torch.set_num_threads(1)
+    for case in json.loads(sys.argv[1]):
+        print(json.dumps(measure(case)), flush=True)
+
+
+def measure(args):
+    torch.manual_seed(0)
     cfg = LlamaConfig(**args["config"], attn_implementation="sdpa", use_cache=False)
     model = LlamaForCausalLM(cfg)
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -56,28 +63,34 @@ def main():
     amp = args["precision"] == "bf16"
 
     def fwd_bwd():
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp, cache_enabled=False):
             loss = loss_of(model, ids, pos, args["ce_chunk"])
         loss.backward()
 
-    fwd_bwd()
+    fwd_bwd()  # untracked: the gradients and, after a step, m and v to count
     opt.step()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
     opt.zero_grad(set_to_none=True)
+    # Drop every parameter gradient as soon as it is accumulated, so that the
+    # tracked peak is the activations' own (as under FSDP, where a GPU keeps
+    # only its gradient shard), not where the full gradients happen to peak.
+    hooks = [p.register_post_accumulate_grad_hook(lambda p: setattr(p, "grad", None)) for p in model.parameters()]
     mt = MemTracker()
     mt.track_external(model, opt)
     with mt:
         fwd_bwd()
+    for h in hooks:
+        h.remove()
     peak = mt.get_tracker_snapshot("peak")[torch.device("cpu")]
     cats = {str(k).split(".")[-1].lower(): v for k, v in peak.items()}
     nbytes = lambda ts: sum(t.numel() * t.element_size() for t in ts)
-    out = {
+    return {
         "params": nbytes(model.parameters()),
-        "grads": nbytes(p.grad for p in model.parameters() if p.grad is not None),
+        "grads": nbytes(grads),
         "optimizer": nbytes(v for st in opt.state.values() for v in st.values() if torch.is_tensor(v) and v.dim() > 0),
         "peak_fwd_bwd": cats.get("total", 0),
         "peak_categories": cats,
     }
-    print(json.dumps(out))
 
 
 if __name__ == "__main__":
