@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/longrecipe/longrecipe/torchlaunch"
+)
+
+const llama3Dir = "../../plan/testdata/llama-3-8b"
+
+func TestPlanCommand(t *testing.T) {
+	launch := filepath.Join(t.TempDir(), "launch.json")
+	out, errOut, code := hfRunCLI("plan", llama3Dir, "--target-length", "128k", "--ratio", "0.3", "--gpus", "8", "--gpu-mem", "80", "--write-launch", launch)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"8.03B parameters (from config.json sizes)", "train 39322 tokens", "sharding fsdp, cpu offload false, sequence parallel 1",
+		"weights (fp32 master)", "activations", "wall-clock", "OK: ready to launch"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	l, err := torchlaunch.LoadLaunch(launch)
+	if err != nil || l.NprocPerNode != 8 || l.Sharding != "fsdp" {
+		t.Errorf("launch config %+v: %v", l, err)
+	}
+
+	out, errOut, code = hfRunCLI("plan", llama3Dir, "--json", "--target-length", "131072", "--gpus", "1", "--gpu-mem", "80", "--tokens-per-sec", "1500")
+	if code != 0 {
+		t.Fatalf("--json exit %d: %s", code, errOut)
+	}
+	var p struct {
+		Offload bool `json:"cpu_offload"`
+		Time    struct {
+			Source string `json:"throughput_source"`
+		} `json:"time"`
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil || !p.Offload || p.Time.Source != "measured" {
+		t.Errorf("json %v: %s", err, out)
+	}
+}
+
+func TestPlanCommandErrors(t *testing.T) {
+	bad := t.TempDir()
+	os.WriteFile(filepath.Join(bad, "config.json"), []byte(`{"model_type":"llama","vocab_size":10}`), 0o644)
+	launch := filepath.Join(t.TempDir(), "launch.json")
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"plan", llama3Dir}, 2, "--target-length, --gpus and --gpu-mem are required"},
+		{[]string{"plan", "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k"}, 2, "exactly one model folder"},
+		{[]string{"plan", llama3Dir, "--gpus", "8", "--gpu-mem", "80", "--target-length", "big"}, 2, "--target-length"},
+		{[]string{"plan", llama3Dir, "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k", "--offload", "maybe"}, 2, "--offload"},
+		{[]string{"plan", llama3Dir, "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k", "--steps", "0"}, 2, "--steps 0"},
+		{[]string{"plan", llama3Dir, "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k", "--ratio", "2"}, 1, "ratio 2"},
+		{[]string{"plan", llama3Dir, "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k", "--sharding", "zero3"}, 1, `sharding "zero3"`},
+		{[]string{"plan", bad, "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k"}, 1, "missing required field hidden_size"},
+		{[]string{"plan", llama3Dir, "--gpus", "1", "--gpu-mem", "24", "--target-length", "128k", "--write-launch", launch}, 1, "not writing a launcher config"},
+		{[]string{"plan", llama3Dir, "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k", "--sp", "3"}, 1, "plan failed its checks"},
+	}
+	for _, tc := range tests {
+		_, errOut, code := hfRunCLI(tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q on one line", tc.args[1:], code, errOut, tc.code, tc.want)
+		}
+	}
+	if _, err := os.Stat(launch); err == nil {
+		t.Error("a failing plan wrote its launcher config")
+	}
+}
