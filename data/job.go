@@ -128,6 +128,9 @@ func RunJob(ctx context.Context, j Job) (*shards.Manifest, error) {
 		return nil, err
 	}
 	counts, err := Prepare(ctx, j.Input, cfg, w)
+	if err == nil && w.Rows() == 0 {
+		err = fmt.Errorf("prepare %s: no rows: %d documents read, skipped %v (too short for a row of %d tokens?)", j.Input, counts.DocumentsRead, counts.DocumentsSkipped, ls)
+	}
 	if err != nil {
 		w.Abort()
 		return nil, err

@@ -76,6 +76,9 @@ type Writer struct {
 	rowsAll   int64
 	tokensAll int64
 	closed    bool
+	// created lists the folders Create made, deepest first; Abort removes
+	// those left empty.
+	created []string
 }
 
 // Create starts a dataset in dir (created if missing). Data files of an
@@ -91,6 +94,7 @@ func Create(dir string, opts WriterOptions) (*Writer, error) {
 	if opts.MaxShardBytes <= 0 {
 		opts.MaxShardBytes = DefaultShardBytes
 	}
+	created := missingDirs(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create dataset directory: %w", err)
 	}
@@ -99,7 +103,22 @@ func Create(dir string, opts WriterOptions) (*Writer, error) {
 	if err := os.Remove(filepath.Join(dir, ManifestName)); err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("remove old manifest: %w", err)
 	}
-	return &Writer{dir: dir, opts: opts}, nil
+	return &Writer{dir: dir, opts: opts, created: created}, nil
+}
+
+// missingDirs returns dir and those of its parents that do not exist yet,
+// deepest first.
+func missingDirs(dir string) []string {
+	var out []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || !os.IsNotExist(err) {
+			return out
+		}
+		out = append(out, d)
+		if filepath.Dir(d) == d {
+			return out
+		}
+	}
 }
 
 // dataFileName is the name of data file i of a format.
@@ -224,11 +243,21 @@ func (w *Writer) Close(m Manifest) error {
 	return nil
 }
 
-// Abort discards the data file being written; no manifest is written.
+// Abort discards the data files written so far (no manifest is written)
+// and removes the folders Create made when nothing else is in them, so a
+// failed run leaves no partial dataset or empty folder behind.
 func (w *Writer) Abort() {
 	w.closed = true
 	if w.cur != nil {
 		w.cur.abort()
 		w.cur = nil
+	}
+	for _, sh := range w.shards {
+		os.Remove(filepath.Join(w.dir, sh.File))
+	}
+	for _, d := range w.created {
+		if os.Remove(d) != nil { // not empty (finished data files) or gone
+			return
+		}
 	}
 }

@@ -16,7 +16,7 @@ func init() {
 	})
 }
 
-const initUsage = "init --config config.json --output DIR [--seed N] [--dtype f32|bf16|f16]"
+const initUsage = "init --config config.json --output DIR [--seed N] [--dtype f32|bf16|f16] [--force]"
 
 func runInit(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "init", initUsage,
@@ -27,6 +27,7 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 	output := fs.String("output", "", "folder to write")
 	seed := fs.Int64("seed", 1, "random seed")
 	dtype := fs.String("dtype", "f32", "stored dtype: f32, bf16 or f16")
+	force := fs.Bool("force", false, "replace an existing non-empty output folder")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -40,6 +41,9 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 	case "f32", "bf16", "f16":
 	default:
 		return usageErrorf("--dtype %q: want f32, bf16 or f16", *dtype)
+	}
+	if err := checkWrite("init", *output, *force, *config); err != nil {
+		return err
 	}
 	cfg, err := hf.LoadConfig(*config)
 	if err != nil {

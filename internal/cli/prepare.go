@@ -22,7 +22,7 @@ func init() {
 
 const prepareUsage = "prepare [--tokenizer F] --input SRC --method longrecipe|pose|randpos|full|replay " +
 	"--target-length Lt (--train-length Ls | --ratio 0.3) [--impactful FILE|digits] [--drop-prob p | --select-ratio r] " +
-	"[--seed S] [--threads N] --output DIR [--format shards|jsonl|parquet]"
+	"[--seed S] [--threads N] --output DIR [--format shards|jsonl|parquet] [--force]"
 
 // parseLength parses a token count: an integer, or one with a k (×1024) or
 // m (×1048576) suffix, so 80k = 81920 and 128k = 131072.
@@ -63,6 +63,7 @@ func runPrepare(ctx context.Context, env *Env, args []string) error {
 	seed := fs.Uint64("seed", 2027, "random seed")
 	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
 	output := fs.String("output", "", "output dataset folder (required)")
+	force := fs.Bool("force", false, "replace an existing non-empty output folder")
 	formatS := fs.String("format", "shards", "data file format: shards (native), jsonl or parquet")
 	shardMB := fs.Int64("shard-mb", 256, "start a new data file after about this many MiB")
 	textField := fs.String("text-field", "text", "JSONL/Parquet field holding text")
@@ -164,6 +165,13 @@ func runPrepare(ctx context.Context, env *Env, args []string) error {
 	if method == data.Replay || *replayInput != "" {
 		job.Replay = &data.ReplayConfig{Input: *replayInput, PromptField: *promptField, ResponseField: *responseField,
 			Separator: *separator, MaskPrompt: *maskPrompt, Fraction: *replayFraction}
+	}
+	impactfulFile := *impactful
+	if impactfulFile == "digits" {
+		impactfulFile = ""
+	}
+	if err := checkWrite("prepare", *output, *force, *input, *tokPath, *replayInput, impactfulFile); err != nil {
+		return err
 	}
 	m, err := data.RunJob(ctx, job)
 	if err != nil {

@@ -273,3 +273,50 @@ func TestParseLength(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepareFailuresLeaveNothing: prepare refuses to replace an existing
+// dataset without --force, fails (exit 1, a clear message) when no
+// document gives a row, and leaves no folder behind after a failed input.
+func TestPrepareFailuresLeaveNothing(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "ids.jsonl")
+	os.WriteFile(in, []byte(`{"input_ids": [1, 2, 3]}`+"\n"), 0o644)
+	args := func(in, out string, more ...string) []string {
+		return append([]string{"prepare", "--input", in, "--output", out, "--method", "randpos", "--target-length", "1000", "--train-length", "300"}, more...)
+	}
+	out := filepath.Join(dir, "new", "out")
+	code, _, stderr := prepRunCLI(args(in, out)...)
+	if code != 1 || !strings.Contains(stderr, "no rows: 1 documents read") {
+		t.Errorf("0 rows: exit %d, %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
+		t.Error("a prepare with 0 rows left its folder")
+	}
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte("{not json\n"), 0o644)
+	if code, _, stderr := prepRunCLI(args(bad, out)...); code != 1 || !strings.Contains(stderr, "bad.jsonl:1") {
+		t.Errorf("bad input: exit %d, %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
+		t.Error("a failed prepare left its folder")
+	}
+	var sb strings.Builder
+	for range 3 {
+		sb.WriteString(`{"input_ids": [` + strings.Repeat("5, ", 299) + "5]}\n")
+	}
+	os.WriteFile(in, []byte(sb.String()), 0o644)
+	if code, _, stderr := prepRunCLI(args(in, out)...); code != 0 {
+		t.Fatalf("exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := prepRunCLI(args(in, out)...); code != 1 || !strings.Contains(stderr, "not empty (use --force") {
+		t.Errorf("existing output: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := prepRunCLI(args(in, out, "--force")...); code != 0 {
+		t.Errorf("--force: exit %d, %s", code, stderr)
+	}
+	link := filepath.Join(dir, "link")
+	os.Symlink(dir, link)
+	if code, _, stderr := prepRunCLI(args(in, link, "--force")...); code != 1 || !strings.Contains(stderr, "contains the input") {
+		t.Errorf("output is a link to the input's folder: exit %d, %s", code, stderr)
+	}
+}
