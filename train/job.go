@@ -30,6 +30,10 @@ type FolderJob struct {
 	Threads int
 	// Checkpointing enables activation recomputation.
 	Checkpointing bool
+	// Precision of the matrix multiplies (model.FP32, the zero value, or
+	// model.BF16). BF16 is recorded in the checkpoints' settings; FP32
+	// records nothing, so fp32 checkpoints are those of earlier versions.
+	Precision model.Precision
 	// SaveDType is the final model's dtype ("" = the input's torch_dtype,
 	// else float32).
 	SaveDType string
@@ -41,8 +45,8 @@ type FolderJob struct {
 // RunFolder loads the model, opens the data and runs (or resumes) the
 // training described by j.
 //
-// The checkpoints record Threads and Checkpointing with the
-// hyperparameters (a different thread count could change the sums), not
+// The checkpoints record Threads, Checkpointing and a bf16 Precision with
+// the hyperparameters (a different thread count could change the sums), not
 // the input paths: a resumed run takes every weight from the checkpoint,
 // and the data is compared by its row count and a fingerprint.
 func RunFolder(ctx context.Context, j FolderJob) (*Result, error) {
@@ -72,6 +76,9 @@ func RunFolder(ctx context.Context, j FolderJob) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.SetPrecision(j.Precision); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	dtype := j.SaveDType
 	if dtype == "" {
 		dtype = m.Cfg.TorchDtype
@@ -96,6 +103,9 @@ func RunFolder(ctx context.Context, j FolderJob) (*Result, error) {
 	}
 	extra["threads"] = strconv.Itoa(threads)
 	extra["checkpointing"] = strconv.FormatBool(j.Checkpointing)
+	if j.Precision != model.FP32 {
+		extra["precision"] = j.Precision.String()
+	}
 	h.Extra = extra
 	return Run(ctx, Config{
 		Hyper:           h,

@@ -28,6 +28,7 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 	tokPath := fs.String("tokenizer", "", "tokenizer.json (default: the model folder's)")
 	prompt := fs.String("prompt", "", "prompt text")
 	maxNew := fs.Int("max-new-tokens", 64, "most tokens to generate")
+	prec := precisionFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -49,6 +50,9 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 	}
 	m, err := model.Load(*modelDir)
 	if err != nil {
+		return err
+	}
+	if err := setPrecision(m, *prec); err != nil {
 		return err
 	}
 	stops := map[int32]bool{}

@@ -53,6 +53,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	output := fs.String("output", "", "output JSONL file, or - for stdout")
 	maxTokens := fs.Int("max-tokens", 0, "longest row accepted, in tokens (0: 4 × the model's max_position_embeddings)")
 	force := fs.Bool("force", false, "replace an existing output file")
+	prec := precisionFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -70,6 +71,9 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	}
 	m, err := model.Load(*modelDir)
 	if err != nil {
+		return err
+	}
+	if err := setPrecision(m, *prec); err != nil {
 		return err
 	}
 	if *maxTokens == 0 {

@@ -54,6 +54,7 @@ func TestInitScore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.SetPrecision(model.DefaultPrecision()) // score's default --precision auto
 	in := filepath.Join(t.TempDir(), "in.jsonl")
 	rows := `{"input_ids": [1, 5, 7, 9, 11]}
 {"input_ids": [3, 4, 5], "position_ids": [0, 10, 20], "text": "ignored"}

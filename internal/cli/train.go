@@ -54,6 +54,7 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	seed := fs.Int64("seed", 2027, "random seed, recorded in checkpoints (training draws no random numbers: rows in file order, no dropout)")
 	every := fs.Int("checkpoint-every", 10, "write a checkpoint every N steps (0: only at the end and on interrupt)")
 	saveDtype := fs.String("save-dtype", "", "dtype of the final model.safetensors: float32, bfloat16 or float16 (default: the input config's torch_dtype, float32 if it has none)")
+	prec := precisionFlag(fs)
 	checkpointing := fs.Bool("checkpointing", true, "activation checkpointing: recompute each layer's activations in the backward pass (less memory, one more forward pass)")
 	threads := fs.Int("threads", 0, "goroutines for attention and elementwise work (0: all CPUs); part of the checkpointed settings")
 	force := fs.Bool("force", false, "resume even if the checkpoint was made with other settings")
@@ -99,15 +100,18 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	if *backend == "go" && (*launchCfg != "" || *nproc != 0 || *nnodes != 0 || *nodeRank >= 0 || *masterAddr != "" || *masterPort != 0) {
 		return usageErrorf("--launch-config, --nproc, --nnodes, --node-rank, --master-addr and --master-port need --backend torch")
 	}
+	precision, err := parsePrecision(*prec)
+	if err != nil {
+		return err
+	}
 	h := train.Hyper{Steps: *steps, Batch: *batch, GradAccum: *accum, Schedule: *schedule, LR: *lr, Warmup: *warmup, MinLR: *minLR, GradClip: *clip, Seed: *seed}
 	h.SetAdamW(train.AdamWConfig{Beta1: *beta1, Beta2: *beta2, Eps: *eps, WeightDecay: *wd, DecayAll: *decayAll})
 	job := train.FolderJob{
 		Hyper: h, From: *modelDir, Data: *data, Output: *output, CheckpointEvery: *every,
 		Threads: *threads, Checkpointing: *checkpointing, SaveDType: *saveDtype, Force: *force,
-		Progress: env.Stderr, Log: env.Stderr,
+		Progress: env.Stderr, Log: env.Stderr, Precision: precision,
 	}
 	var res *train.Result
-	var err error
 	if *backend == "torch" {
 		l, lerr := launchSettings(*launchCfg, *nproc, *nnodes, *nodeRank, *masterAddr, *masterPort)
 		if lerr != nil {

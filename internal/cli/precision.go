@@ -1,0 +1,31 @@
+package cli
+
+import (
+	"flag"
+
+	"github.com/longrecipe/longrecipe/model"
+)
+
+// precisionFlag adds --precision, the arithmetic of the model's matrix
+// multiplies, to fs (train, score, generate, eval).
+func precisionFlag(fs *flag.FlagSet) *string {
+	return fs.String("precision", "auto", "matrix multiplies: bf16 (bfloat16 operands, float32 accumulation; weights, optimizer, norms, softmax and loss stay float32), fp32, or auto (bf16 where the CPU has AVX512_BF16 or AMX, else fp32)")
+}
+
+// parsePrecision reads a --precision value.
+func parsePrecision(s string) (model.Precision, error) {
+	p, err := model.ParsePrecision(s)
+	if err != nil {
+		return model.FP32, usageErrorf("--%v", err)
+	}
+	return p, nil
+}
+
+// setPrecision reads a --precision value and sets it on m.
+func setPrecision(m *model.Model, s string) error {
+	p, err := parsePrecision(s)
+	if err != nil {
+		return err
+	}
+	return m.SetPrecision(p)
+}
