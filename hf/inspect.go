@@ -57,7 +57,7 @@ type ShardSummary struct {
 // Inspect reads dir's config.json and safetensors headers (no tensor data)
 // and summarises the model.
 func Inspect(dir string) (*Summary, error) {
-	cfg, ck, err := openModelDir(dir)
+	cfg, ck, err := OpenModelDir(dir)
 	if err != nil {
 		return nil, err
 	}

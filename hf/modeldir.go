@@ -24,7 +24,7 @@ var TokenizerFiles = []string{
 // a corrupt config is refused before a model of its size is allocated. The
 // caller closes the checkpoint.
 func ReadModelDir(dir string) (*Config, *Checkpoint, error) {
-	cfg, ck, err := openModelDir(dir)
+	cfg, ck, err := OpenModelDir(dir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -35,8 +35,10 @@ func ReadModelDir(dir string) (*Config, *Checkpoint, error) {
 	return cfg, ck, nil
 }
 
-// openModelDir is ReadModelDir without CheckWeights.
-func openModelDir(dir string) (*Config, *Checkpoint, error) {
+// OpenModelDir is ReadModelDir without CheckWeights, for tools that handle
+// tensors one by one whatever their names and never allocate a model of
+// the config's size (merge, inspect). The config itself is validated.
+func OpenModelDir(dir string) (*Config, *Checkpoint, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("model folder: %w", err)

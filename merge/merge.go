@@ -10,14 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/longrecipe/longrecipe/hf"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/internal/progress"
 )
 
@@ -132,7 +133,7 @@ func Merge(ctx context.Context, models []string, output string, opts Options) (*
 		}
 	}()
 	for i, dir := range models {
-		cfgs[i], cks[i], err = hf.ReadModelDir(dir)
+		cfgs[i], cks[i], err = hf.OpenModelDir(dir) // tensors are streamed: no model-sized allocation
 		if err != nil {
 			return nil, fmt.Errorf("merge: %w", err)
 		}
@@ -150,6 +151,11 @@ func Merge(ctx context.Context, models []string, output string, opts Options) (*
 	parent := filepath.Dir(filepath.Clean(output))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
+	}
+	stale, err := removeStale(output)
+	res.Notes = append(res.Notes, stale...)
+	if err != nil {
+		return nil, err
 	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(output)+".tmp-*")
 	if err != nil {
@@ -188,35 +194,36 @@ func Merge(ctx context.Context, models []string, output string, opts Options) (*
 	return res, nil
 }
 
-// checkOutput refuses an output that is one of the inputs, or an existing
-// non-empty folder unless overwrite is set.
+// checkOutput refuses an output that resolves (symbolic links included) to
+// one of the inputs, lies inside one or contains one, and an existing
+// output unless overwrite is set (the --force rule of every command).
 func checkOutput(output string, models []string, overwrite bool) error {
 	if output == "" {
 		return errors.New("merge: no output folder")
 	}
-	st, err := os.Stat(output)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	if err := paths.CheckOutput("merge", output, models...); err != nil {
+		return err
 	}
+	return paths.CheckReplace("merge", output, overwrite)
+}
+
+// removeStale deletes the temporary folders that an interrupted merge into
+// output left next to it (".NAME.tmp-*", up to the size of a model each)
+// and returns notes naming them.
+func removeStale(output string) ([]string, error) {
+	pattern := filepath.Join(filepath.Dir(filepath.Clean(output)), "."+filepath.Base(output)+".tmp-*")
+	stale, err := filepath.Glob(pattern)
 	if err != nil {
-		return fmt.Errorf("merge: %w", err)
+		return nil, fmt.Errorf("merge: %w", err)
 	}
-	if !st.IsDir() {
-		return fmt.Errorf("merge: output %s exists and is not a folder", output)
-	}
-	for _, m := range models {
-		if ms, err := os.Stat(m); err == nil && os.SameFile(ms, st) {
-			return fmt.Errorf("merge: output %s is also an input model", output)
+	var notes []string
+	for _, dir := range stale {
+		if err := os.RemoveAll(dir); err != nil {
+			return notes, fmt.Errorf("merge: remove stale temporary folder: %w", err)
 		}
+		notes = append(notes, fmt.Sprintf("removed %s, left by an interrupted merge", dir))
 	}
-	entries, err := os.ReadDir(output)
-	if err != nil {
-		return fmt.Errorf("merge: %w", err)
-	}
-	if len(entries) > 0 && !overwrite {
-		return fmt.Errorf("merge: output folder %s is not empty (use --force to replace it)", output)
-	}
-	return nil
+	return notes, nil
 }
 
 // replaceDir renames the finished folder tmp to output, replacing an
@@ -317,7 +324,7 @@ func plan(ctx context.Context, models []string, cks []*hf.Checkpoint, weights []
 			switch {
 			case !ok:
 				return nil, 0, fmt.Errorf("merge: tensor %q of %s is missing from %s", name, models[0], models[i+1])
-			case !sameShape(info.Shape, other.Shape):
+			case !slices.Equal(info.Shape, other.Shape):
 				return nil, 0, fmt.Errorf("merge: tensor %q has shape %v in %s but %v in %s", name, info.Shape, models[0], other.Shape, models[i+1])
 			case info.DType != other.DType:
 				return nil, 0, fmt.Errorf("merge: tensor %q has dtype %s in %s but %s in %s", name, info.DType, models[0], other.DType, models[i+1])
@@ -377,6 +384,9 @@ func averager(ctx context.Context, models []string, cks []*hf.Checkpoint, weight
 				}
 				w := weights[k]
 				for j, v := range in[:m] {
+					if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+						return fmt.Errorf("tensor %q of %s has the value %v at element %d; refusing to merge non-finite weights", info.Name, models[k], v, start+int64(j))
+					}
 					acc[j] += w * float64(v)
 				}
 			}
@@ -409,18 +419,6 @@ func copySource(models []string, cks []*hf.Checkpoint, info hf.TensorInfo) (hf.T
 	}
 	name := info.Name
 	return hf.TensorSource{Name: name, Shape: info.Shape, DType: info.DType, Raw: func() ([]byte, error) { return cks[0].Raw(name) }}, nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func describe(models []string, weights []float64) string {

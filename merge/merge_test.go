@@ -246,7 +246,7 @@ func TestWeightsAndOutput(t *testing.T) {
 	if _, err := Merge(ctx, models[:1], t.TempDir(), Options{}); err == nil {
 		t.Error("one model accepted")
 	}
-	if _, err := Merge(ctx, []string{"testdata/f32-c", "testdata/f32-c"}, "testdata/f32-c", Options{Overwrite: true}); err == nil || !strings.Contains(err.Error(), "also an input") {
+	if _, err := Merge(ctx, []string{"testdata/f32-c", "testdata/f32-c"}, "testdata/f32-c", Options{Overwrite: true}); err == nil || !strings.Contains(err.Error(), "is the input") {
 		t.Errorf("output = input: %v", err)
 	}
 	out := t.TempDir()
