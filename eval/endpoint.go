@@ -7,15 +7,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Endpoint is a client of an OpenAI-compatible completions API (vLLM,
 // llama.cpp server, Ollama, ...): POST {base}/v1/completions with greedy
 // decoding (temperature 0).
+//
+// Time is bounded at every step: connecting (ConnectTimeout), one request
+// (Timeout), and a hung server: a request that times out is not retried
+// (the server is hung or overloaded; retrying would multiply the wait), and
+// after MaxTimeouts timed-out requests in a row every later call fails at
+// once. So with the defaults a hung endpoint costs at most
+// MaxTimeouts × Timeout = 15 minutes for a whole evaluation.
 type Endpoint struct {
 	// URL is the completions address, ending in /v1/completions.
 	URL string
@@ -23,16 +33,38 @@ type Endpoint struct {
 	ModelName string
 	// APIKey, when not empty, is sent as a bearer token.
 	APIKey string
-	// Timeout bounds one request (default 10 minutes: long prompts).
+	// Timeout bounds one request, from sending it to the end of the answer
+	// (DefaultTimeout: room for the prefill of a long prompt).
 	Timeout time.Duration
+	// ConnectTimeout bounds opening the connection (DefaultConnectTimeout).
+	// It applies when Client is nil.
+	ConnectTimeout time.Duration
+	// MaxTimeouts is how many requests in a row may time out before the
+	// endpoint is declared hung and every call fails at once (0: never).
+	MaxTimeouts int
+	// MaxAnswerBytes bounds an answer (DefaultMaxAnswerBytes); a longer one
+	// is an error that says it was cut.
+	MaxAnswerBytes int64
 	// Retries is how many times a failed request is repeated (network
-	// errors, timeouts, HTTP 429 and 5xx); other errors are not retried.
+	// errors, HTTP 429 and 5xx); time-outs and other errors are not.
 	Retries int
 	// Backoff is the wait before the first retry; it doubles each time.
 	Backoff time.Duration
-	// Client sends the requests (default http.DefaultClient).
+	// Client sends the requests (default: one with ConnectTimeout).
 	Client *http.Client
+
+	timeouts  atomic.Int32 // timed-out requests in a row
+	clientMu  sync.Mutex
+	defClient *http.Client
 }
+
+// Defaults of NewEndpoint.
+const (
+	DefaultTimeout        = 5 * time.Minute
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultMaxTimeouts    = 3
+	DefaultMaxAnswerBytes = 64 << 20
+)
 
 // NewEndpoint returns a client for base, a server address such as
 // http://host:8000 or one already ending in /v1, with 3 retries.
@@ -53,7 +85,8 @@ func NewEndpoint(base, model string) (*Endpoint, error) {
 		p += "/v1/completions"
 	}
 	u.Path = p
-	return &Endpoint{URL: u.String(), ModelName: model, Timeout: 10 * time.Minute, Retries: 3, Backoff: 2 * time.Second}, nil
+	return &Endpoint{URL: u.String(), ModelName: model, Timeout: DefaultTimeout, ConnectTimeout: DefaultConnectTimeout,
+		MaxTimeouts: DefaultMaxTimeouts, MaxAnswerBytes: DefaultMaxAnswerBytes, Retries: 3, Backoff: 2 * time.Second}, nil
 }
 
 // Complete sends p.Text.
@@ -69,12 +102,20 @@ type statusError struct {
 
 func (s *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", s.code, s.msg) }
 
+// timeoutError is a request that ran out of Timeout.
+type timeoutError struct{ after time.Duration }
+
+func (t *timeoutError) Error() string {
+	return fmt.Sprintf("no complete answer within %v (the request timeout)", t.after)
+}
+
 func retryable(err error) bool {
 	var se *statusError
 	if errors.As(err, &se) {
 		return se.code == http.StatusTooManyRequests || se.code >= 500
 	}
-	return true // network errors and timeouts
+	var te *timeoutError
+	return !errors.As(err, &te) // network errors, not time-outs
 }
 
 // CompleteText returns the completion of prompt, at most maxTokens tokens.
@@ -84,6 +125,9 @@ func (e *Endpoint) CompleteText(ctx context.Context, prompt string, maxTokens in
 	})
 	if err != nil {
 		return "", fmt.Errorf("eval: endpoint request: %w", err)
+	}
+	if n := int(e.timeouts.Load()); e.MaxTimeouts > 0 && n >= e.MaxTimeouts {
+		return "", fmt.Errorf("eval: endpoint %s: %d requests in a row got no answer within %v; the server looks hung (see --endpoint-timeout)", e.URL, n, e.Timeout)
 	}
 	wait := e.Backoff
 	var last error
@@ -97,8 +141,13 @@ func (e *Endpoint) CompleteText(ctx context.Context, prompt string, maxTokens in
 			wait *= 2
 		}
 		text, err := e.post(ctx, body)
-		if err == nil {
+		var te *timeoutError
+		switch {
+		case err == nil:
+			e.timeouts.Store(0)
 			return text, nil
+		case errors.As(err, &te):
+			e.timeouts.Add(1)
 		}
 		last = err
 		if ctx.Err() != nil || !retryable(err) {
@@ -110,11 +159,42 @@ func (e *Endpoint) CompleteText(ctx context.Context, prompt string, maxTokens in
 
 // post makes one request.
 func (e *Endpoint) post(ctx context.Context, body []byte) (string, error) {
+	parent := ctx
 	if e.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, e.Timeout)
 		defer cancel()
 	}
+	text, err := e.send(ctx, body)
+	if err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "", &timeoutError{e.Timeout}
+	}
+	return text, err
+}
+
+// client returns e.Client or a default client whose connections open
+// within ConnectTimeout.
+func (e *Endpoint) client() *http.Client {
+	if e.Client != nil {
+		return e.Client
+	}
+	e.clientMu.Lock()
+	defer e.clientMu.Unlock()
+	if e.defClient == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		connect := e.ConnectTimeout
+		if connect <= 0 {
+			connect = DefaultConnectTimeout
+		}
+		tr.DialContext = (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext
+		tr.TLSHandshakeTimeout = connect
+		e.defClient = &http.Client{Transport: tr}
+	}
+	return e.defClient
+}
+
+// send makes one request within ctx.
+func (e *Endpoint) send(ctx context.Context, body []byte) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(body))
 	if err != nil {
 		return "", err
@@ -123,18 +203,21 @@ func (e *Endpoint) post(ctx context.Context, body []byte) (string, error) {
 	if e.APIKey != "" {
 		req.Header.Set("Authorization", "Bearer "+e.APIKey)
 	}
-	client := e.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
+	resp, err := e.client().Do(req)
 	if err != nil {
 		return "", err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	limit := e.MaxAnswerBytes
+	if limit <= 0 {
+		limit = DefaultMaxAnswerBytes
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return "", fmt.Errorf("read answer: %w", err)
+	}
+	if int64(len(data)) > limit {
+		return "", &statusError{resp.StatusCode, fmt.Sprintf("answer cut: longer than the limit of %d bytes", limit)}
 	}
 	if resp.StatusCode/100 != 2 {
 		var apiErr struct {

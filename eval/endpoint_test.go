@@ -150,16 +150,13 @@ func TestEndpointErrors(t *testing.T) {
 		{"no choices", func(call int, w http.ResponseWriter) {
 			io.WriteString(w, `{"choices":[]}`)
 		}, "no choices[0].text", 1},
-		{"timeout then ok", func(call int, w http.ResponseWriter) {
-			if call == 1 {
-				time.Sleep(300 * time.Millisecond)
-			}
-			ok(w, "fine")
-		}, "", 2},
-		{"always timeout", func(call int, w http.ResponseWriter) {
+		{"timeout is not retried", func(call int, w http.ResponseWriter) {
 			time.Sleep(300 * time.Millisecond)
 			ok(w, "late")
-		}, "deadline exceeded", 4},
+		}, "no complete answer within 100ms", 1},
+		{"answer cut at the limit", func(call int, w http.ResponseWriter) {
+			ok(w, strings.Repeat("x", 5000))
+		}, "answer cut: longer than the limit of 1000 bytes", 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -167,6 +164,7 @@ func TestEndpointErrors(t *testing.T) {
 			srv := f.start(t)
 			e := newTestEndpoint(t, srv.URL)
 			e.Timeout = 100 * time.Millisecond
+			e.MaxAnswerBytes = 1000
 			out, err := e.CompleteText(context.Background(), "p", 4)
 			if c.wantErr == "" {
 				if err != nil || out != "fine" {
@@ -209,5 +207,57 @@ func TestEndpointUnreachable(t *testing.T) {
 	e.Retries = 1
 	if _, err := e.CompleteText(context.Background(), "p", 4); err == nil || !strings.Contains(err.Error(), url) {
 		t.Fatalf("error %v, want a connection error naming the URL", err)
+	}
+}
+
+// TestEndpointHung: a server that never answers costs one request timeout
+// per call, and after MaxTimeouts in a row every call fails at once with a
+// message saying the server looks hung (before: 4 attempts of 10 minutes
+// per prompt, about 40 minutes each).
+func TestEndpointHung(t *testing.T) {
+	release := make(chan struct{})
+	f := &fakeServer{respond: func(_ int, w http.ResponseWriter, _ map[string]any) {
+		select {
+		case <-release:
+		case <-time.After(30 * time.Second):
+		}
+	}}
+	srv := f.start(t)
+	defer close(release)
+	e := newTestEndpoint(t, srv.URL)
+	e.Timeout = 200 * time.Millisecond
+	t0 := time.Now()
+	for i := range DefaultMaxTimeouts {
+		if _, err := e.CompleteText(context.Background(), "p", 4); err == nil || !strings.Contains(err.Error(), "no complete answer within 200ms") {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	_, err := e.CompleteText(context.Background(), "p", 4)
+	if err == nil || !strings.Contains(err.Error(), "3 requests in a row got no answer within 200ms; the server looks hung") {
+		t.Fatalf("after %d time-outs: %v", DefaultMaxTimeouts, err)
+	}
+	if got := int(f.calls.Load()); got != DefaultMaxTimeouts {
+		t.Errorf("%d requests, want %d", got, DefaultMaxTimeouts)
+	}
+	if el := time.Since(t0); el > 20*time.Second {
+		t.Errorf("took %v", el)
+	}
+}
+
+// TestEndpointDefaults: the defaults bound a request and a connection.
+func TestEndpointDefaults(t *testing.T) {
+	e, err := NewEndpoint("http://h", "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Timeout != DefaultTimeout || e.ConnectTimeout != DefaultConnectTimeout || e.MaxTimeouts != DefaultMaxTimeouts || e.MaxAnswerBytes != DefaultMaxAnswerBytes {
+		t.Errorf("defaults %+v", e)
+	}
+	if worst := time.Duration(e.MaxTimeouts) * e.Timeout; worst > 20*time.Minute {
+		t.Errorf("a hung endpoint may cost %v", worst)
+	}
+	tr, ok := e.client().Transport.(*http.Transport)
+	if !ok || tr.TLSHandshakeTimeout != DefaultConnectTimeout || tr.DialContext == nil {
+		t.Errorf("default transport %+v", tr)
 	}
 }
