@@ -6,8 +6,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
 	"github.com/longrecipe/longrecipe/internal/paths"
@@ -691,7 +692,7 @@ func (c *Config) syncRaw() (map[string]json.RawMessage, error) {
 	if len(eos) > 0 && eos[0] != c.EOSTokenID {
 		eos = append([]int{c.EOSTokenID}, eos[1:]...)
 	}
-	if !intsEqual(old.EOSTokenIDs, eos) {
+	if !slices.Equal(old.EOSTokenIDs, eos) {
 		switch len(eos) {
 		case 0:
 			out["eos_token_id"] = json.RawMessage("null")
@@ -805,18 +806,6 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func intsEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func ropeEqual(a, b *RopeScaling) bool {
 	if a == nil || b == nil {
 		return a == b
@@ -826,10 +815,5 @@ func ropeEqual(a, b *RopeScaling) bool {
 
 // sortedKeys returns the keys of m in sorted order.
 func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(m))
 }
