@@ -18,7 +18,8 @@ func init() {
 }
 
 const planUsage = "plan MODEL_DIR --target-length Lt (--ratio r | --train-length Ls) --gpus N --gpu-mem GiB " +
-	"[--nodes N] [--tokens-per-sec X] [--json] [--write-launch FILE [--master-addr HOST]]"
+	"[--nodes N] [--tokens-per-sec X] [--json] [--write-launch FILE [--master-addr HOST]]\n" +
+	"       longrecipe plan --served DIR --target-length Lt"
 
 const planSummary = "Estimates, before anything is launched, what training one LongRecipe stage on the torch backend\n" +
 	"needs on every GPU (weights, gradients, AdamW states, FSDP working set, activations with per-layer\n" +
@@ -26,11 +27,14 @@ const planSummary = "Estimates, before anything is launched, what training one L
 	"(ddp, fsdp full shard, fsdp with CPU offload; sequence parallelism last), checks what would fail after\n" +
 	"launch, and estimates the wall-clock from a measured throughput or an assumed MFU. MODEL_DIR needs only\n" +
 	"config.json; safetensors headers, when present, give the exact parameter count. Formulas and their\n" +
-	"sources: the package doc of plan and docs/gpu.md. Lengths accept k and m: 128k = 131072."
+	"sources: the package doc of plan and docs/gpu.md. Lengths accept k and m: 128k = 131072.\n\n" +
+	"With --served DIR it checks a trained or merged folder instead: the window vLLM derives from its\n" +
+	"config.json and tokenizer_config.json must be the target length."
 
 // planFlags are the command line of plan.
 type planFlags struct {
 	target, train, offload, launch, master *string
+	served                                 *string
 	ratio, gpuMem, tps, peak, mfu, hostMem *float64
 	gpus, nodes, sp, chunk, steps, batch   *int
 	precision, sharding                    *string
@@ -59,6 +63,7 @@ func newPlanFlags(fs *flag.FlagSet) *planFlags {
 		asJSON:    fs.Bool("json", false, "print the plan as JSON"),
 		launch:    fs.String("write-launch", "", "write the launcher config (torchlaunch JSON) of a passing plan to this file"),
 		master:    fs.String("master-addr", "", "host of rank 0 for the launcher config (required with --nodes > 1)"),
+		served:    fs.String("served", "", "check the folder DIR serves at the target length (vLLM's rule) instead of planning"),
 	}
 }
 
@@ -68,6 +73,9 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
+	}
+	if *f.served != "" {
+		return runServedCheck(env, *f.served, *f.target, len(rest))
 	}
 	if len(rest) != 1 {
 		return usageErrorf("want exactly one model folder, got %d arguments (usage: longrecipe %s)", len(rest), planUsage)
@@ -160,4 +168,25 @@ func printPlan(env *Env, p *plan.Plan, asJSON bool) error {
 	enc := json.NewEncoder(env.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(p)
+}
+
+// runServedCheck prints the window vLLM derives for dir and fails when it
+// is not the target.
+func runServedCheck(env *Env, dir, target string, extra int) error {
+	if extra != 0 || target == "" {
+		return usageErrorf("--served DIR takes --target-length and no model folder")
+	}
+	lt, err := parseLength(target)
+	if err != nil {
+		return usageErrorf("--target-length: %v", err)
+	}
+	s, err := plan.CheckServed(dir, lt)
+	if err != nil {
+		return err
+	}
+	if len(s.Problems) > 0 {
+		return fmt.Errorf("%s: %s", dir, s.Problems[0])
+	}
+	_, err = fmt.Fprintf(env.Stdout, "%s: served window %d tokens (%s) = the target\n", dir, s.Window, s.Key)
+	return err
 }

@@ -74,3 +74,18 @@ func TestPlanCommandErrors(t *testing.T) {
 		t.Error("a failing plan wrote its launcher config")
 	}
 }
+
+func TestPlanServed(t *testing.T) {
+	dir := t.TempDir()
+	cfg := `{"model_type":"llama","vocab_size":10,"hidden_size":8,"intermediate_size":16,"num_hidden_layers":1,"num_attention_heads":2,"max_position_embeddings":%d,"rope_theta":1e6}`
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(strings.Replace(cfg, "%d", "131072", 1)), 0o644)
+	out, errOut, code := hfRunCLI("plan", "--served", dir, "--target-length", "128k")
+	if code != 0 || !strings.Contains(out, "served window 131072 tokens (config.json max_position_embeddings)") {
+		t.Errorf("exit %d, out %q, err %q", code, out, errOut)
+	}
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"model_max_length": 8192}`), 0o644)
+	_, errOut, code = hfRunCLI("plan", "--served", dir, "--target-length", "128k")
+	if code != 1 || !strings.Contains(errOut, "vLLM derives a window of 8192 tokens (tokenizer_config.json model_max_length)") {
+		t.Errorf("exit %d, err %q", code, errOut)
+	}
+}
