@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/longrecipe/longrecipe/eval"
 )
 
 // Recipe is the parsed recipe file. Relative paths in it are relative to the
@@ -151,12 +153,15 @@ type Eval struct {
 	Depths  []float64 `toml:"depths"`
 	Samples int       `toml:"samples"`
 	// PPLWindow is the short-context perplexity window (0: the base
-	// model's max_position_embeddings).
+	// model's original window, at most the largest length; -1: none).
 	PPLWindow int `toml:"ppl_window"`
-	// Haystack is "noise" or a text/JSONL file ("" = noise).
+	// Haystack is a haystack name, the same as the eval command's
+	// --haystack: "heldout" (or "": the held-out split of the shipped
+	// corpus), "noise" (or "repeat"), or a text/JSONL file.
 	Haystack string `toml:"haystack"`
-	// PPLCorpus is the text perplexity is measured on, ideally held out
-	// from training ("" = data.corpus).
+	// PPLCorpus is the text perplexity is measured on, held out from
+	// training ("": the haystack's file, else the held-out split of the
+	// shipped corpus).
 	PPLCorpus string `toml:"ppl_corpus"`
 }
 
@@ -190,10 +195,13 @@ func Parse(b []byte, name, dir string) (*Recipe, error) {
 		return nil, fmt.Errorf("recipe %s: unknown key(s) %s", name, strings.Join(keys, ", "))
 	}
 	r.dir = dir
-	for _, p := range []*string{&r.Output, &r.Base.Model, &r.Base.Tokenizer, &r.Data.Corpus, &r.Data.Replay, &r.Eval.Haystack, &r.Eval.PPLCorpus} {
-		if *p != "" && *p != "noise" && !filepath.IsAbs(*p) {
+	for _, p := range []*string{&r.Output, &r.Base.Model, &r.Base.Tokenizer, &r.Data.Corpus, &r.Data.Replay, &r.Eval.PPLCorpus} {
+		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
+	}
+	if !eval.IsHaystackName(r.Eval.Haystack) && !filepath.IsAbs(r.Eval.Haystack) {
+		r.Eval.Haystack = filepath.Join(dir, r.Eval.Haystack)
 	}
 	if r.Extend.Impactful != "" && r.Extend.Impactful != "digits" && !filepath.IsAbs(r.Extend.Impactful) {
 		r.Extend.Impactful = filepath.Join(dir, r.Extend.Impactful)

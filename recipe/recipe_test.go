@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/longrecipe/longrecipe/assets"
+	"github.com/longrecipe/longrecipe/eval"
+	"github.com/longrecipe/longrecipe/eval/folder"
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/train"
@@ -196,6 +198,10 @@ samples = 1
 			t.Fatalf("eval output: %v", err)
 		}
 	}
+	// The recipe's evaluation of a model is the eval command's: the same
+	// folder opened by eval/folder with the same options gives the same
+	// outputs (stop tokens, haystack, prompt sizes).
+	evalAgrees(t, r, filepath.Join(dir, "base"), filepath.Join(sum.Dirs["eval"], "base"))
 	// A rerun skips every stage.
 	log.Reset()
 	if _, err := Run(context.Background(), r, Options{Log: &log}); err != nil {
@@ -390,5 +396,55 @@ steps = 10
 	}
 	if _, err := os.Stat(r.StageDir("prepare")); err == nil {
 		t.Fatal("a stage ran before the backend error")
+	}
+}
+
+// evalAgrees compares the recipe's results for a model with a direct
+// eval/folder run of the same settings, as `longrecipe eval` does it.
+func evalAgrees(t *testing.T, r *Recipe, modelDir, resultsDir string) {
+	t.Helper()
+	got, err := eval.LoadResults(resultsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := folder.Open(modelDir, folder.Options{Haystack: r.Eval.Haystack, PPLWindow: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.Run(context.Background(), eval.Options{Tasks: r.Eval.Tasks, Lengths: r.Eval.Lengths, Depths: r.Eval.Depths, Samples: r.Eval.Samples, Seed: uint64(r.Seed)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Items) != len(want.Items) || got.Haystack != want.Haystack {
+		t.Fatalf("recipe: %d items, haystack %q; eval: %d, %q", len(got.Items), got.Haystack, len(want.Items), want.Haystack)
+	}
+	for i := range got.Items {
+		if g, w := got.Items[i], want.Items[i]; g.Output != w.Output || g.PromptTokens != w.PromptTokens {
+			t.Errorf("item %d: recipe output %q (%d prompt tokens), eval %q (%d)", i, g.Output, g.PromptTokens, w.Output, w.PromptTokens)
+		}
+	}
+}
+
+// TestHaystackNames: the recipe accepts the eval command's haystack names
+// and does not read them as files.
+func TestHaystackNames(t *testing.T) {
+	good := `output = "run"
+[base]
+model = "m"
+[data]
+corpus = "c.jsonl"
+[extend]
+target_length = 2048
+steps = 10
+[eval]
+`
+	for name, want := range map[string]string{"noise": "noise", "repeat": "repeat", "heldout": "heldout", "": "", "hay.txt": "/x/hay.txt"} {
+		r, err := Parse([]byte(good+"haystack = \""+name+"\"\n"), "h.toml", "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Eval.Haystack != want {
+			t.Errorf("haystack %q read as %q, want %q", name, r.Eval.Haystack, want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/longrecipe/longrecipe/data"
 	"github.com/longrecipe/longrecipe/eval"
+	"github.com/longrecipe/longrecipe/eval/folder"
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/merge"
 	"github.com/longrecipe/longrecipe/model"
@@ -276,7 +277,8 @@ func (e *runEnv) train(ctx context.Context, stageName, from, dataDir, out string
 	})
 }
 
-// evaluate runs the suite on each model and writes a comparison.
+// evaluate runs the suite on each model (opened by package eval/folder,
+// as the eval command does) and writes a comparison.
 func (e *runEnv) evaluate(ctx context.Context, dir string) (any, error) {
 	r := e.r
 	models := [][2]string{{"base", r.Base.Model}, {"extend", e.dirs["extend"]}}
@@ -292,49 +294,23 @@ func (e *runEnv) evaluate(ctx context.Context, dir string) (any, error) {
 			lengths = append(lengths, l)
 		}
 	}
-	hay := eval.NoiseHaystack()
-	if r.Eval.Haystack != "" && r.Eval.Haystack != "noise" {
-		var err error
-		if hay, err = eval.LoadHaystack(r.Eval.Haystack); err != nil {
-			return nil, err
-		}
-	}
-	window := r.Eval.PPLWindow
-	if window == 0 {
-		window = e.base.MaxPositionEmbeddings
-	}
-	var pplDocs []string
-	var pplSource string
-	for _, t := range r.Eval.Tasks {
-		if t == "ppl" {
-			src := r.Eval.PPLCorpus
-			if src == "" {
-				src = r.Data.Corpus
-			}
-			docs, err := eval.Documents(src)
-			if err != nil {
-				return nil, err
-			}
-			pplDocs, pplSource = docs, src
-		}
+	// Every model's short-context perplexity is measured at the base
+	// model's window.
+	fo := folder.Options{Tokenizer: r.Base.Tokenizer, Haystack: r.Eval.Haystack, PPLText: r.Eval.PPLCorpus, PPLWindow: r.Eval.PPLWindow}
+	if fo.PPLWindow == 0 {
+		fo.PPLWindow = folder.OriginalWindow(e.base)
 	}
 	var dirs []string
 	summary := map[string]map[string]float64{}
 	for _, mm := range models {
 		name, path := mm[0], mm[1]
-		m, err := model.Load(path)
+		fo.Name = name
+		s, err := folder.Open(path, fo)
 		if err != nil {
 			return nil, err
 		}
-		eng := &eval.Engine{Model: m, Tok: e.tok}
-		if id, ok := e.tok.EOS(); ok {
-			eng.Stops = append(eng.Stops, id)
-		}
-		res, err := eval.Run(ctx, eng, e.tok, eval.Options{
-			Tasks: r.Eval.Tasks, Lengths: lengths, Depths: r.Eval.Depths, Samples: r.Eval.Samples, Seed: uint64(r.Seed),
-			Haystack: hay, PPLDocs: pplDocs, PPLSource: pplSource, PPLWindow: window, Progress: e.opt.Progress,
-			ModelName: name, TokenizerName: r.Base.Tokenizer,
-		})
+		res, err := s.Run(ctx, eval.Options{Tasks: r.Eval.Tasks, Lengths: lengths, Depths: r.Eval.Depths, Samples: r.Eval.Samples,
+			Seed: uint64(r.Seed), Progress: e.opt.Progress})
 		if err != nil {
 			return nil, fmt.Errorf("eval %s: %w", name, err)
 		}

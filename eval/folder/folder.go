@@ -1,0 +1,140 @@
+// Package folder evaluates a model folder: it is the one place that decides
+// how a folder on disk becomes an evaluation, for the eval command, the
+// recipe's eval stage and the experiment alike.
+//
+// Open loads the model and its tokenizer and decides:
+//   - stop tokens: the tokenizer's EOS and every eos_token_id of
+//     config.json (generation stops at any of them);
+//   - the haystack: eval.OpenHaystack's names ("" or "heldout": the
+//     held-out split of the shipped corpus; "noise" or "repeat": PoSE's
+//     noise sentences) or a file;
+//   - perplexity: its text (eval.PPLDocuments) and its short window (the
+//     model's original window — rope_scaling's
+//     original_max_position_embeddings, else max_position_embeddings —
+//     capped at the largest prompt length, unless set).
+//
+// Package eval itself never imports the model; this package joins them.
+package folder
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+
+	"github.com/longrecipe/longrecipe/eval"
+	"github.com/longrecipe/longrecipe/hf"
+	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/tokenizer"
+)
+
+// Options choose what Open cannot read from the folder.
+type Options struct {
+	// Tokenizer is a tokenizer.json ("": the folder's).
+	Tokenizer string
+	// Haystack is a haystack name or file (see eval.OpenHaystack).
+	Haystack string
+	// PPLText is the perplexity text ("": see eval.PPLDocuments).
+	PPLText string
+	// PPLWindow is the short-context perplexity window: > 0 that many
+	// tokens, 0 the model's original window, < 0 none.
+	PPLWindow int
+	// Name labels the model in reports ("": the folder's name).
+	Name string
+}
+
+// Session is an opened model folder, ready to evaluate.
+type Session struct {
+	Dir    string
+	Model  *model.Model
+	Tok    *tokenizer.Tokenizer
+	Engine *eval.Engine
+	opt    Options
+}
+
+// Open loads the model folder dir.
+func Open(dir string, o Options) (*Session, error) {
+	if o.Tokenizer == "" {
+		o.Tokenizer = filepath.Join(dir, "tokenizer.json")
+	}
+	tok, err := tokenizer.Load(o.Tokenizer)
+	if err != nil {
+		return nil, err
+	}
+	m, err := model.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if o.Name == "" {
+		o.Name = filepath.Base(filepath.Clean(dir))
+	}
+	return &Session{Dir: dir, Model: m, Tok: tok, Engine: &eval.Engine{Model: m, Tok: tok, Stops: Stops(tok, m.Cfg)}, opt: o}, nil
+}
+
+// Stops returns the end-of-sequence ids of a model: the tokenizer's EOS
+// and config.json's eos_token_id (one or a list), without repeats.
+func Stops(tok *tokenizer.Tokenizer, cfg *hf.Config) []int32 {
+	var ids []int32
+	add := func(id int32) {
+		if id >= 0 && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if id, ok := tok.EOS(); ok {
+		add(id)
+	}
+	for _, id := range cfg.EOSTokenIDs {
+		add(int32(id))
+	}
+	add(int32(cfg.EOSTokenID))
+	return ids
+}
+
+// OriginalWindow is the context window the model was pretrained at.
+func OriginalWindow(cfg *hf.Config) int {
+	if rs := cfg.RopeScaling; rs != nil && rs.OriginalMaxPositionEmbeddings > 0 {
+		return rs.OriginalMaxPositionEmbeddings
+	}
+	return cfg.MaxPositionEmbeddings
+}
+
+// Options completes o with what the session decides: the haystack and
+// perplexity settings (where o leaves them unset), the model and
+// tokenizer names.
+func (s *Session) Options(o eval.Options) (eval.Options, error) {
+	var err error
+	if o.Haystack == nil {
+		if o.Haystack, err = eval.OpenHaystack(s.opt.Haystack); err != nil {
+			return o, err
+		}
+	}
+	if slices.Contains(o.Tasks, eval.PerplexityTask) && o.PPLDocs == nil {
+		if o.PPLDocs, o.PPLSource, err = eval.PPLDocuments(s.opt.PPLText, s.opt.Haystack); err != nil {
+			return o, err
+		}
+	}
+	if o.PPLWindow == 0 && len(o.Lengths) > 0 {
+		switch w := s.opt.PPLWindow; {
+		case w > 0:
+			o.PPLWindow = w
+		case w == 0:
+			o.PPLWindow = min(OriginalWindow(s.Model.Cfg), slices.Max(o.Lengths))
+		}
+	}
+	if o.ModelName == "" {
+		o.ModelName = s.opt.Name
+	}
+	if o.TokenizerName == "" {
+		o.TokenizerName = s.opt.Tokenizer
+	}
+	return o, nil
+}
+
+// Run evaluates the model: eval.Run with the session's engine and
+// tokenizer and o completed by Options.
+func (s *Session) Run(ctx context.Context, o eval.Options) (*eval.Results, error) {
+	o, err := s.Options(o)
+	if err != nil {
+		return nil, err
+	}
+	return eval.Run(ctx, s.Engine, s.Tok, o)
+}
