@@ -49,6 +49,7 @@ func runAnalyze(ctx context.Context, env *Env, args []string) error {
 	minCount := fs.Int("min-count", 5, "impactful ids: minimum occurrences")
 	minRatio := fs.Float64("min-ratio", 2, "impactful ids: minimum top-set rate as a multiple of --top")
 	output := fs.String("output", "", "output folder")
+	force := fs.Bool("force", false, "replace an existing non-empty output folder")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +77,9 @@ func runAnalyze(ctx context.Context, env *Env, args []string) error {
 		if _, err := os.Stat(*tokPath); err != nil {
 			return usageErrorf("no --tokenizer given and %s is missing", *tokPath)
 		}
+	}
+	if err := checkWrite("analyze", *output, *force, *base, *ext, *tokPath, *dataPath); err != nil {
+		return err
 	}
 	tok, err := tokenizer.Load(*tokPath)
 	if err != nil {

@@ -36,6 +36,7 @@ func runStats(ctx context.Context, env *Env, args []string) error {
 			"mean contiguous segment length. JSON goes to stdout (or --output); with --png-dir, coverage.png,\n"+
 			"lengths.png and segments.png compare the datasets.")
 	output := fs.String("output", "-", "JSON output file, - for stdout")
+	force := fs.Bool("force", false, "replace an existing output file")
 	pngDir := fs.String("png-dir", "", "write PNG charts into this folder")
 	buckets := fs.Int("buckets", 64, "histogram buckets")
 	ltS := fs.String("target-length", "", "Lt for inputs without a manifest (default: largest position + 1)")
@@ -55,6 +56,9 @@ func runStats(ctx context.Context, env *Env, args []string) error {
 			return usageErrorf("--target-length: %v", err)
 		}
 		ltFlag = v
+	}
+	if err := checkWrite("stats", *output, *force, fs.Args()...); err != nil {
+		return err
 	}
 	var rep statsReport
 	for _, path := range fs.Args() {

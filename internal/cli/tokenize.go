@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"time"
 
+	"github.com/longrecipe/longrecipe/data"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/lines"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/internal/progress"
 	"github.com/longrecipe/longrecipe/tokenizer"
 )
@@ -43,6 +45,7 @@ func runTokenize(ctx context.Context, env *Env, args []string) error {
 	tokPath := fs.String("tokenizer", "", "tokenizer.json file (required)")
 	input := fs.String("input", "-", "input file, - for stdin")
 	output := fs.String("output", "-", "output JSONL file (written atomically), - for stdout")
+	force := fs.Bool("force", false, "replace an existing output file")
 	field := fs.String("text-field", "text", "JSONL field holding the document text")
 	format := fs.String("format", "jsonl", "input format: jsonl or text")
 	addSpecial := fs.Bool("add-special-tokens", false, "add the post-processor's special tokens (e.g. BOS)")
@@ -58,6 +61,9 @@ func runTokenize(ctx context.Context, env *Env, args []string) error {
 	if *format != "jsonl" && *format != "text" {
 		return usageErrorf("--format %q: want jsonl or text", *format)
 	}
+	if err := checkWrite("tokenize", *output, *force, *input, *tokPath); err != nil {
+		return err
+	}
 	loadStart := time.Now()
 	tk, err := tokenizer.Load(*tokPath)
 	if err != nil {
@@ -69,12 +75,12 @@ func runTokenize(ctx context.Context, env *Env, args []string) error {
 	inName := "stdin"
 	var inSize int64
 	if *input != "-" {
-		f, err := os.Open(*input)
+		f, err := paths.OpenRegular(*input)
 		if err != nil {
 			return fmt.Errorf("open input: %w", err)
 		}
 		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		if st, err := f.Stat(); err == nil {
 			inSize = st.Size()
 		}
 		in, inName = f, *input
@@ -120,11 +126,14 @@ func runTokenize(ctx context.Context, env *Env, args []string) error {
 		return nil
 	}
 	if *format == "text" {
-		data, err := io.ReadAll(in)
+		text, err := io.ReadAll(io.LimitReader(in, data.MaxDocumentBytes+1))
 		if err != nil {
 			return fmt.Errorf("read %s: %w", inName, err)
 		}
-		err = encode([]string{string(data)}, int64(len(data)))
+		if len(text) > data.MaxDocumentBytes {
+			return fmt.Errorf("%s: over the limit of %d bytes for one document", inName, data.MaxDocumentBytes)
+		}
+		err = encode([]string{string(text)}, int64(len(text)))
 		if err != nil {
 			return err
 		}
@@ -167,19 +176,21 @@ func appendIDsLine(dst []byte, ids []int32) []byte {
 // A row that is not a JSON object with a string field is an error naming
 // the line.
 func readJSONLBatches(r io.Reader, name, field string, flush func(texts []string, consumed int64) error) error {
-	br := bufio.NewReaderSize(r, 1<<20)
+	lr := lines.New(r, name, data.MaxDocumentBytes)
 	var texts []string
 	var size, consumed int64
-	for lineNo := 1; ; lineNo++ {
-		line, err := br.ReadBytes('\n')
+	for {
+		line, err := lr.Next()
 		if err != nil && err != io.EOF {
-			return fmt.Errorf("read %s: %w", name, err)
+			return err // names the file and line (and the length of an over-long line)
 		}
-		consumed += int64(len(line))
+		if err == nil {
+			consumed += int64(len(line)) + 1
+		}
 		if trimmed := bytes.TrimSpace(line); len(trimmed) > 0 {
 			text, perr := rowText(trimmed, field)
 			if perr != nil {
-				return fmt.Errorf("%s line %d: %v", name, lineNo, perr)
+				return fmt.Errorf("%s line %d: %v", name, lr.Line(), perr)
 			}
 			texts = append(texts, text)
 			size += int64(len(text))

@@ -45,6 +45,7 @@ func runTokenizerTrain(ctx context.Context, env *Env, args []string) error {
 	special := fs.String("special", "<|bos|>,<|eos|>,<|pad|>", "comma-separated special tokens, given the last ids (\"\" for none)")
 	bos := fs.String("bos", "<|bos|>", "special token prepended when encoding, one of --special (\"\" for none)")
 	output := fs.String("output", "", "tokenizer.json to write")
+	force := fs.Bool("force", false, "replace an existing output file")
 	workers := fs.Int("workers", 0, "goroutines counting words (0 = all CPUs)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -54,6 +55,13 @@ func runTokenizerTrain(ctx context.Context, env *Env, args []string) error {
 	}
 	if *output == "" {
 		return usageErrorf("--output is required")
+	}
+	var inputs []string
+	if *input != "" {
+		inputs = strings.Split(*input, ",")
+	}
+	if err := checkWrite("tokenizer train", *output, *force, inputs...); err != nil {
+		return err
 	}
 	var specials []string
 	if *special != "" {

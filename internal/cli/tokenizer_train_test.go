@@ -61,7 +61,12 @@ func TestTokenizerTrainCLI(t *testing.T) {
 		{[]string{"tokenizer", "train", "--input", in, "--vocab", "5000", "--output", out}, 1, "unreachable"},
 		{[]string{"tokenizer", "train", "--input", filepath.Join(dir, "missing.txt"), "--output", out}, 1, "missing.txt"},
 		{[]string{"tokenizer", "train", "--bos", "<x>", "--input", in, "--output", out}, 1, "not one of the special"},
+		{[]string{"tokenizer", "train", "--input", in, "--output", out}, 1, "already exists (use --force"},
+		{[]string{"tokenizer", "train", "--input", in, "--output", in, "--force"}, 1, "is the input"},
 	} {
+		if tc.code == 1 && !strings.Contains(tc.want, "--force") && !strings.Contains(tc.want, "input") {
+			tc.args = append(tc.args, "--force") // out exists from the run above
+		}
 		code, _, stderr := bpeRunCLI(tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tc.args, code, stderr, tc.code, tc.want)
