@@ -71,11 +71,15 @@
 //
 // The layer phase and the loss phase never overlap (the loss is done before the
 // last layer is recomputed), hence the max. This model was checked against
-// torch.distributed._tools.mem_tracker on the CPU (TestTorchMemory; a tiny
-// Llama through the backend's step): the parameter, gradient and optimizer
+// torch.distributed._tools.mem_tracker on the CPU (TestTorchMemory,
+// testdata/measure_step.py: a tiny Llama through the backend's step, each
+// parameter gradient dropped once accumulated so that the peak measured is the
+// activations' own, as on an FSDP rank): the parameter, gradient and optimizer
 // bytes equal the tensors' sizes exactly, and the activation estimate is within
-// −5 % … +20 % of the measured peak, always on the safe side in the cases
-// measured. It assumes autocast's weight cache is off (cache_enabled=False, or
+// −5 % … +20 % of the measured peak, on the safe side in every case measured.
+// The total adds the full gradients to the activation peak although the last
+// layers' gradients are not yet computed when the boundaries peak: exact under
+// FSDP (gradients are sharded as they come), conservative without sharding. It assumes autocast's weight cache is off (cache_enabled=False, or
 // FSDP2 MixedPrecisionPolicy instead of autocast): with the cache on, every
 // layer's bf16 weights (2·P bytes) stay alive through the forward on every GPU.
 //
