@@ -9,7 +9,7 @@ func checks(in Input, p *Plan) []Check {
 	cs := []Check{
 		fitsCheck(in, p),
 		{Name: "nodes", OK: in.GPUs%in.Nodes == 0,
-			Detail: fmt.Sprintf("%d GPUs over %d nodes: want the same number on every node", in.GPUs, in.Nodes)},
+			Detail: fmt.Sprintf("%d GPUs over %d node(s): want the same number on every node", in.GPUs, in.Nodes)},
 		{Name: "global batch", OK: in.GlobalBatch%p.DataParallel == 0,
 			Detail: fmt.Sprintf("global batch %d rows over %d data-parallel ranks: want a multiple (grad_accum = batch/ranks)", in.GlobalBatch, p.DataParallel)},
 	}

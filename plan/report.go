@@ -17,14 +17,14 @@ func WriteText(w io.Writer, p *Plan) error {
 	}
 	fmt.Fprintf(&b, "model        %s: %s parameters (from %s)\n", model, count(p.Parameters), p.ParamSource)
 	fmt.Fprintf(&b, "lengths      target %d, train %d tokens per row (%.1f %%)\n", p.TargetLength, p.TrainLength, 100*float64(p.TrainLength)/float64(p.TargetLength))
-	fmt.Fprintf(&b, "gpus         %d × %g GiB on %d node(s), %s\n", p.GPUs, p.GPUMemGiB, p.Nodes, p.Precision)
+	fmt.Fprintf(&b, "gpus         %d × %g GiB on %d node(s), precision %s\n", p.GPUs, p.GPUMemGiB, p.Nodes, p.Precision)
 	fmt.Fprintf(&b, "layout       %s\n", layoutText(p))
 	for _, n := range p.Notes {
 		fmt.Fprintf(&b, "             %s\n", n)
 	}
 	b.WriteString("\nmemory per GPU\n")
 	for _, r := range memoryRows(p) {
-		fmt.Fprintf(&b, "  %-44s %9s\n", r.name, gibText(r.bytes))
+		fmt.Fprintf(&b, "  %-52s %10s\n", r.name, gibText(r.bytes))
 	}
 	writeTime(&b, p)
 	b.WriteString("\nchecks\n")
@@ -41,9 +41,8 @@ func WriteText(w io.Writer, p *Plan) error {
 }
 
 func layoutText(p *Plan) string {
-	s := fmt.Sprintf("sharding %s, cpu offload %v, sequence parallel %d, data parallel %d, grad accumulation %d, ce chunk %d",
+	return fmt.Sprintf("sharding %s, cpu offload %v, sequence parallel %d, data parallel %d, grad accumulation %d, ce chunk %d",
 		p.Sharding, p.Offload, p.SeqPar, p.DataParallel, p.GradAccum, p.CEChunk)
-	return s
 }
 
 type row struct {
@@ -81,7 +80,11 @@ func writeTime(b *strings.Builder, p *Plan) {
 	fmt.Fprintf(b, "  tokens per step     %d (%d rows × %d)\n", t.TokensPerStep, t.TokensPerStep/int64(p.TrainLength), p.TrainLength)
 	fmt.Fprintf(b, "  tokens in all       %s\n", count(t.TotalTokens))
 	fmt.Fprintf(b, "  model FLOPs/token   %.3g (6·P + causal attention at Ls)\n", t.FlopsPerToken)
-	fmt.Fprintf(b, "  throughput          %.0f tokens/s (%s; MFU %.2f)\n", t.TokensPerSec, t.Source, t.MFU)
+	src := t.Source
+	if src == "measured" {
+		src += fmt.Sprintf("; MFU %.2f of %g TFLOPS per GPU", t.MFU, t.PeakTFLOPS)
+	}
+	fmt.Fprintf(b, "  throughput          %.0f tokens/s (%s)\n", t.TokensPerSec, src)
 	fmt.Fprintf(b, "  wall-clock          %s\n", duration(t.Seconds))
 }
 
