@@ -2,6 +2,7 @@ package plan
 
 import (
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -224,5 +225,26 @@ func TestWriteLaunch(t *testing.T) {
 	p, _ = Make(Input{Model: m, TargetLength: 131072, Ratio: 0.3, GPUs: 1, GPUMemGiB: 24})
 	if err := WriteLaunch(path, p, ""); err == nil || !strings.Contains(err.Error(), "fits") {
 		t.Errorf("failed plan written: %v", err)
+	}
+}
+
+// docs/gpu.md shows plan's output; it must be what plan prints today.
+func TestDocsMatchPlan(t *testing.T) {
+	doc, err := os.ReadFile("../docs/gpu.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := llama3(t)
+	m.Dir = "plan/testdata/llama-3-8b" // as the docs' commands name it
+	for _, gpus := range []int{8, 1} {
+		p, err := Make(Input{Model: m, TargetLength: 131072, Ratio: 0.3, GPUs: gpus, GPUMemGiB: 80})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		WriteText(&b, p)
+		if !strings.Contains(string(doc), b.String()) {
+			t.Errorf("docs/gpu.md lacks the current plan for %d × 80 GB:\n%s", gpus, b.String())
+		}
 	}
 }
