@@ -39,6 +39,7 @@ import (
 	"github.com/longrecipe/longrecipe/assets"
 	"github.com/longrecipe/longrecipe/data"
 	"github.com/longrecipe/longrecipe/eval"
+	"github.com/longrecipe/longrecipe/eval/folder"
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
 	"github.com/longrecipe/longrecipe/merge"
@@ -610,19 +611,15 @@ func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from stri
 		deps = []string{from}
 	}
 	if err := x.do(ctx, stage.Stage{Name: stageName(name, "eval"), Dir: dir, Settings: opts, Deps: deps, Run: func(ctx context.Context, out string) (any, error) {
-		m, err := model.Load(modelDir)
+		sess, err := folder.Open(modelDir, folder.Options{Tokenizer: filepath.Join(x.o.Base, "tokenizer.json"), PPLWindow: x.window, Name: label})
 		if err != nil {
 			return nil, err
 		}
-		eng := &eval.Engine{Model: m, Tok: x.tok}
-		if id, ok := x.tok.EOS(); ok {
-			eng.Stops = append(eng.Stops, id)
-		}
-		res, err := eval.Run(ctx, eng, x.tok, eval.Options{
+		m := sess.Model
+		res, err := sess.Run(ctx, eval.Options{
 			Tasks: append(append([]string{}, evalTasks...), eval.PerplexityTask), Lengths: lengths, Depths: evalDepths,
 			Samples: x.o.Samples, Seed: uint64(x.o.Seed), Haystack: x.haystack,
-			PPLDocs: x.heldOut, PPLSource: "held-out split", PPLWindow: x.window, Progress: x.o.Progress,
-			ModelName: label, TokenizerName: "tokenizer.json",
+			PPLDocs: x.heldOut, PPLSource: "held-out split", Progress: x.o.Progress, TokenizerName: "tokenizer.json",
 		})
 		if err != nil {
 			return nil, err

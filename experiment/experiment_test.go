@@ -152,7 +152,7 @@ func TestQuickRun(t *testing.T) {
 	if _, err := Run(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"longrecipe-30: anneal: inputs changed (hyper)", "longrecipe-30: merge: inputs changed (upstream longrecipe-30: anneal)", "longrecipe-30: train: done already"} {
+	for _, want := range []string{"longrecipe-30: anneal: inputs changed (hyper.lr)", "longrecipe-30: merge: inputs changed (upstream longrecipe-30: anneal)", "longrecipe-30: train: done already"} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("rerun with another anneal LR: log lacks %q:\n%s", want, log.String())
 		}
