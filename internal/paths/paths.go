@@ -4,8 +4,10 @@
 //   - Resolve turns a path into an absolute one with every symbolic link in
 //     its existing part resolved, so two spellings of one file compare equal
 //     (a link to the input model is the input model).
-//   - CheckOutput refuses an output that is, contains or lies inside one of
-//     the inputs, after resolving both.
+//   - CheckOutput refuses an output that is one of the inputs or contains one
+//     (replacing the output would delete it), after resolving both. An
+//     output inside an input folder (a run folder under a model folder) is
+//     allowed.
 //   - CheckRegular and OpenRegular refuse a FIFO, socket or device in place
 //     of a data file before opening it, since open(2) on a FIFO blocks until
 //     a writer appears, deaf to signals.
@@ -59,8 +61,7 @@ func within(p, dir string) bool {
 }
 
 // CheckOutput returns an error when output, once resolved, is one of the
-// inputs, lies inside one, or contains one: writing it would overwrite or
-// delete an input. Empty inputs are skipped, as is "-" (standard input or
+// inputs or contains one: writing it would overwrite or delete an input. Empty inputs are skipped, as is "-" (standard input or
 // output). what names the command in the error ("train", "merge").
 func CheckOutput(what, output string, inputs ...string) error {
 	if output == "" || output == "-" {
@@ -81,8 +82,6 @@ func CheckOutput(what, output string, inputs ...string) error {
 		switch {
 		case out == r:
 			return fmt.Errorf("%s: output %s is the input %s (resolved: %s); it would be overwritten", what, output, in, out)
-		case within(out, r):
-			return fmt.Errorf("%s: output %s lies inside the input %s (resolved: %s)", what, output, in, r)
 		case within(r, out):
 			return fmt.Errorf("%s: output %s contains the input %s (resolved: %s); replacing it would delete the input", what, output, in, r)
 		}
