@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"runtime"
 	"strconv"
 
 	"github.com/longrecipe/longrecipe/hf"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/shards"
 )
@@ -53,16 +53,10 @@ func RunFolder(ctx context.Context, j FolderJob) (*Result, error) {
 	if j.From == "" || j.Data == "" || j.Output == "" {
 		return nil, fmt.Errorf("train: the input model folder, the data and the output folder are all required")
 	}
-	a, err := filepath.Abs(j.From)
-	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	b, err := filepath.Abs(j.Output)
-	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	if a == b {
-		return nil, fmt.Errorf("train: output folder %s is the input model folder (it would be overwritten)", j.Output)
+	// Links resolved: an output that is a symbolic link to the input model
+	// (or inside it, or holding it) would overwrite it.
+	if err := paths.CheckOutput("train", j.Output, j.From, j.Data); err != nil {
+		return nil, err
 	}
 	ds, err := shards.Open(j.Data)
 	if err != nil {

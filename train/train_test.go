@@ -324,7 +324,7 @@ func TestRunFolderRejects(t *testing.T) {
 		msg  string
 	}{
 		{"no data", FolderJob{Hyper: testHyper(1), From: dir, Output: dir + "/out"}, "all required"},
-		{"same folder", FolderJob{Hyper: testHyper(1), From: dir, Data: dir + "/d.jsonl", Output: dir + "/."}, "is the input model folder"},
+		{"same folder", FolderJob{Hyper: testHyper(1), From: dir, Data: dir + "/d.jsonl", Output: dir + "/."}, "is the input"},
 		{"missing data", FolderJob{Hyper: testHyper(1), From: dir, Data: dir + "/d.jsonl", Output: dir + "/out"}, "d.jsonl"},
 	} {
 		if _, err := RunFolder(context.Background(), tc.job); err == nil || !strings.Contains(err.Error(), tc.msg) {
