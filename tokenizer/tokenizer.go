@@ -24,7 +24,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -32,6 +31,7 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -62,7 +62,7 @@ type Tokenizer struct {
 
 // Load reads and parses a tokenizer.json file.
 func Load(path string) (*Tokenizer, error) {
-	data, err := os.ReadFile(path)
+	data, err := paths.ReadRegular(path) // a FIFO is refused, not waited on
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}

@@ -42,6 +42,8 @@ func TestFIFOInputsRefused(t *testing.T) {
 		{"input", []string{"score", "--model", dir, "--input", fifo, "--output", filepath.Join(tmp, "o1")}},
 		{"weights", []string{"score", "--model", broken, "--input", in, "--output", filepath.Join(tmp, "o2")}},
 		{"config", []string{"score", "--model", badCfg, "--input", in, "--output", filepath.Join(tmp, "o3")}},
+		{"tokenizer", []string{"generate", "--model", dir, "--tokenizer", fifo, "--prompt", "x"}},
+		{"corpus", []string{"prepare", "--input", fifo, "--output", filepath.Join(tmp, "o4"), "--method", "randpos", "--target-length", "100", "--train-length", "10"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
