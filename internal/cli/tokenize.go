@@ -143,6 +143,9 @@ func runTokenize(ctx context.Context, env *Env, args []string) error {
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", *output, err)
 	}
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx) // interrupted: publish nothing
+	}
 	if af != nil {
 		if err := af.Commit(); err != nil {
 			return err
