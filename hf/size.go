@@ -24,8 +24,17 @@ func (c *Config) approxParams() float64 {
 	return 2*v*h + float64(c.NumHiddenLayers)*layer + h
 }
 
-// checkSize refuses sizes that imply more than MaxParameters parameters.
+// MaxPositions bounds max_position_embeddings (about a billion tokens,
+// a hundred times the longest window of any open model): sizes derived
+// from the window (score's row bound, evaluation lengths) stay sane.
+const MaxPositions = 1 << 30
+
+// checkSize refuses sizes that imply more than MaxParameters parameters,
+// and a window over MaxPositions.
 func (c *Config) checkSize(name string) error {
+	if c.MaxPositionEmbeddings > MaxPositions {
+		return fmt.Errorf("%s: max_position_embeddings %d is more than the limit of %d; the config is corrupt", name, c.MaxPositionEmbeddings, MaxPositions)
+	}
 	if n := c.approxParams(); n > MaxParameters {
 		return fmt.Errorf("%s: vocab_size %d, hidden_size %d, intermediate_size %d, num_hidden_layers %d imply %.3g parameters, more than the limit of %.3g; the config is corrupt",
 			name, c.VocabSize, c.HiddenSize, c.IntermediateSize, c.NumHiddenLayers, n, float64(MaxParameters))

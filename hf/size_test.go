@@ -35,6 +35,7 @@ func TestHugeConfigRefused(t *testing.T) {
 	}{
 		{"vocab 1e12", `"vocab_size":1000000000000,"num_hidden_layers":1`, "imply 1.6e+13 parameters, more than the limit"},
 		{"hidden and vocab overflow int64", `"vocab_size":1000000000000,"num_hidden_layers":1,"hidden_size":4000000000000,"num_attention_heads":1`, "more than the limit"},
+		{"window 1e12", `"vocab_size":8,"num_hidden_layers":1,"max_position_embeddings":1000000000000`, "max_position_embeddings 1000000000000 is more than the limit"},
 		{"layers 1e10", `"vocab_size":8,"num_hidden_layers":10000000000`, "more than the limit"},
 		{"vocab differs from the weights", `"vocab_size":5000000,"num_hidden_layers":1`, "vocab_size 5000000 and hidden_size 8, but model.embed_tokens.weight on disk has shape [8 8]"},
 		{"intermediate differs from the weights", `"vocab_size":8,"num_hidden_layers":1,"intermediate_size":100000000`, "implies 2400000344 parameters (intermediate_size 100000000, num_hidden_layers 1, ...), the weights on disk hold only 72"},
