@@ -11,7 +11,7 @@ func choose(in Input, ls int, p *Plan) (layout, Memory) {
 	var best layout
 	var bestMem Memory
 	for _, sp := range spDegrees(in) {
-		s := shapeOf(in.Model, (ls+sp-1)/sp, in.CEChunk, in.Precision)
+		s := shapeOf(in.Model, (ls+sp-1)/sp, in.CEChunk, in.Precision, cacheOn(in))
 		for _, l := range candidates(in) {
 			l.sp = sp
 			m := estimate(s, l, in.GPUs)
@@ -91,7 +91,7 @@ func minSeqPar(in Input, ls int) int {
 	}
 	limit := int64(in.GPUMemGiB * (1 << 30))
 	for _, sp := range spDegrees(Input{GPUs: in.GPUs}) {
-		s := shapeOf(in.Model, (ls+sp-1)/sp, in.CEChunk, in.Precision)
+		s := shapeOf(in.Model, (ls+sp-1)/sp, in.CEChunk, in.Precision, cacheOn(in))
 		if estimate(s, layout{sharding: "fsdp", sp: sp}, in.GPUs).Total <= limit {
 			return sp
 		}

@@ -15,7 +15,11 @@ type Memory struct {
 	Layer    int64 `json:"act_layer_recompute"`
 	Backward int64 `json:"act_layer_backward"`
 	Loss     int64 `json:"act_loss_chunk"`
-	// Activations is Boundary + max(Layer + Backward, Loss).
+	// Cache is autocast's cache of bf16 weight casts, alive through the
+	// forward pass (0 when the cache is off or in fp32).
+	Cache int64 `json:"act_autocast_cache"`
+	// Activations is Boundary + max(Layer + Backward, Loss, forward) with
+	// forward = Loss − 4·c·V + Cache when the cache is on (package doc).
 	Activations int64 `json:"activations"`
 
 	Headroom int64 `json:"headroom"`
@@ -38,9 +42,10 @@ type shape struct {
 	L, h, I, kv, heads, d   int64
 	V                       int64
 	tokens, chunk, actBytes int64
+	cache                   bool // autocast's weight cache is on
 }
 
-func shapeOf(m Model, tokens, chunk int, precision string) shape {
+func shapeOf(m Model, tokens, chunk int, precision string, cache bool) shape {
 	c := m.Config
 	e := int64(2)
 	if precision == "fp32" {
@@ -51,6 +56,7 @@ func shapeOf(m Model, tokens, chunk int, precision string) shape {
 		L: int64(c.NumHiddenLayers), h: int64(c.HiddenSize), I: int64(c.IntermediateSize),
 		kv: int64(c.NumKeyValueHeads) * int64(c.HeadDim), heads: int64(c.NumAttentionHeads), d: int64(c.HeadDim),
 		V: int64(c.VocabSize), tokens: int64(tokens), chunk: int64(min(chunk, tokens)), actBytes: e,
+		cache: cache && e == 2,
 	}
 }
 
@@ -89,7 +95,15 @@ func activations(m *Memory, s shape) {
 	}
 	m.Backward = 3 * T * s.I * e
 	m.Loss = 3*T*s.h*4 + s.chunk*s.V*(e+12)
-	m.Activations = m.Boundary + max(m.Layer+m.Backward, m.Loss)
+	m.Cache = 0
+	if s.cache {
+		m.Cache = 2 * (s.L*s.layer + s.V*s.h)
+	}
+	forward := m.Loss // the forward ends with the loss, before any gradient
+	if s.cache {
+		forward = m.Loss - 4*s.chunk*s.V + m.Cache
+	}
+	m.Activations = m.Boundary + max(m.Layer+m.Backward, m.Loss, forward)
 }
 
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }

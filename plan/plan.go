@@ -67,21 +67,29 @@
 //	loss       = 3·T·h·4 + c·V·(e + 12) the final norm's saved tensors and one
 //	                                    chunk's logits, their fp32 copy, the
 //	                                    log-softmax output and its gradient
-//	activations = boundary + max(layer + backward, loss)
+//	cache      = 2·(L·layer + V·h)      bf16 only, when autocast's weight cache
+//	                                    is on (torch's default, and the
+//	                                    backend's): the bf16 casts of every
+//	                                    layer's weights and of the LM head stay
+//	                                    cached until the forward's autocast
+//	                                    context exits — whatever the sharding
+//	forward    = loss − 4·c·V + cache   with the cache on: the forward ends with
+//	                                    the loss chunks (no gradient yet) while
+//	                                    the cache is still alive
+//	activations = boundary + max(layer + backward, loss, forward)
 //
-// The layer phase and the loss phase never overlap (the loss is done before the
-// last layer is recomputed), hence the max. This model was checked against
-// torch.distributed._tools.mem_tracker on the CPU (TestTorchMemory,
-// testdata/measure_step.py: a tiny Llama through the backend's step, each
-// parameter gradient dropped once accumulated so that the peak measured is the
-// activations' own, as on an FSDP rank): the parameter, gradient and optimizer
-// bytes equal the tensors' sizes exactly, and the activation estimate is within
-// −5 % … +20 % of the measured peak, on the safe side in every case measured.
-// The total adds the full gradients to the activation peak although the last
-// layers' gradients are not yet computed when the boundaries peak: exact under
-// FSDP (gradients are sharded as they come), conservative without sharding. It assumes autocast's weight cache is off (cache_enabled=False, or
-// FSDP2 MixedPrecisionPolicy instead of autocast): with the cache on, every
-// layer's bf16 weights (2·P bytes) stay alive through the forward on every GPU.
+// The layer phase (backward) and the loss phase never overlap (the loss is done
+// before the last layer is recomputed), hence the max. This model was
+// checked against torch.distributed._tools.mem_tracker on the CPU
+// (TestTorchMemory, testdata/measure_step.py: a tiny Llama through the
+// backend's step, each parameter gradient dropped once accumulated so that the
+// peak measured is the activations' own, as on an FSDP rank): the parameter,
+// gradient and optimizer bytes equal the tensors' sizes exactly, and the
+// activation estimate is within −5 % … +20 % of the measured peak, on the safe
+// side in every case measured, with the cache on and off. The total adds the
+// full gradients to the activation peak although the last layers' gradients
+// are not yet computed when the boundaries peak: exact under FSDP (gradients
+// are sharded as they come), conservative without sharding.
 //
 // Headroom: 1 GiB for the CUDA context and NCCL buffers (assumed) plus 10 % of
 // the allocated total for the caching allocator's fragmentation (assumed; set
@@ -139,6 +147,22 @@ type Input struct {
 	PeakTFLOPS   float64 // dense bf16 peak of one GPU (default 312, A100)
 	MFU          float64 // assumed model FLOPs utilisation (default 0.35)
 	HostMemGiB   float64 // host memory per node; 0: not checked
+
+	// AutocastCache says whether autocast caches bf16 weight casts (nil:
+	// BackendAutocastCache, what the torch backend does).
+	AutocastCache *bool
+}
+
+// BackendAutocastCache is whether the torch backend runs autocast with its
+// weight cache on (scaleout/longrecipe_torch/trainer.py: torch.autocast with
+// the default cache_enabled=True).
+const BackendAutocastCache = true
+
+func cacheOn(in Input) bool {
+	if in.AutocastCache != nil {
+		return *in.AutocastCache
+	}
+	return BackendAutocastCache
 }
 
 // Defaults of Input's optional fields.

@@ -36,7 +36,7 @@ func TestLlama3Sizes(t *testing.T) {
 	}
 	// The bf16 checkpoint is 2·P = 16.06 GB; the training states are 16 bytes
 	// per parameter: fp32 master 32.12 GB, fp32 grads 32.12 GB, m+v 64.24 GB.
-	s := shapeOf(m, 39322, 4096, "bf16")
+	s := shapeOf(m, 39322, 4096, "bf16", true)
 	mem := estimate(s, layout{sharding: "none", sp: 1}, 1)
 	if 2*m.Params != 16_060_522_496 || mem.Weights != 32_121_044_992 || mem.Grads != 32_121_044_992 || mem.Optimizer != 64_242_089_984 {
 		t.Errorf("states %+v", mem)
@@ -54,9 +54,12 @@ func TestLlama3Sizes(t *testing.T) {
 // The activation terms for Llama-3-8B at Ls = 39322, bf16, by hand.
 func TestLlama3Activations(t *testing.T) {
 	const T = 39322
-	s := shapeOf(llama3(t), T, 4096, "bf16")
+	s := shapeOf(llama3(t), T, 4096, "bf16", false)
 	var m Memory
 	activations(&m, s)
+	if m.Cache != 0 {
+		t.Errorf("cache %d with the cache off", m.Cache)
+	}
 	// 32 layers · T · 4096 · 4 bytes + cos/sin 2 · T · 128 · 4.
 	if want := int64(32*T*4096*4 + 2*T*128*4); m.Boundary != want {
 		t.Errorf("boundary %d, want %d", m.Boundary, want)
@@ -74,6 +77,16 @@ func TestLlama3Activations(t *testing.T) {
 	}
 	if m.Activations != m.Boundary+max(m.Layer+m.Backward, m.Loss) {
 		t.Errorf("activations %d", m.Activations)
+	}
+	// With autocast's cache: the bf16 casts of 32 layers and the LM head,
+	// 2·(32·218,112,000 + 128256·4096) bytes, alive with the loss phase.
+	activations(&m, shapeOf(llama3(t), T, 4096, "bf16", true))
+	if want := int64(2 * (32*218_112_000 + 128256*4096)); m.Cache != want || m.Activations != m.Boundary+m.Loss-4*4096*128256+m.Cache {
+		t.Errorf("cache %d (want %d), activations %d", m.Cache, want, m.Activations)
+	}
+	activations(&m, shapeOf(llama3(t), T, 4096, "fp32", true))
+	if m.Cache != 0 {
+		t.Errorf("fp32: cache %d", m.Cache)
 	}
 }
 

@@ -64,11 +64,12 @@ func memoryRows(p *Plan) []row {
 		rows = append(rows, row{"fsdp gathered units (root + 2 layers, fp32)", m.Gathered}, row{"fsdp unsharded gradient of one unit", m.GradUnit})
 	}
 	return append(rows,
-		row{"activations", m.Activations},
+		row{"activations: boundaries + the largest phase below", m.Activations},
 		row{"  checkpoint boundaries (every layer's input)", m.Boundary},
-		row{"  one layer recomputed (saved tensors)", m.Layer},
-		row{"  its backward (gradients)", m.Backward},
-		row{"  loss phase: final norm + logits chunk", m.Loss},
+		row{"  backward: one layer recomputed (saved tensors)", m.Layer},
+		row{"            + its gradients", m.Backward},
+		row{"  loss: final norm + one logits chunk", m.Loss},
+		row{"  autocast weight cache (forward, with the loss)", m.Cache},
 		row{"headroom (CUDA context 1 GiB + 10 % fragmentation)", m.Headroom},
 		row{"total", m.Total},
 	)

@@ -18,6 +18,7 @@ type torchCase struct {
 	Tokens    int            `json:"tokens"`
 	Precision string         `json:"precision"`
 	CEChunk   int            `json:"ce_chunk"`
+	Cache     bool           `json:"autocast_cache"`
 }
 
 type torchResult struct {
@@ -54,23 +55,24 @@ func TestTorchMemory(t *testing.T) {
 	wideVocab := map[string]any{"vocab_size": 16000, "hidden_size": 128, "intermediate_size": 344, "num_hidden_layers": 2,
 		"num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 16384}
 	cases := []torchCase{
-		{small, 512, "fp32", 256}, // the layer phase dominates
-		{small, 1024, "bf16", 256},
-		{wideVocab, 512, "bf16", 512}, // the loss phase dominates
+		{small, 512, "fp32", 256, false}, // the layer phase dominates
+		{small, 1024, "bf16", 256, false},
+		{wideVocab, 512, "bf16", 512, false}, // the loss phase dominates
+		{small, 512, "bf16", 256, true},      // autocast's weight cache: the forward dominates
 	}
 	results := runMeasure(t, py, cases)
 	for i, c := range cases {
 		r := results[i]
 		cfg := tinyConfig(t, c.Config)
 		m := ConfigModel(cfg)
-		s := shapeOf(m, c.Tokens, c.CEChunk, c.Precision)
+		s := shapeOf(m, c.Tokens, c.CEChunk, c.Precision, c.Cache)
 		mem := estimate(s, layout{sharding: "none", sp: 1}, 1)
 		if r.Params != mem.Weights || r.Grads != mem.Grads || r.Optimizer != mem.Optimizer {
 			t.Errorf("case %d: torch params/grads/optimizer %d/%d/%d bytes, plan %d/%d/%d", i, r.Params, r.Grads, r.Optimizer, mem.Weights, mem.Grads, mem.Optimizer)
 		}
 		measured := r.Peak["act"] + r.Peak["temp"]
 		ratio := float64(mem.Activations) / float64(measured)
-		t.Logf("case %d (%s, %d tokens): activations measured %d, plan %d (%+.1f %%)", i, c.Precision, c.Tokens, measured, mem.Activations, 100*(ratio-1))
+		t.Logf("case %d (%s, cache %v, %d tokens): activations measured %d, plan %d (%+.1f %%)", i, c.Precision, c.Cache, c.Tokens, measured, mem.Activations, 100*(ratio-1))
 		if ratio < 0.95 || ratio > 1.20 {
 			t.Errorf("case %d: plan's activations %d are %+.1f %% off the measured %d (want −5 %% … +20 %%)", i, mem.Activations, 100*(ratio-1), measured)
 		}

@@ -5,11 +5,13 @@ attention, the LM head + cross-entropy computed ce_chunk tokens at a time and
 recomputed in backward, AdamW.
 
 Usage: python measure_step.py '[{"config": {...LlamaConfig kwargs...},
-       "tokens": 2048, "precision": "fp32"|"bf16", "ce_chunk": 512}, ...]'
+       "tokens": 2048, "precision": "fp32"|"bf16", "ce_chunk": 512,
+       "autocast_cache": false}, ...]'
 
-precision "bf16" is autocast(bfloat16, cache_enabled=False) over fp32
-parameters (the backend's "bf16" on CUDA, run here on the CPU). Prints one
-JSON line per case, bytes:
+precision "bf16" is autocast(bfloat16) over fp32 parameters (the backend's
+"bf16" on CUDA, run here on the CPU), with autocast's weight cache on or off
+as autocast_cache says (torch's default, and the backend's today, is on).
+Prints one JSON line per case, bytes:
   params, grads, optimizer   -- counted from the tensors after a step (exact)
   peak_fwd_bwd               -- MemTracker peak over forward+backward of a
                                 second step, each parameter gradient dropped
@@ -63,7 +65,7 @@ def measure(args):
     amp = args["precision"] == "bf16"
 
     def fwd_bwd():
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp, cache_enabled=False):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp, cache_enabled=bool(args.get("autocast_cache"))):
             loss = loss_of(model, ids, pos, args["ce_chunk"])
         loss.backward()
 
