@@ -6,20 +6,18 @@
 package quickstart
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 
-	"github.com/longrecipe/longrecipe/assets"
 	"github.com/longrecipe/longrecipe/eval"
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/inputs"
 	"github.com/longrecipe/longrecipe/recipe"
 	"github.com/longrecipe/longrecipe/tinybase"
 )
@@ -68,98 +66,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := os.MkdirAll(o.Output, 0o755); err != nil {
 		return nil, fmt.Errorf("quickstart: %w", err)
 	}
-	base := o.Base
-	if base == "" {
-		base = filepath.Join(o.Output, "base")
-		if err := writeShipped(base); err != nil {
-			return nil, err
-		}
-	}
-	cfg, err := hf.LoadConfig(filepath.Join(base, "config.json"))
+	base, window, err := baseModel(o)
 	if err != nil {
 		return nil, err
 	}
-	window := cfg.MaxPositionEmbeddings
-	lt := window * o.Factor
-
-	docs, err := assets.Corpus()
+	if _, err := inputs.Write(inputs.Options{Dir: o.Output, Train: "corpus-train.jsonl", HeldOut: "corpus-heldout.jsonl", Replay: "replay.jsonl",
+		Seed: o.Seed, ReplayWords: window * 2 / 3}); err != nil {
+		return nil, err
+	}
+	rpath, err := writeRecipe(o, base, window)
 	if err != nil {
-		return nil, err
-	}
-	trainDocs, heldOut, err := assets.Split(docs, assets.DefaultHeldOutPercent)
-	if err != nil {
-		return nil, err
-	}
-	corpus := filepath.Join(o.Output, "corpus-train.jsonl")
-	held := filepath.Join(o.Output, "corpus-heldout.jsonl")
-	replay := filepath.Join(o.Output, "replay.jsonl")
-	if err := writeJSONL(corpus, len(trainDocs), func(i int) any { return map[string]string{"text": trainDocs[i].Text} }); err != nil {
-		return nil, err
-	}
-	if err := writeJSONL(held, len(heldOut), func(i int) any { return map[string]string{"text": heldOut[i].Text} }); err != nil {
-		return nil, err
-	}
-	words := make([][]string, len(trainDocs))
-	for i, d := range trainDocs {
-		words[i] = strings.Fields(d.Text)
-	}
-	recs := tinybase.ReplayRecords(rand.New(rand.NewPCG(uint64(o.Seed), 0x5e)), words, 400, window*2/3)
-	if err := writeJSONL(replay, len(recs), func(i int) any { return recs[i] }); err != nil {
-		return nil, err
-	}
-
-	var lengths []string
-	for l := window / 2; l <= lt; l *= 2 {
-		lengths = append(lengths, fmt.Sprint(l))
-	}
-	text := fmt.Sprintf(`# Written by "longrecipe quickstart"; rerun with: longrecipe run %[1]s
-name = "quickstart"
-output = "run"
-seed = %[2]d
-threads = %[3]d
-
-[base]
-model = %[4]q
-
-[data]
-corpus = "corpus-train.jsonl"
-replay = "replay.jsonl"
-mask_prompt = true
-
-[extend]                 # stage 1: %[5]d -> %[6]d tokens
-method = "longrecipe"
-target_length = %[6]d
-ratio = %[7]g            # Ls = %[8]d real tokens per row
-impactful = "digits"
-drop_prob = 0.5
-rope_theta = 0           # 0: raise the base with the documented dynamic-NTK rule
-steps = %[9]d
-lr = 3e-4                 # 1e-3 erased the base model's retrieval and gave worse perplexity (docs/quickstart)
-batch = 4
-grad_accum = 1
-schedule = "constant"
-checkpoint_every = 20
-
-[anneal]                 # stage 2: replay at the short length, LR decaying to zero
-steps = %[10]d
-lr = 2e-4
-batch = 4
-schedule = "linear"
-min_lr = 0
-
-[merge]                  # stage 3: average with the original weights
-weights = [0.5, 0.5]
-
-[eval]
-tasks = ["passkey", "niah_single", "ppl"]
-lengths = [%[11]s]
-depths = [0.0, 0.5, 1.0]
-samples = %[12]d
-ppl_corpus = "corpus-heldout.jsonl"
-`, "recipe.toml", o.Seed, o.Threads, relOrAbs(o.Output, base), window, lt, o.Ratio, int(o.Ratio*float64(lt)+0.5),
-		o.ExtendSteps, o.AnnealSteps, strings.Join(lengths, ", "), o.Samples)
-	rpath := filepath.Join(o.Output, "recipe.toml")
-	if err := atomicfile.WriteFile(rpath, []byte(text)); err != nil {
 		return nil, err
 	}
 	r, err := recipe.Load(rpath)
@@ -170,6 +86,73 @@ ppl_corpus = "corpus-heldout.jsonl"
 	if err != nil {
 		return nil, err
 	}
+	return report(rpath, sum)
+}
+
+// baseModel returns the model folder to extend (the shipped tiny base,
+// written into the work folder, unless Options.Base) and its window.
+func baseModel(o Options) (string, int, error) {
+	base := o.Base
+	if base == "" {
+		base = filepath.Join(o.Output, "base")
+		if err := writeShipped(base); err != nil {
+			return "", 0, err
+		}
+	}
+	cfg, err := hf.LoadConfig(filepath.Join(base, "config.json"))
+	if err != nil {
+		return "", 0, err
+	}
+	return base, cfg.MaxPositionEmbeddings, nil
+}
+
+// Recipe returns the quickstart's recipe for a base model of the given
+// window, with paths relative to the work folder.
+func Recipe(o Options, base string, window int) *recipe.Recipe {
+	lt := window * o.Factor
+	r := recipe.Default()
+	r.Name, r.Output, r.Seed, r.Threads = "quickstart", "run", o.Seed, o.Threads
+	r.Base.Model = relOrAbs(o.Output, base)
+	r.Data.Corpus, r.Data.Replay, r.Data.MaskPrompt = "corpus-train.jsonl", "replay.jsonl", true
+	// Stage 1: LongRecipe from window to lt tokens, the RoPE base raised by
+	// the documented dynamic-NTK rule (rope_theta 0). LR 3e-4: 1e-3 erased
+	// the base model's retrieval and gave worse perplexity
+	// (docs/quickstart).
+	e := &r.Extend
+	e.Method, e.TargetLength, e.Ratio, e.Impactful, e.DropProb, e.RopeTheta = "longrecipe", lt, o.Ratio, "digits", 0.5, 0
+	e.Steps, e.LR, e.Batch, e.GradAccum, e.Schedule, e.CheckpointEvery = o.ExtendSteps, 3e-4, 4, 1, "constant", 20
+	// Stage 2: replay at the short length, the LR decaying to zero.
+	a := &r.Anneal
+	a.Steps, a.LR, a.Batch, a.Schedule, a.MinLR = o.AnnealSteps, 2e-4, 4, "linear", 0
+	// Stage 3: average with the original weights.
+	r.Merge.Weights = []float64{0.5, 0.5}
+	r.Eval.Tasks = []string{"passkey", "niah_single", "ppl"}
+	r.Eval.Lengths = nil
+	for l := window / 2; l <= lt; l *= 2 {
+		r.Eval.Lengths = append(r.Eval.Lengths, l)
+	}
+	r.Eval.Depths, r.Eval.Samples, r.Eval.PPLCorpus = []float64{0, 0.5, 1}, o.Samples, "corpus-heldout.jsonl"
+	return r
+}
+
+// writeRecipe writes Output/recipe.toml and returns its path.
+func writeRecipe(o Options, base string, window int) (string, error) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# Written by \"longrecipe quickstart\"; rerun with: longrecipe run recipe.toml\n"+
+		"# Stage 1 extends the window from %d to %d tokens; docs/recipe.md describes every key.\n\n", window, window*o.Factor)
+	if err := Recipe(o, base, window).Encode(&b); err != nil {
+		return "", err
+	}
+	p := filepath.Join(o.Output, "recipe.toml")
+	if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, b.Bytes()) {
+		return p, nil
+	}
+	return p, atomicfile.WriteFile(p, b.Bytes())
+}
+
+// report reads the evaluation of the four models into the before/after
+// table.
+func report(rpath string, sum *recipe.Summary) (*Report, error) {
 	rep := &Report{RecipeFile: rpath, Final: sum.Final, EvalDir: sum.Dirs["eval"]}
 	var rs []*eval.Results
 	for _, name := range []string{"base", "extend", "anneal", "merge"} {
@@ -220,22 +203,4 @@ func writeShipped(dir string) error {
 		}
 		return atomicfile.WriteFile(dst, b)
 	})
-}
-
-// writeJSONL writes n records atomically, unless an identical file exists
-// (so reruns keep the files' times and the recipe can skip stages).
-func writeJSONL(path string, n int, rec func(i int) any) error {
-	var sb strings.Builder
-	for i := 0; i < n; i++ {
-		b, err := json.Marshal(rec(i))
-		if err != nil {
-			return err
-		}
-		sb.Write(b)
-		sb.WriteByte('\n')
-	}
-	if old, err := os.ReadFile(path); err == nil && string(old) == sb.String() {
-		return nil
-	}
-	return atomicfile.WriteFile(path, []byte(sb.String()))
 }

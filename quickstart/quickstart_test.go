@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/longrecipe/longrecipe/assets"
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/recipe"
 )
 
 // tinyBase writes a small random Llama with a 256-token window.
@@ -71,7 +73,32 @@ func TestQuickstartTiny(t *testing.T) {
 	if _, err := Run(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(log.String(), "done already"); n != 6 {
-		t.Fatalf("rerun skipped %d stages, want 6:\n%s", n, log.String())
+	if n := strings.Count(log.String(), "done already"); n != 7 {
+		t.Fatalf("rerun skipped %d stages, want 7 (the six and extend-start):\n%s", n, log.String())
+	}
+}
+
+// TestRecipeRoundTrip: the encoded recipe reads back to the same settings.
+func TestRecipeRoundTrip(t *testing.T) {
+	o := DefaultOptions()
+	o.Output = "/work"
+	want := Recipe(o, "/work/base", 256)
+	var b bytes.Buffer
+	if err := want.Encode(&b); err != nil {
+		t.Fatal(err)
+	}
+	got, err := recipe.Parse(b.Bytes(), "recipe.toml", "/work")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	if got.Base.Model != "/work/base" || got.Data.Corpus != "/work/corpus-train.jsonl" || got.Eval.PPLCorpus != "/work/corpus-heldout.jsonl" {
+		t.Fatalf("paths: %+v %+v %q", got.Base, got.Data, got.Eval.PPLCorpus)
+	}
+	if got.Extend != want.Extend || got.Anneal.Train != want.Anneal.Train || got.Eval.Samples != want.Eval.Samples ||
+		!slices.Equal(got.Eval.Lengths, []int{128, 256, 512, 1024, 2048}) || !slices.Equal(got.Eval.Tasks, want.Eval.Tasks) {
+		t.Fatalf("read back:\n%+v\n%+v\nwant\n%+v\n%+v", got.Extend, got.Eval, want.Extend, want.Eval)
+	}
+	if strings.Contains(b.String(), "launch") {
+		t.Fatalf("the go backend's recipe has a launch table:\n%s", b.String())
 	}
 }

@@ -9,6 +9,7 @@ package recipe
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -85,7 +86,7 @@ type Train struct {
 	// Launch says where a torch stage runs ([extend.launch],
 	// [anneal.launch]). It is not part of the stage's inputs: changing it
 	// resumes an interrupted stage rather than restarting it.
-	Launch Launch `toml:"launch" json:"-"`
+	Launch Launch `toml:"launch,omitempty" json:"-"`
 }
 
 // Backends are the values of Train.Backend.
@@ -99,16 +100,16 @@ const (
 // launcher's defaults (one process on one node).
 type Launch struct {
 	// Launcher is "torchrun" or "accelerate".
-	Launcher     string `toml:"launcher" json:"launcher,omitempty"`
-	NProcPerNode int    `toml:"nproc_per_node" json:"nproc_per_node,omitempty"`
-	NNodes       int    `toml:"nnodes" json:"nnodes,omitempty"`
-	NodeRank     int    `toml:"node_rank" json:"node_rank,omitempty"`
-	MasterAddr   string `toml:"master_addr" json:"master_addr,omitempty"`
-	MasterPort   int    `toml:"master_port" json:"master_port,omitempty"`
+	Launcher     string `toml:"launcher,omitempty" json:"launcher,omitempty"`
+	NProcPerNode int    `toml:"nproc_per_node,omitempty" json:"nproc_per_node,omitempty"`
+	NNodes       int    `toml:"nnodes,omitempty" json:"nnodes,omitempty"`
+	NodeRank     int    `toml:"node_rank,omitempty" json:"node_rank,omitempty"`
+	MasterAddr   string `toml:"master_addr,omitempty" json:"master_addr,omitempty"`
+	MasterPort   int    `toml:"master_port,omitempty" json:"master_port,omitempty"`
 	// Sharding is "fsdp", "ddp" or "none"; Precision "auto", "bf16" or
 	// "fp32".
-	Sharding  string `toml:"sharding" json:"sharding,omitempty"`
-	Precision string `toml:"precision" json:"precision,omitempty"`
+	Sharding  string `toml:"sharding,omitempty" json:"sharding,omitempty"`
+	Precision string `toml:"precision,omitempty" json:"precision,omitempty"`
 }
 
 // Extend is stage 1, context extension.
@@ -213,6 +214,19 @@ func Parse(b []byte, name, dir string) (*Recipe, error) {
 		return nil, fmt.Errorf("recipe %s: %w", name, err)
 	}
 	return r, nil
+}
+
+// Default returns the recipe a file starts from: every setting a recipe
+// file may leave out at its default, the required ones empty.
+func Default() *Recipe { return defaults() }
+
+// Encode writes r as a recipe file, paths as they are in r (relative
+// paths are relative to the file's folder when it is read back).
+func (r *Recipe) Encode(w io.Writer) error {
+	if err := toml.NewEncoder(w).Encode(r); err != nil {
+		return fmt.Errorf("recipe %s: encode: %w", r.Name, err)
+	}
+	return nil
 }
 
 // defaults are the paper's settings where they make sense on a CPU.

@@ -159,6 +159,7 @@ tasks = ["passkey", "ppl"]
 lengths = [128, 256]
 depths = [0.5]
 samples = 1
+ppl_corpus = "corpus.jsonl"
 `
 	rpath := filepath.Join(dir, "recipe.toml")
 	os.WriteFile(rpath, []byte(text), 0o644)
@@ -207,7 +208,7 @@ samples = 1
 	if _, err := Run(context.Background(), r, Options{Log: &log}); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(log.String(), "done already"); n != len(Stages) {
+	if n := strings.Count(log.String(), "done already"); n != len(Stages)+1 {
 		t.Fatalf("rerun: %d stages skipped, want %d:\n%s", n, len(Stages), log.String())
 	}
 }
@@ -311,7 +312,7 @@ skip = true
 		wantTheta       float64
 	}{
 		{name: "interrupted", theta: "20000", lr: "1e-3", trainer: interrupting{}, wantErr: "interrupted", wantTheta: 20000},
-		{name: "partial, θ changed", theta: "40000", lr: "1e-3", wantLog: "extend: inputs changed (rope_theta)", wantTheta: 40000},
+		{name: "partial, θ changed", theta: "40000", lr: "1e-3", wantLog: "extend: inputs changed (upstream extend-start)", wantTheta: 40000},
 		{name: "finished, unchanged", theta: "40000", lr: "1e-3", wantLog: "extend: done already", wantTheta: 40000},
 		{name: "finished, lr changed", theta: "40000", lr: "2e-3", wantLog: "extend: inputs changed (train.lr)", wantTheta: 40000},
 		{name: "interrupted again", theta: "40000", lr: "3e-3", trainer: interrupting{}, wantErr: "interrupted", wantTheta: 40000},
@@ -325,7 +326,7 @@ skip = true
 			if err == nil || !strings.Contains(err.Error(), s.wantErr) {
 				t.Fatalf("%s: error %v, want %q", s.name, err, s.wantErr)
 			}
-			if got := stageTheta(t, filepath.Join(extend, "start")); got != s.wantTheta {
+			if got := stageTheta(t, extend+"-start"); got != s.wantTheta {
 				t.Fatalf("%s: start model θ %v, want %v", s.name, got, s.wantTheta)
 			}
 			continue
@@ -407,7 +408,7 @@ func evalAgrees(t *testing.T, r *Recipe, modelDir, resultsDir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := folder.Open(modelDir, folder.Options{Haystack: r.Eval.Haystack, PPLWindow: 64})
+	s, err := folder.Open(modelDir, folder.Options{Haystack: r.Eval.Haystack, PPLText: r.Eval.PPLCorpus, PPLWindow: 64})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func Run(ctx context.Context, r *Recipe, opt Options) (*Summary, error) {
 			fmt.Fprintf(opt.Log, "stage %s: skipped (disabled in the recipe)\n", s.Name)
 			continue
 		}
-		s.Force = forced(s.Name, opt.FromStage)
+		s.Force = forced(s.of(), opt.FromStage)
 		rec, err := runner.Run(ctx, s.Stage, nil)
 		if err != nil {
 			return nil, err
@@ -123,6 +123,7 @@ func newRunEnv(r *Recipe, opt Options) (*runEnv, error) {
 	for _, s := range Stages {
 		e.dirs[s] = r.StageDir(s)
 	}
+	e.dirs["extend-start"] = e.dirs["extend"] + "-start"
 	if e.trainers["extend"], err = trainerFor(r.Extend.Backend, opt); err != nil {
 		return nil, fmt.Errorf("recipe extend.backend: %w", err)
 	}
@@ -154,6 +155,16 @@ func (e *runEnv) final() string {
 type recipeStage struct {
 	stage.Stage
 	disabled bool
+	// part names the recipe stage (one of Stages) that this one is a
+	// step of, for --from-stage ("": its own name).
+	part string
+}
+
+func (s *recipeStage) of() string {
+	if s.part != "" {
+		return s.part
+	}
+	return s.Name
 }
 
 // stages lists the recipe's stages with their inputs: the settings that
@@ -178,8 +189,10 @@ func (e *runEnv) stages() []recipeStage {
 			"method": r.Extend.Method, "lt": r.Extend.TargetLength, "ls": e.ls,
 			"impactful": r.Extend.Impactful, "drop_prob": r.Extend.DropProb, "seed": r.Seed,
 		}}},
-		{Stage: stage.Stage{Name: "extend", Dir: dirs["extend"], Deps: []string{"prepare"}, Resumable: true, Run: e.extend, Settings: map[string]any{
+		{part: "extend", Stage: stage.Stage{Name: "extend-start", Dir: dirs["extend-start"], Run: e.start, Settings: map[string]any{
 			"base": r.Base.Model, "rope_theta": e.theta, "max_position_embeddings": r.Extend.TargetLength,
+		}}},
+		{Stage: stage.Stage{Name: "extend", Dir: dirs["extend"], Deps: []string{"prepare", "extend-start"}, Resumable: true, Run: e.extend, Settings: map[string]any{
 			"train": r.Extend.Train, "seed": r.Seed, "threads": e.threads,
 		}}},
 		{disabled: !replay, Stage: stage.Stage{Name: "replay", Dir: dirs["replay"], Run: e.replay, Settings: map[string]any{
@@ -232,26 +245,27 @@ func (e *runEnv) dataset(ctx context.Context, j data.Job) (any, error) {
 	return m.Counts, nil
 }
 
-// extend writes the base model with the new window's RoPE settings into
-// dir/start, then trains it on the prepared rows. A start folder left by
-// an interrupted run is reused: the stage runner clears the stage folder
-// whenever its inputs (θ included) changed.
-func (e *runEnv) extend(ctx context.Context, dir string) (any, error) {
-	start := filepath.Join(dir, "start")
-	if _, err := os.Stat(filepath.Join(start, "config.json")); err != nil {
-		m, err := model.Load(e.r.Base.Model)
-		if err != nil {
-			return nil, err
-		}
-		m.Cfg.SetRope(e.theta, m.Cfg.RopeScaling, e.r.Extend.TargetLength) // keep any rope_scaling of the base
-		if err := m.Save(start, "float32"); err != nil {
-			return nil, err
-		}
-		if _, err := hf.CopyTokenizerFiles(e.r.Base.Model, start); err != nil {
-			return nil, err
-		}
+// start writes the base model with the new window's RoPE settings: the
+// model stage 1 starts from (its own folder: a trainer's output may not
+// contain its input).
+func (e *runEnv) start(_ context.Context, dir string) (any, error) {
+	m, err := model.Load(e.r.Base.Model)
+	if err != nil {
+		return nil, err
 	}
-	return e.train(ctx, "extend", start, e.dirs["prepare"], dir, e.r.Extend.Train)
+	m.Cfg.SetRope(e.theta, m.Cfg.RopeScaling, e.r.Extend.TargetLength) // keep any rope_scaling of the base
+	if err := m.Save(dir, "float32"); err != nil {
+		return nil, err
+	}
+	if _, err := hf.CopyTokenizerFiles(e.r.Base.Model, dir); err != nil {
+		return nil, err
+	}
+	return map[string]any{"rope_theta": e.theta, "max_position_embeddings": e.r.Extend.TargetLength}, nil
+}
+
+// extend trains the start model on the prepared rows.
+func (e *runEnv) extend(ctx context.Context, dir string) (any, error) {
+	return e.train(ctx, "extend", e.dirs["extend-start"], e.dirs["prepare"], dir, e.r.Extend.Train)
 }
 
 // anneal trains the extended model on the replay rows.

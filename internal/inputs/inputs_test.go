@@ -1,0 +1,86 @@
+package inputs
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func lines(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestWrite(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{Dir: dir, Replay: "r.jsonl", Seed: 3, ReplayRecords: 20, ReplayWords: 50, MaxDocs: 12}
+	f, err := Write(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Train != filepath.Join(dir, "train.jsonl") || f.Replay != filepath.Join(dir, "r.jsonl") {
+		t.Fatalf("paths %s, %s", f.Train, f.Replay)
+	}
+	train, held, replay := lines(t, f.Train), lines(t, f.HeldOut), lines(t, f.Replay)
+	if len(train) != 12 || len(held) != 3 || len(replay) != 20 || len(f.HeldOutTexts) != 3 {
+		t.Fatalf("%d train, %d held-out (%d texts), %d replay lines; want 12, 3, 20", len(train), len(held), len(f.HeldOutTexts), len(replay))
+	}
+	if train[0]["text"] == "" || replay[0]["prompt"] == nil || replay[0]["response"] == nil || held[0]["text"] != f.HeldOutTexts[0] {
+		t.Fatalf("records: %v / %v / %v", train[0], replay[0], held[0])
+	}
+	for key, p := range map[string]string{"train": f.Train, "heldout": f.HeldOut, "replay": f.Replay} {
+		b, _ := os.ReadFile(p)
+		sum := sha256.Sum256(b)
+		if f.SHA256[key] != hex.EncodeToString(sum[:]) {
+			t.Errorf("%s: hash %s is not the file's", key, f.SHA256[key])
+		}
+	}
+	// A rerun with the same options leaves the files alone; another seed
+	// rewrites the replay file only.
+	old := time.Unix(1e9, 0)
+	for _, p := range []string{f.Train, f.HeldOut, f.Replay} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.Seed = 4
+	g, err := Write(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, changed := range map[string]bool{f.Train: false, f.HeldOut: false, f.Replay: true} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.ModTime().Equal(old) == changed {
+			t.Errorf("%s: rewritten %v, want %v", p, !fi.ModTime().Equal(old), changed)
+		}
+	}
+	if g.SHA256["replay"] == f.SHA256["replay"] || g.SHA256["train"] != f.SHA256["train"] {
+		t.Error("hashes do not follow the contents")
+	}
+	if _, err := Write(Options{Dir: dir}); err == nil {
+		t.Error("zero replay length accepted")
+	}
+}
