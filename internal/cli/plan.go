@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"path/filepath"
 
 	"github.com/longrecipe/longrecipe/plan"
+	"github.com/longrecipe/longrecipe/torchlaunch"
 )
 
 func init() {
@@ -18,7 +20,7 @@ func init() {
 }
 
 const planUsage = "plan MODEL_DIR --target-length Lt (--ratio r | --train-length Ls) --gpus N --gpu-mem GiB " +
-	"[--nodes N] [--tokens-per-sec X] [--json] [--write-launch FILE [--master-addr HOST]]\n" +
+	"[--nodes N] [--tokens-per-sec X] [--python PY|auto] [--json] [--write-launch FILE [--master-addr HOST]]\n" +
 	"       longrecipe plan --served DIR --target-length Lt"
 
 const planSummary = "Estimates, before anything is launched, what training one LongRecipe stage on the torch backend\n" +
@@ -34,7 +36,7 @@ const planSummary = "Estimates, before anything is launched, what training one L
 // planFlags are the command line of plan.
 type planFlags struct {
 	target, train, offload, launch, master *string
-	served                                 *string
+	served, python                         *string
 	ratio, gpuMem, tps, peak, mfu, hostMem *float64
 	gpus, nodes, sp, chunk, steps, batch   *int
 	precision, sharding                    *string
@@ -63,6 +65,7 @@ func newPlanFlags(fs *flag.FlagSet) *planFlags {
 		asJSON:    fs.Bool("json", false, "print the plan as JSON"),
 		launch:    fs.String("write-launch", "", "write the launcher config (torchlaunch JSON) of a passing plan to this file"),
 		master:    fs.String("master-addr", "", "host of rank 0 for the launcher config (required with --nodes > 1)"),
+		python:    fs.String("python", "", "also check this Python environment (the launch machine's): FSDP2 import, tested versions, visible GPUs; \"auto\": the cached one"),
 		served:    fs.String("served", "", "check the folder DIR serves at the target length (vLLM's rule) instead of planning"),
 	}
 }
@@ -91,6 +94,9 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkEnv(p, *f.python); err != nil {
+		return err
+	}
 	if err := printPlan(env, p, *f.asJSON); err != nil {
 		return err
 	}
@@ -103,6 +109,34 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	if !p.OK {
 		return fmt.Errorf("plan failed its checks; see above")
 	}
+	return nil
+}
+
+// checkEnv adds the checks of the Python environment python ("" none,
+// "auto" the cached one) to p.
+func checkEnv(p *plan.Plan, python string) error {
+	if python == "" {
+		return nil
+	}
+	root, rootErr := torchlaunch.SourceRoot()
+	if python == "auto" {
+		if rootErr != nil {
+			return rootErr
+		}
+		var err error
+		if python, err = torchlaunch.Python("", root); err != nil {
+			return err
+		}
+	}
+	probe, err := plan.ProbeEnv(python)
+	if err != nil {
+		return err
+	}
+	var pins map[string]string
+	if rootErr == nil {
+		pins, _ = plan.ReadPins(filepath.Join(root, "scaleout", "requirements.lock")) // none: every version is untested
+	}
+	p.AddChecks(plan.EnvChecks(probe, pins, p)...)
 	return nil
 }
 

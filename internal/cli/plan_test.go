@@ -63,6 +63,7 @@ func TestPlanCommandErrors(t *testing.T) {
 		{[]string{"plan", bad, "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k"}, 1, "missing required field hidden_size"},
 		{[]string{"plan", llama3Dir, "--gpus", "1", "--gpu-mem", "24", "--target-length", "128k", "--write-launch", launch}, 1, "not writing a launcher config"},
 		{[]string{"plan", llama3Dir, "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k", "--sp", "3"}, 1, "plan failed its checks"},
+		{[]string{"plan", llama3Dir, "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k", "--python", "/nonexistent/py"}, 1, "probe /nonexistent/py"},
 	}
 	for _, tc := range tests {
 		_, errOut, code := hfRunCLI(tc.args...)

@@ -1,0 +1,123 @@
+package plan
+
+import (
+	"bufio"
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// Probe is what the Python environment of the launch machine offers.
+type Probe struct {
+	Python string `json:"python"`
+	// Versions maps a distribution (torch, transformers, accelerate,
+	// flash-attn) to its installed version; absent when not installed.
+	Versions map[string]string `json:"versions"`
+	// FSDP2Error is the error of the backend's FSDP2 import ("" when it
+	// works).
+	FSDP2Error string `json:"fsdp2_error"`
+	// CUDADevices and MinDeviceGiB describe the visible GPUs.
+	CUDADevices  int     `json:"cuda_devices"`
+	MinDeviceGiB float64 `json:"min_device_gib"`
+}
+
+//go:embed probe.py
+var probeScript string
+
+// ProbeEnv runs python on a short script (torch imported, transformers and
+// flash-attn only looked up) and returns what it found.
+func ProbeEnv(python string) (Probe, error) {
+	var stderr bytes.Buffer
+	cmd := exec.Command(python, "-c", probeScript)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return Probe{}, fmt.Errorf("probe %s: %v: %s", python, err, lastLine(stderr.String()))
+	}
+	p := Probe{Python: python}
+	if err := json.Unmarshal(bytes.TrimSpace(out), &p); err != nil {
+		return Probe{}, fmt.Errorf("probe %s: bad output %q: %w", python, lastLine(string(out)), err)
+	}
+	return p, nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// ReadPins reads the pinned versions of a requirements lock file
+// ("name==version" lines; names lower-cased).
+func ReadPins(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("pins: %w", err)
+	}
+	pins := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		name, ver, ok := strings.Cut(strings.TrimSpace(sc.Text()), "==")
+		if ok && !strings.HasPrefix(name, "#") {
+			pins[strings.ToLower(name)] = ver
+		}
+	}
+	return pins, sc.Err()
+}
+
+// EnvChecks are the checks of p's environment against plan pl: the
+// backend's FSDP2 import works (torch >= 2.6 exports fully_shard and
+// CPUOffloadPolicy from torch.distributed.fsdp), torch and transformers
+// are the tested pins (else an advisory: an untested combination), and when
+// the machine has GPUs, as many per node and as large as planned.
+func EnvChecks(p Probe, pins map[string]string, pl *Plan) []Check {
+	var cs []Check
+	if pl.Sharding == "fsdp" {
+		c := Check{Name: "torch FSDP2", OK: p.FSDP2Error == "", Detail: "from torch.distributed.fsdp import fully_shard, CPUOffloadPolicy"}
+		if !c.OK {
+			c.Detail = fmt.Sprintf("%s: %s (torch %s; install torch >= 2.6, the pinned %s: bash scripts/pyenv.sh)", c.Detail, p.FSDP2Error, orNone(p.Versions["torch"]), orNone(pins["torch"]))
+		}
+		cs = append(cs, c)
+	}
+	for _, name := range []string{"torch", "transformers"} {
+		have, want := p.Versions[name], pins[name]
+		c := Check{Name: name + " version", OK: have != "" && versionMatches(have, want), Warn: have != ""}
+		c.Detail = fmt.Sprintf("%s %s, tested with %s", name, orNone(have), orNone(want))
+		if have != "" && !c.OK {
+			c.Detail += ": untested combination"
+		}
+		cs = append(cs, c)
+	}
+	if p.CUDADevices > 0 {
+		perNode := pl.GPUs / pl.Nodes
+		cs = append(cs, Check{Name: "visible GPUs", OK: p.CUDADevices >= perNode && p.MinDeviceGiB >= pl.GPUMemGiB,
+			Detail: fmt.Sprintf("this machine: %d CUDA device(s), the smallest %.1f GiB; planned %d × %g GiB per node", p.CUDADevices, p.MinDeviceGiB, perNode, pl.GPUMemGiB)})
+		if p.Versions["flash-attn"] == "" {
+			cs = append(cs, Check{Name: "flash-attn", OK: true, Warn: true, Detail: "not installed: attention runs on SDPA (same O(T) memory in the plan)"})
+		}
+	}
+	return cs
+}
+
+// versionMatches compares an installed version with a pin, ignoring a
+// local build suffix ("2.15.0+cu132" matches "2.15.0").
+func versionMatches(have, pin string) bool {
+	base, _, _ := strings.Cut(have, "+")
+	return pin != "" && base == pin
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// AddChecks appends cs to p's checks and recomputes p.OK.
+func (p *Plan) AddChecks(cs ...Check) {
+	p.Checks = append(p.Checks, cs...)
+	p.OK = len(failed(p)) == 0
+}
