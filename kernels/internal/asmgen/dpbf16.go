@@ -19,6 +19,26 @@ func evexDPBF16PS(dst, src1, src2 int) []byte {
 	return []byte{0x62, p0, p1, p2, 0x52, modrm}
 }
 
+// evexDPBF16PSBcst returns the encoding of VDPBF16PS zmm(dst),
+// zmm(src1), disp(base){1to16}: dst += src1·(the 32-bit pair at
+// disp(base) in every lane). base is a general register below 8 other
+// than SP and BP; disp a multiple of 4 below 512 (EVEX disp8·4).
+func evexDPBF16PSBcst(dst, src1, base, disp int) []byte {
+	if base >= 8 || base == 4 || base == 5 || disp%4 != 0 || disp/4 > 127 || disp < 0 {
+		panic(fmt.Sprintf("evexDPBF16PSBcst: base %d disp %d not encodable here", base, disp))
+	}
+	inv := func(b int) byte { return byte(^b & 1) }
+	p0 := inv(dst>>3)<<7 | 1<<6 | 1<<5 | inv(dst>>4)<<4 | 0x2
+	p1 := byte((^src1&0xf)<<3) | 0x4 | 0x2
+	p2 := byte(0x40) | 0x10 | inv(src1>>4)<<3
+	modrm := byte(0x40 | (dst&7)<<3 | base)
+	return []byte{0x62, p0, p1, p2, 0x52, modrm, byte(disp / 4)}
+}
+
+func (g *gen) dpbf16psBcst(dst, src1, base, disp int) {
+	g.bytes(fmt.Sprintf("VDPBF16PS.BCST %d(%s), Z%d, Z%d", disp, regName[base], src1, dst), evexDPBF16PSBcst(dst, src1, base, disp))
+}
+
 func (g *gen) dpbf16ps(dst, src1, src2 int) {
 	g.bytes(fmt.Sprintf("VDPBF16PS Z%d, Z%d, Z%d", src2, src1, dst), evexDPBF16PS(dst, src1, src2))
 }
@@ -27,7 +47,8 @@ func (g *gen) dpbf16ps(dst, src1, src2 int) {
 // tile from kp pairs of a packed A panel (48 bytes a pair) and a packed B
 // panel (128 bytes a pair), C = alpha·acc (+ beta·C when load ≠ 0), only
 // the columns set in mask read and written. Accumulators Z0..Z23 (two per
-// row), B in Z24/Z25, broadcasts of A pairs rotating through Z26..Z31.
+// row), B in Z24/Z25, A pairs broadcast from memory by the instruction itself
+// (embedded broadcast).
 // Arguments: kp int, a, b, c *float32, ldc int, alpha, beta float32,
 // load int, mask uint32.
 func dpbf16Kernel(g *gen, rows int) {
@@ -62,10 +83,8 @@ func dpbf16Kernel(g *gen, rows int) {
 		g.p("\tVMOVUPS %d(BX), Z24", bo)
 		g.p("\tVMOVUPS %d(BX), Z25", bo+64)
 		for i := 0; i < rows; i++ {
-			t := 26 + (i % 6)
-			g.p("\tVPBROADCASTD %d(AX), Z%d", ao+4*i, t)
-			g.dpbf16ps(2*i, t, 24)
-			g.dpbf16ps(2*i+1, t, 25)
+			g.dpbf16psBcst(2*i, 24, rAX, ao+4*i)
+			g.dpbf16psBcst(2*i+1, 25, rAX, ao+4*i)
 		}
 	}
 	const unroll = 4
