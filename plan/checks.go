@@ -10,8 +10,7 @@ func checks(in Input, p *Plan) []Check {
 		fitsCheck(in, p),
 		{Name: "nodes", OK: in.GPUs%in.Nodes == 0,
 			Detail: fmt.Sprintf("%d GPUs over %d node(s): want the same number on every node", in.GPUs, in.Nodes)},
-		{Name: "global batch", OK: in.GlobalBatch%p.DataParallel == 0,
-			Detail: fmt.Sprintf("global batch %d rows over %d data-parallel ranks: want a multiple (grad_accum = batch/ranks)", in.GlobalBatch, p.DataParallel)},
+		batchCheck(in, p),
 	}
 	cs = append(cs, seqParChecks(in, p)...)
 	cs = append(cs, windowCheck(in), hostCheck(in, p))
@@ -84,4 +83,16 @@ func slidingCheck(in Input) (Check, bool) {
 	}
 	return Check{Name: "sliding window", OK: false, Warn: true,
 		Detail: fmt.Sprintf("sliding_window %d < target length %d: tokens further apart never attend to each other", w, in.TargetLength)}, true
+}
+
+// batchCheck: the backend deals a step's rows (batch·grad_accum, the same
+// on any number of GPUs) round-robin over the ranks; when they do not divide
+// evenly the ranks without a row run a zero-weighted one (wasted compute).
+func batchCheck(in Input, p *Plan) Check {
+	c := Check{Name: "global batch", OK: in.GlobalBatch%p.DataParallel == 0, Warn: true}
+	c.Detail = fmt.Sprintf("%d rows per step over %d data-parallel ranks: %d passes each", in.GlobalBatch, p.DataParallel, p.RowsPerGPU)
+	if !c.OK {
+		c.Detail += fmt.Sprintf("; %d rank passes run a zero-weighted row (a multiple of %d wastes none)", p.RowsPerGPU*p.DataParallel-in.GlobalBatch, p.DataParallel)
+	}
+	return c
 }

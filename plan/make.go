@@ -25,7 +25,7 @@ func Make(in Input) (*Plan, error) {
 	l, mem := choose(in, ls, p)
 	p.Sharding, p.Offload, p.SeqPar, p.Memory = l.sharding, l.offload, l.sp, mem
 	p.DataParallel = max(1, in.GPUs/l.sp)
-	p.GradAccum = in.GlobalBatch / p.DataParallel
+	p.RowsPerGPU = (in.GlobalBatch + p.DataParallel - 1) / p.DataParallel
 	p.HostBytes = hostBytes(in, mem)
 	p.Time = timing(in, ls, p.DataParallel)
 	p.Checks = checks(in, p)

@@ -144,7 +144,7 @@ type Input struct {
 	CEChunk   int    // tokens per cross-entropy chunk (default 4096)
 
 	Steps       int // optimizer steps (default 104, the paper's stage 1)
-	GlobalBatch int // rows per optimizer step over all GPUs (default 96)
+	GlobalBatch int // rows per optimizer step over all GPUs = batch·grad_accum (default 96)
 
 	TokensPerSec float64 // measured throughput of the whole job; 0: assume
 	PeakTFLOPS   float64 // dense bf16 peak of one GPU (default 312, A100)
@@ -198,9 +198,12 @@ type Plan struct {
 	Sharding string `json:"sharding"`
 	Offload  bool   `json:"cpu_offload"`
 	SeqPar   int    `json:"sequence_parallel"`
-	// DataParallel is GPUs/SeqPar: rows trained at once.
+	// DataParallel is GPUs/SeqPar: rows trained at once. RowsPerGPU is
+	// the forward/backward passes of each rank per optimizer step: the
+	// step's GlobalBatch rows (the recipe's batch·grad_accum, whatever the
+	// GPU count) dealt round-robin over the ranks.
 	DataParallel int `json:"data_parallel"`
-	GradAccum    int `json:"grad_accum"`
+	RowsPerGPU   int `json:"rows_per_gpu_per_step"`
 
 	Memory Memory `json:"memory_per_gpu"`
 	// HostBytes is the host memory one node needs beyond the OS: the

@@ -122,7 +122,7 @@ func TestChooseLayout(t *testing.T) {
 		{name: "sp vs kv heads", in: Input{GPUs: 16, GPUMemGiB: 80, Ratio: 0.3, SeqPar: 16, Sharding: "fsdp"}, sp: 16, sharding: "fsdp", failedCheck: "sp divides heads"},
 		{name: "ls divisible by 2sp", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 39322, SeqPar: 4}, sp: 4, sharding: "fsdp", failedCheck: "sp divides train length"},
 		{name: "nodes", in: Input{GPUs: 8, Nodes: 3, GPUMemGiB: 80, Ratio: 0.3}, sharding: "fsdp", sp: 1, failedCheck: "nodes"},
-		{name: "global batch", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, GlobalBatch: 20}, sharding: "fsdp", sp: 1, failedCheck: "global batch"},
+		{name: "global batch not a multiple: advisory", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, GlobalBatch: 20}, sharding: "fsdp", sp: 1, ok: true},
 		{name: "forced offload", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, Offload: &on}, sharding: "fsdp", offload: true, sp: 1, ok: true},
 		{name: "host memory", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, HostMemGiB: 128}, sharding: "fsdp", sp: 1, failedCheck: "host memory"},
 	}
@@ -144,6 +144,18 @@ func TestChooseLayout(t *testing.T) {
 				t.Errorf("ok but total %d > %g GiB", p.Memory.Total, in.GPUMemGiB)
 			}
 		})
+	}
+}
+
+// 20 rows over 8 ranks: 3 passes each, 4 of the 24 zero-weighted.
+func TestBatchCheck(t *testing.T) {
+	p, err := Make(Input{Model: llama3(t), TargetLength: 131072, Ratio: 0.3, GPUs: 8, GPUMemGiB: 80, GlobalBatch: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := batchCheck(Input{GlobalBatch: 20}, p)
+	if p.RowsPerGPU != 3 || c.OK || !c.Warn || !strings.Contains(c.Detail, "4 rank passes run a zero-weighted row") {
+		t.Errorf("rows per GPU %d, check %+v", p.RowsPerGPU, c)
 	}
 }
 

@@ -41,8 +41,8 @@ func WriteText(w io.Writer, p *Plan) error {
 }
 
 func layoutText(p *Plan) string {
-	return fmt.Sprintf("sharding %s, cpu offload %v, sequence parallel %d, data parallel %d, grad accumulation %d, ce chunk %d",
-		p.Sharding, p.Offload, p.SeqPar, p.DataParallel, p.GradAccum, p.CEChunk)
+	return fmt.Sprintf("sharding %s, cpu offload %v, sequence parallel %d, data parallel %d (%d rows each per step), ce chunk %d",
+		p.Sharding, p.Offload, p.SeqPar, p.DataParallel, p.RowsPerGPU, p.CEChunk)
 }
 
 type row struct {

@@ -57,7 +57,7 @@ func newPlanFlags(fs *flag.FlagSet) *planFlags {
 		sp:        fs.Int("sp", 0, "force the sequence-parallel degree (default: the least that fits)"),
 		chunk:     fs.Int("ce-chunk", plan.DefaultCEChunk, "tokens per LM-head/cross-entropy chunk"),
 		steps:     fs.Int("steps", plan.DefaultSteps, "optimizer steps of the stage"),
-		batch:     fs.Int("global-batch", plan.DefaultGlobalBatch, "rows per optimizer step over all GPUs"),
+		batch:     fs.Int("global-batch", plan.DefaultGlobalBatch, "rows per optimizer step over all GPUs (the recipe's batch × grad_accum)"),
 		tps:       fs.Float64("tokens-per-sec", 0, "measured throughput of the whole job (metrics.jsonl tokens_per_s); default: assume --mfu"),
 		peak:      fs.Float64("peak-tflops", plan.DefaultPeakTFLOPS, "dense bf16 peak of one GPU in TFLOPS (A100 312, H100/H200 989)"),
 		mfu:       fs.Float64("mfu", plan.DefaultMFU, "assumed model FLOPs utilisation when no throughput is given"),
