@@ -104,7 +104,7 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 					}
 					M[r] = mx
 				}
-				L[r] += expShift(row, mx)
+				L[r] += p.expShift(row, mx)
 			}
 			p.gemmSerial(false, false, n, HD, nc, 1, S, bk, v[j0*KVD+kh*HD:], KVD, 1, acc, HD)
 		}
@@ -179,7 +179,7 @@ func attnBackward(p Precision, dq, dk, dv, dout, q, k, v, o, lse []float32, T in
 								}
 							}
 						}
-						expShift(row, lse[h*T+a])
+						p.expShift(row, lse[h*T+a])
 					}
 					// dV_j += Pᵀ·dO_i
 					p.gemmSerial(true, false, nc, HD, n, 1, P, bk, dot, QD, 1, dvt, KVD)

@@ -58,44 +58,129 @@ func peakRSS() string {
 	return "unknown"
 }
 
+// benchPrecisions are the precisions the benchmarks run: both, or the one
+// named by LONGRECIPE_BENCH_PRECISION.
+func benchPrecisions() []Precision {
+	if p, err := ParsePrecision(os.Getenv("LONGRECIPE_BENCH_PRECISION")); err == nil && os.Getenv("LONGRECIPE_BENCH_PRECISION") != "" {
+		return []Precision{p}
+	}
+	return []Precision{FP32, BF16}
+}
+
+// peakFor returns the measured peak of precision p's arithmetic on all
+// threads (GFLOP/s): the Sgemm rate for fp32 (as before), the VDPBF16PS
+// instruction peak for bf16 (0 where the CPU has none).
+func peakFor(p Precision) float64 {
+	if p == BF16 {
+		return kernels.PeakBF16GFLOPS(0, 200*time.Millisecond)
+	}
+	return sgemmPeak()
+}
+
 // BenchmarkTrainStep times ForwardBackward on one sequence of T tokens of
-// the tiny Llama and reports tokens/s, model GFLOP/s and MFU against the
-// measured Sgemm rate. Run with e.g.
+// the tiny Llama in each precision and reports tokens/s, model GFLOP/s and
+// MFU against the measured peak of that precision (peakFor). Run with e.g.
 //
 //	go test ./model -run '^$' -bench TrainStep -benchtime 3x
 func BenchmarkTrainStep(b *testing.B) {
-	peak := sgemmPeak()
-	for _, tc := range []struct {
-		T    int
-		ckpt bool
-	}{{1024, false}, {1024, true}, {4096, false}, {4096, true}} {
-		b.Run(fmt.Sprintf("T=%d/ckpt=%v", tc.T, tc.ckpt), func(b *testing.B) {
+	for _, prec := range benchPrecisions() {
+		peak := peakFor(prec)
+		for _, tc := range []struct {
+			T    int
+			ckpt bool
+		}{{1024, false}, {1024, true}, {4096, false}, {4096, true}} {
+			b.Run(fmt.Sprintf("T=%d/ckpt=%v/%v", tc.T, tc.ckpt, prec), func(b *testing.B) {
+				m, err := New(benchConfig(), 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m.SetPrecision(prec)
+				rng := rand.New(rand.NewPCG(1, 1))
+				batch := &Batch{Tokens: [][]int32{randTokens(rng, tc.T, 8192)}}
+				opt := Options{Checkpointing: tc.ckpt}
+				m.ForwardBackward(batch, opt) // warm the buffers
+				b.ResetTimer()
+				c0 := cpuSeconds()
+				for i := 0; i < b.N; i++ {
+					if _, _, err := m.ForwardBackward(batch, opt); err != nil {
+						b.Fatal(err)
+					}
+				}
+				s := b.Elapsed().Seconds() / float64(b.N)
+				b.StopTimer()
+				cpu := (cpuSeconds() - c0) / float64(b.N)
+				peak = max(peak, peakFor(prec)) // the machine may be shared: keep the best rate seen
+				tps := float64(tc.T) / s
+				gflops := tps * m.FLOPsPerToken(tc.T) / 1e9
+				b.ReportMetric(tps, "tokens/s")
+				b.ReportMetric(gflops, "GFLOP/s")
+				b.ReportMetric(gflops/peak, "MFU")
+				b.ReportMetric(peak, "peak-GFLOP/s")
+				b.ReportMetric(cpu, "cpu-s/op")
+			})
+		}
+	}
+}
+
+// BenchmarkPrefill times LogProbs (the forward pass of score) over T
+// tokens of the tiny Llama in each precision.
+func BenchmarkPrefill(b *testing.B) {
+	for _, prec := range benchPrecisions() {
+		for _, T := range []int{1024, 4096} {
+			b.Run(fmt.Sprintf("T=%d/%v", T, prec), func(b *testing.B) {
+				m, err := New(benchConfig(), 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m.SetPrecision(prec)
+				toks := randTokens(rand.New(rand.NewPCG(1, 1)), T, 8192)
+				m.LogProbs(toks, nil)
+				b.ResetTimer()
+				c0 := cpuSeconds()
+				for i := 0; i < b.N; i++ {
+					if _, err := m.LogProbs(toks, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				s := b.Elapsed().Seconds() / float64(b.N)
+				b.StopTimer()
+				b.ReportMetric(float64(T)/s, "tokens/s")
+				b.ReportMetric((cpuSeconds()-c0)/float64(b.N), "cpu-s/op")
+			})
+		}
+	}
+}
+
+// BenchmarkDecode times Generate: a 512-token prompt, then 64 new tokens
+// one at a time with the key/value cache (no stop token), in each
+// precision; tokens/s counts the new tokens.
+func BenchmarkDecode(b *testing.B) {
+	const prompt, gen = 512, 64
+	for _, prec := range benchPrecisions() {
+		b.Run(fmt.Sprintf("prompt=%d/new=%d/%v", prompt, gen, prec), func(b *testing.B) {
 			m, err := New(benchConfig(), 1)
 			if err != nil {
 				b.Fatal(err)
 			}
-			rng := rand.New(rand.NewPCG(1, 1))
-			batch := &Batch{Tokens: [][]int32{randTokens(rng, tc.T, 8192)}}
-			opt := Options{Checkpointing: tc.ckpt}
-			m.ForwardBackward(batch, opt) // warm the buffers
+			m.SetPrecision(prec)
+			toks := randTokens(rand.New(rand.NewPCG(1, 1)), prompt, 8192)
+			never := func(int32) bool { return false }
+			m.Generate(toks, 2, never)
+			var decode time.Duration
 			b.ResetTimer()
-			c0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
-				if _, _, err := m.ForwardBackward(batch, opt); err != nil {
+				t0 := time.Now()
+				if _, err := m.Generate(toks, 1, never); err != nil {
 					b.Fatal(err)
 				}
+				t1 := time.Now()
+				if _, err := m.Generate(toks, gen+1, never); err != nil {
+					b.Fatal(err)
+				}
+				// The second call minus the first: the gen decode steps.
+				decode += time.Since(t1) - t1.Sub(t0)
 			}
-			s := b.Elapsed().Seconds() / float64(b.N)
-			b.StopTimer()
-			cpu := (cpuSeconds() - c0) / float64(b.N)
-			peak = max(peak, sgemmPeak()) // the machine may be shared: keep the best rate seen
-			tps := float64(tc.T) / s
-			gflops := tps * m.FLOPsPerToken(tc.T) / 1e9
-			b.ReportMetric(tps, "tokens/s")
-			b.ReportMetric(gflops, "GFLOP/s")
-			b.ReportMetric(gflops/peak, "MFU")
-			b.ReportMetric(peak, "sgemm-GFLOP/s")
-			b.ReportMetric(cpu, "cpu-s/op")
+			b.ReportMetric(float64(gen*b.N)/decode.Seconds(), "tokens/s")
 		})
 	}
 }

@@ -61,7 +61,7 @@ func (m *Model) lmHeadLoss(xf []float32, targets []int32, dxf []float32, gradSca
 					}
 				}
 				xt := row[tg]
-				sum := expShift(row, mx) // row[i] = exp(x_i − max)
+				sum := m.prec.expShift(row, mx) // row[i] = exp(x_i − max)
 				lse := mx + float32(math.Log(float64(sum)))
 				lp := xt - lse
 				rowLoss[r] = -lp

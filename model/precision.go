@@ -18,7 +18,11 @@ const (
 	// BF16 rounds both operands of every matrix multiply of the forward
 	// and backward pass (projections, MLP, LM head, attention QKᵀ and PV
 	// and their gradients) to bfloat16 and accumulates in float32
-	// (kernels.SgemmBF16), like PyTorch's bf16 autocast on the CPU.
+	// (kernels.SgemmBF16), like PyTorch's bf16 autocast on the CPU. Its
+	// softmaxes (attention, loss) also take the vectorised float32
+	// exponential of kernels.ExpSub (relative error ≤ 8.4e-8), where FP32
+	// keeps the scalar expf so that its results stay those of earlier
+	// versions bit for bit.
 	BF16
 )
 
@@ -72,4 +76,13 @@ func (m *Model) Precision() Precision {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.prec
+}
+
+// expShift sets x[i] = exp(x[i] − shift) and returns their sum: expShift
+// (scalar expf) for FP32, kernels.ExpSub for BF16.
+func (p Precision) expShift(x []float32, shift float32) float32 {
+	if p == BF16 {
+		return kernels.ExpSub(x, x, shift)
+	}
+	return expShift(x, shift)
 }
