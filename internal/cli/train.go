@@ -121,6 +121,9 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 			f := false
 			l.ActivationCheckpointing = &f
 		}
+		if *prec == "fp32" || *prec == "bf16" {
+			l.Precision = *prec // auto: bf16 on CUDA, fp32 on CPU (the launcher's own rule)
+		}
 		res, err = torchlaunch.Train(ctx, torchlaunch.Job{Hyper: h, From: *modelDir, Data: *data, Output: *output,
 			CheckpointEvery: *every, SaveDType: *saveDtype, Force: *force, Launch: l, Progress: env.Stderr, Log: env.Stderr})
 	} else {

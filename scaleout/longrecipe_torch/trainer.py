@@ -380,7 +380,9 @@ def _run(job: dict, d: Dist) -> dict:
         save_checkpoint(out, model, opt, st, d)
 
     every = int(job.get("checkpoint_every") or 0)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if prec == "bf16" and d.device.type == "cuda" else nullcontext()
+    # bf16: autocast over fp32 master weights (on the CPU too: bf16 operands,
+    # fp32 accumulation, like the Go trainer's --precision bf16).
+    autocast = torch.autocast(d.device.type, dtype=torch.bfloat16) if prec == "bf16" else nullcontext()
     run_start, elapsed0 = time.time(), st["elapsed_s"]
     last_loss = float("nan")
     last_ck = st["step"] if old is not None else -1

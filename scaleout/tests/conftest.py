@@ -90,7 +90,7 @@ def shards(lr, corpus, work):
 
 
 GO_FLAGS = ["--steps", "5", "--batch", "1", "--grad-accum", "2", "--schedule", "cosine", "--lr", "1e-2",
-            "--warmup", "1", "--min-lr", "1e-3", "--grad-clip", "1.0", "--weight-decay", "0.1", "--checkpoint-every", "2"]
+            "--warmup", "1", "--min-lr", "1e-3", "--grad-clip", "1.0", "--weight-decay", "0.1", "--checkpoint-every", "2", "--precision", "fp32"]
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ def score(lr, folder, rows, work):
     tag = uuid.uuid4().hex[:8]
     inp, out = work / f"in-{tag}.jsonl", work / f"out-{tag}.jsonl"
     inp.write_text("".join(json.dumps({"input_ids": r.input_ids.tolist(), "position_ids": r.position_ids.tolist()}) + "\n" for r in rows))
-    run(lr, "score", "--model", folder, "--input", str(inp), "--output", str(out))
+    run(lr, "score", "--precision", "fp32", "--model", folder, "--input", str(inp), "--output", str(out))
     return [torch.tensor(json.loads(l)["logprobs"]) for l in out.read_text().splitlines()]
 
 

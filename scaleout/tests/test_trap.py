@@ -43,7 +43,7 @@ def go_score(lr, folder, ids, pos, work):
     inp = work / f"score-in-{tag}.jsonl"
     inp.write_text(json.dumps({"input_ids": ids, "position_ids": pos}) + "\n")
     out = work / f"score-out-{tag}.jsonl"
-    run(lr, "score", "--model", folder, "--input", str(inp), "--output", str(out))
+    run(lr, "score", "--precision", "fp32", "--model", folder, "--input", str(inp), "--output", str(out))
     return torch.tensor(json.loads(out.read_text().splitlines()[0])["logprobs"])
 
 
