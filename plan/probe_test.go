@@ -45,6 +45,7 @@ func TestEnvChecks(t *testing.T) {
 }
 
 func TestProbeEnv(t *testing.T) {
+	t.Parallel() // Python start-up dominates: overlap it with the other Python tests
 	if testing.Short() {
 		t.Skip("-short: no Python")
 	}

@@ -38,6 +38,7 @@ func mergedConfig(t *testing.T, scaling *hf.RopeScaling, modelMax float64) (stri
 // The served result: transformers loads the merged config at the target
 // length with the raised base, and vLLM's length rule gives the target.
 func TestServedConfigTransformers(t *testing.T) {
+	t.Parallel() // Python start-up dominates: overlap it with the other Python tests
 	py := pythonForTest(t)
 	dir, theta := mergedConfig(t, nil, 1e30) // Llama 3's tokenizer_config model_max_length
 	if math.Abs(theta-131.5e6) > 0.05e6 {

@@ -49,6 +49,7 @@ func pythonForTest(t *testing.T) string {
 // optimizer bytes must be exact; the activation estimate must lie within
 // −5 % … +20 % of the measured activation peak (MemTracker's act + temp).
 func TestTorchMemory(t *testing.T) {
+	t.Parallel() // Python start-up dominates: overlap it with the other Python tests
 	py := pythonForTest(t)
 	small := map[string]any{"vocab_size": 2000, "hidden_size": 256, "intermediate_size": 688, "num_hidden_layers": 2,
 		"num_attention_heads": 8, "num_key_value_heads": 4, "max_position_embeddings": 16384}
