@@ -18,14 +18,14 @@ const AnswerNLLFile = "answer_nll.json"
 // (same generator, seed, lengths, depths and samples), so it shows how far
 // a model is from retrieving the needle even where greedy decoding scores
 // 0 everywhere. Lower is better.
-func answerNLL(ctx context.Context, s eval.Scorer, tok eval.Tokenizer, hay *eval.Haystack, seed uint64, lengths []int, samples int) ([]Accuracy, error) {
+func answerNLL(ctx context.Context, s eval.Scorer, tok eval.Tokenizer, hay *eval.Haystack, seed uint64, lengths []int, depths []float64, samples int) ([]Accuracy, error) {
 	gen := &eval.Generator{Tok: tok, Haystack: hay, Seed: seed}
 	var out []Accuracy
 	for _, task := range evalTasks {
 		for _, l := range lengths {
 			var sum float64
 			var n int
-			for _, d := range evalDepths {
+			for _, d := range depths {
 				for i := 0; i < samples; i++ {
 					if err := ctx.Err(); err != nil {
 						return nil, err

@@ -1,25 +1,42 @@
 // Package experiment is the miniature reproduction of the LongRecipe paper
-// (arXiv 2409.00509) on one base model and the embedded corpus. On the same
-// base model, corpus (training split) and optimizer settings it trains:
+// (arXiv 2409.00509) on one base model and the embedded corpus, run for
+// several seeds (Options.Seeds: Seed, Seed+1, …). For every seed, on the
+// same base model, corpus (the training split cut into chunks of at least
+// Lt tokens, so that no run repeats data) and optimizer settings, it
+// trains:
 //
-//   - the methods at an equal number of training tokens: FLT (full-length
-//     rows of Lt = factor × the base window, plain positions), PoSE,
-//     RandPos and LongRecipe (30 % of Lt, digit sentences kept, others
-//     dropped with probability 0.5); FLT does fewer steps of longer rows;
-//   - the kept-token ratio ablation: LongRecipe at 10, 20, 30 and 40 % of Lt;
-//   - the stage ablation: the 30 % LongRecipe model before replay, after
-//     stage 2 on replay rows (LR decaying to zero), and after merging with
-//     the original weights, θ = (θ_stage2 + θ_orig)/2.
+//   - the methods: LongRecipe (30 % of Lt, digit sentences kept, others
+//     dropped with probability 0.5), PoSE and RandPos at 30 % of Lt on the
+//     token budget (Options.Tokens), and FLT (full-length rows of Lt =
+//     factor × the base window) twice: on the token budget (equal tokens,
+//     fewer steps) and on as many rows as LongRecipe (equal sequences, the
+//     paper's main comparison);
+//   - for each of those five, the same stage 2 (the same replay rows, LR
+//     decaying to zero) and stage 3 (merge with the original weights,
+//     θ = (θ_stage2 + θ_orig)/2);
+//   - the controls: the start model (θ raised, no training); LongRecipe
+//     positions without sentence selection; with random sentence drops at
+//     the kept fraction of the digit selection; with the impactful set of
+//     an analysis of the base and the equal-tokens FLT model (package
+//     analyze) instead of digits;
+//   - the kept-token ratio ablation: LongRecipe at 10, 20, 30 and 40 %.
 //
 // Every model is evaluated on passkey and single-needle retrieval at 1×,
-// 2×, 4× … factor× the base window (needle depths 0, 0.5, 1) by greedy
-// string-match accuracy and by the gold answer's log-likelihood, on
-// perplexity by position over held-out text, and on short-context
-// perplexity (window = the base window). Training wall time and analytic training FLOPs
-// (RowFLOPs) are recorded. Run writes results.json, results.md and charts
-// into the output folder. Each step (data, training, evaluation) is a stage
-// of the shared runner (package stage): a rerun skips finished work,
-// resumes interrupted training, and redoes what its changed inputs touch.
+// 2×, 4× … factor× the base window (needle depths 0, 0.5, 1) in the
+// evaluation's held-out wording, by greedy string-match accuracy, by the
+// rank of the gold answer among 9 distractors by log-likelihood (top-1
+// rate; chance 10 %) and by the needle's gain in its log-likelihood; on
+// perplexity by position over held-out documents (one document per
+// sequence); and on short-context perplexity (window = the base window).
+// Training wall time and analytic training FLOPs (RowFLOPs) are recorded.
+//
+// Each seed's results go to Output/seed-N (results.json, results.md,
+// charts); Output/results.json and results.md hold the claim table: each
+// claim of the paper, the paper's figure, ours as the mean over seeds ± the
+// 95 % t-interval over seeds, and whether it holds. Each step (data,
+// training, evaluation) is a stage of the shared runner (package stage): a
+// rerun skips finished work, resumes interrupted training, and redoes what
+// its changed inputs touch.
 package experiment
 
 import (
@@ -36,6 +53,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/longrecipe/longrecipe/analyze"
 	"github.com/longrecipe/longrecipe/assets"
 	"github.com/longrecipe/longrecipe/data"
 	"github.com/longrecipe/longrecipe/eval"
@@ -74,8 +92,11 @@ type Options struct {
 	// LR is the stage-1 learning rate (constant), AnnealLR the stage-2
 	// peak (decaying linearly to zero).
 	LR, AnnealLR float64
-	// Seed drives data preparation, training and the evaluation prompts.
+	// Seed drives data preparation, training and the evaluation prompts
+	// of the first seed; seed i (from 0) uses Seed + i.
 	Seed int64
+	// Seeds is the number of seeds (default 3; quick 2).
+	Seeds int
 	// Samples per evaluation cell (task × length × depth), and perplexity
 	// sequences.
 	Samples int
@@ -94,7 +115,7 @@ type Options struct {
 
 // DefaultOptions are the settings of the committed experiment.
 func DefaultOptions() Options {
-	return Options{Factor: 8, Tokens: 150_000, Batch: 2, LR: 1e-3, AnnealLR: 2e-4, Seed: 2027, Samples: 5}
+	return Options{Factor: 8, Tokens: 150_000, Batch: 2, LR: 1e-3, AnnealLR: 2e-4, Seed: 2027, Seeds: 3, Samples: 5}
 }
 
 // quickDefaults fill what Quick leaves unset: a couple of steps per run,
@@ -122,6 +143,12 @@ func (o *Options) fill() error {
 	if o.Quick && o.MaxDocs == 0 {
 		o.MaxDocs = 24
 	}
+	if o.Seeds == 0 {
+		o.Seeds = d.Seeds
+		if o.Quick {
+			o.Seeds = 2
+		}
+	}
 	if o.Threads == 0 {
 		o.Threads = runtime.GOMAXPROCS(0)
 	}
@@ -134,37 +161,55 @@ func (o *Options) fill() error {
 		return fmt.Errorf("experiment: factor %d: want >= 2", o.Factor)
 	case o.Tokens < 0 || o.AnnealTokens < 0:
 		return fmt.Errorf("experiment: token budgets must be >= 0")
-	case o.Batch < 0 || o.Samples < 0 || o.MaxDocs < 0 || o.Threads < 0:
-		return fmt.Errorf("experiment: batch, samples, max-docs and threads must be >= 0")
+	case o.Batch < 0 || o.Samples < 0 || o.MaxDocs < 0 || o.Threads < 0 || o.Seeds < 0:
+		return fmt.Errorf("experiment: batch, samples, max-docs, threads and seeds must be >= 0")
 	case !(o.LR > 0) || !(o.AnnealLR > 0):
 		return fmt.Errorf("experiment: learning rates must be > 0")
 	}
 	return nil
 }
 
-// Run describes one stage-1 training run.
+// selection is how a run's rows choose sentences.
+type selection string
+
+const (
+	selNone     selection = ""         // keep every sentence
+	selDigits   selection = "digits"   // keep digit sentences, drop others with p = 0.5
+	selRandom   selection = "random"   // drop every sentence with p = 1 − the digit selection's kept fraction
+	selAnalysis selection = "analysis" // keep sentences with an analysis-derived impactful token, drop others with p = 0.5
+)
+
+// runSpec describes one stage-1 training run.
 type runSpec struct {
 	Name   RunName
 	Label  string
 	Method data.Method
 	// Ratio is Ls/Lt (1 for FLT).
-	Ratio float64
-	// Select keeps digit sentences and drops others with probability 0.5.
-	Select bool
-	// Stages adds replay annealing and merging (the stage ablation).
+	Ratio  float64
+	Select selection
+	// EqualSequences trains as many steps (rows) as LongRecipe30 instead
+	// of the token budget.
+	EqualSequences bool
+	// Stages adds replay annealing and merging.
 	Stages bool
 }
 
-// runs lists the stage-1 runs in the order they are trained: the method
-// comparison first, then the other kept-token ratios.
+// runs lists the stage-1 runs in the order they are trained: LongRecipe
+// 30 % first (FLT at equal sequences takes its step count), FLT at equal
+// tokens before the analysis control (the analysis compares it with the
+// base).
 var runs = []runSpec{
-	{Name: FLT, Label: "FLT", Method: data.Full, Ratio: 1},
-	{Name: PoSE, Label: "PoSE", Method: data.PoSE, Ratio: 0.3},
-	{Name: RandPos, Label: "RandPos", Method: data.RandPos, Ratio: 0.3},
-	{Name: LongRecipe30, Label: "LongRecipe 30%", Method: data.LongRecipe, Ratio: 0.3, Select: true, Stages: true},
-	{Name: LongRecipe10, Label: "LongRecipe 10%", Method: data.LongRecipe, Ratio: 0.1, Select: true},
-	{Name: LongRecipe20, Label: "LongRecipe 20%", Method: data.LongRecipe, Ratio: 0.2, Select: true},
-	{Name: LongRecipe40, Label: "LongRecipe 40%", Method: data.LongRecipe, Ratio: 0.4, Select: true},
+	{Name: LongRecipe30, Label: "LongRecipe 30%", Method: data.LongRecipe, Ratio: 0.3, Select: selDigits, Stages: true},
+	{Name: FLT, Label: "FLT (equal tokens)", Method: data.Full, Ratio: 1, Stages: true},
+	{Name: FLTSequences, Label: "FLT (equal sequences)", Method: data.Full, Ratio: 1, EqualSequences: true, Stages: true},
+	{Name: PoSE, Label: "PoSE", Method: data.PoSE, Ratio: 0.3, Stages: true},
+	{Name: RandPos, Label: "RandPos", Method: data.RandPos, Ratio: 0.3, Stages: true},
+	{Name: LongRecipe30NoSelect, Label: "LongRecipe 30% without selection", Method: data.LongRecipe, Ratio: 0.3},
+	{Name: LongRecipe30Random, Label: "LongRecipe 30% random drops", Method: data.LongRecipe, Ratio: 0.3, Select: selRandom},
+	{Name: LongRecipe30Analysis, Label: "LongRecipe 30% analysis set", Method: data.LongRecipe, Ratio: 0.3, Select: selAnalysis},
+	{Name: LongRecipe10, Label: "LongRecipe 10%", Method: data.LongRecipe, Ratio: 0.1, Select: selDigits},
+	{Name: LongRecipe20, Label: "LongRecipe 20%", Method: data.LongRecipe, Ratio: 0.2, Select: selDigits},
+	{Name: LongRecipe40, Label: "LongRecipe 40%", Method: data.LongRecipe, Ratio: 0.4, Select: selDigits},
 }
 
 // The evaluation.
@@ -187,6 +232,13 @@ type runner struct {
 	haystack *eval.Haystack
 	res      *Results
 	stages   *stage.Runner
+	// keptFraction is the fraction of training tokens the digit
+	// selection keeps (expected), randomDrop = 1 − keptFraction.
+	keptFraction float64
+	// seqSteps is LongRecipe30's step count (FLT at equal sequences);
+	// analysisFile the impactful-token file of the analysis stage.
+	seqSteps     int
+	analysisFile string
 }
 
 // do runs one step of the experiment through the shared stage runner.
@@ -200,12 +252,35 @@ func stageName(run RunName, step string) string { return string(run) + ": " + st
 
 const startStage = "start model"
 
-// Run runs (or resumes) the whole experiment and writes the report. It
-// returns the results, also written to Output/results.json.
-func Run(ctx context.Context, o Options) (*Results, error) {
+// Run runs (or resumes) the whole experiment, seed by seed, and writes
+// the claim table after each seed. It returns the summary over seeds,
+// also written to Output/results.json.
+func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := o.fill(); err != nil {
 		return nil, err
 	}
+	var per []*Results
+	var sum *Summary
+	for i := 0; i < o.Seeds; i++ {
+		so := o
+		so.Seed = o.Seed + int64(i)
+		so.Output = filepath.Join(o.Output, fmt.Sprintf("seed-%d", so.Seed))
+		r, err := runSeed(ctx, so)
+		if err != nil {
+			return nil, fmt.Errorf("seed %d: %w", so.Seed, err)
+		}
+		per = append(per, r)
+		sum = summarize(o, per)
+		if err := sum.write(o.Output); err != nil {
+			return nil, err
+		}
+	}
+	return sum, nil
+}
+
+// runSeed runs (or resumes) the experiment of one seed into o.Output and
+// writes its report there.
+func runSeed(ctx context.Context, o Options) (*Results, error) {
 	base, err := hf.LoadConfig(filepath.Join(o.Base, "config.json"))
 	if err != nil {
 		return nil, fmt.Errorf("experiment: base model: %w", err)
@@ -215,7 +290,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		return nil, fmt.Errorf("experiment: base model: %w", err)
 	}
 	x := &runner{o: o, tok: tok, base: base, window: base.MaxPositionEmbeddings,
-		stages: &stage.Runner{Log: o.Log, Prefix: "experiment: "}}
+		stages: &stage.Runner{Log: o.Log, Prefix: fmt.Sprintf("experiment seed %d: ", o.Seed)}}
 	if x.window <= 0 {
 		return nil, fmt.Errorf("experiment: %s: max_position_embeddings %d: want > 0", o.Base, x.window)
 	}
@@ -243,12 +318,22 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if err := x.evaluate(ctx, Base, o.Base, "", baseID); err != nil {
 		return nil, err
 	}
-	if err := x.do(ctx, stage.Stage{Name: startStage, Dir: filepath.Join(o.Output, "start"),
+	startDir := filepath.Join(o.Output, "start")
+	if err := x.do(ctx, stage.Stage{Name: startStage, Dir: startDir,
 		Settings: map[string]any{"base": baseID, "rope_theta": x.theta, "max_position_embeddings": x.lt},
 		Run:      func(_ context.Context, dir string) (any, error) { return x.start(dir) }}, nil); err != nil {
 		return nil, err
 	}
+	x.res.addModel(Start, "Start model (θ raised, untrained)", runSpec{Name: Start}, "start", 0, nil)
+	if err := x.evaluate(ctx, Start, startDir, startStage, nil); err != nil {
+		return nil, err
+	}
 	for _, s := range runs {
+		if s.Select == selAnalysis {
+			if err := x.analysis(ctx); err != nil {
+				return nil, err
+			}
+		}
 		if err := x.run(ctx, s, baseID); err != nil {
 			return nil, err
 		}
@@ -257,7 +342,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if err := x.res.write(o.Output); err != nil {
 		return nil, err
 	}
-	return x.res, nil
+	return x.res, x.res.charts(o.Output)
 }
 
 func headDim(c *hf.Config) int {
@@ -288,12 +373,21 @@ func (x *runner) writeInputs() error {
 	if n := x.o.MaxDocs; n > 0 {
 		trainDocs = trainDocs[:min(n, len(trainDocs))]
 		heldOut = heldOut[:min(max(n/4, 2), len(heldOut))]
+		if x.o.Quick {
+			heldOut = heldOut[:min(2, len(heldOut))]
+		}
 	}
 	words := make([][]string, len(trainDocs))
 	for i, d := range trainDocs {
 		words[i] = strings.Fields(d.Text)
 	}
 	recs := tinybase.ReplayRecords(rand.New(rand.NewPCG(uint64(x.o.Seed), 0x5e)), words, 400, x.window*2/3)
+	texts := make([]string, len(trainDocs))
+	for i, d := range trainDocs {
+		texts[i] = d.Text
+	}
+	chunks := chunkDocs(x.tok, texts, x.lt)
+	x.keptFraction = digitKeptFraction(x.tok, chunks)
 	x.inputs = map[string]string{}
 	x.hashes = map[string]string{}
 	dir := filepath.Join(x.o.Output, "inputs")
@@ -321,7 +415,7 @@ func (x *runner) writeInputs() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
-	if err := write("train", len(trainDocs), func(i int) any { return map[string]string{"text": trainDocs[i].Text} }); err != nil {
+	if err := write("train", len(chunks), func(i int) any { return map[string]string{"text": chunks[i]} }); err != nil {
 		return err
 	}
 	if err := write("heldout", len(heldOut), func(i int) any { return map[string]string{"text": heldOut[i].Text} }); err != nil {
@@ -333,6 +427,9 @@ func (x *runner) writeInputs() error {
 	x.heldOut = make([]string, len(heldOut))
 	for i, d := range heldOut {
 		x.heldOut[i] = d.Text
+		if ws := strings.Fields(d.Text); x.o.Quick && len(ws) > x.lt*3/2 {
+			x.heldOut[i] = strings.Join(ws[:x.lt*3/2], " ") // quick: a cheap perplexity
+		}
 	}
 	if x.haystack, err = eval.TextHaystack("held-out split", x.heldOut); err != nil {
 		return fmt.Errorf("experiment: held-out haystack: %w", err)
@@ -357,6 +454,69 @@ func (x *runner) writeInputs() error {
 	}
 	x.hashes["base"] = hex.EncodeToString(h.Sum(nil))
 	return nil
+}
+
+// chunkDocs cuts each document into as many pieces as it holds of
+// 9/8·lt tokens (at least one), of equal word counts, each at least lt+1
+// tokens with BOS, so that every method makes a row of every piece and
+// no run repeats data; documents shorter than that stay whole.
+func chunkDocs(tok *tokenizer.Tokenizer, docs []string, lt int) []string {
+	var out []string
+	for _, d := range docs {
+		n := len(tok.Encode(d, false))
+		ws := strings.Fields(d)
+		for k := n / (lt + lt/8); k >= 1; k-- {
+			parts := make([]string, k)
+			ok := true
+			for i := range parts {
+				parts[i] = strings.Join(ws[i*len(ws)/k:(i+1)*len(ws)/k], " ")
+				ok = ok && (k == 1 || len(tok.Encode(parts[i], true)) > lt)
+			}
+			if ok || k == 1 {
+				if k == 1 {
+					parts[0] = d
+				}
+				out = append(out, parts...)
+				break
+			}
+		}
+		if n < lt+lt/8 {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// digitKeptFraction is the expected fraction of tokens the digit
+// selection keeps: sentences with a digit token always, the others with
+// probability 1 − 0.5.
+func digitKeptFraction(tok *tokenizer.Tokenizer, docs []string) float64 {
+	ends, digits := data.SentenceEnds(tok), data.DigitTokens(tok)
+	var kept, total float64
+	for _, d := range docs {
+		n, digit := 0, false
+		flush := func() {
+			total += float64(n)
+			if digit {
+				kept += float64(n)
+			} else {
+				kept += 0.5 * float64(n)
+			}
+			n, digit = 0, false
+		}
+		for _, id := range tok.Encode(d, true) {
+			n++
+			digit = digit || digits.Has(id)
+			if ends.Has(id) {
+				flush()
+			}
+		}
+		flush()
+	}
+	if total == 0 {
+		return 1
+	}
+	return kept / total
 }
 
 func sha(s string) string {
@@ -404,8 +564,8 @@ type trained struct {
 	RowLength float64  `json:"mean_row_length"`
 }
 
-// run trains and evaluates one stage-1 run (and, for the stage ablation,
-// its replay annealing and merge).
+// run trains and evaluates one stage-1 run (and, with Stages, its replay
+// annealing and merge).
 func (x *runner) run(ctx context.Context, s runSpec, baseID any) error {
 	dir := filepath.Join(x.o.Output, "runs", string(s.Name))
 	ls := x.lt
@@ -420,6 +580,9 @@ func (x *runner) run(ctx context.Context, s runSpec, baseID any) error {
 	if err != nil {
 		return err
 	}
+	if s.Name == LongRecipe30 {
+		x.seqSteps = tr.Steps
+	}
 	x.res.addModel(s.Name, s.Label, s, "stage 1", ls, tr)
 	if err := x.evaluate(ctx, s.Name, filepath.Join(dir, "model"), stageName(s.Name, "train"), nil); err != nil {
 		return err
@@ -432,45 +595,148 @@ func (x *runner) run(ctx context.Context, s runSpec, baseID any) error {
 
 // prepare builds a run's stage-1 rows into dataDir.
 func (x *runner) prepare(ctx context.Context, s runSpec, ls int, dataDir string) (*prepared, error) {
-	var prep prepared
-	err := x.do(ctx, stage.Stage{Name: stageName(s.Name, "prepare"), Dir: dataDir, Settings: map[string]any{
+	j := data.Job{Input: x.inputs["train"], Method: s.Method, TargetLength: x.lt, TrainLength: ls}
+	settings := map[string]any{
 		"corpus": x.hashes["train"], "tokenizer": x.tok.Hash(), "method": s.Method, "lt": x.lt, "ls": ls,
 		"select": s.Select, "seed": x.o.Seed,
-	}, Run: func(ctx context.Context, out string) (any, error) {
-		j := data.Job{Input: x.inputs["train"], Output: out, Method: s.Method, TargetLength: x.lt, TrainLength: ls}
-		if s.Select {
-			j.Impactful = "digits" // drop probability 0.5, the default with impactful tokens
-		}
-		return x.dataset(ctx, j)
-	}}, &prep)
+	}
+	var deps []string
+	switch s.Select {
+	case selDigits:
+		j.Impactful = "digits" // drop probability 0.5, the default with impactful tokens
+	case selRandom:
+		p := 1 - x.keptFraction
+		j.DropProb = &p
+		settings["drop_prob"] = p
+	case selAnalysis:
+		j.Impactful = x.analysisFile
+		deps = append(deps, analysisStage)
+	}
+	var prep prepared
+	err := x.do(ctx, stage.Stage{Name: stageName(s.Name, "prepare"), Dir: dataDir, Settings: settings, Deps: deps,
+		Run: func(ctx context.Context, out string) (any, error) {
+			j.Output = out
+			return x.dataset(ctx, j)
+		}}, &prep)
 	return &prep, err
 }
 
 // trainRun trains a run's stage 1 from the start model into dir/model,
-// on the token budget.
+// on the token budget or, at equal sequences, for LongRecipe30's steps.
 func (x *runner) trainRun(ctx context.Context, s runSpec, prep *prepared, dir string) (*trained, error) {
 	var tr trained
-	hyper := x.hyper(stepsFor(x.o.Tokens, x.o.Batch, prep.MeanLen), "constant", x.o.LR)
+	steps := stepsFor(x.o.Tokens, x.o.Batch, prep.MeanLen)
+	deps := []string{startStage, stageName(s.Name, "prepare")}
+	if s.EqualSequences {
+		if x.seqSteps == 0 {
+			return nil, fmt.Errorf("experiment: %s needs %s's step count: train it first", s.Name, LongRecipe30)
+		}
+		steps = x.seqSteps
+		deps = append(deps, stageName(LongRecipe30, "train"))
+	}
+	hyper := x.hyper(steps, "constant", x.o.LR)
 	dataDir := filepath.Join(dir, "data")
 	err := x.do(ctx, stage.Stage{Name: stageName(s.Name, "train"), Dir: filepath.Join(dir, "model"),
-		Deps:     []string{startStage, stageName(s.Name, "prepare")},
-		Settings: map[string]any{"hyper": hyper, "threads": x.o.Threads, "budget": x.o.Tokens}, Resumable: true,
+		Deps:     deps,
+		Settings: map[string]any{"hyper": hyper, "threads": x.o.Threads, "budget": x.o.Tokens, "equal_sequences": s.EqualSequences}, Resumable: true,
 		Run: func(ctx context.Context, out string) (any, error) {
 			return x.train(ctx, filepath.Join(x.o.Output, "start"), dataDir, out, hyper)
 		}}, &tr)
 	return &tr, err
 }
 
-// laterStages runs the stage ablation after a run's stage 1: replay rows
-// of Ls tokens (plain positions), annealing with the LR decaying to 0,
-// and the merge with the original weights; each model is evaluated.
+// analysisStage is the impactful-token analysis of the base model and
+// the equal-tokens FLT model.
+const analysisStage = "analysis"
+
+// analysisDocs is how many training chunks the analysis scores (at most
+// Lt tokens each).
+const analysisDocs = 24
+
+// analysis runs the impactful-token analysis (method §1) of the base
+// model against the FLT model after stage 1 on training chunks, and
+// records its impactful-token file for the analysis control.
+func (x *runner) analysis(ctx context.Context) error {
+	dir := filepath.Join(x.o.Output, "analysis")
+	fltModel := filepath.Join(x.o.Output, "runs", string(FLT), "model")
+	n := analysisDocs
+	if x.o.Quick {
+		n = 4
+	}
+	err := x.do(ctx, stage.Stage{Name: analysisStage, Dir: dir, Deps: []string{stageName(FLT, "train")},
+		Settings: map[string]any{"base": x.hashes["base"], "corpus": x.hashes["train"], "docs": n, "max_len": x.lt},
+		Run: func(ctx context.Context, out string) (any, error) {
+			return x.analyze(ctx, fltModel, n, out)
+		}}, nil)
+	x.analysisFile = filepath.Join(dir, analyze.ImpactfulJSON)
+	return err
+}
+
+// analyze scores the first n training chunks (≤ Lt tokens) under the base
+// and the extended model and writes the analysis outputs into out.
+func (x *runner) analyze(ctx context.Context, extDir string, n int, out string) (any, error) {
+	base, err := model.Load(x.o.Base)
+	if err != nil {
+		return nil, err
+	}
+	ext, err := model.Load(extDir)
+	if err != nil {
+		return nil, err
+	}
+	c, err := data.OpenCorpus(x.inputs["train"], data.CorpusOptions{TextField: "text"})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	var docs [][]int32
+	for len(docs) < n {
+		d, err := c.Next()
+		if err == io.EOF {
+			break
+		}
+		if err == nil {
+			err = d.Decode()
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids := x.tok.Encode(d.Text, true)
+		docs = append(docs, ids[:min(len(ids), x.lt)])
+	}
+	toks, err := analyze.ScoreModels(ctx, base, ext, docs, x.o.Progress)
+	if err != nil {
+		return nil, err
+	}
+	cl := analyze.NewClassifier(x.tok)
+	if err := analyze.Classify(toks, docs, cl); err != nil {
+		return nil, err
+	}
+	r, err := analyze.Aggregate(toks, cl, analyze.Options{Buckets: analyze.AutoBuckets(x.lt)})
+	if err != nil {
+		return nil, err
+	}
+	src := fmt.Sprintf("experiment: %s vs base %s on %d training chunks", extDir, x.o.Base, len(docs))
+	if err := analyze.WriteOutputs(out, r, x.tok.Hash(), src); err != nil {
+		return nil, err
+	}
+	return map[string]any{"impactful_ids": len(r.Impactful), "kinds_by_ratio": r.KindsByRatio, "tokens": r.Tokens}, nil
+}
+
+// replayStage builds the replay rows every run anneals on: the replay
+// records packed into rows of LongRecipe 30 %'s length (plain positions).
+const replayStage = "replay data"
+
+// laterStages runs stage 2 after a run's stage 1 (annealing on the shared
+// replay rows, LR decaying to 0) and stage 3 (the merge with the original
+// weights); each model is evaluated.
 func (x *runner) laterStages(ctx context.Context, s runSpec, ls int, dir string, tr *trained, baseID any) error {
 	var rprep prepared
-	replayDir := filepath.Join(dir, "replay-data")
-	if err := x.do(ctx, stage.Stage{Name: stageName(s.Name, "replay data"), Dir: replayDir, Settings: map[string]any{
-		"replay": x.hashes["replay"], "tokenizer": x.tok.Hash(), "ls": ls, "seed": x.o.Seed,
+	replayDir := filepath.Join(x.o.Output, "replay-data")
+	rls := max(int(0.3*float64(x.lt)+0.5), 1)
+	if err := x.do(ctx, stage.Stage{Name: replayStage, Dir: replayDir, Settings: map[string]any{
+		"replay": x.hashes["replay"], "tokenizer": x.tok.Hash(), "ls": rls, "seed": x.o.Seed,
 	}, Run: func(ctx context.Context, out string) (any, error) {
-		return x.dataset(ctx, data.Job{Input: x.inputs["replay"], Output: out, Method: data.Replay, TargetLength: ls, TrainLength: ls,
+		return x.dataset(ctx, data.Job{Input: x.inputs["replay"], Output: out, Method: data.Replay, TargetLength: rls, TrainLength: rls,
 			Replay: &data.ReplayConfig{PromptField: "prompt", ResponseField: "response", Separator: "\n", MaskPrompt: true}})
 	}}, &rprep); err != nil {
 		return err
@@ -479,7 +745,7 @@ func (x *runner) laterStages(ctx context.Context, s runSpec, ls int, dir string,
 	annealDir := filepath.Join(dir, "anneal")
 	ahyper := x.hyper(stepsFor(x.o.AnnealTokens, x.o.Batch, rprep.MeanLen), "linear", x.o.AnnealLR)
 	if err := x.do(ctx, stage.Stage{Name: stageName(s.Name, "anneal"), Dir: annealDir,
-		Deps:     []string{stageName(s.Name, "train"), stageName(s.Name, "replay data")},
+		Deps:     []string{stageName(s.Name, "train"), replayStage},
 		Settings: map[string]any{"hyper": ahyper, "threads": x.o.Threads, "budget": x.o.AnnealTokens}, Resumable: true,
 		Run: func(ctx context.Context, out string) (any, error) {
 			return x.train(ctx, filepath.Join(dir, "model"), replayDir, out, ahyper)
@@ -603,7 +869,7 @@ func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from stri
 	dir := filepath.Join(x.o.Output, "eval", string(name))
 	lengths := x.lengths()
 	opts := map[string]any{
-		"model": modelID, "tasks": evalTasks, "lengths": lengths, "depths": evalDepths, "samples": x.o.Samples,
+		"model": modelID, "tasks": evalTasks, "lengths": lengths, "depths": x.depths(), "samples": x.o.Samples,
 		"seed": x.o.Seed, "heldout": x.hashes["heldout"], "ppl_window": x.window, "answer_nll": 1,
 	}
 	var deps []string
@@ -617,7 +883,7 @@ func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from stri
 		}
 		m := sess.Model
 		res, err := sess.Run(ctx, eval.Options{
-			Tasks: append(append([]string{}, evalTasks...), eval.PerplexityTask), Lengths: lengths, Depths: evalDepths,
+			Tasks: append(append([]string{}, evalTasks...), eval.PerplexityTask), Lengths: lengths, Depths: x.depths(),
 			Samples: x.o.Samples, Seed: uint64(x.o.Seed), Haystack: x.haystack,
 			PPLDocs: x.heldOut, PPLSource: "held-out split", Progress: x.o.Progress, TokenizerName: "tokenizer.json",
 		})
@@ -627,7 +893,7 @@ func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from stri
 		if err := eval.WriteReport(out, res); err != nil {
 			return nil, err
 		}
-		nll, err := answerNLL(ctx, m, x.tok, x.haystack, uint64(x.o.Seed), lengths, x.o.Samples)
+		nll, err := answerNLL(ctx, m, x.tok, x.haystack, uint64(x.o.Seed), lengths, x.depths(), x.o.Samples)
 		if err != nil {
 			return nil, fmt.Errorf("answer likelihood: %w", err)
 		}
@@ -659,9 +925,20 @@ func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from stri
 	return x.res.write(x.o.Output)
 }
 
+// depths are the evaluation's needle depths (quick: the middle only).
+func (x *runner) depths() []float64 {
+	if x.o.Quick {
+		return []float64{0.5}
+	}
+	return evalDepths
+}
+
 // lengths are the evaluation lengths: the base window times 1, 2, 4, …
-// up to and including Lt.
+// up to and including Lt (quick: Lt only).
 func (x *runner) lengths() []int {
+	if x.o.Quick {
+		return []int{x.lt}
+	}
 	var ls []int
 	for l := x.window; l < x.lt; l *= 2 {
 		ls = append(ls, l)

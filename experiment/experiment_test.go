@@ -15,6 +15,7 @@ import (
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
 	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/shards"
 	"github.com/longrecipe/longrecipe/tinybase"
 	"github.com/longrecipe/longrecipe/tokenizer"
 )
@@ -48,30 +49,37 @@ func tinyModel(t *testing.T, window int) string {
 	return dir
 }
 
-// TestQuickRun runs the whole harness with quick settings on a tiny random
-// model and checks the plumbing: equal token budgets, the FLOP accounting,
-// the report files, and that a rerun skips every finished step.
+// TestQuickRun runs the whole harness with quick settings (two seeds) on a
+// tiny random model and checks the plumbing: equal token budgets and equal
+// sequences, the FLOP accounting, every control and stage, the claim table
+// over seeds, the report files, and that a rerun skips every finished step.
 func TestQuickRun(t *testing.T) {
 	base := tinyModel(t, 128)
 	out := filepath.Join(t.TempDir(), "exp")
 	var log bytes.Buffer
-	o := Options{Base: base, Output: out, Factor: 4, Quick: true, Seed: 2027, Threads: 2, Command: "test", Log: &log}
-	res, err := Run(context.Background(), o)
+	o := Options{Base: base, Output: out, Factor: 2, Quick: true, Seed: 2027, Threads: 2, Command: "test", Log: &log}
+	sum, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, log.String())
 	}
-	cfg, err := hf.LoadConfig(filepath.Join(out, "start", "config.json"))
+	if len(sum.PerSeed) != 2 || sum.Seeds[0] != 2027 || sum.Seeds[1] != 2028 {
+		t.Fatalf("seeds %v", sum.Seeds)
+	}
+	res := sum.PerSeed[0]
+	seedDir := filepath.Join(out, "seed-2027")
+	cfg, err := hf.LoadConfig(filepath.Join(seedDir, "start", "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.MaxPositionEmbeddings != 512 || !(cfg.RopeTheta > 10000) {
-		t.Errorf("start model: window %d, theta %v; want 512 and a raised theta", cfg.MaxPositionEmbeddings, cfg.RopeTheta)
+	if cfg.MaxPositionEmbeddings != 256 || !(cfg.RopeTheta > 10000) {
+		t.Errorf("start model: window %d, theta %v; want 256 and a raised theta", cfg.MaxPositionEmbeddings, cfg.RopeTheta)
 	}
 	budget := res.Settings.Tokens
-	if budget != 4*512 {
-		t.Errorf("quick budget %d, want 4·Lt = 2048", budget)
+	if budget != 4*256 {
+		t.Errorf("quick budget %d, want 4·Lt = 1024", budget)
 	}
-	want := map[RunName]int{FLT: 512, PoSE: 154, RandPos: 154, LongRecipe30: 154, LongRecipe10: 51, LongRecipe20: 102, LongRecipe40: 205}
+	want := map[RunName]int{FLT: 256, PoSE: 77, RandPos: 77, LongRecipe30: 77, LongRecipe10: 26, LongRecipe20: 51, LongRecipe40: 102,
+		LongRecipe30NoSelect: 77, LongRecipe30Random: 77, LongRecipe30Analysis: 77}
 	for name, ls := range want {
 		m := res.model(name)
 		if m == nil || m.Training == nil || !m.Evaluated {
@@ -85,67 +93,97 @@ func TestQuickRun(t *testing.T) {
 		if d := tr.Tokens - budget; d > int64(ls) || d < -int64(ls) {
 			t.Errorf("%s: trained %d tokens, budget %d: off by more than one row (%d)", name, tr.Tokens, budget, ls)
 		}
-		if tr.Tokens != tr.Rows*int64(ls) || tr.Rows != int64(tr.Steps*2) {
-			t.Errorf("%s: %d tokens in %d rows over %d steps of 2 rows of %d tokens", name, tr.Tokens, tr.Rows, tr.Steps, ls)
+		checkRows(t, name, m, cfg, ls)
+		if len(m.Accuracy) != 2 || len(m.AnswerNLL) != 2 || len(m.Top1) != 2 || math.IsNaN(m.LongTop1) || len(m.PPL) == 0 || math.IsNaN(m.ShortPPL) || math.IsNaN(m.LastPPL) {
+			t.Errorf("%s: accuracy %d, answer NLL %d, top-1 %d cells (want 2 each), long top-1 %v, ppl buckets %d, short ppl %v, last ppl %v",
+				name, len(m.Accuracy), len(m.AnswerNLL), len(m.Top1), m.LongTop1, len(m.PPL), m.ShortPPL, m.LastPPL)
 		}
-		// FLOP accounting: every row has Ls tokens.
-		if w := float64(tr.Rows) * RowFLOPs(cfg, ls); math.Abs(tr.FLOPs-w) > 1e-9*w {
-			t.Errorf("%s: %g FLOPs, want %g", name, tr.FLOPs, w)
-		}
-		if w := float64(tr.Rows) * RowFLOPs(cfg, 512); math.Abs(tr.FullFLOPs-w) > 1e-9*w {
-			t.Errorf("%s: %g full-length FLOPs, want %g", name, tr.FullFLOPs, w)
-		}
-		if len(m.AnswerNLL) != 2*3 || !(m.LongAnswerNLL > 0) {
-			t.Errorf("%s: answer NLL cells %d (want 6), long answer NLL %v", name, len(m.AnswerNLL), m.LongAnswerNLL)
-		}
-		if len(m.Accuracy) != 2*3 || len(m.PPL) == 0 || math.IsNaN(m.ShortPPL) {
-			t.Errorf("%s: accuracy cells %d (want 6), ppl buckets %d, short ppl %v", name, len(m.Accuracy), len(m.PPL), m.ShortPPL)
+		if m.Epochs() > 1 {
+			t.Errorf("%s: %.2f epochs: the chunked corpus should give every run fresh rows", name, m.Epochs())
 		}
 	}
-	flt, lr := res.model(FLT), res.model(LongRecipe30)
+	// Equal sequences: FLT trains as many rows as LongRecipe 30 %, at Lt.
+	lr, fs := res.model(LongRecipe30), res.model(FLTSequences)
+	if fs == nil || fs.Training == nil || fs.Training.Rows != lr.Training.Rows || fs.TrainLength != 256 {
+		t.Fatalf("FLT at equal sequences: %+v, LongRecipe rows %d", fs, lr.Training.Rows)
+	}
+	checkRows(t, FLTSequences, fs, cfg, 256)
+	flt := res.model(FLT)
 	if flt.ComputeVsFLT != 1 || !(lr.ComputeVsFLT > 0 && lr.ComputeVsFLT < 1) {
 		t.Errorf("compute vs FLT: flt %v, longrecipe %v", flt.ComputeVsFLT, lr.ComputeVsFLT)
 	}
-	for _, name := range []RunName{Base, LongRecipe30Replay, LongRecipe30Merge} {
-		if m := res.model(name); m == nil || !m.Evaluated {
-			t.Errorf("%s not evaluated", name)
+	for _, name := range []RunName{Base, Start} {
+		if m := res.model(name); m == nil || !m.Evaluated || m.Training != nil {
+			t.Errorf("%s: not evaluated, or trained: %+v", name, m)
 		}
 	}
-	if m := res.model(LongRecipe30Merge); m.Training.Tokens <= lr.Training.Tokens {
-		t.Errorf("merged model counts %d tokens, stage 1 alone %d: replay tokens missing", m.Training.Tokens, lr.Training.Tokens)
+	for _, n := range []RunName{LongRecipe30, FLTSequences, FLT, PoSE, RandPos} {
+		for _, name := range []RunName{n.afterReplay(), n.afterMerge()} {
+			m := res.model(name)
+			if m == nil || !m.Evaluated || m.Training.Tokens <= res.model(n).Training.Tokens {
+				t.Errorf("%s: not evaluated, or replay tokens missing: %+v", name, m)
+			}
+		}
 	}
-	if len(res.Targets) != 7 {
-		t.Errorf("%d targets, want 7", len(res.Targets))
+	// The controls' data: random drops at 1 − the digit selection's kept
+	// fraction; the analysis control reads the analysis's file.
+	kf := res.Settings.KeptFraction
+	if !(kf > 0.5 && kf < 1) {
+		t.Errorf("digit kept fraction %v", kf)
 	}
-	for _, f := range []string{ResultsJSON, ResultsMD, AccuracyPlot, PPLPlot, NLLPlot, RatioPlot, StagePlot} {
+	man, err := shards.ReadManifest(filepath.Join(seedDir, "runs", string(LongRecipe30Random), "data"))
+	if err != nil || man.Selection == nil || math.Abs(man.Selection.DropProb-(1-kf)) > 1e-12 || man.Selection.Impactful != "" {
+		t.Errorf("random-drop data: %+v, %v; want drop probability %v and no impactful set", man.Selection, err, 1-kf)
+	}
+	man, err = shards.ReadManifest(filepath.Join(seedDir, "runs", string(LongRecipe30Analysis), "data"))
+	if err != nil || man.Selection == nil || !strings.HasSuffix(man.Selection.Impactful, filepath.Join("analysis", "impactful.json")) {
+		t.Errorf("analysis-set data: %+v, %v", man.Selection, err)
+	}
+	// The claim table over seeds.
+	if len(sum.Claims) != len(claims) || len(sum.Targets) != len(claims) || len(res.Targets) != len(claims) {
+		t.Errorf("%d claims, %d targets, %d per-seed targets; want %d", len(sum.Claims), len(sum.Targets), len(res.Targets), len(claims))
+	}
+	for _, c := range sum.Claims {
+		if c.ID == "seq-flops" && (c.Interval.N != 2 || math.IsNaN(c.Interval.HalfWidth) || !strings.HasPrefix(c.Holds, "yes")) {
+			t.Errorf("FLOPs claim over two seeds: %+v", c)
+		}
+	}
+	for _, f := range []string{ResultsJSON, ResultsMD} {
 		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("summary file %s: %v", f, err)
+		}
+	}
+	for _, f := range []string{ResultsJSON, ResultsMD, AccuracyPlot, PPLPlot, NLLPlot, RatioPlot, StagePlot, filepath.Join("analysis", "impactful.json")} {
+		if fi, err := os.Stat(filepath.Join(seedDir, f)); err != nil || fi.Size() == 0 {
 			t.Errorf("report file %s: %v", f, err)
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(out, ResultsMD))
-	if !strings.Contains(string(md), "Command: `test`") || !strings.Contains(string(md), "Seed: 2027") {
-		t.Errorf("results.md lacks the command or the seed:\n%s", md)
+	for _, w := range []string{"Command: `test`", "Seeds: 2027, 2028", "| claim | paper | ours (mean ± 95 % interval) | holds? |", "FLT at equal sequences"} {
+		if !strings.Contains(string(md), w) {
+			t.Errorf("results.md lacks %q:\n%s", w, md)
+		}
 	}
 	var back Results
-	b, _ := os.ReadFile(filepath.Join(out, ResultsJSON))
+	b, _ := os.ReadFile(filepath.Join(seedDir, ResultsJSON))
 	if err := json.Unmarshal(b, &back); err != nil || len(back.Models) != len(res.Models) {
 		t.Errorf("results.json does not read back: %v", err)
 	}
 
 	// A rerun does no work.
 	log.Reset()
-	res2, err := Run(context.Background(), o)
+	sum2, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(log.String(), "running") || !strings.Contains(log.String(), "done already") {
 		t.Errorf("rerun ran steps again:\n%s", log.String())
 	}
-	if res2.model(FLT).Training.Tokens != flt.Training.Tokens {
+	if sum2.PerSeed[0].model(FLT).Training.Tokens != flt.Training.Tokens {
 		t.Errorf("rerun reports other numbers")
 	}
 
-	// A changed stage-2 LR redoes the annealing and what reads it, and
+	// A changed stage-2 LR redoes every annealing and what reads it, and
 	// says so; stage 1 is left alone.
 	log.Reset()
 	o.AnnealLR = 2 * DefaultOptions().AnnealLR
@@ -157,8 +195,63 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("rerun with another anneal LR: log lacks %q:\n%s", want, log.String())
 		}
 	}
-	if n := strings.Count(log.String(), ": running"); n != 4 {
-		t.Errorf("rerun with another anneal LR ran %d steps, want 4 (anneal, merge, two evals):\n%s", n, log.String())
+	if n := strings.Count(log.String(), ": running"); n != 2*5*4 {
+		t.Errorf("rerun with another anneal LR ran %d steps, want 40 (2 seeds × 5 methods × anneal, merge, two evals):\n%s", n, log.String())
+	}
+}
+
+// checkRows checks a run's row and FLOP accounting: rows of ls tokens, two
+// per step.
+func checkRows(t *testing.T, name RunName, m *ModelResult, cfg *hf.Config, ls int) {
+	t.Helper()
+	tr := m.Training
+	if tr.Tokens != tr.Rows*int64(ls) || tr.Rows != int64(tr.Steps*2) {
+		t.Errorf("%s: %d tokens in %d rows over %d steps of 2 rows of %d tokens", name, tr.Tokens, tr.Rows, tr.Steps, ls)
+	}
+	if w := float64(tr.Rows) * RowFLOPs(cfg, ls); math.Abs(tr.FLOPs-w) > 1e-9*w {
+		t.Errorf("%s: %g FLOPs, want %g", name, tr.FLOPs, w)
+	}
+	if w := float64(tr.Rows) * RowFLOPs(cfg, cfg.MaxPositionEmbeddings); math.Abs(tr.FullFLOPs-w) > 1e-9*w {
+		t.Errorf("%s: %g full-length FLOPs, want %g", name, tr.FullFLOPs, w)
+	}
+}
+
+// TestTInterval checks the interval against hand values: 1, 2, 3 has mean
+// 2, s = 1, half-width t(0.975, 2)/√3 = 4.303/√3.
+func TestTInterval(t *testing.T) {
+	iv := tInterval([]float64{1, 2, 3, math.NaN()})
+	if iv.N != 3 || iv.Missing != 1 || iv.Mean != 2 || math.Abs(iv.HalfWidth-4.303/math.Sqrt(3)) > 1e-12 {
+		t.Errorf("interval %+v", iv)
+	}
+	if iv := tInterval([]float64{5}); iv.Mean != 5 || !math.IsNaN(iv.HalfWidth) {
+		t.Errorf("one value: %+v", iv)
+	}
+	if iv := tInterval(nil); iv.N != 0 || !math.IsNaN(iv.Mean) {
+		t.Errorf("no value: %+v", iv)
+	}
+	// 40 values: the normal quantile.
+	vs := make([]float64, 40)
+	for i := range vs {
+		vs[i] = float64(i % 2)
+	}
+	sd := math.Sqrt(10.0 / 39)
+	if iv := tInterval(vs); math.Abs(iv.HalfWidth-1.96*sd/math.Sqrt(40)) > 1e-12 {
+		t.Errorf("40 values: half-width %v", iv.HalfWidth)
+	}
+	c := claim{bound: 0.9, atLeast: true, format: pctf}
+	for _, tc := range []struct {
+		vs   []float64
+		want string
+	}{
+		{[]float64{0.95, 0.96, 0.97}, "yes"},
+		{[]float64{0.5, 0.6, 0.55}, "**no**"},
+		{[]float64{0.5, 1.3, 0.9}, "undecided (interval straddles the bound)"},
+		{[]float64{0.95}, "yes (1 seed)"},
+		{[]float64{math.NaN()}, "n/a"},
+	} {
+		if got, _ := c.verdict(tInterval(tc.vs)); got != tc.want {
+			t.Errorf("verdict(%v) = %q, want %q", tc.vs, got, tc.want)
+		}
 	}
 }
 
@@ -218,7 +311,7 @@ func TestAnswerNLL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := answerNLL(context.Background(), indexScorer{}, tok, nil, 3, []int{128}, 1)
+	got, err := answerNLL(context.Background(), indexScorer{}, tok, nil, 3, []int{128}, evalDepths, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,6 +57,10 @@ type Settings struct {
 	Samples       int       `json:"samples"`
 	FLOPsFormula  string    `json:"flops_formula"`
 	LongAccuracy  string    `json:"long_accuracy"`
+	// KeptFraction is the expected fraction of tokens the digit
+	// selection keeps; the random-drop control drops sentences with
+	// probability 1 − KeptFraction.
+	KeptFraction float64 `json:"digit_kept_fraction"`
 }
 
 // ModelResult is one evaluated model.
@@ -86,11 +90,23 @@ type ModelResult struct {
 	// the gold answers of the same retrieval prompts, per task and length
 	// (teacher forcing; lower is better), and LongAnswerNLL its mean over
 	// the tasks and the lengths above the base window.
-	AnswerNLL     []Accuracy       `json:"answer_nll,omitempty"`
-	LongAnswerNLL float64          `json:"long_answer_nll"`
-	PPL           []eval.PPLBucket `json:"ppl_by_position,omitempty"`
-	ShortPPL      float64          `json:"short_ppl"`
-	EvalDir       string           `json:"eval_dir"`
+	AnswerNLL     []Accuracy `json:"answer_nll,omitempty"`
+	LongAnswerNLL float64    `json:"long_answer_nll"`
+	// Top1 is the rate at which the gold answer is the most likely of 10
+	// candidates (chance 0.1), NeedleGain the mean gain of its
+	// log-likelihood from the needle (nats), per task and length; the
+	// Long values are their means over the tasks and the lengths above
+	// the base window.
+	Top1           []Accuracy `json:"top1,omitempty"`
+	NeedleGain     []Accuracy `json:"needle_gain,omitempty"`
+	LongTop1       float64    `json:"long_top1"`
+	LongNeedleGain float64    `json:"long_needle_gain"`
+	// LastPPL is the perplexity of the last position bucket (the second
+	// half of the target window).
+	LastPPL  float64          `json:"last_ppl"`
+	PPL      []eval.PPLBucket `json:"ppl_by_position,omitempty"`
+	ShortPPL float64          `json:"short_ppl"`
+	EvalDir  string           `json:"eval_dir"`
 }
 
 // Training summarises the training of a model.
@@ -132,8 +148,8 @@ func (x *runner) newResults() *Results {
 		Base: x.o.Base, Quick: x.o.Quick, Window: x.window, TargetLength: x.lt, Factor: x.o.Factor,
 		BaseTheta: x.base.RopeTheta, RopeTheta: x.theta, Params: x.base.ParameterCount(), MatmulWeights: MatmulWeights(x.base),
 		Tokens: x.o.Tokens, AnnealTokens: x.o.AnnealTokens, Batch: x.o.Batch, LR: x.o.LR, AnnealLR: x.o.AnnealLR,
-		Threads: x.o.Threads, MaxDocs: x.o.MaxDocs, Tasks: evalTasks, Lengths: x.lengths(), Depths: evalDepths,
-		Samples: x.o.Samples, FLOPsFormula: FLOPsFormula, LongAccuracy: longAccDefine,
+		Threads: x.o.Threads, MaxDocs: x.o.MaxDocs, Tasks: evalTasks, Lengths: x.lengths(), Depths: x.depths(),
+		Samples: x.o.Samples, FLOPsFormula: FLOPsFormula, LongAccuracy: longAccDefine, KeptFraction: x.keptFraction,
 	}
 	return r
 }
@@ -201,10 +217,49 @@ func (r *Results) addEval(name RunName, res *eval.Results, nll []Accuracy) {
 	if n > 0 {
 		m.LongAnswerNLL = sum / float64(n)
 	}
-	m.PPL, m.ShortPPL = nil, math.NaN()
+	m.PPL, m.ShortPPL, m.LastPPL = nil, math.NaN(), math.NaN()
 	if res.PPL != nil {
 		m.PPL, m.ShortPPL = res.PPL.Buckets, res.PPL.ShortPPL
+		if n := len(m.PPL); n > 0 {
+			m.LastPPL = m.PPL[n-1].PPL
+		}
 	}
+	m.Top1, m.NeedleGain = nil, nil
+	for _, t := range evalTasks {
+		for _, l := range res.Lengths {
+			if c, ok := res.PartialMean(t, l); ok {
+				m.Top1 = append(m.Top1, Accuracy{Task: t, Length: l, Score: c.Top1})
+				m.NeedleGain = append(m.NeedleGain, Accuracy{Task: t, Length: l, Score: c.NeedleGain})
+			}
+		}
+	}
+	m.LongTop1 = longMean(m.Top1, r.Settings.Window)
+	m.LongNeedleGain = longMean(m.NeedleGain, r.Settings.Window)
+}
+
+// longMean is the mean of as over the lengths above window (NaN: none).
+func longMean(as []Accuracy, window int) float64 {
+	var sum float64
+	var n int
+	for _, a := range as {
+		if a.Length > window {
+			sum += a.Score
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
+}
+
+// Epochs is the number of passes stage 1 made over its data (0 when
+// unknown).
+func (m *ModelResult) Epochs() float64 {
+	if m.Training == nil {
+		return 0
+	}
+	return m.Training.Epochs
 }
 
 // acc returns a model's mean score of task at length ("" task: the mean
@@ -244,7 +299,8 @@ func (r *Results) longAcc(m *ModelResult, task string) float64 {
 	return sum / float64(n)
 }
 
-// finish computes compute ratios and checks the targets.
+// finish computes compute ratios (against FLT at equal tokens) and the
+// claims on this seed alone.
 func (r *Results) finish() {
 	flt := r.model(FLT)
 	for _, m := range r.Models {
@@ -254,80 +310,9 @@ func (r *Results) finish() {
 		}
 	}
 	r.Targets = nil
-	get := func(name RunName) (*ModelResult, bool) {
-		m := r.model(name)
-		return m, m != nil && m.Evaluated
-	}
-	// add appends a target; ok reports whether the numbers exist, met
-	// whether value satisfies the claim.
-	add := func(claim string, ok bool, value float64, measured string, met func(v float64) bool) {
-		t := Target{Claim: claim, Measured: "not measured yet"}
-		if ok {
-			t.Measured, t.Value = measured, finite(value)
-			if t.Value != nil {
-				m := met(value)
-				t.Met = &m
-			}
-		}
-		r.Targets = append(r.Targets, t)
-	}
-	f, okF := get(FLT)
-	vsFLT := func(name RunName, claim string) {
-		m, ok := get(name)
-		if !ok || !okF {
-			add(claim, false, 0, "", nil)
-			return
-		}
-		v := m.LongAccuracy / f.LongAccuracy
-		msg := fmt.Sprintf("%.1f %% vs FLT %.1f %% (ratio %s)", 100*m.LongAccuracy, 100*f.LongAccuracy, pct(v))
-		if f.LongAccuracy == 0 {
-			msg += "; FLT scores 0, so the ratio is undefined"
-		}
-		add(claim, true, v, msg,
-			func(v float64) bool { return v >= 0.9 })
-	}
-	vsFLT(LongRecipe30, "LongRecipe 30% (stage 1) reaches ≥ 90 % of FLT's long-context accuracy")
-	vsFLT(LongRecipe30Merge, "LongRecipe 30% after replay + merge reaches ≥ 90 % of FLT's long-context accuracy")
-	lr, okLR := get(LongRecipe30)
-	if okLR && lr.ComputeVsFLT > 0 {
-		add("LongRecipe 30% (stage 1) trains with ≤ 20 % of FLT's compute", true, lr.ComputeVsFLT,
-			fmt.Sprintf("%.3g vs %.3g FLOPs: %s of FLT at equal training tokens", lr.Training.FLOPs, f.Training.FLOPs, pct(lr.ComputeVsFLT)),
-			func(v float64) bool { return v <= 0.2 })
-	} else {
-		add("LongRecipe 30% (stage 1) trains with ≤ 20 % of FLT's compute", false, 0, "", nil)
-	}
-	claim := "LongRecipe 30% (stage 1) costs ≤ 20 % of FLT on the same number of sequences (analytic; that FLT run is not trained)"
-	if okLR && lr.Training != nil && lr.Training.FullFLOPs > 0 {
-		v := lr.Training.FLOPs / lr.Training.FullFLOPs
-		add(claim, true, v, fmt.Sprintf("%.3g vs %.3g FLOPs for %d rows: %s", lr.Training.FLOPs, lr.Training.FullFLOPs, lr.Training.Rows, pct(v)),
-			func(v float64) bool { return v <= 0.2 })
-	} else {
-		add(claim, false, 0, "", nil)
-	}
-	for _, b := range []RunName{PoSE, RandPos} {
-		bm, okB := get(b)
-		claim := "LongRecipe 30% (stage 1) beats " + map[RunName]string{PoSE: "PoSE", RandPos: "RandPos"}[b] + " at equal compute"
-		if !okLR || !okB {
-			add(claim, false, 0, "", nil)
-			continue
-		}
-		v := lr.LongAccuracy - bm.LongAccuracy
-		msg := fmt.Sprintf("%.1f %% vs %.1f %% long-context accuracy, at %s vs %s of FLT's compute",
-			100*lr.LongAccuracy, 100*bm.LongAccuracy, pct(lr.ComputeVsFLT), pct(bm.ComputeVsFLT))
-		if lr.LongAccuracy == 0 && bm.LongAccuracy == 0 {
-			v, msg = math.NaN(), msg+"; both score 0, which decides nothing"
-		}
-		add(claim, true, v, msg, func(v float64) bool { return v > 0 })
-	}
-	m, okM := get(LongRecipe30Merge)
-	b, okB := get(Base)
-	claim = "merged model's short-context perplexity within 2 % of the base's (at most 2 % higher; lower is better)"
-	if okM && okB {
-		v := m.ShortPPL/b.ShortPPL - 1
-		add(claim, true, v, fmt.Sprintf("%.3f vs base %.3f (%+.1f %%)", m.ShortPPL, b.ShortPPL, 100*v),
-			func(v float64) bool { return v <= 0.02 })
-	} else {
-		add(claim, false, 0, "", nil)
+	for _, c := range claims {
+		iv := tInterval([]float64{c.value(r)})
+		r.Targets = append(r.Targets, c.target(iv))
 	}
 }
 
@@ -338,7 +323,9 @@ func pct(v float64) string {
 	return fmt.Sprintf("%.1f %%", 100*v)
 }
 
-// write writes results.json, results.md and the charts into dir.
+// write writes results.json and results.md into dir.
+// (The charts are drawn once, at the end of the seed: drawing them after
+// every evaluation cost more than a quick run's evaluations.)
 func (r *Results) write(dir string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -350,7 +337,7 @@ func (r *Results) write(dir string) error {
 	if err := atomicfile.WriteFile(filepath.Join(dir, ResultsMD), []byte(r.Markdown())); err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
-	return r.charts(dir)
+	return nil
 }
 
 // MarshalJSON writes NaN (not measured) as null.
@@ -358,10 +345,13 @@ func (m *ModelResult) MarshalJSON() ([]byte, error) {
 	type plain ModelResult
 	return json.Marshal(struct {
 		*plain
-		LongAccuracy  *float64 `json:"long_accuracy"`
-		LongAnswerNLL *float64 `json:"long_answer_nll"`
-		ShortPPL      *float64 `json:"short_ppl"`
-	}{(*plain)(m), finite(m.LongAccuracy), finite(m.LongAnswerNLL), finite(m.ShortPPL)})
+		LongAccuracy   *float64 `json:"long_accuracy"`
+		LongAnswerNLL  *float64 `json:"long_answer_nll"`
+		ShortPPL       *float64 `json:"short_ppl"`
+		LongTop1       *float64 `json:"long_top1"`
+		LongNeedleGain *float64 `json:"long_needle_gain"`
+		LastPPL        *float64 `json:"last_ppl"`
+	}{(*plain)(m), finite(m.LongAccuracy), finite(m.LongAnswerNLL), finite(m.ShortPPL), finite(m.LongTop1), finite(m.LongNeedleGain), finite(m.LastPPL)})
 }
 
 // UnmarshalJSON reads null as NaN.
@@ -369,22 +359,25 @@ func (m *ModelResult) UnmarshalJSON(b []byte) error {
 	type plain ModelResult
 	aux := struct {
 		*plain
-		LongAccuracy  *float64 `json:"long_accuracy"`
-		LongAnswerNLL *float64 `json:"long_answer_nll"`
-		ShortPPL      *float64 `json:"short_ppl"`
+		LongAccuracy   *float64 `json:"long_accuracy"`
+		LongAnswerNLL  *float64 `json:"long_answer_nll"`
+		ShortPPL       *float64 `json:"short_ppl"`
+		LongTop1       *float64 `json:"long_top1"`
+		LongNeedleGain *float64 `json:"long_needle_gain"`
+		LastPPL        *float64 `json:"last_ppl"`
 	}{plain: (*plain)(m)}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
-	m.LongAccuracy, m.LongAnswerNLL, m.ShortPPL = math.NaN(), math.NaN(), math.NaN()
-	if aux.LongAnswerNLL != nil {
-		m.LongAnswerNLL = *aux.LongAnswerNLL
-	}
-	if aux.LongAccuracy != nil {
-		m.LongAccuracy = *aux.LongAccuracy
-	}
-	if aux.ShortPPL != nil {
-		m.ShortPPL = *aux.ShortPPL
+	for _, f := range []struct {
+		dst *float64
+		src *float64
+	}{{&m.LongAccuracy, aux.LongAccuracy}, {&m.LongAnswerNLL, aux.LongAnswerNLL}, {&m.ShortPPL, aux.ShortPPL},
+		{&m.LongTop1, aux.LongTop1}, {&m.LongNeedleGain, aux.LongNeedleGain}, {&m.LastPPL, aux.LastPPL}} {
+		*f.dst = math.NaN()
+		if f.src != nil {
+			*f.dst = *f.src
+		}
 	}
 	return nil
 }
@@ -397,7 +390,14 @@ func finite(v float64) *float64 {
 }
 
 // order is the report order of the models.
-var order = []RunName{Base, FLT, PoSE, RandPos, LongRecipe30, LongRecipe30Replay, LongRecipe30Merge, LongRecipe10, LongRecipe20, LongRecipe40}
+var order = []RunName{Base, Start,
+	LongRecipe30, LongRecipe30Replay, LongRecipe30Merge,
+	FLTSequences, FLTSequences.afterReplay(), FLTSequences.afterMerge(),
+	FLT, FLT.afterReplay(), FLT.afterMerge(),
+	PoSE, PoSE.afterReplay(), PoSE.afterMerge(),
+	RandPos, RandPos.afterReplay(), RandPos.afterMerge(),
+	LongRecipe30NoSelect, LongRecipe30Random, LongRecipe30Analysis,
+	LongRecipe10, LongRecipe20, LongRecipe40}
 
 func (r *Results) sorted() []*ModelResult {
 	ms := slices.Clone(r.Models)
