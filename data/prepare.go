@@ -225,111 +225,150 @@ func Prepare(ctx context.Context, input string, cfg Config, sink Sink) (shards.C
 }
 
 // PrepareCorpus is Prepare on an opened corpus (which it does not close).
+// Its steps: a reader batches documents in corpus order, workers turn
+// batches into rows, and the collector writes the rows in corpus order
+// (packing replay documents, mixing in replay rows) and counts them.
 func PrepareCorpus(ctx context.Context, corpus Corpus, cfg Config, sink Sink) (shards.Counts, error) {
-	counts := shards.Counts{DocumentsSkipped: map[string]int64{}}
 	if err := cfg.check(); err != nil {
-		return counts, err
+		return shards.Counts{DocumentsSkipped: map[string]int64{}}, err
 	}
-	threads := cfg.Threads
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
+	p, err := newPipeline(ctx, &cfg, sink)
+	if err != nil {
+		return p.counts, err
 	}
-	var err error
+	defer p.close()
+	go p.read(corpus)
+	p.startWorkers()
+	if err := p.collect(); err != nil {
+		return p.counts, err
+	}
+	return p.finish(), nil
+}
 
-	var mixer *replayMixer
+// pipeline is one PrepareCorpus run.
+type pipeline struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	cfg    *Config
+	sink   Sink
+	counts shards.Counts
+	// mixer mixes replay rows into long rows; packer packs replay
+	// documents into rows (the replay method).
+	mixer  *replayMixer
+	packer *replayPacker
+	bar    *progress.Bar
+	// inflight bounds the batches read but not yet written; jobs carries
+	// batches to the workers, done back to the collector.
+	threads  int
+	inflight chan struct{}
+	jobs     chan *batch
+	done     chan *batch
+	readErr  error // set by the reader before it closes jobs
+	longRows int64
+}
+
+func newPipeline(ctx context.Context, cfg *Config, sink Sink) (*pipeline, error) {
+	p := &pipeline{cfg: cfg, sink: sink, counts: shards.Counts{DocumentsSkipped: map[string]int64{}}, threads: cfg.Threads}
+	if p.threads <= 0 {
+		p.threads = runtime.GOMAXPROCS(0)
+	}
 	if cfg.Method != Replay && cfg.Replay != nil && cfg.Replay.Fraction > 0 {
-		mixer, err = newReplayMixer(&cfg)
-		if err != nil {
-			return counts, err
+		var err error
+		if p.mixer, err = newReplayMixer(cfg); err != nil {
+			return p, err
 		}
-		defer mixer.close()
 	}
-	var packer *replayPacker
 	if cfg.Method == Replay {
-		packer = &replayPacker{ls: cfg.TrainLength, mask: cfg.Replay.MaskPrompt}
+		p.packer = &replayPacker{ls: cfg.TrainLength, mask: cfg.Replay.MaskPrompt}
 	}
-
-	var bar *progress.Bar
 	if cfg.Progress != nil {
-		bar = progress.New(cfg.Progress, "prepare "+string(cfg.Method), 0, "docs")
-		defer bar.Finish()
+		p.bar = progress.New(cfg.Progress, "prepare "+string(cfg.Method), 0, "docs")
 	}
+	p.ctx, p.cancel = context.WithCancel(ctx)
+	p.inflight = make(chan struct{}, 2*p.threads+2)
+	p.jobs = make(chan *batch, p.threads)
+	p.done = make(chan *batch, 2*p.threads+2)
+	return p, nil
+}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	inflight := make(chan struct{}, 2*threads+2)
-	jobs := make(chan *batch, threads)
-	done := make(chan *batch, 2*threads+2)
-	var readErr error
-	var wg sync.WaitGroup
+// close stops the goroutines and releases the replay mixer.
+func (p *pipeline) close() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	if p.bar != nil {
+		p.bar.Finish()
+	}
+	if p.mixer != nil {
+		p.mixer.close()
+	}
+}
 
-	// Reader: batches documents in corpus order.
-	go func() {
-		defer close(jobs)
-		var seq, index int64
-		eof := false
-		for !eof {
-			b := &batch{seq: seq, first: index}
-			size := 0
-			for len(b.docs) < batchDocs && size < batchBytes {
-				d, err := corpus.Next()
-				if err == io.EOF {
-					eof = true
-					break
-				}
-				if err != nil {
-					readErr = err
-					cancel()
-					return
-				}
-				size += len(d.raw) + len(d.Text) + 4*len(d.IDs)
-				b.docs = append(b.docs, d)
+// read batches documents in corpus order and sends them to the workers.
+func (p *pipeline) read(corpus Corpus) {
+	defer close(p.jobs)
+	var seq, index int64
+	for eof := false; !eof; {
+		b := &batch{seq: seq, first: index}
+		size := 0
+		for len(b.docs) < batchDocs && size < batchBytes {
+			d, err := corpus.Next()
+			if err == io.EOF {
+				eof = true
+				break
 			}
-			if len(b.docs) == 0 {
+			if err != nil {
+				p.readErr = err
+				p.cancel()
 				return
 			}
-			select {
-			case inflight <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case jobs <- b:
-			case <-ctx.Done():
-				return
-			}
-			seq++
-			index += int64(len(b.docs))
+			size += len(d.raw) + len(d.Text) + 4*len(d.IDs)
+			b.docs = append(b.docs, d)
 		}
-	}()
-	for range threads {
+		if len(b.docs) == 0 {
+			return
+		}
+		select {
+		case p.inflight <- struct{}{}:
+		case <-p.ctx.Done():
+			return
+		}
+		select {
+		case p.jobs <- b:
+		case <-p.ctx.Done():
+			return
+		}
+		seq++
+		index += int64(len(b.docs))
+	}
+}
+
+// startWorkers starts the workers; done is closed when they all end.
+func (p *pipeline) startWorkers() {
+	var wg sync.WaitGroup
+	for range p.threads {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for b := range jobs {
-				cfg.work(b)
+			for b := range p.jobs {
+				p.cfg.work(b)
 				select {
-				case done <- b:
-				case <-ctx.Done():
+				case p.done <- b:
+				case <-p.ctx.Done():
 				}
 			}
 		}()
 	}
-	go func() { wg.Wait(); close(done) }()
+	go func() { wg.Wait(); close(p.done) }()
+}
 
+// collect writes the finished batches in corpus order; it returns the
+// first error (of a worker, the sink, the reader or the context).
+func (p *pipeline) collect() error {
 	pending := map[int64]*batch{}
 	var next int64
 	var firstErr error
-	var longRows int64
-	write := func(r shards.Row) error {
-		if err := sink.Write(r); err != nil {
-			return err
-		}
-		counts.Rows++
-		counts.Tokens += int64(len(r.InputIDs))
-		return nil
-	}
-	for b := range done {
+	for b := range p.done {
 		if firstErr != nil {
 			continue
 		}
@@ -341,82 +380,103 @@ func PrepareCorpus(ctx context.Context, corpus Corpus, cfg Config, sink Sink) (s
 			}
 			delete(pending, next)
 			next++
-			<-inflight
-			if b.err != nil {
-				firstErr = b.err
-				cancel()
+			<-p.inflight
+			if firstErr = p.writeBatch(b); firstErr != nil {
+				p.cancel()
 				break
-			}
-			counts.DocumentsRead += int64(len(b.docs))
-			counts.SourceTokens += b.srcTokens
-			for k, v := range b.skipped {
-				counts.DocumentsSkipped[k] += v
-			}
-			for _, rd := range b.replay {
-				for _, r := range packer.add(rd) {
-					if firstErr == nil {
-						firstErr = write(r)
-					}
-				}
-			}
-			for _, r := range b.rows {
-				if firstErr != nil {
-					break
-				}
-				if err := write(r); err != nil {
-					firstErr = err
-					break
-				}
-				longRows++
-				if mixer != nil {
-					rows, err := mixer.rowsAfter(longRows)
-					if err != nil {
-						firstErr = err
-						break
-					}
-					for _, r := range rows {
-						if err := write(r); err != nil {
-							firstErr = err
-							break
-						}
-						counts.ReplayRows++
-					}
-				}
-			}
-			if firstErr != nil {
-				cancel()
-				break
-			}
-			if bar != nil {
-				bar.Add(int64(len(b.docs)))
-				bar.SetExtra(fmt.Sprintf("%d rows", counts.Rows))
 			}
 		}
 	}
-	if firstErr == nil && readErr != nil {
-		firstErr = readErr
+	if firstErr == nil && p.readErr != nil {
+		firstErr = p.readErr
 	}
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
+	if firstErr == nil && p.ctx.Err() != nil {
+		firstErr = p.ctx.Err()
 	}
-	if firstErr != nil {
-		return counts, firstErr
+	return firstErr
+}
+
+// writeBatch counts a batch and writes its rows: replay documents packed
+// into rows, or long rows each followed by the replay rows mixed in after
+// it.
+func (p *pipeline) writeBatch(b *batch) error {
+	if b.err != nil {
+		return b.err
 	}
-	if packer != nil {
-		counts.ReplayRows = counts.Rows
-		counts.ReplayTokensDropped = int64(packer.leftover())
+	c := &p.counts
+	c.DocumentsRead += int64(len(b.docs))
+	c.SourceTokens += b.srcTokens
+	for k, v := range b.skipped {
+		c.DocumentsSkipped[k] += v
 	}
-	if mixer != nil {
-		counts.ReplayExhausted = mixer.exhausted
-		counts.ReplayTokensDropped = int64(mixer.packer.leftover())
-		for _, r := range mixer.queue {
-			counts.ReplayTokensDropped += int64(len(r.InputIDs))
+	for _, rd := range b.replay {
+		for _, r := range p.packer.add(rd) {
+			if err := p.write(r); err != nil {
+				return err
+			}
 		}
 	}
-	if len(counts.DocumentsSkipped) == 0 {
-		counts.DocumentsSkipped = nil
+	for _, r := range b.rows {
+		if err := p.write(r); err != nil {
+			return err
+		}
+		if err := p.mixAfter(); err != nil {
+			return err
+		}
 	}
-	return counts, nil
+	if p.bar != nil {
+		p.bar.Add(int64(len(b.docs)))
+		p.bar.SetExtra(fmt.Sprintf("%d rows", c.Rows))
+	}
+	return nil
+}
+
+// mixAfter writes the replay rows due after one more long row.
+func (p *pipeline) mixAfter() error {
+	p.longRows++
+	if p.mixer == nil {
+		return nil
+	}
+	rows, err := p.mixer.rowsAfter(p.longRows)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := p.write(r); err != nil {
+			return err
+		}
+		p.counts.ReplayRows++
+	}
+	return nil
+}
+
+func (p *pipeline) write(r shards.Row) error {
+	if err := p.sink.Write(r); err != nil {
+		return err
+	}
+	p.counts.Rows++
+	p.counts.Tokens += int64(len(r.InputIDs))
+	return nil
+}
+
+// finish completes the counts with what the packers left over.
+func (p *pipeline) finish() shards.Counts {
+	c := p.counts
+	if p.packer != nil {
+		c.ReplayRows = c.Rows
+		c.ReplayTokensDropped = int64(p.packer.leftover())
+	}
+	if p.mixer != nil {
+		c.ReplayExhausted = p.mixer.exhausted
+		c.ReplayTokensDropped = int64(p.mixer.packer.leftover())
+		for _, r := range p.mixer.queue {
+			c.ReplayTokensDropped += int64(len(r.InputIDs))
+		}
+	}
+	if len(c.DocumentsSkipped) == 0 {
+		c.DocumentsSkipped = nil
+	}
+	return c
 }
 
 // work turns a batch of documents into rows (or replay documents).
