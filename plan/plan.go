@@ -147,6 +147,8 @@ type Input struct {
 	GlobalBatch int // rows per optimizer step over all GPUs = batch·grad_accum (default 96)
 
 	TokensPerSec float64 // measured throughput of the whole job; 0: assume
+	// MeasuredFrom says where TokensPerSec was measured (shown with it).
+	MeasuredFrom string
 	PeakTFLOPS   float64 // dense bf16 peak of one GPU (default 312, A100)
 	MFU          float64 // assumed model FLOPs utilisation (default 0.35)
 	HostMemGiB   float64 // host memory per node; 0: not checked

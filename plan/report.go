@@ -82,7 +82,7 @@ func writeTime(b *strings.Builder, p *Plan) {
 	fmt.Fprintf(b, "  tokens in all       %s\n", count(t.TotalTokens))
 	fmt.Fprintf(b, "  model FLOPs/token   %.3g (6·P + causal attention at Ls)\n", t.FlopsPerToken)
 	src := t.Source
-	if src == "measured" {
+	if strings.HasPrefix(src, "measured") {
 		src += fmt.Sprintf("; MFU %.2f of %g TFLOPS per GPU", t.MFU, t.PeakTFLOPS)
 	}
 	fmt.Fprintf(b, "  throughput          %.0f tokens/s (%s)\n", t.TokensPerSec, src)

@@ -37,6 +37,9 @@ func timing(in Input, ls, dataParallel int) Time {
 		t.TokensPerSec = in.TokensPerSec
 		t.MFU = in.TokensPerSec * t.FlopsPerToken / peak
 		t.Source = "measured"
+		if in.MeasuredFrom != "" {
+			t.Source += " (" + in.MeasuredFrom + ")"
+		}
 	} else {
 		t.MFU = in.MFU
 		t.TokensPerSec = peak * in.MFU / t.FlopsPerToken

@@ -36,7 +36,7 @@ const planSummary = "Estimates, before anything is launched, what training one L
 // planFlags are the command line of plan.
 type planFlags struct {
 	target, train, offload, launch, master *string
-	served, python                         *string
+	served, python, metrics                *string
 	ratio, gpuMem, tps, peak, mfu, hostMem *float64
 	gpus, nodes, sp, chunk, steps, batch   *int
 	precision, sharding                    *string
@@ -59,6 +59,7 @@ func newPlanFlags(fs *flag.FlagSet) *planFlags {
 		steps:     fs.Int("steps", plan.DefaultSteps, "optimizer steps of the stage"),
 		batch:     fs.Int("global-batch", plan.DefaultGlobalBatch, "rows per optimizer step over all GPUs (the recipe's batch × grad_accum)"),
 		tps:       fs.Float64("tokens-per-sec", 0, "measured throughput of the whole job (metrics.jsonl tokens_per_s); default: assume --mfu"),
+		metrics:   fs.String("metrics", "", "a metrics.jsonl of a run of this job: its measured throughput (instead of --tokens-per-sec)"),
 		peak:      fs.Float64("peak-tflops", plan.DefaultPeakTFLOPS, "dense bf16 peak of one GPU in TFLOPS (A100 312, H100/H200 989)"),
 		mfu:       fs.Float64("mfu", plan.DefaultMFU, "assumed model FLOPs utilisation when no throughput is given"),
 		hostMem:   fs.Float64("host-mem", 0, "host memory per node in GiB, to check (default: not checked)"),
@@ -183,6 +184,16 @@ func (f *planFlags) input() (plan.Input, error) {
 		if in.TrainLength, err = parseLength(*f.train); err != nil {
 			return in, usageErrorf("--train-length: %v", err)
 		}
+	}
+	if *f.metrics != "" {
+		if *f.tps != 0 {
+			return in, usageErrorf("--metrics and --tokens-per-sec: give one")
+		}
+		tps, n, err := plan.ThroughputFromMetrics(*f.metrics)
+		if err != nil {
+			return in, err
+		}
+		in.TokensPerSec, in.MeasuredFrom = tps, fmt.Sprintf("%s, %d steps", *f.metrics, n)
 	}
 	switch *f.offload {
 	case "auto":

@@ -44,6 +44,22 @@ func TestPlanCommand(t *testing.T) {
 	}
 }
 
+func TestPlanMetrics(t *testing.T) {
+	metrics := filepath.Join(t.TempDir(), "metrics.jsonl")
+	os.WriteFile(metrics, []byte(`{"step":1,"tokens":39322,"tokens_per_s":100}
+{"step":2,"tokens":39322,"tokens_per_s":1200}
+{"step":3,"tokens":39322,"tokens_per_s":1200}
+`), 0o644)
+	out, errOut, code := hfRunCLI("plan", llama3Dir, "--target-length", "128k", "--gpus", "1", "--gpu-mem", "80", "--metrics", metrics)
+	if code != 0 || !strings.Contains(out, "1200 tokens/s (measured ("+metrics+", 2 steps); MFU") {
+		t.Errorf("exit %d, stderr %q, out:\n%s", code, errOut, out)
+	}
+	_, errOut, code = hfRunCLI("plan", llama3Dir, "--target-length", "128k", "--gpus", "1", "--gpu-mem", "80", "--metrics", metrics, "--tokens-per-sec", "5")
+	if code != 2 || !strings.Contains(errOut, "give one") {
+		t.Errorf("both: exit %d, %q", code, errOut)
+	}
+}
+
 func TestPlanCommandErrors(t *testing.T) {
 	bad := t.TempDir()
 	os.WriteFile(filepath.Join(bad, "config.json"), []byte(`{"model_type":"llama","vocab_size":10}`), 0o644)
