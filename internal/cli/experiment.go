@@ -17,21 +17,26 @@ func init() {
 	})
 }
 
-const experimentUsage = "experiment --base DIR --output DIR [--factor 8] [--tokens N] [--seed S] [--samples N] [--quick]"
+const experimentUsage = "experiment --base DIR --output DIR [--factor 8] [--tokens N] [--seed S] [--seeds 3] [--samples N] [--quick]"
 
 const experimentSummary = `Reproduces the LongRecipe paper in miniature on one base model and the embedded corpus (training
-split; held-out split for perplexity). With the window raised factor× (RoPE base by the dynamic-NTK
-rule) and the same optimizer settings and number of training tokens, it trains FLT (full-length rows,
-fewer steps), PoSE, RandPos and LongRecipe (30 % of Lt, digit sentences kept, others dropped with
-probability 0.5); LongRecipe again at 10/20/40 %; and, for the 30 % model, stage 2 on replay rows
-(LR decaying to zero) and stage 3 (merge with the original). Every model is evaluated on passkey and
-niah_single at 1×, 2×, 4× … factor× the base window (depths 0, 0.5, 1; string-match accuracy and the
-gold answer's log-likelihood), perplexity by position and short-window perplexity. Training FLOPs are
-counted analytically.
+split cut into chunks of at least Lt tokens, so no run repeats data; held-out split for evaluation),
+for --seeds seeds (S, S+1, …). With the window raised factor× (RoPE base by the dynamic-NTK rule) and
+the same optimizer settings, it trains LongRecipe (30 % of Lt, digit sentences kept, others dropped with
+probability 0.5), PoSE and RandPos on the token budget, and FLT (full-length rows) both at equal tokens
+and at equal sequences (as many rows as LongRecipe, the paper's main comparison); the same replay
+annealing and merge for each of those; the controls (start model with θ raised and no training,
+LongRecipe without selection, with random drops at the same kept fraction, with the impactful set of an
+analysis of the base against the FLT model); and LongRecipe at 10/20/40 %. Every model is evaluated in
+the evaluation's held-out wording on passkey and niah_single at 1×, 2×, 4× … factor× the base window:
+greedy accuracy, the top-1 rate of the gold answer among 10 candidates by log-likelihood, and the
+needle's gain in its log-likelihood; perplexity by position on held-out documents and short-window
+perplexity. Training FLOPs are counted analytically. The CPU budget is stated in docs/experiment.
 
-Writes OUTPUT/results.json, results.md (command and seed on top), accuracy_vs_length.png,
-answer_nll_vs_length.png, ppl_by_position.png, ratio_ablation.png and stage_ablation.png. Each step records step.json; a rerun
-skips finished steps and resumes interrupted training.`
+Writes OUTPUT/results.md and results.json: the claim table (claim | paper | ours as mean ± 95 %
+t-interval over seeds | holds?) and each model's numbers over seeds; OUTPUT/seed-N/ holds each seed's
+tables, charts and runs. Every step is a resumable stage; a rerun skips finished steps and resumes
+interrupted training.`
 
 func runExperiment(ctx context.Context, env *Env, args []string) error {
 	d := experiment.DefaultOptions()
@@ -45,7 +50,8 @@ func runExperiment(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.Batch, "batch", 0, fmt.Sprintf("rows per optimizer step, the same for every run; tokens match the budget within batch/2 rows (default %d)", d.Batch))
 	fs.Float64Var(&o.LR, "lr", d.LR, "stage-1 learning rate (constant)")
 	fs.Float64Var(&o.AnnealLR, "anneal-lr", d.AnnealLR, "stage-2 peak learning rate (linear decay to 0)")
-	fs.Int64Var(&o.Seed, "seed", d.Seed, "seed of data preparation, training and evaluation prompts")
+	fs.Int64Var(&o.Seed, "seed", d.Seed, "seed of data preparation, training and evaluation prompts (first seed)")
+	fs.IntVar(&o.Seeds, "seeds", 0, fmt.Sprintf("number of seeds (default %d; --quick: 2)", d.Seeds))
 	fs.IntVar(&o.Samples, "samples", 0, fmt.Sprintf("samples per task × length × depth, and perplexity sequences (default %d; --quick: 1)", d.Samples))
 	fs.BoolVar(&o.Quick, "quick", false, "tiny settings for a smoke test of the harness (the numbers mean nothing)")
 	fs.IntVar(&o.MaxDocs, "max-docs", 0, "use only the first N training documents (0: all; --quick: 24)")
@@ -60,8 +66,8 @@ func runExperiment(ctx context.Context, env *Env, args []string) error {
 		return usageErrorf("unexpected arguments %q", fs.Args())
 	case o.Factor < 2:
 		return usageErrorf("--factor %d: want >= 2", o.Factor)
-	case o.Tokens < 0 || o.AnnealTokens < 0 || o.Batch < 0 || o.Samples < 0 || o.MaxDocs < 0 || o.Threads < 0:
-		return usageErrorf("--tokens, --anneal-tokens, --batch, --samples, --max-docs and --threads must be >= 0")
+	case o.Tokens < 0 || o.AnnealTokens < 0 || o.Batch < 0 || o.Samples < 0 || o.MaxDocs < 0 || o.Threads < 0 || o.Seeds < 0:
+		return usageErrorf("--tokens, --anneal-tokens, --batch, --samples, --max-docs, --threads and --seeds must be >= 0")
 	case !(o.LR > 0) || !(o.AnnealLR > 0):
 		return usageErrorf("--lr and --anneal-lr must be > 0")
 	}
