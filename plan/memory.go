@@ -10,6 +10,9 @@ type Memory struct {
 	Optimizer int64 `json:"optimizer"`
 	Gathered  int64 `json:"fsdp_gathered"`
 	GradUnit  int64 `json:"fsdp_grad_unit"`
+	// Buckets is DDP's copy of the gradients in its all-reduce buckets
+	// (gradient_as_bucket_view=False, torch's default and the backend's).
+	Buckets int64 `json:"ddp_buckets"`
 
 	Boundary int64 `json:"act_boundary"`
 	Layer    int64 `json:"act_layer_recompute"`
@@ -77,8 +80,11 @@ func estimate(s shape, l layout, gpus int) Memory {
 		m.Gathered = 4 * (s.root + 2*s.layer)
 		m.GradUnit = 4 * max(s.root, s.layer)
 	}
+	if l.sharding == "ddp" {
+		m.Buckets = 4 * s.params
+	}
 	activations(&m, s)
-	allocated := m.Weights + m.Grads + m.Optimizer + m.Gathered + m.GradUnit + m.Activations
+	allocated := m.Weights + m.Grads + m.Optimizer + m.Gathered + m.GradUnit + m.Buckets + m.Activations
 	m.Headroom = int64(ContextGiB*(1<<30)) + int64(math.Ceil(Fragmentation*float64(allocated)))
 	m.Total = allocated + m.Headroom
 	return m

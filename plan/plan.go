@@ -40,6 +40,9 @@
 //	                                   the current layer and the prefetched next
 //	grad unit  = 4·max(root, layer)    fsdp only: one unit's unsharded gradient
 //	                                   before its reduce-scatter
+//	buckets    = 4·P                   ddp only: DDP's all-reduce buckets hold a
+//	                                   copy of the gradients unless
+//	                                   gradient_as_bucket_view=True (torch docs)
 //
 // With cpu_offload (FSDP2 CPUOffloadPolicy) weights, gradients and optimizer
 // live in host memory (16·P/N bytes per GPU); the GPU keeps the gathered units.

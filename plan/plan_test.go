@@ -273,3 +273,14 @@ func TestDocsMatchPlan(t *testing.T) {
 		}
 	}
 }
+
+// DDP replicates the 16 bytes per parameter and adds its bucket copy of the
+// gradients.
+func TestDDPMemory(t *testing.T) {
+	s := shapeOf(llama3(t), 4096, 4096, "bf16", false)
+	m := estimate(s, layout{sharding: "ddp", sp: 1}, 8)
+	p := int64(8_030_261_248)
+	if m.Weights != 4*p || m.Grads != 4*p || m.Optimizer != 8*p || m.Buckets != 4*p || m.Gathered != 0 {
+		t.Errorf("ddp %+v", m)
+	}
+}

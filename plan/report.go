@@ -63,6 +63,9 @@ func memoryRows(p *Plan) []row {
 	if p.Sharding == "fsdp" {
 		rows = append(rows, row{"fsdp gathered units (root + 2 layers, fp32)", m.Gathered}, row{"fsdp unsharded gradient of one unit", m.GradUnit})
 	}
+	if p.Sharding == "ddp" {
+		rows = append(rows, row{"ddp all-reduce buckets (a copy of the gradients)", m.Buckets})
+	}
 	return append(rows,
 		row{"activations: boundaries + the largest phase below", m.Activations},
 		row{"  checkpoint boundaries (every layer's input)", m.Boundary},
