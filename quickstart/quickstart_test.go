@@ -3,48 +3,21 @@ package quickstart
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/longrecipe/longrecipe/assets"
 	"github.com/longrecipe/longrecipe/hf"
-	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/internal/testfix"
 	"github.com/longrecipe/longrecipe/recipe"
 )
-
-// tinyBase writes a small random Llama with a 256-token window.
-func tinyBase(t *testing.T, dir string) {
-	t.Helper()
-	b, _ := json.Marshal(map[string]any{
-		"model_type": "llama", "vocab_size": 4096, "hidden_size": 32, "intermediate_size": 64,
-		"num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 256,
-		"rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": true, "hidden_act": "silu",
-		"initializer_range": 0.02, "torch_dtype": "bfloat16",
-	})
-	cfg, err := hf.ParseConfig(b, "tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.New(cfg, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Save(dir, "bf16"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), assets.TokenizerJSON(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestQuickstartTiny(t *testing.T) {
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base")
-	tinyBase(t, base)
+	testfix.Llama{Tied: true, DType: "bf16"}.Write(t, base)
 	var log bytes.Buffer
 	o := Options{Output: filepath.Join(dir, "qs"), Base: base, Factor: 2, Ratio: 0.3, ExtendSteps: 2, AnnealSteps: 1, Samples: 1, Seed: 1, Threads: 2, Log: &log}
 	rep, err := Run(context.Background(), o)

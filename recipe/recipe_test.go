@@ -14,12 +14,12 @@ import (
 	"github.com/longrecipe/longrecipe/eval"
 	"github.com/longrecipe/longrecipe/eval/folder"
 	"github.com/longrecipe/longrecipe/hf"
-	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/internal/testfix"
 	"github.com/longrecipe/longrecipe/train"
 )
 
-func TestParseErrors(t *testing.T) {
-	good := `output = "run"
+// minimalRecipe has the required keys only.
+const minimalRecipe = `output = "run"
 [base]
 model = "m"
 [data]
@@ -28,6 +28,9 @@ corpus = "c.jsonl"
 target_length = 2048
 steps = 10
 `
+
+func TestParseErrors(t *testing.T) {
+	good := minimalRecipe
 	if _, err := Parse([]byte(good), "good.toml", "/x"); err != nil {
 		t.Fatalf("good recipe: %v", err)
 	}
@@ -84,37 +87,11 @@ func TestFromStage(t *testing.T) {
 	}
 }
 
-// tinyModel writes a small random Llama with the embedded tokenizer.
-func tinyModel(t *testing.T, dir string) {
-	t.Helper()
-	raw := map[string]any{
-		"model_type": "llama", "vocab_size": 4096, "hidden_size": 32, "intermediate_size": 64,
-		"num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 64,
-		"rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": true, "hidden_act": "silu",
-		"initializer_range": 0.02, "torch_dtype": "float32", "bos_token_id": 0, "eos_token_id": 1,
-	}
-	b, _ := json.Marshal(raw)
-	cfg, err := hf.ParseConfig(b, "tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.New(cfg, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Save(dir, "float32"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), assets.TokenizerJSON(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // writeTinyInputs writes a tiny base model, a corpus and replay records
 // into dir (base/, corpus.jsonl, replay.jsonl).
 func writeTinyInputs(t *testing.T, dir string) {
 	t.Helper()
-	tinyModel(t, filepath.Join(dir, "base"))
+	testfix.Llama{Window: 64, Tied: true, Stops: true}.Write(t, filepath.Join(dir, "base"))
 	docs, err := assets.Corpus()
 	if err != nil {
 		t.Fatal(err)
@@ -353,15 +330,7 @@ skip = true
 // TestBackendSettings: the torch backend and its launch table are validated,
 // and a recipe that asks for it fails before any stage runs.
 func TestBackendSettings(t *testing.T) {
-	good := `output = "run"
-[base]
-model = "m"
-[data]
-corpus = "c.jsonl"
-[extend]
-target_length = 2048
-steps = 10
-`
+	good := minimalRecipe
 	cases := []struct{ name, text, want string }{
 		{"go default", good, ""},
 		{"torch", good + "backend = \"torch\"\n[extend.launch]\nnproc_per_node = 8\n", ""},
@@ -429,16 +398,7 @@ func evalAgrees(t *testing.T, r *Recipe, modelDir, resultsDir string) {
 // TestHaystackNames: the recipe accepts the eval command's haystack names
 // and does not read them as files.
 func TestHaystackNames(t *testing.T) {
-	good := `output = "run"
-[base]
-model = "m"
-[data]
-corpus = "c.jsonl"
-[extend]
-target_length = 2048
-steps = 10
-[eval]
-`
+	good := minimalRecipe + "[eval]\n"
 	for name, want := range map[string]string{"noise": "noise", "repeat": "repeat", "heldout": "heldout", "": "", "hay.txt": "/x/hay.txt"} {
 		r, err := Parse([]byte(good+"haystack = \""+name+"\"\n"), "h.toml", "/x")
 		if err != nil {
