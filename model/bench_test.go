@@ -189,7 +189,9 @@ func BenchmarkDecode(b *testing.B) {
 // LONGRECIPE_MEMORY_T tokens (e.g. 16384) of the benchmark model and logs
 // the peak Go heap in use (runtime/metrics-free: MemStats.Sys, what the
 // process obtained from the OS), failing above 3 GiB. Skipped unless the
-// variable is set (it takes minutes).
+// variable is set (it takes minutes). LONGRECIPE_MEMORY_PRECISION=bf16
+// runs the step in bf16 (default fp32); run each in its own process to
+// compare their peaks (scripts/model/memory.sh).
 func TestLongStepMemory(t *testing.T) {
 	s := os.Getenv("LONGRECIPE_MEMORY_T")
 	if s == "" {
@@ -203,6 +205,13 @@ func TestLongStepMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	prec := FP32
+	if s := os.Getenv("LONGRECIPE_MEMORY_PRECISION"); s != "" {
+		if prec, err = ParsePrecision(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.SetPrecision(prec)
 	rng := rand.New(rand.NewPCG(2, 2))
 	batch := &Batch{Tokens: [][]int32{randTokens(rng, T, 8192)}}
 	t0 := time.Now()
@@ -214,8 +223,8 @@ func TestLongStepMemory(t *testing.T) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	gib := float64(ms.Sys) / (1 << 30)
-	t.Logf("T=%d: loss %.4f over %d tokens in %v (%.0f tokens/s); MemStats.Sys %.2f GiB, HeapSys %.2f GiB, peak RSS %s, params %d",
-		T, loss/float64(n), n, el.Round(time.Millisecond), float64(T)/el.Seconds(), gib, float64(ms.HeapSys)/(1<<30), peakRSS(), m.NumParams())
+	t.Logf("%v T=%d: loss %.4f over %d tokens in %v (%.0f tokens/s); MemStats.Sys %.2f GiB, HeapSys %.2f GiB, peak RSS %s, params %d",
+		prec, T, loss/float64(n), n, el.Round(time.Millisecond), float64(T)/el.Seconds(), gib, float64(ms.HeapSys)/(1<<30), peakRSS(), m.NumParams())
 	if gib > 3 {
 		t.Errorf("peak memory %.2f GiB > 3 GiB", gib)
 	}
