@@ -59,7 +59,7 @@ func TestEngine(t *testing.T) {
 	}
 	// Perplexity through the adapter.
 	_, docs := sotuHaystack(t)
-	res, err := Perplexity(context.Background(), e, tok, "sotu", docs, 256, 1, 128, nil)
+	res, err := Perplexity(context.Background(), e, tok, "sotu", docs, 256, 1, 128, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ type PPLBucket struct {
 }
 
 // ShortPPLTokens is the least number of tokens short-context perplexity
-// is measured on, when the text has that many.
+// is measured on by default, when the text has that many.
 const ShortPPLTokens = 20000
 
 // PPLResult is the perplexity part of an evaluation.
@@ -35,8 +35,8 @@ type PPLResult struct {
 	Buckets   []PPLBucket `json:"buckets"`
 	// Window is the short-context window (the model's original length)
 	// and Windows how many were scored, ShortTokens the tokens predicted
-	// in them (at least ShortPPLTokens when the text has them). Each
-	// window lies inside one document.
+	// in them (at least the asked number, ShortPPLTokens by default, when
+	// the text has them). Each window lies inside one document.
 	Window      int     `json:"window"`
 	Windows     int     `json:"windows"`
 	ShortTokens int     `json:"short_tokens"`
@@ -64,9 +64,9 @@ type pplPlan struct {
 // sequences (the first length tokens of each document that has them, at
 // most sequences of them; 0: all) and the short windows (window-token
 // slices inside documents, taken round-robin: the first window of every
-// document, then the second, ... until ShortPPLTokens tokens are
-// predicted or the documents run out).
-func planPPL(tok Tokenizer, docs []string, length, sequences, window int) pplPlan {
+// document, then the second, ... until short tokens are predicted or the
+// documents run out).
+func planPPL(tok Tokenizer, docs []string, length, sequences, window, short int) pplPlan {
 	var p pplPlan
 	ids := make([][]int32, len(docs))
 	for i, d := range docs {
@@ -81,10 +81,10 @@ func planPPL(tok Tokenizer, docs []string, length, sequences, window int) pplPla
 		return p
 	}
 	predicted := 0
-	for k, more := 0, true; more && predicted < ShortPPLTokens; k++ {
+	for k, more := 0, true; more && predicted < short; k++ {
 		more = false
 		for _, d := range ids {
-			if (k+1)*window > len(d) || predicted >= ShortPPLTokens {
+			if (k+1)*window > len(d) || predicted >= short {
 				continue
 			}
 			more = true
@@ -99,15 +99,18 @@ func planPPL(tok Tokenizer, docs []string, length, sequences, window int) pplPla
 // length tokens, each one document's beginning (positions 0..length−1;
 // documents shorter than length are skipped and counted; at most
 // sequences of them, 0: every one), then the loss over short windows of
-// window tokens (0: skipped) adding up to at least ShortPPLTokens
-// predicted tokens when the text has them. The text must hold at least
+// window tokens (0: skipped) adding up to at least short predicted tokens
+// (0: ShortPPLTokens) when the text has them. The text must hold at least
 // one long sequence and one window. tick, if not nil, is called after
 // each scored sequence or window with the number done and the total.
-func Perplexity(ctx context.Context, s Scorer, tok Tokenizer, source string, docs []string, length, sequences, window int, tick func(done, total int)) (*PPLResult, error) {
-	if length < 2 || sequences < 0 || window < 0 || window == 1 {
-		return nil, fmt.Errorf("eval: ppl: bad sizes (length %d, sequences %d, window %d)", length, sequences, window)
+func Perplexity(ctx context.Context, s Scorer, tok Tokenizer, source string, docs []string, length, sequences, window, short int, tick func(done, total int)) (*PPLResult, error) {
+	if length < 2 || sequences < 0 || window < 0 || window == 1 || short < 0 {
+		return nil, fmt.Errorf("eval: ppl: bad sizes (length %d, sequences %d, window %d, short tokens %d)", length, sequences, window, short)
 	}
-	plan := planPPL(tok, docs, length, sequences, window)
+	if short == 0 {
+		short = ShortPPLTokens
+	}
+	plan := planPPL(tok, docs, length, sequences, window, short)
 	if len(plan.long) == 0 {
 		return nil, fmt.Errorf("eval: ppl: text %s has no document of %d tokens (%d documents)", source, length, len(docs))
 	}

@@ -60,6 +60,13 @@ type Options struct {
 	PPLDocs   []string
 	PPLSource string
 	PPLWindow int
+	// PPLSequences caps the long sequences (0: every document of PPLDocs
+	// long enough), PPLShortTokens the short-context tokens (0:
+	// ShortPPLTokens); lower them only for smoke tests.
+	PPLSequences, PPLShortTokens int
+	// NoPartial skips the likelihood view (Partial): it costs
+	// NumDistractors + 2 scoring passes per single-answer needle prompt.
+	NoPartial bool
 	// Parallel is how many prompts are answered at once (default 1);
 	// more helps servers that batch requests (vLLM, llama.cpp).
 	Parallel int
@@ -144,6 +151,9 @@ func (o *Options) check() error {
 	}
 	if o.Samples < 1 {
 		return fmt.Errorf("eval: samples %d must be at least 1", o.Samples)
+	}
+	if o.PPLSequences < 0 || o.PPLShortTokens < 0 {
+		return fmt.Errorf("eval: ppl sequences %d and short tokens %d must be >= 0", o.PPLSequences, o.PPLShortTokens)
 	}
 	for _, t := range o.Tasks {
 		if UsesDepth(t) && len(o.Depths) == 0 {
@@ -238,7 +248,7 @@ func Run(ctx context.Context, m Model, tok Tokenizer, opt Options) (*Results, er
 				}
 			}
 		}
-		p, err := Perplexity(ctx, scorer, tok, opt.PPLSource, opt.PPLDocs, length, 0, opt.PPLWindow, tick)
+		p, err := Perplexity(ctx, scorer, tok, opt.PPLSource, opt.PPLDocs, length, opt.PPLSequences, opt.PPLWindow, opt.PPLShortTokens, tick)
 		if err != nil {
 			return nil, err
 		}
@@ -285,7 +295,7 @@ func answer(ctx context.Context, m Model, gen *Generator, jobs []job, opt Option
 					Task: j.task, Length: j.length, Index: j.index, PromptTokens: len(t.p.Tokens),
 					Expected: t.p.Answers, Output: out, Score: Score(out, t.p.Answers), Seconds: time.Since(t0).Seconds(),
 				}
-				if s, ok := m.(Scorer); ok && t.p.Distractors != nil {
+				if s, ok := m.(Scorer); ok && t.p.Distractors != nil && !opt.NoPartial {
 					if r.Partial, err = ScorePartial(s, gen.Tok, t.p); err != nil {
 						cancel(err)
 						continue

@@ -870,7 +870,7 @@ func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from stri
 	lengths := x.lengths()
 	opts := map[string]any{
 		"model": modelID, "tasks": evalTasks, "lengths": lengths, "depths": x.depths(), "samples": x.o.Samples,
-		"seed": x.o.Seed, "heldout": x.hashes["heldout"], "ppl_window": x.window, "answer_nll": 1,
+		"seed": x.o.Seed, "heldout": x.hashes["heldout"], "ppl_window": x.window, "ppl_short_tokens": x.shortTokens(), "answer_nll": 1,
 	}
 	var deps []string
 	if from != "" {
@@ -885,7 +885,7 @@ func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from stri
 		res, err := sess.Run(ctx, eval.Options{
 			Tasks: append(append([]string{}, evalTasks...), eval.PerplexityTask), Lengths: lengths, Depths: x.depths(),
 			Samples: x.o.Samples, Seed: uint64(x.o.Seed), Haystack: x.haystack,
-			PPLDocs: x.heldOut, PPLSource: "held-out split", Progress: x.o.Progress, TokenizerName: "tokenizer.json",
+			PPLDocs: x.heldOut, PPLSource: "held-out split", PPLShortTokens: x.shortTokens(), Progress: x.o.Progress, TokenizerName: "tokenizer.json",
 		})
 		if err != nil {
 			return nil, err
@@ -923,6 +923,15 @@ func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from stri
 	x.res.addEval(name, r, nll)
 	x.res.finish()
 	return x.res.write(x.o.Output)
+}
+
+// shortTokens is the short-context perplexity's token count (0: eval's
+// default, at least 20k; quick: 1000).
+func (x *runner) shortTokens() int {
+	if x.o.Quick {
+		return 1000
+	}
+	return 0
 }
 
 // depths are the evaluation's needle depths (quick: the middle only).
