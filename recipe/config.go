@@ -18,6 +18,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/longrecipe/longrecipe/eval"
+	"github.com/longrecipe/longrecipe/torchlaunch"
 )
 
 // Recipe is the parsed recipe file. Relative paths in it are relative to the
@@ -96,9 +97,14 @@ const (
 )
 
 // Launch is the process layout of a torch training stage; its keys are
-// those of the torch launcher's JSON settings. Zero values take the
-// launcher's defaults (one process on one node).
+// those of the torch launcher's JSON settings (package torchlaunch), which
+// Config may name as a file: the table's keys override the file's. Zero
+// values take the launcher's defaults (torchrun, one process on one node,
+// FSDP).
 type Launch struct {
+	// Config is a launcher settings file (JSON, as written by `longrecipe
+	// plan`), relative to the recipe file.
+	Config string `toml:"config,omitempty" json:"config,omitempty"`
 	// Launcher is "torchrun" or "accelerate".
 	Launcher     string `toml:"launcher,omitempty" json:"launcher,omitempty"`
 	NProcPerNode int    `toml:"nproc_per_node,omitempty" json:"nproc_per_node,omitempty"`
@@ -110,6 +116,46 @@ type Launch struct {
 	// "fp32".
 	Sharding  string `toml:"sharding,omitempty" json:"sharding,omitempty"`
 	Precision string `toml:"precision,omitempty" json:"precision,omitempty"`
+	// AttnImplementation is "auto", "flash_attention_2", "sdpa" or
+	// "eager"; CPUOffload offloads parameters, gradients and optimizer
+	// state to the CPU; Python is the interpreter ("": the cached venv).
+	AttnImplementation string `toml:"attn_implementation,omitempty" json:"attn_implementation,omitempty"`
+	CPUOffload         bool   `toml:"cpu_offload,omitempty" json:"cpu_offload,omitempty"`
+	Python             string `toml:"python,omitempty" json:"python,omitempty"`
+}
+
+// Torch returns the launcher settings: the Config file's, overridden by
+// the table's non-zero keys, with the launcher's defaults.
+func (l *Launch) Torch() (torchlaunch.Launch, error) {
+	var t torchlaunch.Launch
+	if l.Config != "" {
+		var err error
+		if t, err = torchlaunch.LoadLaunch(l.Config); err != nil {
+			return t, err
+		}
+	}
+	setS := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	setI := func(dst *int, v int) {
+		if v != 0 {
+			*dst = v
+		}
+	}
+	setS(&t.Launcher, l.Launcher)
+	setI(&t.NprocPerNode, l.NProcPerNode)
+	setI(&t.NNodes, l.NNodes)
+	setI(&t.NodeRank, l.NodeRank)
+	setS(&t.MasterAddr, l.MasterAddr)
+	setI(&t.MasterPort, l.MasterPort)
+	setS(&t.Sharding, l.Sharding)
+	setS(&t.Precision, l.Precision)
+	setS(&t.AttnImplementation, l.AttnImplementation)
+	setS(&t.Python, l.Python)
+	t.CPUOffload = t.CPUOffload || l.CPUOffload
+	return t.WithDefaults(), nil
 }
 
 // Extend is stage 1, context extension.
@@ -203,6 +249,11 @@ func Parse(b []byte, name, dir string) (*Recipe, error) {
 	}
 	if !eval.IsHaystackName(r.Eval.Haystack) && !filepath.IsAbs(r.Eval.Haystack) {
 		r.Eval.Haystack = filepath.Join(dir, r.Eval.Haystack)
+	}
+	for _, p := range []*string{&r.Extend.Launch.Config, &r.Anneal.Launch.Config} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
 	}
 	if r.Extend.Impactful != "" && r.Extend.Impactful != "digits" && !filepath.IsAbs(r.Extend.Impactful) {
 		r.Extend.Impactful = filepath.Join(dir, r.Extend.Impactful)
@@ -345,32 +396,15 @@ func (t *Train) validateBackend(stage string) error {
 }
 
 func (l *Launch) validate(table string) error {
-	nnodes := max(l.NNodes, 1)
-	switch {
-	case l.Launcher != "" && l.Launcher != "torchrun" && l.Launcher != "accelerate":
-		return fmt.Errorf("%s.launcher %q: want torchrun or accelerate", table, l.Launcher)
-	case l.NProcPerNode < 0:
-		return fmt.Errorf("%s.nproc_per_node %d: want >= 1 (0: one)", table, l.NProcPerNode)
-	case l.NNodes < 0:
-		return fmt.Errorf("%s.nnodes %d: want >= 1 (0: one)", table, l.NNodes)
-	case l.NodeRank < 0 || l.NodeRank >= nnodes:
-		return fmt.Errorf("%s.node_rank %d: want 0..%d (nnodes %d)", table, l.NodeRank, nnodes-1, nnodes)
-	case nnodes > 1 && l.MasterAddr == "":
+	t, err := l.Torch()
+	if err != nil {
+		return fmt.Errorf("%s: %w", table, err)
+	}
+	if t.NNodes > 1 && (t.MasterAddr == "127.0.0.1" || t.MasterAddr == "localhost") {
 		return fmt.Errorf("%s.master_addr: required when nnodes > 1 (the rank-0 host)", table)
-	case l.MasterPort < 0 || l.MasterPort > 65535:
-		return fmt.Errorf("%s.master_port %d: want 0..65535", table, l.MasterPort)
-	case nnodes > 1 && l.MasterPort == 0:
-		return fmt.Errorf("%s.master_port: required when nnodes > 1 (0 picks a free port on one node only)", table)
 	}
-	switch l.Sharding {
-	case "", "fsdp", "ddp", "none":
-	default:
-		return fmt.Errorf("%s.sharding %q: want fsdp, ddp or none", table, l.Sharding)
-	}
-	switch l.Precision {
-	case "", "auto", "bf16", "fp32":
-	default:
-		return fmt.Errorf("%s.precision %q: want auto, bf16 or fp32", table, l.Precision)
+	if err := t.Validate(); err != nil {
+		return fmt.Errorf("%s.%w", table, err)
 	}
 	return nil
 }

@@ -327,8 +327,9 @@ skip = true
 	}
 }
 
-// TestBackendSettings: the torch backend and its launch table are validated,
-// and a recipe that asks for it fails before any stage runs.
+// TestBackendSettings: the torch backend and its launch table are
+// validated, and a torch stage gets the launcher settings of its table
+// over those of its launch file.
 func TestBackendSettings(t *testing.T) {
 	good := minimalRecipe
 	cases := []struct{ name, text, want string }{
@@ -354,18 +355,26 @@ func TestBackendSettings(t *testing.T) {
 			}
 		})
 	}
+	// A launch file, relative to the recipe, with the table's keys over it.
 	dir := t.TempDir()
-	writeTinyInputs(t, dir)
-	r, err := Parse([]byte(strings.Replace(good, `model = "m"`, `model = "base"`, 1)+"backend = \"torch\"\n"), "b.toml", dir)
+	testfix.WriteFile(t, filepath.Join(dir, "launch.json"), []byte(`{"nproc_per_node": 4, "sharding": "ddp", "precision": "bf16"}`))
+	r, err := Parse([]byte(good+"backend = \"torch\"\n[extend.launch]\nconfig = \"launch.json\"\nnproc_per_node = 8\n"), "b.toml", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Run(context.Background(), r, Options{})
-	if err == nil || !strings.Contains(err.Error(), "extend.backend") {
-		t.Fatalf("torch backend: error %v, want an unsupported-backend error", err)
+	tr, err := trainerFor(r.Extend.Train, Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(r.StageDir("prepare")); err == nil {
-		t.Fatal("a stage ran before the backend error")
+	tt, ok := tr.(TorchTrainer)
+	if l := tt.Launch; !ok || l.NprocPerNode != 8 || l.Sharding != "ddp" || l.Precision != "bf16" || l.Launcher != "torchrun" || l.NNodes != 1 {
+		t.Fatalf("trainer %T, launch %+v; want torch, 8 processes, ddp, bf16, torchrun on one node", tr, tt.Launch)
+	}
+	if tr, err := trainerFor(Train{Backend: BackendGo}, Options{}); err != nil || tr != (GoTrainer{}) {
+		t.Fatalf("go backend: %T, %v", tr, err)
+	}
+	if _, err := Parse([]byte(good+"backend = \"torch\"\n[extend.launch]\nconfig = \"missing.json\"\n"), "b.toml", dir); err == nil || !strings.Contains(err.Error(), "extend.launch") {
+		t.Fatalf("missing launch file: error %v", err)
 	}
 }
 

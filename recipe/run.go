@@ -124,11 +124,11 @@ func newRunEnv(r *Recipe, opt Options) (*runEnv, error) {
 		e.dirs[s] = r.StageDir(s)
 	}
 	e.dirs["extend-start"] = e.dirs["extend"] + "-start"
-	if e.trainers["extend"], err = trainerFor(r.Extend.Backend, opt); err != nil {
+	if e.trainers["extend"], err = trainerFor(r.Extend.Train, opt); err != nil {
 		return nil, fmt.Errorf("recipe extend.backend: %w", err)
 	}
 	if r.Data.Replay != "" {
-		if e.trainers["anneal"], err = trainerFor(r.Anneal.Backend, opt); err != nil {
+		if e.trainers["anneal"], err = trainerFor(r.Anneal.Train, opt); err != nil {
 			return nil, fmt.Errorf("recipe anneal.backend: %w", err)
 		}
 	}

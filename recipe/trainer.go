@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 
+	"github.com/longrecipe/longrecipe/torchlaunch"
 	"github.com/longrecipe/longrecipe/train"
 )
 
@@ -85,17 +86,40 @@ func outputs(res *train.Result, j TrainJob) (*TrainOutputs, error) {
 	return &TrainOutputs{Steps: res.Steps, Tokens: res.Tokens, LastLoss: last, Seconds: res.Elapsed.Seconds(), Resumed: res.ResumedFrom, SaveDType: j.SaveDType}, nil
 }
 
-// trainerFor returns the trainer of a backend, or, when opt.Trainer is
-// set, that one (tests and embedders pass their own).
-func trainerFor(backend string, opt Options) (Trainer, error) {
+// TorchTrainer trains with PyTorch through the torch launcher (package
+// torchlaunch): same hyperparameters, same output folder layout and
+// metrics as the Go trainer.
+type TorchTrainer struct {
+	Launch torchlaunch.Launch
+}
+
+// Train implements Trainer.
+func (t TorchTrainer) Train(ctx context.Context, j TrainJob) (*TrainOutputs, error) {
+	res, err := torchlaunch.Train(ctx, torchlaunch.Job{
+		Hyper: j.Hyper(), From: j.From, Data: j.Data, Output: j.Output, CheckpointEvery: j.Train.CheckpointEvery,
+		SaveDType: j.SaveDType, Launch: t.Launch, Progress: j.Progress, Log: j.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return outputs(res, j)
+}
+
+// trainerFor returns the trainer of a stage's settings, or, when
+// opt.Trainer is set, that one (tests and embedders pass their own).
+func trainerFor(t Train, opt Options) (Trainer, error) {
 	if opt.Trainer != nil {
 		return opt.Trainer, nil
 	}
-	switch backend {
+	switch t.Backend {
 	case BackendGo, "":
 		return GoTrainer{}, nil
 	case BackendTorch:
-		return nil, fmt.Errorf("backend %q: this build of the recipe has no torch trainer wired in yet; use backend = %q", BackendTorch, BackendGo)
+		l, err := t.Launch.Torch()
+		if err != nil {
+			return nil, err
+		}
+		return TorchTrainer{Launch: l}, nil
 	}
-	return nil, fmt.Errorf("backend %q: want %q or %q", backend, BackendGo, BackendTorch)
+	return nil, fmt.Errorf("backend %q: want %q or %q", t.Backend, BackendGo, BackendTorch)
 }
