@@ -95,7 +95,10 @@
 // side in every case measured, with the cache on and off. The total adds the
 // full gradients to the activation peak although the last layers' gradients
 // are not yet computed when the boundaries peak: exact under FSDP (gradients
-// are sharded as they come), conservative without sharding.
+// are sharded as they come), conservative without sharding. The FSDP2 terms
+// were checked on two gloo ranks with FSDPMemTracker (TestFSDPMemory, opt-in
+// with LONGRECIPE_PLAN_FSDP=1): sharded states exact, gathered units +9 %
+// (the prefetched layer was not gathered at the peak), total +1.6 %.
 //
 // Headroom: 1 GiB for the CUDA context and NCCL buffers (assumed) plus 10 % of
 // the allocated total for the caching allocator's fragmentation (assumed; set
