@@ -23,8 +23,9 @@ func runRecipe(ctx context.Context, env *Env, args []string) error {
 			"stage-1 rows, extend the context window (RoPE base raised, LongRecipe training), prepare replay rows,\n"+
 			"anneal with the learning rate decaying to zero, merge with the original weights, and evaluate base,\n"+
 			"extended and merged models. Each stage writes OUTPUT/N-stage/ with a stage.json manifest. Rerunning\n"+
-			"skips complete stages whose inputs have not changed; an interrupted training stage resumes from its\n"+
-			"last checkpoint.")
+			"skips complete stages whose inputs have not changed; an interrupted stage resumes (training from its\n"+
+			"last checkpoint) when its inputs are unchanged, and any stage whose inputs changed starts over, naming\n"+
+			"the settings that changed. Training stages run on backend = \"go\" (default) or \"torch\" ([extend.launch]).")
 	from := fs.String("from-stage", "", "rerun this stage and all later ones even if complete")
 	// Accept the recipe before or after the flags.
 	var path string
