@@ -89,3 +89,26 @@ func TestCheckMemory(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestWriteCheckpointRemovesStale: the temporaries of a killed write into a
+// model folder (up to a shard each) are removed by the next write.
+func TestWriteCheckpointRemovesStale(t *testing.T) {
+	dir := t.TempDir()
+	stale := []string{".model.safetensors.tmp-1", ".model-00001-of-00002.safetensors.tmp-2", ".config.json.tmp-3"}
+	for _, s := range stale {
+		os.WriteFile(filepath.Join(dir, s), make([]byte, 100), 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, ".notes.txt.tmp-4"), nil, 0o644)
+	src := TensorSource{Name: "w", Shape: []int{2}, DType: F32, Float32: func() ([]float32, error) { return []float32{1, 2}, nil }}
+	if err := WriteCheckpoint(dir, []TensorSource{src}, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stale {
+		if _, err := os.Stat(filepath.Join(dir, s)); err == nil {
+			t.Errorf("%s is still there", s)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".notes.txt.tmp-4")); err != nil {
+		t.Error("another file's temporary was removed")
+	}
+}

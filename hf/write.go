@@ -288,6 +288,10 @@ func WriteCheckpoint(dir string, tensors []TensorSource, opts WriteOptions) erro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
+	// Temporaries of an earlier write killed half-way (up to a shard each).
+	if _, err := atomicfile.RemoveStale(dir, isCheckpointFile); err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
 	// Split into shards.
 	var shards [][]plannedTensor
 	var total, cur int64
@@ -390,4 +394,10 @@ func ParseByteSize(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q (want e.g. 5GB, 500MB, 2GiB)", s)
 	}
 	return int64(v * float64(mult)), nil
+}
+
+// isCheckpointFile reports the names of a checkpoint folder (WriteCheckpoint
+// writes the weights and index, the caller config.json).
+func isCheckpointFile(name string) bool {
+	return name == IndexFileName || name == ConfigFileName || strings.HasPrefix(name, "model") && strings.HasSuffix(name, ".safetensors")
 }

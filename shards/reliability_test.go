@@ -116,3 +116,19 @@ func TestHugeJSONLRowRefused(t *testing.T) {
 		t.Errorf("indexing allocated %d bytes", grew)
 	}
 }
+
+// TestCreateRemovesStale: the temporaries of a killed prepare (a data file
+// each) are removed when the dataset is written again.
+func TestCreateRemovesStale(t *testing.T) {
+	dir := t.TempDir()
+	stale := []string{".shard-00000.lrs.tmp-1", ".data-00001.jsonl.tmp-2", ".manifest.json.tmp-3"}
+	for _, s := range stale {
+		os.WriteFile(filepath.Join(dir, s), make([]byte, 100), 0o644)
+	}
+	writeDataset(t, dir, randomRows(rand.New(rand.NewPCG(1, 1)), 3), 0)
+	for _, s := range stale {
+		if _, err := os.Stat(filepath.Join(dir, s)); err == nil {
+			t.Errorf("%s is still there", s)
+		}
+	}
+}

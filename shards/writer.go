@@ -98,6 +98,10 @@ func Create(dir string, opts WriterOptions) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create dataset directory: %w", err)
 	}
+	// Temporaries of an earlier write killed half-way.
+	if _, err := atomicfile.RemoveStale(dir, func(name string) bool { return name == ManifestName || isDataFileName(name) }); err != nil {
+		return nil, err
+	}
 	// An earlier manifest would describe files about to be overwritten:
 	// remove it first so a half-written dataset is never opened as valid.
 	if err := os.Remove(filepath.Join(dir, ManifestName)); err != nil && !os.IsNotExist(err) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // File is a file being written atomically. Call Commit to publish it or
@@ -88,4 +89,33 @@ func Write(path string, fill func(w io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return f.Commit()
+}
+
+// RemoveStale deletes the temporary files that writes into dir killed
+// before Commit or Abort left behind (".NAME.tmp-*", as Create names them)
+// for which keep(NAME) is true, and returns their paths. Call it before
+// writing a set of files into dir that no other process writes at the
+// same time.
+func RemoveStale(dir string, keep func(name string) bool) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	var removed []string
+	for _, e := range entries {
+		name, ok := strings.CutPrefix(e.Name(), ".")
+		if !ok || e.IsDir() {
+			continue
+		}
+		i := strings.LastIndex(name, ".tmp-")
+		if i <= 0 || !keep(name[:i]) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if err := os.Remove(path); err != nil {
+			return removed, fmt.Errorf("remove stale temporary file: %w", err)
+		}
+		removed = append(removed, path)
+	}
+	return removed, nil
 }

@@ -137,3 +137,23 @@ func TestCreateErrors(t *testing.T) {
 		t.Errorf("left behind: %v", extra)
 	}
 }
+
+// TestRemoveStale: the temporaries of a killed write are removed for the
+// names asked for, and nothing else is.
+func TestRemoveStale(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{".model.safetensors.tmp-123", ".config.json.tmp-9", ".other.txt.tmp-1", "model.safetensors", ".hidden", "x.tmp-1"} {
+		os.WriteFile(filepath.Join(dir, name), nil, 0o644)
+	}
+	os.Mkdir(filepath.Join(dir, ".model.safetensors.tmp-dir"), 0o755)
+	removed, err := RemoveStale(dir, func(name string) bool { return name == "model.safetensors" || name == "config.json" })
+	if err != nil || len(removed) != 2 {
+		t.Fatalf("removed %v, %v", removed, err)
+	}
+	if extra := leftovers(t, dir, ".other.txt.tmp-1", "model.safetensors", ".hidden", "x.tmp-1", ".model.safetensors.tmp-dir"); extra != nil {
+		t.Errorf("unexpected entries %v", extra)
+	}
+	if got := leftovers(t, dir); len(got) != 5 {
+		t.Errorf("entries %v", got)
+	}
+}
