@@ -42,6 +42,19 @@ Attention: flash_attention_2 when flash-attn is importable on CUDA, else
 sdpa; every row is ONE causal span whatever its position ids (see
 longrecipe_torch.model: the packed-sequence trap).
 
+Long rows: sequence parallelism is NOT implemented (sequence_parallel must
+be 1; ring-flash-attn is GPU-only and could not be tested here). A row must
+fit on one GPU: with activation checkpointing the per-GPU activations grow
+linearly with the row (about layers x hidden x 2 bytes per token of saved
+layer inputs, plus one layer's recompute and one CE chunk). `longrecipe plan`
+computes it; its estimate for Llama-3-8B on 8 x 80 GB is: FSDP alone up to
+about 56k tokens per row, FSDP + cpu_offload up to about 72k, sequence
+parallelism beyond (so 8k -> 128k at the paper's Ls ~ 38k needs none; on one
+80 GB GPU, Ls 38k needs cpu_offload). Instead of sequence parallelism set:
+cpu_offload = true, a smaller ce_chunk_tokens, more GPUs (FSDP shards the
+weights and optimizer, not the activations), or a shorter Ls (--ratio).
+CUDA out of memory is reported with the row length and these settings.
+
 Writes (OUT_DIR, rank 0 unless noted)
     * metrics.jsonl: one line per step, the Go keys: step, loss, lr,
       grad_norm, tokens, predicted, tokens_per_s, elapsed_s;
