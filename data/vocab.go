@@ -11,8 +11,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
+
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // Vocab is what selection needs of a tokenizer: the text each id decodes
@@ -143,7 +144,7 @@ type ImpactfulFile struct {
 // empty, must match the file's tokenizer_hash if the file has one; ids must
 // be below vocabSize when vocabSize > 0.
 func ReadImpactful(path, tokenizerHash string, vocabSize int) (*TokenSet, *ImpactfulFile, error) {
-	b, err := os.ReadFile(path)
+	b, err := paths.ReadRegular(path) // a FIFO is refused, not waited on
 	if err != nil {
 		return nil, nil, fmt.Errorf("read impactful tokens: %w", err)
 	}
