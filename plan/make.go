@@ -27,19 +27,14 @@ func Make(in Input) (*Plan, error) {
 	p.DataParallel = max(1, in.GPUs/l.sp)
 	p.RowsPerGPU = (in.GlobalBatch + p.DataParallel - 1) / p.DataParallel
 	p.HostBytes = hostBytes(in, mem)
-	p.Time = timing(in, ls, p.DataParallel)
+	p.Time = timing(in, ls)
 	p.Checks = checks(in, p)
 	if p.Offload && in.Offload == nil {
 		if sp := minSeqPar(in, ls); sp > 1 {
 			p.Notes = append(p.Notes, fmt.Sprintf("without offload, fsdp would need sequence parallel %d (not implemented by the torch backend)", sp))
 		}
 	}
-	p.OK = true
-	for _, c := range p.Checks {
-		if !c.OK && !c.Warn {
-			p.OK = false
-		}
-	}
+	p.OK = len(failed(p)) == 0
 	return p, nil
 }
 

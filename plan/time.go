@@ -25,7 +25,7 @@ func flopsPerToken(m Model, ls int) float64 {
 	return 6*float64(matmulParams(m)) + attn
 }
 
-func timing(in Input, ls, dataParallel int) Time {
+func timing(in Input, ls int) Time {
 	t := Time{
 		TokensPerStep: int64(in.GlobalBatch) * int64(ls),
 		FlopsPerToken: flopsPerToken(in.Model, ls),
