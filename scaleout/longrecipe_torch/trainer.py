@@ -118,7 +118,8 @@ def wrap(model: RowLoss, job: dict, d: Dist):
             model.lm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         else:
             model.lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    model.to(d.device)
+    if not d.on or la["sharding"] != "fsdp":
+        model.to(d.device)
     if not d.on or la["sharding"] == "none":
         if d.on:
             raise StageError("sharding none needs a single process")
@@ -132,9 +133,13 @@ def wrap(model: RowLoss, job: dict, d: Dist):
     kw = {}
     if la["cpu_offload"]:
         kw["offload_policy"] = CPUOffloadPolicy()
+    # Shard while the full weights are still on the CPU, then move only
+    # this rank's shards (and the buffers) to its device.
     for layer in model.lm.model.layers:
         fully_shard(layer, **kw)
     fully_shard(model, **kw)
+    if not la["cpu_offload"]:
+        model.to(d.device)
     return model, True
 
 
