@@ -153,3 +153,32 @@ func TestParseLengthsDepths(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalHaystackNames: the eval command takes the haystack names a
+// recipe takes ("noise" and its old name "repeat" give the same prompts,
+// as do "" and "heldout") and records one name for each.
+func TestEvalHaystackNames(t *testing.T) {
+	dir := testfix.Llama{Window: 256}.Write(t, filepath.Join(t.TempDir(), "tiny"))
+	results := map[string]*eval.Results{}
+	for _, name := range []string{"noise", "repeat", "", "heldout"} {
+		out := filepath.Join(t.TempDir(), "r")
+		if _, stderr, code := evalCLI(t, "--model", dir, "--tasks", "passkey", "--lengths", "128", "--depths", "0.5",
+			"--samples", "1", "--max-new-tokens", "3", "--haystack", name, "--output", out); code != 0 {
+			t.Fatalf("--haystack %q: exit %d: %s", name, code, stderr)
+		}
+		res, err := eval.LoadResults(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results[name] = res
+	}
+	for _, pair := range [][2]string{{"noise", "repeat"}, {"", "heldout"}} {
+		a, b := results[pair[0]], results[pair[1]]
+		if a.Haystack != b.Haystack || a.Items[0].PromptTokens != b.Items[0].PromptTokens || a.Items[0].Output != b.Items[0].Output {
+			t.Errorf("--haystack %q and %q differ: %q vs %q", pair[0], pair[1], a.Haystack, b.Haystack)
+		}
+	}
+	if results["noise"].Haystack == results["heldout"].Haystack {
+		t.Errorf("noise and heldout haystacks share the name %q", results["noise"].Haystack)
+	}
+}
