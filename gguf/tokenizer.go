@@ -13,6 +13,7 @@ import (
 
 // llama.cpp's token types (tokenizer.ggml.token_type).
 const (
+	tokenUnknown     = 2
 	tokenControl     = 3
 	tokenUserDefined = 4
 )
@@ -352,12 +353,13 @@ func mergesFromScores(tokens []string, scores []float64) [][2]string {
 	return out
 }
 
-// addedTokens lists the control tokens as special added tokens and the
-// user-defined ones as plain added tokens, as transformers does.
+// addedTokens lists the control tokens (and a SentencePiece vocabulary's
+// unknown token) as special added tokens and the user-defined ones as
+// plain added tokens, as transformers does.
 func (v *vocabulary) addedTokens() []map[string]any {
 	out := []map[string]any{}
 	for i, t := range v.types {
-		special := t == tokenControl
+		special := t == tokenControl || t == tokenUnknown && v.model == "llama"
 		if !special && t != tokenUserDefined {
 			continue
 		}

