@@ -72,3 +72,39 @@ func TestEngine(t *testing.T) {
 		t.Error("markdown lacks the short perplexity")
 	}
 }
+
+// passScorer hides the engine's cached continuation scoring, so
+// ScorePartial takes one LogProbs pass per candidate.
+type passScorer struct{ e *Engine }
+
+func (p passScorer) LogProbs(tokens, positions []int32) ([]float32, error) {
+	return p.e.LogProbs(tokens, positions)
+}
+
+// TestEnginePartialCached checks that the engine's cached ranking (the
+// prompt run once) gives the numbers of one LogProbs pass per candidate.
+func TestEnginePartialCached(t *testing.T) {
+	tok := sotuTok(t)
+	m, err := model.New(tinyConfig(1024), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Model: m, Tok: tok}
+	for _, task := range []string{Passkey, NIAHSingle} {
+		p, err := (&Generator{Tok: tok, Seed: 4}).Generate(task, 512, 0.5, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cached, err := ScorePartial(e, tok, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pass, err := ScorePartial(passScorer{e}, tok, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(cached.GoldLL-pass.GoldLL) > 1e-3 || math.Abs(cached.NeedleGain-pass.NeedleGain) > 1e-3 || cached.Candidates != pass.Candidates {
+			t.Errorf("%s: cached %+v, one pass per candidate %+v", task, *cached, *pass)
+		}
+	}
+}

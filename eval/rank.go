@@ -29,33 +29,100 @@ type Partial struct {
 	NeedleGain float64 `json:"needle_gain"`
 }
 
+// ContinuationScorer scores several continuations of one prompt at once:
+// entry j of result i is log p(conts[i][j] | prompt, conts[i][:j]). A
+// model with a key/value cache runs the prompt once (*model.Model does).
+type ContinuationScorer interface {
+	ContinuationLogProbs(prompt []int32, conts [][]int32) ([][]float32, error)
+}
+
+// ContinuationLogProbs runs the engine's model's cached scoring when it
+// has one, else one LogProbs pass per continuation.
+func (e *Engine) ContinuationLogProbs(prompt []int32, conts [][]int32) ([][]float32, error) {
+	if cs, ok := e.Model.(ContinuationScorer); ok {
+		return cs.ContinuationLogProbs(prompt, conts)
+	}
+	return continuationsByPass(e.Model, prompt, conts)
+}
+
 // ScorePartial scores p's gold answer and distractors as continuations
 // of the prompt, and the gold answer after the ablated prompt. p must
-// carry distractors (a single-answer needle task). Each candidate costs
-// one scoring pass over the prompt.
+// carry distractors (a single-answer needle task). A ContinuationScorer
+// runs each prompt once; any other Scorer costs one pass over the prompt
+// per candidate.
 func ScorePartial(s Scorer, tok Tokenizer, p *Prompt) (*Partial, error) {
 	if len(p.Answers) != 1 || len(p.Distractors) == 0 || p.Ablated == nil {
 		return nil, fmt.Errorf("eval: %s sample %d: ranking needs one answer, distractors and the ablated prompt", p.Task, p.Index)
 	}
-	gold := tok.Encode(" "+p.Answers[0], false)
-	goldLL, err := continuationLL(s, p.Tokens, gold)
-	if err != nil {
-		return nil, fmt.Errorf("eval: %s sample %d: gold answer: %w", p.Task, p.Index, err)
-	}
-	lls := []float64{goldLL}
+	cands := [][]int32{tok.Encode(" "+p.Answers[0], false)}
 	for _, d := range p.Distractors {
-		ll, err := continuationLL(s, p.Tokens, tok.Encode(" "+d, false))
-		if err != nil {
-			return nil, fmt.Errorf("eval: %s sample %d: distractor %s: %w", p.Task, p.Index, d, err)
-		}
-		lls = append(lls, ll)
+		cands = append(cands, tok.Encode(" "+d, false))
 	}
-	ablated, err := continuationLL(s, p.Ablated, gold)
+	score := func(prompt []int32, conts [][]int32) ([]float64, error) {
+		var lps [][]float32
+		var err error
+		if cs, ok := s.(ContinuationScorer); ok {
+			lps, err = cs.ContinuationLogProbs(prompt, conts)
+		} else {
+			lps, err = continuationsByPass(s, prompt, conts)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return sums(lps, conts)
+	}
+	lls, err := score(p.Tokens, cands)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %s sample %d: answers: %w", p.Task, p.Index, err)
+	}
+	ablated, err := score(p.Ablated, cands[:1])
 	if err != nil {
 		return nil, fmt.Errorf("eval: %s sample %d: gold answer without the needle: %w", p.Task, p.Index, err)
 	}
 	rank, top1 := rankFirst(lls)
-	return &Partial{GoldLL: goldLL, Candidates: len(lls), Rank: rank, Top1: top1, NeedleGain: goldLL - ablated}, nil
+	return &Partial{GoldLL: lls[0], Candidates: len(lls), Rank: rank, Top1: top1, NeedleGain: lls[0] - ablated[0]}, nil
+}
+
+// sums returns the summed log-probability of each continuation, checking
+// counts and values.
+func sums(lps [][]float32, conts [][]int32) ([]float64, error) {
+	if len(lps) != len(conts) {
+		return nil, fmt.Errorf("scorer returned %d continuations for %d", len(lps), len(conts))
+	}
+	out := make([]float64, len(lps))
+	for i, lp := range lps {
+		if len(lp) != len(conts[i]) {
+			return nil, fmt.Errorf("scorer returned %d log-probabilities for a continuation of %d tokens", len(lp), len(conts[i]))
+		}
+		for _, v := range lp {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("log-probability %v", v)
+			}
+			out[i] += float64(v)
+		}
+	}
+	return out, nil
+}
+
+// continuationsByPass scores each continuation with one LogProbs pass
+// over prompt + continuation.
+func continuationsByPass(s Scorer, prompt []int32, conts [][]int32) ([][]float32, error) {
+	out := make([][]float32, len(conts))
+	for i, c := range conts {
+		if len(prompt) == 0 || len(c) == 0 {
+			return nil, fmt.Errorf("empty prompt or continuation")
+		}
+		seq := append(append(make([]int32, 0, len(prompt)+len(c)), prompt...), c...)
+		lp, err := s.LogProbs(seq, nil)
+		if err != nil {
+			return nil, err
+		}
+		if len(lp) != len(seq)-1 {
+			return nil, fmt.Errorf("scorer returned %d log-probabilities for %d tokens", len(lp), len(seq))
+		}
+		out[i] = lp[len(prompt)-1:]
+	}
+	return out, nil
 }
 
 // rankFirst returns the place of lls[0] among lls (1 + the number of
@@ -75,29 +142,6 @@ func rankFirst(lls []float64) (rank int, top1 float64) {
 		top1 = 1 / float64(ties)
 	}
 	return rank, top1
-}
-
-// continuationLL returns log p(cont | prompt), the sum over cont's tokens.
-func continuationLL(s Scorer, prompt, cont []int32) (float64, error) {
-	if len(prompt) == 0 || len(cont) == 0 {
-		return 0, fmt.Errorf("empty prompt or continuation")
-	}
-	seq := append(append(make([]int32, 0, len(prompt)+len(cont)), prompt...), cont...)
-	lp, err := s.LogProbs(seq, nil)
-	if err != nil {
-		return 0, err
-	}
-	if len(lp) != len(seq)-1 {
-		return 0, fmt.Errorf("scorer returned %d log-probabilities for %d tokens", len(lp), len(seq))
-	}
-	var ll float64
-	for _, v := range lp[len(prompt)-1:] {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return 0, fmt.Errorf("log-probability %v", v)
-		}
-		ll += float64(v)
-	}
-	return ll, nil
 }
 
 // PartialCell is the mean likelihood view over the ranked samples of a

@@ -1,0 +1,82 @@
+package model
+
+import (
+	"fmt"
+	"math"
+)
+
+// Scoring several continuations of one prompt (the evaluation's ranking
+// of an answer against distractors) with the prompt run once: the prompt
+// is prefilled into a cache, each continuation is decoded token by token
+// from it, and the cache is rewound to the prompt before the next one.
+
+// cacheMark is a point a KVCache can be rewound to.
+type cacheMark struct {
+	n      int
+	maxPos int32
+}
+
+// mark returns the cache's current point.
+func (c *KVCache) mark() cacheMark { return cacheMark{c.n, c.maxPos} }
+
+// rewind drops the tokens cached after mark (the layers append from their
+// count, so the dropped rows are overwritten by the next tokens).
+func (c *KVCache) rewind(mk cacheMark) {
+	c.n, c.maxPos = mk.n, mk.maxPos
+	for i := range c.layers {
+		c.layers[i].n = mk.n
+	}
+}
+
+// ContinuationLogProbs returns, for each continuation, the log-
+// probabilities of its tokens after prompt: entry j of result i is
+// log p(conts[i][j] | prompt, conts[i][:j]), positions continuing the
+// prompt's 0..len(prompt)−1. The prompt is run once; each continuation
+// costs one decoding step per token. It agrees with LogProbs on
+// prompt + continuation up to float rounding.
+func (m *Model) ContinuationLogProbs(prompt []int32, conts [][]int32) ([][]float32, error) {
+	if err := m.checkSeq("model: ContinuationLogProbs prompt", prompt, nil); err != nil {
+		return nil, err
+	}
+	for i, c := range conts {
+		if err := m.checkSeq(fmt.Sprintf("model: ContinuationLogProbs continuation %d", i), c, nil); err != nil {
+			return nil, err
+		}
+	}
+	c := m.NewCache()
+	first, err := m.Prefill(c, prompt, nil)
+	if err != nil {
+		return nil, err
+	}
+	first = append([]float32(nil), first...)
+	start := c.mark()
+	out := make([][]float32, len(conts))
+	for i, cont := range conts {
+		logits := first
+		lp := make([]float32, len(cont))
+		for j, id := range cont {
+			if j > 0 {
+				if logits, err = m.Decode(c, cont[j-1], int32(len(prompt)+j-1)); err != nil {
+					return nil, err
+				}
+			}
+			lp[j] = logSoftmaxAt(logits, id)
+		}
+		out[i] = lp
+		c.rewind(start)
+	}
+	return out, nil
+}
+
+// logSoftmaxAt returns log softmax(logits)[id], in float64.
+func logSoftmaxAt(logits []float32, id int32) float32 {
+	mx := math.Inf(-1)
+	for _, v := range logits {
+		mx = math.Max(mx, float64(v))
+	}
+	var s float64
+	for _, v := range logits {
+		s += math.Exp(float64(v) - mx)
+	}
+	return float32(float64(logits[id]) - mx - math.Log(s))
+}
