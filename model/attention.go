@@ -21,6 +21,20 @@ import (
 // tests can exercise many tiles on small inputs).
 var tileQ, tileK = 64, 64
 
+// tileScaleBF16 multiplies both tile sizes in BF16: its matrix multiplies
+// convert their operands to bfloat16 while packing them, a cost that
+// larger tiles spread over more arithmetic. (FP32 keeps 64×64 tiles, and
+// so its results.)
+var tileScaleBF16 = 2
+
+// tiles returns the query and key tile sizes for precision p.
+func tiles(p Precision) (bq, bk int) {
+	if p == BF16 {
+		return tileQ * tileScaleBF16, tileK * tileScaleBF16
+	}
+	return tileQ, tileK
+}
+
 type attnScratch struct {
 	s, dp, acc, m, l, dd []float32
 }
@@ -44,7 +58,7 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 	QD, KVD := d.QD, d.KVD
 	rep := H / KV
 	scale := float32(1 / math.Sqrt(float64(HD)))
-	bq, bk := tileQ, tileK
+	bq, bk := tiles(p)
 	nTiles := (Tq + bq - 1) / bq
 	parallelFor(H*nTiles, threads, func(task int) {
 		h, ti := task/nTiles, task%nTiles
@@ -132,7 +146,7 @@ func attnBackward(p Precision, dq, dk, dv, dout, q, k, v, o, lse []float32, T in
 	QD, KVD := d.QD, d.KVD
 	rep := H / KV
 	scale := float32(1 / math.Sqrt(float64(HD)))
-	bq, bk := tileQ, tileK
+	bq, bk := tiles(p)
 	parallelFor(KV, threads, func(kh int) {
 		sc := attnPool.Get().(*attnScratch)
 		defer attnPool.Put(sc)
