@@ -26,24 +26,6 @@ func benchConfig() *hf.Config {
 	}
 }
 
-// sgemmPeak measures kernels.Sgemm on a 1536³ product (GFLOP/s), the
-// reference for MFU.
-func sgemmPeak() float64 {
-	n := 1536
-	a, b, c := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
-	for i := range a {
-		a[i], b[i] = float32(i%7)*0.1, float32(i%5)*0.1
-	}
-	kernels.Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
-	best := 0.0
-	for r := 0; r < 3; r++ {
-		t0 := time.Now()
-		kernels.Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
-		best = max(best, 2*float64(n)*float64(n)*float64(n)/time.Since(t0).Seconds()/1e9)
-	}
-	return best
-}
-
 // peakRSS returns VmHWM from /proc/self/status (Linux), or "unknown".
 func peakRSS() string {
 	data, err := os.ReadFile("/proc/self/status")
@@ -67,19 +49,23 @@ func benchPrecisions() []Precision {
 	return []Precision{FP32, BF16}
 }
 
-// peakFor returns the measured peak of precision p's arithmetic on all
-// threads (GFLOP/s): the Sgemm rate for fp32 (as before), the VDPBF16PS
-// instruction peak for bf16 (0 where the CPU has none).
+// peakFor returns the measured instruction peak of precision p's
+// arithmetic on all threads (GFLOP/s, best chunks, so little affected by
+// other load): the FMA peak for fp32, the VDPBF16PS peak for bf16 (0
+// where the CPU has none).
 func peakFor(p Precision) float64 {
 	if p == BF16 {
 		return kernels.PeakBF16GFLOPS(0, 200*time.Millisecond)
 	}
-	return sgemmPeak()
+	return kernels.PeakGFLOPS(0, 200*time.Millisecond)
 }
 
 // BenchmarkTrainStep times ForwardBackward on one sequence of T tokens of
 // the tiny Llama in each precision and reports tokens/s, model GFLOP/s and
-// MFU against the measured peak of that precision (peakFor). Run with e.g.
+// MFU against the measured peak of that precision (peakFor): MFU from the
+// wall-clock time, cpu-MFU from the process CPU time (model FLOPs per
+// CPU-second over the peak of one thread), which a machine shared with
+// other work distorts much less. Run with e.g.
 //
 //	go test ./model -run '^$' -bench TrainStep -benchtime 3x
 func BenchmarkTrainStep(b *testing.B) {
@@ -115,6 +101,7 @@ func BenchmarkTrainStep(b *testing.B) {
 				b.ReportMetric(tps, "tokens/s")
 				b.ReportMetric(gflops, "GFLOP/s")
 				b.ReportMetric(gflops/peak, "MFU")
+				b.ReportMetric(float64(tc.T)*m.FLOPsPerToken(tc.T)/1e9/cpu/(peak/float64(runtime.GOMAXPROCS(0))), "cpu-MFU")
 				b.ReportMetric(peak, "peak-GFLOP/s")
 				b.ReportMetric(cpu, "cpu-s/op")
 			})

@@ -8,7 +8,9 @@
 # Each line gives wall-clock tokens/s and, where measured, CPU seconds per
 # step (less sensitive to other load on a shared machine); ratios are ours
 # over PyTorch's, so > 1 means faster. MFU is against the measured peak of
-# the precision's instruction (VDPBF16PS for bf16, Sgemm for fp32).
+# the precision's instruction (VDPBF16PS for bf16, FMA for fp32): MFU from
+# wall time, cpu-MFU from CPU time (model FLOPs per CPU-second over one
+# thread's peak).
 # PyTorch runs with OMP_WAIT_POLICY=PASSIVE (spinning OpenMP threads would
 # count idle waiting as CPU time on a busy machine).
 #
