@@ -301,11 +301,15 @@ def run(jobs) -> list:
 
     warnings.filterwarnings("ignore", message=".*torch.distributed is disabled.*")
     warnings.filterwarnings("ignore", message=".*gradient_checkpointing_enable.*")
+    old = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _stop["flag"] = False
     d = Dist()
     try:
         return [_run(normalize(j), d) for j in (jobs if isinstance(jobs, list) else [jobs])]
     finally:
         d.close()
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 def _settings(job):
@@ -315,8 +319,6 @@ def _settings(job):
 
 
 def _run(job: dict, d: Dist) -> dict:
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
     h, la, out = job["hyper"], job["launch"], job["output"]
     torch.manual_seed(int(h["seed"]))
     ds = lrdata.Dataset(job["data"])
