@@ -82,7 +82,8 @@ func tailMean(x []float64, n int) float64 {
 // LONGRECIPE_BF16_CURVE=tinybase trains the tiny base's architecture
 // (tinybase.DefaultOptions: d 256, 4 layers, 4 heads / 2 KV, FF 768, vocab
 // 8000, window 256, batch 16, LR 2e-3) for 200 steps on Markov rows
-// instead (minutes; scripts/model/bf16_curve.sh).
+// instead (minutes; scripts/model/bf16_curve.sh; LONGRECIPE_BF16_CURVE_STEPS
+// and LONGRECIPE_BF16_CURVE_BATCH override steps and batch).
 func TestBF16TrainingCurve(t *testing.T) {
 	cfg := &hf.Config{
 		ModelType: "llama", VocabSize: 256, HiddenSize: 64, IntermediateSize: 192,
@@ -97,6 +98,9 @@ func TestBF16TrainingCurve(t *testing.T) {
 	}
 	if s := os.Getenv("LONGRECIPE_BF16_CURVE_STEPS"); s != "" {
 		steps, _ = strconv.Atoi(s)
+	}
+	if s := os.Getenv("LONGRECIPE_BF16_CURVE_BATCH"); s != "" {
+		batch, _ = strconv.Atoi(s)
 	}
 	rows := markovRows(steps*batch, T, cfg.VocabSize, 3)
 	t0 := time.Now()
