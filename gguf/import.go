@@ -97,7 +97,14 @@ func plan(m *Model, dtype hf.DType) (*hf.Config, []hf.TensorSource, *ImportResul
 	var srcs []hf.TensorSource
 	for _, t := range m.Tensors {
 		if t.Name == "rope_freqs.weight" {
-			return nil, nil, nil, fmt.Errorf("gguf %s: tensor %q: per-frequency RoPE factors (llama3 rope scaling) are not supported", t.File, t.Name)
+			// llama3 RoPE scaling, stored as factors: it goes into the
+			// config, not the weights.
+			s, err := m.ropeFromFactors(t, cfg)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			cfg.SetRope(cfg.RopeTheta, s, 0)
+			continue
 		}
 		name := HFName(t.Name)
 		if name == "" {

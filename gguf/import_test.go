@@ -221,3 +221,42 @@ func TestDequantizeKnownBlocks(t *testing.T) {
 		t.Errorf("Q4_K: %v %v, want 6.5 -0.5", got[0], got[1])
 	}
 }
+
+// TestImportLlama3Rope: a rope_freqs tensor holding llama3 factors becomes
+// rope_scaling; other factors are refused naming the tensor.
+func TestImportLlama3Rope(t *testing.T) {
+	f := llama3Factors(5e5, 4, 8, 1, 4, 8192)
+	if f[0] != 1 || !(f[1] > 1 && f[1] < 8) {
+		t.Fatalf("factors %v: want one unscaled and one smoothed frequency", f)
+	}
+	for _, c := range []struct {
+		factors []float32
+		want    string
+	}{
+		{[]float32{float32(f[0]), float32(f[1])}, ""},
+		{[]float32{2, 3}, "not llama3 scaling"}, // the fast frequency must be unscaled
+	} {
+		dir := t.TempDir()
+		in := writeFile(t, dir, "m.gguf", tinyModel("llama", "qwen2", func(g *builder) {
+			g.tensor("rope_freqs.weight", F32, []int64{2}, f32Bytes(c.factors))
+		}))
+		res, err := Import(in, filepath.Join(dir, "out"), ImportOptions{})
+		if c.want != "" {
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "rope_freqs.weight") {
+				t.Errorf("factors %v: error %v", c.factors, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := hf.LoadConfig(filepath.Join(dir, "out", "config.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := cfg.RopeScaling
+		if r == nil || r.Type != "llama3" || r.Factor != 8 || r.LowFreqFactor != 1 || r.HighFreqFactor != 4 || r.OriginalMaxPositionEmbeddings != 8192 || res.Tensors != 11 {
+			t.Errorf("rope_scaling %+v, %d tensors", r, res.Tensors)
+		}
+	}
+}
