@@ -47,6 +47,9 @@ def load_model(folder: str, attn: str, dtype=torch.float32):
     import os
 
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one bar per rank would garble the launcher's log
 
     cfg_path = os.path.join(folder, "config.json")
     try:
