@@ -338,3 +338,37 @@ func TestAnswerNLL(t *testing.T) {
 		}
 	}
 }
+
+// TestChunkDocs checks the chunked corpus: every piece of a long document
+// holds more than Lt tokens with BOS, the pieces keep the words in order,
+// and short documents stay whole.
+func TestChunkDocs(t *testing.T) {
+	tok, err := tokenizer.Parse(assets.TokenizerJSON(), "assets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("The union is strong and the people are 1776 free. ", 300)
+	short := "A short address."
+	const lt = 256
+	got := chunkDocs(tok, []string{long, short}, lt)
+	if len(got) < 5 || got[len(got)-1] != short {
+		t.Fatalf("%d pieces, last %q", len(got), got[len(got)-1])
+	}
+	var words []string
+	for _, p := range got[:len(got)-1] {
+		if n := len(tok.Encode(p, true)); n <= lt {
+			t.Errorf("piece of %d tokens, want > %d", n, lt)
+		}
+		words = append(words, strings.Fields(p)...)
+	}
+	if strings.Join(words, " ") != strings.Join(strings.Fields(long), " ") {
+		t.Error("the pieces do not give back the document's words in order")
+	}
+	// Digit selection keeps digit sentences and half of the others.
+	doc := "We had 12 ships. We had no fear."
+	n1 := float64(len(tok.Encode("We had 12 ships.", true)))
+	n := float64(len(tok.Encode(doc, true)))
+	if kf, want := digitKeptFraction(tok, []string{doc}), (n1+0.5*(n-n1))/n; math.Abs(kf-want) > 1e-12 {
+		t.Errorf("kept fraction %v, want %v", kf, want)
+	}
+}
