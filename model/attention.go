@@ -99,12 +99,7 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 						}
 					}
 				}
-				mx := M[r]
-				for _, x := range row {
-					if x > mx {
-						mx = x
-					}
-				}
+				mx := p.rowMax(row, M[r])
 				if mx == negInf {
 					clear(row)
 					continue
@@ -112,10 +107,7 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 				if mx != M[r] {
 					alpha := expf(M[r] - mx)
 					L[r] *= alpha
-					ar := acc[r*HD : (r+1)*HD]
-					for i := range ar {
-						ar[i] *= alpha
-					}
+					p.scale(alpha, acc[r*HD:(r+1)*HD])
 					M[r] = mx
 				}
 				L[r] += p.expShift(row, mx)
@@ -159,11 +151,7 @@ func attnBackward(p Precision, dq, dk, dv, dout, q, k, v, o, lse []float32, T in
 			for g := 0; g < rep; g++ {
 				h := kh*rep + g
 				off := t*QD + h*HD
-				var s float32
-				for i := 0; i < HD; i++ {
-					s += dout[off+i] * o[off+i]
-				}
-				D[g*T+t] = s
+				D[g*T+t] = p.dot(dout[off:off+HD], o[off:off+HD])
 			}
 		}
 		for j0 := 0; j0 < T; j0 += bk {

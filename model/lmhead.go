@@ -54,12 +54,7 @@ func (m *Model) lmHeadLoss(xf []float32, targets []int32, dxf []float32, gradSca
 					}
 					continue
 				}
-				mx := row[0]
-				for _, x := range row {
-					if x > mx {
-						mx = x
-					}
-				}
+				mx := m.prec.rowMax(row, row[0])
 				xt := row[tg]
 				sum := m.prec.expShift(row, mx) // row[i] = exp(x_i − max)
 				lse := mx + float32(math.Log(float64(sum)))
@@ -69,10 +64,7 @@ func (m *Model) lmHeadLoss(xf []float32, targets []int32, dxf []float32, gradSca
 					logp[c0+r] = lp
 				}
 				if dxf != nil {
-					k := gradScale / sum
-					for i := range row {
-						row[i] *= k
-					}
+					m.prec.scale(gradScale/sum, row)
 					row[tg] -= gradScale
 				}
 			}

@@ -78,6 +78,10 @@ func (m *Model) Precision() Precision {
 	return m.prec
 }
 
+// The softmax helpers below run the scalar loops of earlier versions in
+// FP32 (so that its results stay bit for bit) and the vectorised kernels
+// in BF16.
+
 // expShift sets x[i] = exp(x[i] − shift) and returns their sum: expShift
 // (scalar expf) for FP32, kernels.ExpSub for BF16.
 func (p Precision) expShift(x []float32, shift float32) float32 {
@@ -85,4 +89,43 @@ func (p Precision) expShift(x []float32, shift float32) float32 {
 		return kernels.ExpSub(x, x, shift)
 	}
 	return expShift(x, shift)
+}
+
+// rowMax returns the largest of init and the values of x (kernels.MaxF32
+// in BF16, which returns NaN when x holds one; FP32 skips NaN).
+func (p Precision) rowMax(x []float32, init float32) float32 {
+	if p == BF16 {
+		return max(init, kernels.MaxF32(x))
+	}
+	mx := init
+	for _, v := range x {
+		if v > mx {
+			mx = v
+		}
+	}
+	return mx
+}
+
+// scale multiplies x by k in place.
+func (p Precision) scale(k float32, x []float32) {
+	if p == BF16 {
+		kernels.Scale(k, x)
+		return
+	}
+	for i := range x {
+		x[i] *= k
+	}
+}
+
+// dot returns Σ a[i]·b[i] (a float32 sum in index order in FP32, in
+// several partial sums in BF16).
+func (p Precision) dot(a, b []float32) float32 {
+	if p == BF16 {
+		return kernels.Dot(a, b)
+	}
+	var s float32
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
 }
