@@ -160,8 +160,29 @@ while :; do sleep 0.05; done
 func TestTrainRefusesBadJobs(t *testing.T) {
 	j := fakeJob(t, "exit 0\n")
 	j.Output = j.From
-	if _, err := Train(context.Background(), j); err == nil || !strings.Contains(err.Error(), "input model folder") {
+	if _, err := Train(context.Background(), j); err == nil || !strings.Contains(err.Error(), "is the input") {
 		t.Errorf("output = input: err = %v", err)
+	}
+	// A link to the model folder is the model folder (issue 11 F4), and an
+	// output folder that contains the data would delete it.
+	for _, out := range []func(j Job) string{
+		func(j Job) string {
+			link := filepath.Join(filepath.Dir(j.From), "link")
+			if err := os.Symlink(j.From, link); err != nil {
+				t.Skipf("symlink: %v", err)
+			}
+			return link
+		},
+		func(j Job) string { return filepath.Dir(j.Data) },
+	} {
+		j = fakeJob(t, "exit 0\n")
+		j.Output = out(j)
+		if _, err := Train(context.Background(), j); err == nil || !strings.Contains(err.Error(), "the input") {
+			t.Errorf("output %s: err = %v, want a refusal", j.Output, err)
+		}
+		if _, err := os.Stat(filepath.Join(j.Output, JobFile)); err == nil {
+			t.Errorf("output %s: job file written before the refusal", j.Output)
+		}
 	}
 	j = fakeJob(t, "exit 0\n")
 	j.Launch.SequenceParallel = 2

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/internal/progress"
 	"github.com/longrecipe/longrecipe/shards"
 	"github.com/longrecipe/longrecipe/train"
@@ -118,8 +119,8 @@ func prepare(j *Job) error {
 		}
 		*p = a
 	}
-	if j.From == j.Output {
-		return fmt.Errorf("torch backend: output folder %s is the input model folder (it would be overwritten)", j.Output)
+	if err := paths.CheckOutput("torch backend", j.Output, j.From, j.Data); err != nil {
+		return err
 	}
 	if _, err := os.Stat(filepath.Join(j.From, "config.json")); err != nil {
 		return fmt.Errorf("torch backend: model folder %s: %w", j.From, err)
