@@ -20,8 +20,8 @@ Reads
     * MODEL_DIR: a Hugging Face llama / mistral / qwen2 folder (config.json,
       safetensors, tokenizer files), loaded with AutoModelForCausalLM in fp32.
     * the rows as they are: a shard folder of ``longrecipe prepare`` (native
-      LRSHARD1 shards, CRC in the header checked against the manifest; JSONL;
-      Parquet) or a JSONL file: input_ids, position_ids (default 0..n-1),
+      LRSHARD1 shards, JSONL, Parquet; each data file's CRC-32C is checked
+      against the manifest before its first row is used) or a JSONL file: input_ids, position_ids (default 0..n-1),
       loss_mask or labels (-100). Nothing is re-tokenised or re-positioned.
 
 Semantics that equal the Go trainer (train/), checked by the parity tests:

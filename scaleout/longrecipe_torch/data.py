@@ -4,8 +4,9 @@ A dataset is a shard folder written by ``longrecipe prepare`` (manifest.json
 plus native ``shard-*.lrs`` files, or JSONL / Parquet data files) or a single
 JSONL file. The native layout is documented in shards/format.go; this reader
 checks the same things (magic, version, flags, index contiguity, counts,
-the header CRC against the manifest and, with ``verify=True``, the CRC-32C
-of every data byte).
+the header CRC against the manifest and, as the Go reader does, the CRC-32C
+of every data byte of a data file before its first row is returned, once
+per file; ``verify=True`` checks every file's CRC at open).
 
 A row is ``Row(input_ids, position_ids, loss_mask)``: numpy int64 arrays and
 a bool array or None. ``loss_mask[t]`` is per *target* token: False means
@@ -52,22 +53,66 @@ def _crc32c_table():
 _TABLE = None
 
 
-def crc32c(data: bytes) -> int:
-    """CRC-32C (Castagnoli), as Go's crc32.Checksum(data, castagnoli)."""
+def _gf2_apply(cols: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """M·v over GF(2) for each uint32 in v; cols are M's 32 columns."""
+    out = np.zeros_like(v)
+    for i in range(32):
+        out ^= cols[i] * ((v >> np.uint32(i)) & np.uint32(1))
+    return out
+
+
+def _zeros_op(t: np.ndarray, nbytes: int) -> np.ndarray:
+    """Columns of the matrix that advances a CRC register over nbytes zero bytes."""
+    sq = np.array([int(t[(1 << i) & 0xFF]) ^ ((1 << i) >> 8) for i in range(32)], dtype=np.uint32)
+    res = np.array([1 << i for i in range(32)], dtype=np.uint32)
+    while nbytes:
+        if nbytes & 1:
+            res = _gf2_apply(sq, res)
+        sq = _gf2_apply(sq, sq)
+        nbytes >>= 1
+    return res
+
+
+def _crc_raw(t: np.ndarray, b: np.ndarray, lanes: int) -> int:
+    """The register after b from a zero register: `lanes` equal chunks run
+    side by side (zeros padded in front change nothing), then combined
+    pairwise as reg(A+B) = Z(len B)·reg(A) ^ reg(B)."""
+    n = len(b)
+    width = -(-n // lanes)
+    x = np.concatenate([np.zeros(lanes * width - n, np.uint8), b]).reshape(lanes, width).T.copy()
+    c = np.zeros(lanes, np.uint32)
+    for j in range(width):
+        c = t[(c ^ x[j]) & 0xFF] ^ (c >> np.uint32(8))
+    z = _zeros_op(t, width)
+    while len(c) > 1:
+        if len(c) % 2:
+            c = np.concatenate([np.zeros(1, np.uint32), c])
+        c = _gf2_apply(z, c[0::2]) ^ c[1::2]
+        z = _gf2_apply(z, z)
+    return int(c[0])
+
+
+def crc32c(data, block: int = 16 << 20, lanes: int = 8192) -> int:
+    """CRC-32C (Castagnoli), as Go's crc32.Checksum(data, castagnoli), of
+    bytes or a uint8 array (a memmap slice is read in place). Without the
+    optional crc32c module it runs vectorised in numpy (about 80 MB/s on
+    one core, 20x the byte loop), block by block."""
     global _TABLE
     try:  # fast path when the optional crc32c module exists
         import crc32c as _c  # type: ignore
 
-        return _c.crc32c(data)
+        return _c.crc32c(bytes(data))
     except ImportError:
         pass
     if _TABLE is None:
         _TABLE = _crc32c_table()
-    crc = 0xFFFFFFFF
     t = _TABLE
-    for b in data:
-        crc = int(t[(crc ^ b) & 0xFF]) ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
+    b = data if isinstance(data, np.ndarray) else np.frombuffer(data, np.uint8)
+    r = np.array([0xFFFFFFFF], np.uint32)
+    for s in range(0, len(b), block):
+        blk = b[s:s + block]
+        r = _gf2_apply(_zeros_op(t, len(blk)), r) ^ np.uint32(_crc_raw(t, blk, min(lanes, len(blk))))
+    return int(r[0]) ^ 0xFFFFFFFF
 
 
 class ShardFile:
@@ -115,7 +160,7 @@ class ShardFile:
         self.index, self.crc, self.rows = idx, crc, int(rows)
 
     def verify(self, want: int) -> None:
-        got = crc32c(bytes(self.data[HEADER_SIZE:]))
+        got = crc32c(self.data[HEADER_SIZE:])
         if got != self.crc or got != want:
             raise DataError(f"{self.path}: CRC-32C {got:08x}, header says {self.crc:08x}, manifest {want:08x}: file is damaged")
 
@@ -213,10 +258,13 @@ class Dataset:
 
     def __init__(self, path: str, verify: bool = False):
         self.path = path
+        self.crcs: list[int | None] = []  # the manifest's CRC per data file
+        self.checked: set[int] = set()
         if os.path.isdir(path):
             self._open_dir(path, verify)
         elif os.path.isfile(path):
             self.files = [JSONLFile(path)]
+            self.crcs = [None]  # a bare JSONL file has no manifest CRC
         else:
             raise DataError(f"open dataset: {path}: no such file or folder")
         self.starts = [0]
@@ -251,16 +299,27 @@ class Dataset:
                 f = ShardFile(p)
                 if f.crc != s["crc32c"]:
                     raise DataError(f"{p}: header CRC {f.crc:08x}, the manifest says {s['crc32c']:08x}")
-                if verify:
-                    f.verify(s["crc32c"])
-            if fmt in ("jsonl", "parquet") and verify:
-                with open(p, "rb") as fh:
-                    got = crc32c(fh.read())
-                if got != s["crc32c"]:
-                    raise DataError(f"{p}: CRC-32C {got:08x}, manifest {s['crc32c']:08x}: file is damaged")
             if f.rows != s["rows"]:
                 raise DataError(f"{p}: {f.rows} rows, the manifest says {s['rows']}")
             self.files.append(f)
+            self.crcs.append(s["crc32c"])
+        if verify:
+            for k in range(len(self.files)):
+                self._check(k)
+
+    def _check(self, k: int) -> None:
+        """The CRC-32C of data file k against the manifest, once."""
+        want = self.crcs[k]
+        if want is None or k in self.checked:
+            return
+        f = self.files[k]
+        if isinstance(f, ShardFile):
+            f.verify(want)
+        else:
+            got = crc32c(np.fromfile(f.path, dtype=np.uint8))
+            if got != want:
+                raise DataError(f"{f.path}: CRC-32C {got:08x}, manifest {want:08x}: file is damaged")
+        self.checked.add(k)
 
     def __len__(self) -> int:
         return self.starts[-1]
@@ -271,6 +330,7 @@ class Dataset:
         import bisect
 
         k = bisect.bisect_right(self.starts, i) - 1
+        self._check(k)
         return self.files[k].row(i - self.starts[k])
 
 
