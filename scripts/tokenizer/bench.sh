@@ -28,7 +28,9 @@ for f in "${files[@]}"; do
   tj="$tmp/tokenizer.json"
   case "$f" in *.gz) zcat "$f" > "$tj";; *) cp "$f" "$tj";; esac
   hf=$(node scripts/tokenizer/bench-hf.js "$nm" "$tj" "$tmp/corpus.jsonl" "$tmp/hf.jsonl")
-  ours=$("$tmp/longrecipe" tokenize --tokenizer "$tj" --input "$tmp/corpus.jsonl" --output "$tmp/ours.jsonl" 2>&1 >/dev/null | tail -1)
+  # --force: each tokenizer replaces the previous one's output (tokenize
+  # refuses to overwrite an existing file without it).
+  ours=$("$tmp/longrecipe" tokenize --force --tokenizer "$tj" --input "$tmp/corpus.jsonl" --output "$tmp/ours.jsonl" 2>&1 >/dev/null | tail -1)
   if ! cmp -s "$tmp/hf.jsonl" "$tmp/ours.jsonl"; then
     echo "$f: IDS DIFFER from HF tokenizers"; exit 1
   fi
