@@ -30,6 +30,29 @@ func (r Rows) Row(i int) (shards.Row, error) {
 	return r[i], nil
 }
 
+// rowLimit is a Dataset whose rows longer than max tokens are refused as
+// they are read, so an over-long row fails in one line before makeBatch and
+// the model allocate for it.
+type rowLimit struct {
+	Dataset
+	max  int
+	name string
+}
+
+// Row returns row i, or an error naming the data, the row and its length.
+func (l rowLimit) Row(i int) (shards.Row, error) {
+	r, err := l.Dataset.Row(i)
+	if err == nil && len(r.InputIDs) > l.max {
+		name := l.name
+		if name == "" {
+			name = "training data"
+		}
+		return shards.Row{}, fmt.Errorf("%s row %d has %d tokens, more than the %d (max_position_embeddings) of the model being trained: split the row or train a model with a longer window",
+			name, i, len(r.InputIDs), l.max)
+	}
+	return r, err
+}
+
 // checkRow reports a row the loop cannot train on.
 func checkRow(r shards.Row) error {
 	n := len(r.InputIDs)

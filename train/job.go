@@ -105,6 +105,8 @@ func RunFolder(ctx context.Context, j FolderJob) (*Result, error) {
 		Hyper:           h,
 		Model:           Llama{M: m, Opt: model.Options{Checkpointing: j.Checkpointing, Threads: threads}},
 		Data:            ds,
+		MaxRowTokens:    m.Cfg.MaxPositionEmbeddings,
+		DataName:        j.Data,
 		Output:          j.Output,
 		CheckpointEvery: j.CheckpointEvery,
 		Force:           j.Force,

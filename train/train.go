@@ -60,6 +60,14 @@ type Config struct {
 	Progress io.Writer
 	// Log receives one-line notices (resume, checkpoints); nil discards.
 	Log io.Writer
+	// MaxRowTokens refuses a row longer than this many tokens when it is
+	// read, before the model allocates anything for it (0: no limit).
+	// RunFolder sets the model's max_position_embeddings: a row must fit
+	// the window being trained (LongRecipe rows hold fewer tokens than the
+	// target window their positions span; a plain row's positions are
+	// 0..n-1). DataName names the data in that error.
+	MaxRowTokens int
+	DataName     string
 }
 
 // Result summarises a run.
@@ -103,6 +111,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("train: batch %d must be positive", c.Batch)
 	case c.GradAccum <= 0:
 		return fmt.Errorf("train: grad-accum %d must be positive", c.GradAccum)
+	case c.MaxRowTokens < 0:
+		return fmt.Errorf("train: max row tokens %d is negative", c.MaxRowTokens)
 	case c.CheckpointEvery < 0:
 		return fmt.Errorf("train: checkpoint-every %d is negative", c.CheckpointEvery)
 	case !(c.GradClip >= 0) || math.IsInf(c.GradClip, 0):
@@ -125,6 +135,9 @@ func (c *Config) validate() error {
 // abandons the step in progress (at a micro-step boundary), writes a
 // checkpoint of the steps done and returns ctx's error.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if cfg.MaxRowTokens > 0 && cfg.Data != nil {
+		cfg.Data = rowLimit{Dataset: cfg.Data, max: cfg.MaxRowTokens, name: cfg.DataName}
+	}
 	r, err := resume(cfg)
 	if err != nil {
 		return nil, err

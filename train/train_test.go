@@ -242,6 +242,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{"schedule", func(c *Config) { c.Schedule = "exp" }},
 		{"beta1", func(c *Config) { c.AdamW.Beta1 = 1 }},
 		{"every<0", func(c *Config) { c.CheckpointEvery = -1 }},
+		{"max row<0", func(c *Config) { c.MaxRowTokens = -1 }},
 	} {
 		c := base
 		tc.mod(&c)
@@ -330,5 +331,74 @@ func TestRunFolderRejects(t *testing.T) {
 		if _, err := RunFolder(context.Background(), tc.job); err == nil || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.msg)
 		}
+	}
+}
+
+// maxLenSeen records the longest row the model was given.
+type maxLenSeen struct {
+	Model
+	max int
+}
+
+func (m *maxLenSeen) ForwardBackward(b *model.Batch) (float64, int, error) {
+	for _, t := range b.Tokens {
+		m.max = max(m.max, len(t))
+	}
+	return m.Model.ForwardBackward(b)
+}
+
+// TestRunRefusesOverlongRow: a row longer than MaxRowTokens stops the run
+// with one line naming the data, the row and its length, before the model
+// sees it (issue 11 F1); a row of exactly the limit trains.
+func TestRunRefusesOverlongRow(t *testing.T) {
+	rows := cyclicRows(6, 8)
+	long := shards.Row{InputIDs: make([]int32, 40)}
+	rows[1] = long // not among the fingerprint rows 0, 3, 5: read by step 1
+	for _, tc := range []struct {
+		limit int
+		msg   string
+	}{
+		{39, "rows.jsonl row 1 has 40 tokens, more than the 39 (max_position_embeddings)"},
+		{40, ""},
+	} {
+		m := &maxLenSeen{Model: newBigram(8, 1)}
+		cfg := Config{Hyper: testHyper(1), Model: m, Data: rows, Output: t.TempDir(), MaxRowTokens: tc.limit, DataName: "rows.jsonl"}
+		_, err := Run(context.Background(), cfg)
+		if tc.msg == "" {
+			if err != nil || m.max != 40 {
+				t.Errorf("limit %d: err %v, longest row seen %d; want a run over the 40-token row", tc.limit, err, m.max)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.msg) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("limit %d: err %v, want one line with %q", tc.limit, err, tc.msg)
+		}
+		if m.max > tc.limit {
+			t.Errorf("limit %d: the model saw a row of %d tokens", tc.limit, m.max)
+		}
+	}
+}
+
+// TestRunFolderRefusesRowBeyondTheWindow: RunFolder's limit is the model's
+// max_position_embeddings (64 for the tiny Llama).
+func TestRunFolderRefusesRowBeyondTheWindow(t *testing.T) {
+	dir := t.TempDir()
+	m, err := model.New(tinyLlamaConfig(), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(filepath.Join(dir, "model"), "float32"); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, 65)
+	for i := range ids {
+		ids[i] = "1"
+	}
+	data := filepath.Join(dir, "rows.jsonl")
+	row := `{"input_ids":[` + strings.Join(ids, ",") + "]}\n"
+	os.WriteFile(data, []byte(`{"input_ids":[1,2,3]}`+"\n"+row), 0o644)
+	_, err = RunFolder(context.Background(), FolderJob{Hyper: testHyper(1), From: filepath.Join(dir, "model"), Data: data, Output: filepath.Join(dir, "out")})
+	if want := data + " row 1 has 65 tokens, more than the 64"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err %v, want %q", err, want)
 	}
 }
