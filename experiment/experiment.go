@@ -47,24 +47,22 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 
 	"github.com/longrecipe/longrecipe/analyze"
-	"github.com/longrecipe/longrecipe/assets"
 	"github.com/longrecipe/longrecipe/data"
 	"github.com/longrecipe/longrecipe/eval"
 	"github.com/longrecipe/longrecipe/eval/folder"
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/inputs"
 	"github.com/longrecipe/longrecipe/merge"
 	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/shards"
 	"github.com/longrecipe/longrecipe/stage"
-	"github.com/longrecipe/longrecipe/tinybase"
 	"github.com/longrecipe/longrecipe/tokenizer"
 	"github.com/longrecipe/longrecipe/train"
 )
@@ -362,72 +360,26 @@ func absPath(p string) string {
 // writeInputs writes the corpus splits and the replay records as JSONL
 // under Output/inputs and hashes them (and the base model's files).
 func (x *runner) writeInputs() error {
-	docs, err := assets.Corpus()
+	o := inputs.Options{Dir: filepath.Join(x.o.Output, "inputs"), Seed: x.o.Seed, ReplayWords: x.window * 2 / 3, MaxDocs: x.o.MaxDocs}
+	if x.o.Quick && x.o.MaxDocs > 0 {
+		o.MaxHeldOut = 2
+	}
+	var chunks []string
+	o.TrainText = func(docs []string) []string { chunks = chunkDocs(x.tok, docs, x.lt); return chunks }
+	f, err := inputs.Write(o)
 	if err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
-	trainDocs, heldOut, err := assets.Split(docs, assets.DefaultHeldOutPercent)
-	if err != nil {
-		return fmt.Errorf("experiment: %w", err)
-	}
-	if n := x.o.MaxDocs; n > 0 {
-		trainDocs = trainDocs[:min(n, len(trainDocs))]
-		heldOut = heldOut[:min(max(n/4, 2), len(heldOut))]
-		if x.o.Quick {
-			heldOut = heldOut[:min(2, len(heldOut))]
-		}
-	}
-	words := make([][]string, len(trainDocs))
-	for i, d := range trainDocs {
-		words[i] = strings.Fields(d.Text)
-	}
-	recs := tinybase.ReplayRecords(rand.New(rand.NewPCG(uint64(x.o.Seed), 0x5e)), words, 400, x.window*2/3)
-	texts := make([]string, len(trainDocs))
-	for i, d := range trainDocs {
-		texts[i] = d.Text
-	}
-	chunks := chunkDocs(x.tok, texts, x.lt)
 	x.keptFraction = digitKeptFraction(x.tok, chunks)
-	x.inputs = map[string]string{}
+	x.inputs = map[string]string{"train": f.Train, "heldout": f.HeldOut, "replay": f.Replay}
 	x.hashes = map[string]string{}
-	dir := filepath.Join(x.o.Output, "inputs")
-	write := func(name string, n int, rec func(i int) any) error {
-		var sb strings.Builder
-		for i := 0; i < n; i++ {
-			b, err := json.Marshal(rec(i))
-			if err != nil {
-				return err
-			}
-			sb.Write(b)
-			sb.WriteByte('\n')
-		}
-		p := filepath.Join(dir, name+".jsonl")
-		x.inputs[name] = p
-		x.hashes[name] = sha(sb.String())
-		if old, err := os.ReadFile(p); err == nil && string(old) == sb.String() {
-			return nil
-		}
-		if err := atomicfile.WriteFile(p, []byte(sb.String())); err != nil {
-			return fmt.Errorf("experiment: %w", err)
-		}
-		return nil
+	for k, v := range f.SHA256 {
+		x.hashes[k] = v
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("experiment: %w", err)
-	}
-	if err := write("train", len(chunks), func(i int) any { return map[string]string{"text": chunks[i]} }); err != nil {
-		return err
-	}
-	if err := write("heldout", len(heldOut), func(i int) any { return map[string]string{"text": heldOut[i].Text} }); err != nil {
-		return err
-	}
-	if err := write("replay", len(recs), func(i int) any { return recs[i] }); err != nil {
-		return err
-	}
-	x.heldOut = make([]string, len(heldOut))
-	for i, d := range heldOut {
-		x.heldOut[i] = d.Text
-		if ws := strings.Fields(d.Text); x.o.Quick && len(ws) > x.lt*3/2 {
+	x.heldOut = make([]string, len(f.HeldOutTexts))
+	for i, t := range f.HeldOutTexts {
+		x.heldOut[i] = t
+		if ws := strings.Fields(t); x.o.Quick && len(ws) > x.lt*3/2 {
 			x.heldOut[i] = strings.Join(ws[:x.lt*3/2], " ") // quick: a cheap perplexity
 		}
 	}

@@ -38,6 +38,14 @@ type Options struct {
 	// MaxDocs keeps only the first MaxDocs training documents and the
 	// first max(MaxDocs/4, 2) held-out ones (0: all).
 	MaxDocs int
+	// MaxHeldOut, when > 0, keeps at most that many held-out documents
+	// (after MaxDocs).
+	MaxHeldOut int
+	// TrainText, when set, turns the training documents' texts into the
+	// texts of the training file's records (the experiment cuts them into
+	// target-length chunks). The replay records are drawn from the
+	// documents themselves.
+	TrainText func(docs []string) []string
 }
 
 // Files are the written files.
@@ -68,12 +76,18 @@ func Write(o Options) (*Files, error) {
 		trainDocs = trainDocs[:min(n, len(trainDocs))]
 		heldOut = heldOut[:min(max(n/4, 2), len(heldOut))]
 	}
+	if o.MaxHeldOut > 0 {
+		heldOut = heldOut[:min(o.MaxHeldOut, len(heldOut))]
+	}
 	train, held := texts(trainDocs), texts(heldOut)
 	words := make([][]string, len(train))
 	for i, t := range train {
 		words[i] = strings.Fields(t)
 	}
 	recs := tinybase.ReplayRecords(rand.New(rand.NewPCG(uint64(o.Seed), 0x5e)), words, orDefault(o.ReplayRecords, 400), o.ReplayWords)
+	if o.TrainText != nil {
+		train = o.TrainText(train)
+	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("inputs: %w", err)
 	}

@@ -84,3 +84,31 @@ func TestWrite(t *testing.T) {
 		t.Error("zero replay length accepted")
 	}
 }
+
+// TestTrainTextAndMaxHeldOut: TrainText rewrites the training records only
+// (the replay records come from the documents), MaxHeldOut caps the
+// held-out split.
+func TestTrainTextAndMaxHeldOut(t *testing.T) {
+	o := Options{Dir: t.TempDir(), Seed: 3, ReplayRecords: 20, ReplayWords: 50, MaxDocs: 12}
+	f, err := Write(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen int
+	o.Dir, o.MaxHeldOut = t.TempDir(), 2
+	o.TrainText = func(docs []string) []string { seen = len(docs); return []string{"a", "b"} }
+	g, err := Write(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	train, held := lines(t, g.Train), lines(t, g.HeldOut)
+	if seen != 12 || len(train) != 2 || train[1]["text"] != "b" {
+		t.Errorf("TrainText saw %d documents, wrote %v; want 12 and the two texts", seen, train)
+	}
+	if len(held) != 2 || len(g.HeldOutTexts) != 2 || g.HeldOutTexts[1] != f.HeldOutTexts[1] {
+		t.Errorf("%d held-out lines, %d texts; want the first 2", len(held), len(g.HeldOutTexts))
+	}
+	if g.SHA256["replay"] != f.SHA256["replay"] {
+		t.Error("the replay records changed with TrainText")
+	}
+}
