@@ -159,15 +159,38 @@ type PartialCell struct {
 	NeedleGain float64 `json:"needle_gain"`
 }
 
+// cellKey names a cell of a results table: task, length and depth (each
+// table picks its own out-of-range depth for "over all depths").
+type cellKey struct {
+	task   string
+	length int
+	depth  float64
+}
+
+// sortCellKeys orders keys by the position of their task in tasks, then
+// by length, then by depth.
+func sortCellKeys(keys []cellKey, tasks []string) {
+	order := map[string]int{}
+	for i, t := range tasks {
+		order[t] = i
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.task != b.task {
+			return order[a.task] < order[b.task]
+		}
+		if a.length != b.length {
+			return a.length < b.length
+		}
+		return a.depth < b.depth
+	})
+}
+
 // aggregatePartial returns the partial cells of items: per task × length
 // × depth, and per task × length (Depth nil), in task order, then length,
 // then depth (nil last).
 func aggregatePartial(items []SampleResult, tasks []string) []PartialCell {
-	type key struct {
-		task   string
-		length int
-		depth  float64 // 2: over depths
-	}
+	type key = cellKey // depth 2: over depths
 	acc := map[key]*PartialCell{}
 	var keys []key
 	for _, it := range items {
@@ -196,20 +219,7 @@ func aggregatePartial(items []SampleResult, tasks []string) []PartialCell {
 			c.NeedleGain += it.Partial.NeedleGain
 		}
 	}
-	order := map[string]int{}
-	for i, t := range tasks {
-		order[t] = i
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.task != b.task {
-			return order[a.task] < order[b.task]
-		}
-		if a.length != b.length {
-			return a.length < b.length
-		}
-		return a.depth < b.depth
-	})
+	sortCellKeys(keys, tasks)
 	out := make([]PartialCell, 0, len(keys))
 	for _, k := range keys {
 		c := *acc[k]

@@ -32,7 +32,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -343,11 +342,7 @@ func answer(ctx context.Context, m Model, gen *Generator, jobs []job, opt Option
 
 // Aggregate recomputes Cells and Summary from Items.
 func (r *Results) Aggregate() {
-	type key struct {
-		task   string
-		length int
-		depth  float64 // -1: none
-	}
+	type key = cellKey // depth -1: over depths
 	sum := map[key]float64{}
 	cnt := map[key]int{}
 	for _, it := range r.Items {
@@ -360,24 +355,11 @@ func (r *Results) Aggregate() {
 			cnt[k]++
 		}
 	}
-	order := map[string]int{}
-	for i, t := range r.Tasks {
-		order[t] = i
-	}
 	keys := make([]key, 0, len(sum))
 	for k := range sum {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.task != b.task {
-			return order[a.task] < order[b.task]
-		}
-		if a.length != b.length {
-			return a.length < b.length
-		}
-		return a.depth < b.depth
-	})
+	sortCellKeys(keys, r.Tasks)
 	r.Cells, r.Summary = nil, nil
 	r.Partial = aggregatePartial(r.Items, r.Tasks)
 	for _, k := range keys {
