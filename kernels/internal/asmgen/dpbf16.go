@@ -87,30 +87,7 @@ func dpbf16Kernel(g *gen, rows int) {
 			g.dpbf16psBcst(2*i+1, 25, rAX, ao+4*i)
 		}
 	}
-	const unroll = 4
-	g.p("\tCMPQ CX, $%d", unroll)
-	g.p("\tJLT %s_tail", name)
-	g.p("%s_loop4:", name)
-	g.p("\tPREFETCHT0 %d(AX)", unroll*aStep*4)
-	g.p("\tPREFETCHT0 %d(BX)", unroll*bStep*2)
-	for u := 0; u < unroll; u++ {
-		step(u)
-	}
-	g.p("\tADDQ $%d, AX", unroll*aStep)
-	g.p("\tADDQ $%d, BX", unroll*bStep)
-	g.p("\tSUBQ $%d, CX", unroll)
-	g.p("\tCMPQ CX, $%d", unroll)
-	g.p("\tJGE %s_loop4", name)
-	g.p("%s_tail:", name)
-	g.p("\tTESTQ CX, CX")
-	g.p("\tJEQ %s_store", name)
-	g.p("%s_loop1:", name)
-	step(0)
-	g.p("\tADDQ $%d, AX", aStep)
-	g.p("\tADDQ $%d, BX", bStep)
-	g.p("\tDECQ CX")
-	g.p("\tJNE %s_loop1", name)
-	g.p("%s_store:", name)
+	g.kLoop(name, aStep, bStep, step)
 	g.p("\tVBROADCASTSS alpha+40(FP), Z26")
 	g.p("\tTESTQ R8, R8")
 	g.p("\tJEQ %s_overwrite", name)

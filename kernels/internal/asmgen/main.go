@@ -110,30 +110,7 @@ func avx512Kernel(g *gen, mr int) {
 			g.p("\tVFMADD231PS Z25, Z%d, Z%d", t, 2*i+1)
 		}
 	}
-	const unroll = 4
-	g.p("\tCMPQ CX, $%d", unroll)
-	g.p("\tJLT %s_tail", name)
-	g.p("%s_loop4:", name)
-	g.p("\tPREFETCHT0 %d(AX)", unroll*aStep*4)
-	g.p("\tPREFETCHT0 %d(BX)", unroll*bStep*2)
-	for u := 0; u < unroll; u++ {
-		step(u)
-	}
-	g.p("\tADDQ $%d, AX", unroll*aStep)
-	g.p("\tADDQ $%d, BX", unroll*bStep)
-	g.p("\tSUBQ $%d, CX", unroll)
-	g.p("\tCMPQ CX, $%d", unroll)
-	g.p("\tJGE %s_loop4", name)
-	g.p("%s_tail:", name)
-	g.p("\tTESTQ CX, CX")
-	g.p("\tJEQ %s_store", name)
-	g.p("%s_loop1:", name)
-	step(0)
-	g.p("\tADDQ $%d, AX", aStep)
-	g.p("\tADDQ $%d, BX", bStep)
-	g.p("\tDECQ CX")
-	g.p("\tJNE %s_loop1", name)
-	g.p("%s_store:", name)
+	g.kLoop(name, aStep, bStep, step)
 	g.p("\tTESTQ R8, R8")
 	g.p("\tJEQ %s_overwrite", name)
 	g.p("\tVBROADCASTSS beta+40(FP), Z26")
@@ -183,30 +160,7 @@ func avx2Kernel(g *gen, mr int) {
 			g.p("\tVFMADD231PS Y13, Y%d, Y%d", t, 2*i+1)
 		}
 	}
-	const unroll = 4
-	g.p("\tCMPQ CX, $%d", unroll)
-	g.p("\tJLT %s_tail", name)
-	g.p("%s_loop4:", name)
-	g.p("\tPREFETCHT0 %d(AX)", unroll*aStep*4)
-	g.p("\tPREFETCHT0 %d(BX)", unroll*bStep*2)
-	for u := 0; u < unroll; u++ {
-		step(u)
-	}
-	g.p("\tADDQ $%d, AX", unroll*aStep)
-	g.p("\tADDQ $%d, BX", unroll*bStep)
-	g.p("\tSUBQ $%d, CX", unroll)
-	g.p("\tCMPQ CX, $%d", unroll)
-	g.p("\tJGE %s_loop4", name)
-	g.p("%s_tail:", name)
-	g.p("\tTESTQ CX, CX")
-	g.p("\tJEQ %s_store", name)
-	g.p("%s_loop1:", name)
-	step(0)
-	g.p("\tADDQ $%d, AX", aStep)
-	g.p("\tADDQ $%d, BX", bStep)
-	g.p("\tDECQ CX")
-	g.p("\tJNE %s_loop1", name)
-	g.p("%s_store:", name)
+	g.kLoop(name, aStep, bStep, step)
 	g.p("\tTESTQ R8, R8")
 	g.p("\tJEQ %s_overwrite", name)
 	g.p("\tVBROADCASTSS beta+40(FP), Y14")
@@ -821,4 +775,34 @@ func packBTransposeAVX512(g *gen) {
 	g.p("\tVZEROUPPER")
 	g.p("\tRET")
 	g.p("")
+}
+
+// kLoop emits the k loop of a micro-kernel: CX steps of step(u), unrolled
+// four times with prefetches, then one at a time, advancing AX by aStep
+// and BX by bStep bytes a step; it ends at the label NAME_store.
+func (g *gen) kLoop(name string, aStep, bStep int, step func(u int)) {
+	const unroll = 4
+	g.p("\tCMPQ CX, $%d", unroll)
+	g.p("\tJLT %s_tail", name)
+	g.p("%s_loop4:", name)
+	g.p("\tPREFETCHT0 %d(AX)", unroll*aStep*4)
+	g.p("\tPREFETCHT0 %d(BX)", unroll*bStep*2)
+	for u := 0; u < unroll; u++ {
+		step(u)
+	}
+	g.p("\tADDQ $%d, AX", unroll*aStep)
+	g.p("\tADDQ $%d, BX", unroll*bStep)
+	g.p("\tSUBQ $%d, CX", unroll)
+	g.p("\tCMPQ CX, $%d", unroll)
+	g.p("\tJGE %s_loop4", name)
+	g.p("%s_tail:", name)
+	g.p("\tTESTQ CX, CX")
+	g.p("\tJEQ %s_store", name)
+	g.p("%s_loop1:", name)
+	step(0)
+	g.p("\tADDQ $%d, AX", aStep)
+	g.p("\tADDQ $%d, BX", bStep)
+	g.p("\tDECQ CX")
+	g.p("\tJNE %s_loop1", name)
+	g.p("%s_store:", name)
 }
