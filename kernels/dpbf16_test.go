@@ -159,13 +159,7 @@ func FuzzSgemmBF16(f *testing.F) {
 	f.Fuzz(func(t *testing.T, m, n, k, flags uint8, seed uint64) {
 		defer func(v int) { minParallelFlops = v }(minParallelFlops)
 		minParallelFlops = 0
-		tc := gemmCase{
-			transA: flags&1 != 0, transB: flags&2 != 0,
-			m: int(m % 80), n: int(n % 100), k: int(k % 130),
-			alpha: []float32{1, -0.5, 0.3, 0}[flags>>2&3],
-			beta:  []float32{0, 1, -1.5, 0.25}[flags>>4&3],
-			pad:   int(flags >> 6),
-		}
+		tc := fuzzCase(m, n, k, flags, [4]float32{1, -0.5, 0.3, 0})
 		workers := 1 + int(seed%3)
 		for _, im := range dpbf16Variants(t) {
 			checkBF16(t, tc, seed, func(a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {

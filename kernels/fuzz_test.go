@@ -11,13 +11,7 @@ func FuzzSgemm(f *testing.F) {
 	f.Fuzz(func(t *testing.T, m, n, k, flags uint8, seed uint64) {
 		defer func(v int) { minParallelFlops = v }(minParallelFlops)
 		minParallelFlops = 0
-		tc := gemmCase{
-			transA: flags&1 != 0, transB: flags&2 != 0,
-			m: int(m % 80), n: int(n % 100), k: int(k % 130),
-			alpha: []float32{1, -0.5, 2, 0}[flags>>2&3],
-			beta:  []float32{0, 1, -1.5, 0.25}[flags>>4&3],
-			pad:   int(flags >> 6),
-		}
+		tc := fuzzCase(m, n, k, flags, [4]float32{1, -0.5, 2, 0})
 		workers := 1 + int(seed%3)
 		for _, im := range testImpls() {
 			checkGemm(t, tc, seed, func(tc gemmCase, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
@@ -25,4 +19,17 @@ func FuzzSgemm(f *testing.F) {
 			})
 		}
 	})
+}
+
+// fuzzCase decodes a fuzz input into a product: layouts from bits 0–1 of
+// flags, alpha (one of alphas) from bits 2–3, beta from bits 4–5, the
+// stride padding from bits 6–7, and sizes m < 80, n < 100, k < 130.
+func fuzzCase(m, n, k, flags uint8, alphas [4]float32) gemmCase {
+	return gemmCase{
+		transA: flags&1 != 0, transB: flags&2 != 0,
+		m: int(m % 80), n: int(n % 100), k: int(k % 130),
+		alpha: alphas[flags>>2&3],
+		beta:  []float32{0, 1, -1.5, 0.25}[flags>>4&3],
+		pad:   int(flags >> 6),
+	}
 }
