@@ -105,6 +105,9 @@ type Options struct {
 	MaxDocs int
 	// Threads for training (0: all cores).
 	Threads int
+	// Precision is the arithmetic of every training's and evaluation's
+	// matrix multiplies (model.FP32, the zero value, or model.BF16).
+	Precision model.Precision
 	// Command is the command line, recorded at the top of results.md.
 	Command string
 	// Log receives one line per step; Progress receives progress bars.
@@ -590,7 +593,7 @@ func (x *runner) trainRun(ctx context.Context, s runSpec, prep *prepared, dir st
 	dataDir := filepath.Join(dir, "data")
 	err := x.do(ctx, stage.Stage{Name: stageName(s.Name, "train"), Dir: filepath.Join(dir, "model"),
 		Deps:     deps,
-		Settings: map[string]any{"hyper": hyper, "threads": x.o.Threads, "budget": x.o.Tokens, "equal_sequences": s.EqualSequences}, Resumable: true,
+		Settings: map[string]any{"hyper": hyper, "threads": x.o.Threads, "precision": x.o.Precision.String(), "budget": x.o.Tokens, "equal_sequences": s.EqualSequences}, Resumable: true,
 		Run: func(ctx context.Context, out string) (any, error) {
 			return x.train(ctx, filepath.Join(x.o.Output, "start"), dataDir, out, hyper)
 		}}, &tr)
@@ -698,7 +701,7 @@ func (x *runner) laterStages(ctx context.Context, s runSpec, ls int, dir string,
 	ahyper := x.hyper(stepsFor(x.o.AnnealTokens, x.o.Batch, rprep.MeanLen), "linear", x.o.AnnealLR)
 	if err := x.do(ctx, stage.Stage{Name: stageName(s.Name, "anneal"), Dir: annealDir,
 		Deps:     []string{stageName(s.Name, "train"), replayStage},
-		Settings: map[string]any{"hyper": ahyper, "threads": x.o.Threads, "budget": x.o.AnnealTokens}, Resumable: true,
+		Settings: map[string]any{"hyper": ahyper, "threads": x.o.Threads, "precision": x.o.Precision.String(), "budget": x.o.AnnealTokens}, Resumable: true,
 		Run: func(ctx context.Context, out string) (any, error) {
 			return x.train(ctx, filepath.Join(dir, "model"), replayDir, out, ahyper)
 		}}, &an); err != nil {
@@ -777,7 +780,7 @@ func (x *runner) train(ctx context.Context, from, dataDir, out string, h train.H
 	}
 	res, err := train.RunFolder(ctx, train.FolderJob{
 		Hyper: h, From: from, Data: dataDir, Output: out, CheckpointEvery: max(h.Steps/4, 10),
-		Threads: x.o.Threads, SaveDType: dtype, Progress: x.o.Progress, Log: x.o.Log,
+		Threads: x.o.Threads, Precision: x.o.Precision, SaveDType: dtype, Progress: x.o.Progress, Log: x.o.Log,
 	})
 	if err != nil {
 		return nil, err
@@ -823,13 +826,14 @@ func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from stri
 	opts := map[string]any{
 		"model": modelID, "tasks": evalTasks, "lengths": lengths, "depths": x.depths(), "samples": x.o.Samples,
 		"seed": x.o.Seed, "heldout": x.hashes["heldout"], "ppl_window": x.window, "ppl_short_tokens": x.shortTokens(), "answer_nll": 1,
+		"precision": x.o.Precision.String(),
 	}
 	var deps []string
 	if from != "" {
 		deps = []string{from}
 	}
 	if err := x.do(ctx, stage.Stage{Name: stageName(name, "eval"), Dir: dir, Settings: opts, Deps: deps, Run: func(ctx context.Context, out string) (any, error) {
-		sess, err := folder.Open(modelDir, folder.Options{Tokenizer: filepath.Join(x.o.Base, "tokenizer.json"), PPLWindow: x.window, Name: label})
+		sess, err := folder.Open(modelDir, folder.Options{Tokenizer: filepath.Join(x.o.Base, "tokenizer.json"), PPLWindow: x.window, Name: label, Precision: x.o.Precision})
 		if err != nil {
 			return nil, err
 		}

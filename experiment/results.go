@@ -50,6 +50,7 @@ type Settings struct {
 	LR            float64   `json:"lr"`
 	AnnealLR      float64   `json:"anneal_lr"`
 	Threads       int       `json:"threads"`
+	Precision     string    `json:"precision"`
 	MaxDocs       int       `json:"max_docs"`
 	Tasks         []string  `json:"tasks"`
 	Lengths       []int     `json:"lengths"`
@@ -148,7 +149,7 @@ func (x *runner) newResults() *Results {
 		Base: x.o.Base, Quick: x.o.Quick, Window: x.window, TargetLength: x.lt, Factor: x.o.Factor,
 		BaseTheta: x.base.RopeTheta, RopeTheta: x.theta, Params: x.base.ParameterCount(), MatmulWeights: MatmulWeights(x.base),
 		Tokens: x.o.Tokens, AnnealTokens: x.o.AnnealTokens, Batch: x.o.Batch, LR: x.o.LR, AnnealLR: x.o.AnnealLR,
-		Threads: x.o.Threads, MaxDocs: x.o.MaxDocs, Tasks: evalTasks, Lengths: x.lengths(), Depths: x.depths(),
+		Threads: x.o.Threads, Precision: x.o.Precision.String(), MaxDocs: x.o.MaxDocs, Tasks: evalTasks, Lengths: x.lengths(), Depths: x.depths(),
 		Samples: x.o.Samples, FLOPsFormula: FLOPsFormula, LongAccuracy: longAccDefine, KeptFraction: x.keptFraction,
 	}
 	return r

@@ -56,15 +56,15 @@ func (m *Model) lmHeadLoss(xf []float32, targets []int32, dxf []float32, gradSca
 				}
 				mx := m.prec.rowMax(row, row[0])
 				xt := row[tg]
-				sum := m.prec.expShift(row, mx) // row[i] = exp(x_i − max)
-				lse := mx + float32(math.Log(float64(sum)))
+				sum := m.prec.expShiftLSE(row, mx) // row[i] = exp(x_i − max)
+				lse := mx + float32(math.Log(sum))
 				lp := xt - lse
 				rowLoss[r] = -lp
 				if logp != nil {
 					logp[c0+r] = lp
 				}
 				if dxf != nil {
-					m.prec.scale(gradScale/sum, row)
+					m.prec.scale(float32(float64(gradScale)/sum), row)
 					row[tg] -= gradScale
 				}
 			}

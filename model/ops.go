@@ -122,21 +122,29 @@ func expf(x float32) float32 {
 }
 
 // expShift sets x[i] = exp(x[i] − shift) (expf's arithmetic, inlined
-// for speed) and returns the sum of the results.
+// for speed) and returns the sum of the results, accumulated in float32.
 func expShift(x []float32, shift float32) float32 {
+	return expShiftSum[float32](x, shift)
+}
+
+// expShiftSum is expShift with the sum accumulated in A. The LM head sums
+// in float64: over a vocabulary of 49k the terms below half an ulp of a
+// float32 running sum (exp(−17) next to 1) would be rounded away one by
+// one, biasing every log-probability upward by ~1e-4.
+func expShiftSum[A float32 | float64](x []float32, shift float32) A {
 	const (
 		log2e = 1.44269504088896341
 		ln2hi = 0.693359375
 		ln2lo = -2.12194440e-4
 		magic = 12582912
 	)
-	var sum float32
+	var sum A
 	for i, v := range x {
 		v -= shift
 		if v < -87.33 || v > 88.72 {
 			e := expf(v)
 			x[i] = e
-			sum += e
+			sum += A(e)
 			continue
 		}
 		t := v*log2e + magic
@@ -156,7 +164,7 @@ func expShift(x []float32, shift float32) float32 {
 			p *= math.Float32frombits(uint32(ni+127) << 23)
 		}
 		x[i] = p
-		sum += p
+		sum += A(p)
 	}
 	return sum
 }

@@ -91,6 +91,16 @@ func (p Precision) expShift(x []float32, shift float32) float32 {
 	return expShift(x, shift)
 }
 
+// expShiftLSE is expShift for the LM head: the sum is accumulated in
+// float64 in FP32 (see expShiftSum); BF16 keeps kernels.ExpSub's float32
+// partial sums.
+func (p Precision) expShiftLSE(x []float32, shift float32) float64 {
+	if p == BF16 {
+		return float64(kernels.ExpSub(x, x, shift))
+	}
+	return expShiftSum[float64](x, shift)
+}
+
 // rowMax returns the largest of init and the values of x (kernels.MaxF32
 // in BF16, which returns NaN when x holds one; FP32 skips NaN).
 func (p Precision) rowMax(x []float32, init float32) float32 {

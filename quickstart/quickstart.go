@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -95,7 +94,7 @@ func baseModel(o Options) (string, int, error) {
 	base := o.Base
 	if base == "" {
 		base = filepath.Join(o.Output, "base")
-		if err := writeShipped(base); err != nil {
+		if err := tinybase.WriteShipped(base); err != nil {
 			return "", 0, err
 		}
 	}
@@ -177,30 +176,4 @@ func relOrAbs(dir, target string) string {
 		}
 	}
 	return target
-}
-
-// writeShipped copies the embedded tiny base model into dir, unless it is
-// there already.
-func writeShipped(dir string) error {
-	fsys, err := tinybase.Shipped()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(dir, p)
-		if old, err := os.ReadFile(dst); err == nil && string(old) == string(b) {
-			return nil
-		}
-		return atomicfile.WriteFile(dst, b)
-	})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/longrecipe/longrecipe/eval"
+	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/torchlaunch"
 )
 
@@ -32,6 +33,13 @@ type Recipe struct {
 	Seed int64 `toml:"seed"`
 	// Threads bounds the worker goroutines (0: all cores).
 	Threads int `toml:"threads"`
+	// Precision is the arithmetic of the Go engine's matrix multiplies in
+	// training and evaluation: "bf16" (bfloat16 operands, float32
+	// accumulation), "fp32", or "auto"/"" (bf16 where the CPU has
+	// AVX512_BF16 or AMX, else fp32). The resolved value is an input of
+	// the Go training stages and of the evaluation. The torch backend's
+	// precision is its launch table's.
+	Precision string `toml:"precision,omitempty"`
 
 	Base   Base   `toml:"base"`
 	Data   Data   `toml:"data"`
@@ -322,6 +330,8 @@ func (r *Recipe) Validate() error {
 		return fmt.Errorf("extend.drop_prob %v: want [0, 1]", r.Extend.DropProb)
 	case r.Threads < 0:
 		return fmt.Errorf("threads %d: want >= 0", r.Threads)
+	case !validPrecision(r.Precision):
+		return fmt.Errorf("precision %q: want auto, bf16 or fp32", r.Precision)
 	}
 	switch r.Extend.Method {
 	case "longrecipe", "pose", "randpos", "full":
@@ -416,4 +426,10 @@ func (e *Extend) Ls() int {
 	}
 	ls := int(e.Ratio*float64(e.TargetLength) + 0.5)
 	return max(ls, 1)
+}
+
+// validPrecision reports whether s is a precision the recipe accepts.
+func validPrecision(s string) bool {
+	_, err := model.ParsePrecision(s)
+	return err == nil
 }

@@ -44,6 +44,8 @@ func TestParseErrors(t *testing.T) {
 		{"method", strings.Replace(good, "steps = 10", "steps = 10\nmethod = \"yarn\"", 1), "extend.method"},
 		{"steps", strings.Replace(good, "steps = 10", "steps = 0", 1), "extend.steps"},
 		{"merge weights", good + "[merge]\nweights = [1.0]\n", "merge.weights"},
+		{"precision", "precision = \"fp16\"\n" + good, "precision \"fp16\""},
+		{"precision bf16", "precision = \"bf16\"\n" + good, ""},
 		{"syntax", good + "[[[", "syntax.toml"},
 	}
 	for _, c := range cases {
@@ -249,8 +251,13 @@ func TestResumeWithChangedInputs(t *testing.T) {
 	dir := t.TempDir()
 	writeTinyInputs(t, dir)
 	recipeText := func(theta, lr string) *Recipe {
+		prec := "fp32"
+		if strings.HasPrefix(lr, "bf16:") {
+			prec, lr = "bf16", strings.TrimPrefix(lr, "bf16:")
+		}
 		text := `output = "run"
 threads = 1
+precision = "` + prec + `"
 [base]
 model = "base"
 [data]
@@ -296,6 +303,7 @@ skip = true
 		{name: "partial, lr changed", theta: "40000", lr: "4e-3", wantLog: "extend: inputs changed (train.lr)", wantTheta: 40000},
 		{name: "interrupted, then resumed", theta: "40000", lr: "5e-3", trainer: interrupting{}, wantErr: "interrupted", wantTheta: 40000},
 		{name: "partial, unchanged", theta: "40000", lr: "5e-3", wantLog: "train: resuming from", wantTheta: 40000},
+		{name: "finished, precision changed", theta: "40000", lr: "bf16:5e-3", wantLog: "extend: inputs changed (precision)", wantTheta: 40000},
 	}
 	for _, s := range steps {
 		err := run(recipeText(s.theta, s.lr), s.trainer)

@@ -85,8 +85,9 @@ type runEnv struct {
 	tok      *tokenizer.Tokenizer
 	base     *hf.Config
 	threads  int
-	theta    float64 // the extended model's RoPE base
-	ls       int     // the stage-1 training length
+	prec     model.Precision // the Go engine's matrix-multiply arithmetic
+	theta    float64         // the extended model's RoPE base
+	ls       int             // the stage-1 training length
 	dirs     map[string]string
 	trainers map[string]Trainer // by stage
 }
@@ -110,6 +111,9 @@ func newRunEnv(r *Recipe, opt Options) (*runEnv, error) {
 		dirs: map[string]string{}, trainers: map[string]Trainer{}}
 	if e.threads == 0 {
 		e.threads = runtime.GOMAXPROCS(0)
+	}
+	if e.prec, err = model.ParsePrecision(r.Precision); err != nil {
+		return nil, fmt.Errorf("recipe precision: %w", err)
 	}
 	switch {
 	case e.theta == 0:
@@ -193,18 +197,18 @@ func (e *runEnv) stages() []recipeStage {
 			"base": r.Base.Model, "rope_theta": e.theta, "max_position_embeddings": r.Extend.TargetLength,
 		}}},
 		{Stage: stage.Stage{Name: "extend", Dir: dirs["extend"], Deps: []string{"prepare", "extend-start"}, Resumable: true, Run: e.extend, Settings: map[string]any{
-			"train": r.Extend.Train, "seed": r.Seed, "threads": e.threads,
+			"train": r.Extend.Train, "seed": r.Seed, "threads": e.threads, "precision": e.goPrecision(r.Extend.Train),
 		}}},
 		{disabled: !replay, Stage: stage.Stage{Name: "replay", Dir: dirs["replay"], Run: e.replay, Settings: map[string]any{
 			"replay": r.Data.Replay, "prompt_field": r.Data.PromptField, "response_field": r.Data.ResponseField,
 			"mask_prompt": r.Data.MaskPrompt, "ls": e.ls, "tokenizer": e.tok.Hash(), "seed": r.Seed,
 		}}},
 		{disabled: !replay, Stage: stage.Stage{Name: "anneal", Dir: dirs["anneal"], Deps: []string{"extend", "replay"}, Resumable: true, Run: e.anneal,
-			Settings: map[string]any{"train": r.Anneal.Train, "seed": r.Seed, "threads": e.threads}}},
+			Settings: map[string]any{"train": r.Anneal.Train, "seed": r.Seed, "threads": e.threads, "precision": e.goPrecision(r.Anneal.Train)}}},
 		{disabled: r.Merge.Skip, Stage: stage.Stage{Name: "merge", Dir: dirs["merge"], Deps: []string{trained}, Run: e.merge,
 			Settings: map[string]any{"weights": r.Merge.Weights, "original": r.Base.Model}}},
 		{disabled: r.Eval.Skip, Stage: stage.Stage{Name: "eval", Dir: dirs["eval"], Deps: evalDeps, Run: e.evaluate,
-			Settings: map[string]any{"eval": r.Eval, "base": r.Base.Model, "seed": r.Seed}}},
+			Settings: map[string]any{"eval": r.Eval, "base": r.Base.Model, "seed": r.Seed, "precision": e.prec.String()}}},
 	}
 }
 
@@ -273,6 +277,16 @@ func (e *runEnv) anneal(ctx context.Context, dir string) (any, error) {
 	return e.train(ctx, "anneal", e.dirs["extend"], e.dirs["replay"], dir, e.r.Anneal.Train)
 }
 
+// goPrecision is the precision input of a training stage: the resolved
+// Go-engine precision, or "" for the torch backend (its launch table
+// decides, and a launch setting is not a stage input).
+func (e *runEnv) goPrecision(t Train) string {
+	if t.Backend == BackendTorch {
+		return ""
+	}
+	return e.prec.String()
+}
+
 // merge averages the last trained model with the original.
 func (e *runEnv) merge(ctx context.Context, dir string) (any, error) {
 	return merge.Merge(ctx, []string{e.trained(), e.r.Base.Model}, dir, merge.Options{Weights: e.r.Merge.Weights, Overwrite: true, Progress: e.opt.Progress})
@@ -286,7 +300,7 @@ func (e *runEnv) train(ctx context.Context, stageName, from, dataDir, out string
 		dtype = "float32"
 	}
 	return e.trainers[stageName].Train(ctx, TrainJob{
-		From: from, Data: dataDir, Output: out, Train: t, Seed: e.r.Seed, Threads: e.threads, SaveDType: dtype,
+		From: from, Data: dataDir, Output: out, Train: t, Seed: e.r.Seed, Threads: e.threads, Precision: e.prec, SaveDType: dtype,
 		Progress: e.opt.Progress, Log: e.opt.Log,
 	})
 }
@@ -310,7 +324,7 @@ func (e *runEnv) evaluate(ctx context.Context, dir string) (any, error) {
 	}
 	// Every model's short-context perplexity is measured at the base
 	// model's window.
-	fo := folder.Options{Tokenizer: r.Base.Tokenizer, Haystack: r.Eval.Haystack, PPLText: r.Eval.PPLCorpus, PPLWindow: r.Eval.PPLWindow}
+	fo := folder.Options{Tokenizer: r.Base.Tokenizer, Haystack: r.Eval.Haystack, PPLText: r.Eval.PPLCorpus, PPLWindow: r.Eval.PPLWindow, Precision: e.prec}
 	if fo.PPLWindow == 0 {
 		fo.PPLWindow = folder.OriginalWindow(e.base)
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 
+	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/torchlaunch"
 	"github.com/longrecipe/longrecipe/train"
 )
@@ -29,8 +30,10 @@ type TrainJob struct {
 	From, Data, Output string
 	Train              Train
 	Seed               int64
-	// Threads bounds the worker goroutines of the Go trainer.
-	Threads int
+	// Threads bounds the worker goroutines of the Go trainer; Precision is
+	// its matrix-multiply arithmetic (the torch backend ignores both).
+	Threads   int
+	Precision model.Precision
 	// SaveDType is the final model's dtype.
 	SaveDType     string
 	Progress, Log io.Writer
@@ -62,7 +65,7 @@ func (j *TrainJob) Hyper() train.Hyper {
 func (GoTrainer) Train(ctx context.Context, j TrainJob) (*TrainOutputs, error) {
 	res, err := train.RunFolder(ctx, train.FolderJob{
 		Hyper: j.Hyper(), From: j.From, Data: j.Data, Output: j.Output, CheckpointEvery: j.Train.CheckpointEvery,
-		Threads: j.Threads, Checkpointing: true, SaveDType: j.SaveDType, Progress: j.Progress, Log: j.Log,
+		Threads: j.Threads, Precision: j.Precision, Checkpointing: true, SaveDType: j.SaveDType, Progress: j.Progress, Log: j.Log,
 	})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,10 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/longrecipe/longrecipe/internal/atomicfile"
 )
 
 //go:embed shipped
@@ -22,4 +26,30 @@ func Shipped() (fs.FS, error) {
 		}
 	}
 	return sub, nil
+}
+
+// WriteShipped copies the embedded tiny base model into dir (files that
+// are there already with the same bytes are left alone).
+func WriteShipped(dir string) error {
+	fsys, err := Shipped()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, p)
+		if old, err := os.ReadFile(dst); err == nil && string(old) == string(b) {
+			return nil
+		}
+		return atomicfile.WriteFile(dst, b)
+	})
 }

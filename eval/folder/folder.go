@@ -18,6 +18,7 @@ package folder
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 
@@ -40,6 +41,9 @@ type Options struct {
 	PPLWindow int
 	// Name labels the model in reports ("": the folder's name).
 	Name string
+	// Precision is the arithmetic of the model's matrix multiplies
+	// (model.FP32, the zero value, or model.BF16).
+	Precision model.Precision
 }
 
 // Session is an opened model folder, ready to evaluate.
@@ -63,6 +67,9 @@ func Open(dir string, o Options) (*Session, error) {
 	m, err := model.Load(dir)
 	if err != nil {
 		return nil, err
+	}
+	if err := m.SetPrecision(o.Precision); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	if o.Name == "" {
 		o.Name = filepath.Base(filepath.Clean(dir))

@@ -191,11 +191,12 @@ func parseTasks(s string, engine bool) ([]string, error) {
 
 // runFolder evaluates a model folder with the engine.
 func (f *evalFlags) runFolder(ctx context.Context, opt eval.Options) (*eval.Results, error) {
-	s, err := folder.Open(*f.modelDir, folder.Options{Tokenizer: *f.tokPath, Haystack: *f.haystack, PPLText: *f.pplText, PPLWindow: *f.pplWindow, Name: *f.name})
+	prec, err := parsePrecision(*f.precision)
 	if err != nil {
 		return nil, err
 	}
-	if err := setPrecision(s.Model, *f.precision); err != nil {
+	s, err := folder.Open(*f.modelDir, folder.Options{Tokenizer: *f.tokPath, Haystack: *f.haystack, PPLText: *f.pplText, PPLWindow: *f.pplWindow, Name: *f.name, Precision: prec})
+	if err != nil {
 		return nil, err
 	}
 	return s.Run(ctx, opt)

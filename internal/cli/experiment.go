@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/longrecipe/longrecipe/experiment"
+	"github.com/longrecipe/longrecipe/tinybase"
 )
 
 func init() {
@@ -17,7 +18,7 @@ func init() {
 	})
 }
 
-const experimentUsage = "experiment --base DIR --output DIR [--factor 8] [--tokens N] [--seed S] [--seeds 3] [--samples N] [--quick]"
+const experimentUsage = "experiment --output DIR [--base DIR] [--factor 8] [--tokens N] [--seed S] [--seeds 3] [--samples N] [--precision auto|bf16|fp32] [--quick]"
 
 const experimentSummary = `Reproduces the LongRecipe paper in miniature on one base model and the embedded corpus (training
 split cut into chunks of at least Lt tokens, so no run repeats data; held-out split for evaluation),
@@ -42,7 +43,7 @@ func runExperiment(ctx context.Context, env *Env, args []string) error {
 	d := experiment.DefaultOptions()
 	fs := newFlagSet(env, "experiment", experimentUsage, experimentSummary)
 	var o experiment.Options
-	fs.StringVar(&o.Base, "base", "", "base model folder (config.json, safetensors, tokenizer.json) (required)")
+	fs.StringVar(&o.Base, "base", "", "base model folder (config.json, safetensors, tokenizer.json); default: the shipped tiny base, written to OUTPUT/base")
 	fs.StringVar(&o.Output, "output", "", "experiment folder (required)")
 	fs.IntVar(&o.Factor, "factor", d.Factor, "window extension factor: Lt = factor × the base window")
 	fs.Int64Var(&o.Tokens, "tokens", 0, fmt.Sprintf("stage-1 training tokens of every run (default %d; --quick: 4·Lt)", d.Tokens))
@@ -56,12 +57,17 @@ func runExperiment(ctx context.Context, env *Env, args []string) error {
 	fs.BoolVar(&o.Quick, "quick", false, "tiny settings for a smoke test of the harness (the numbers mean nothing)")
 	fs.IntVar(&o.MaxDocs, "max-docs", 0, "use only the first N training documents (0: all; --quick: 24)")
 	fs.IntVar(&o.Threads, "threads", 0, "training threads (0: all cores)")
+	prec := precisionFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	var err error
+	if o.Precision, err = parsePrecision(*prec); err != nil {
+		return err
+	}
 	switch {
-	case o.Base == "" || o.Output == "":
-		return usageErrorf("--base and --output are required: %s", experimentUsage)
+	case o.Output == "":
+		return usageErrorf("--output is required: %s", experimentUsage)
 	case fs.NArg() > 0:
 		return usageErrorf("unexpected arguments %q", fs.Args())
 	case o.Factor < 2:
@@ -70,6 +76,12 @@ func runExperiment(ctx context.Context, env *Env, args []string) error {
 		return usageErrorf("--tokens, --anneal-tokens, --batch, --samples, --max-docs, --threads and --seeds must be >= 0")
 	case !(o.LR > 0) || !(o.AnnealLR > 0):
 		return usageErrorf("--lr and --anneal-lr must be > 0")
+	}
+	if o.Base == "" {
+		o.Base = filepath.Join(o.Output, "base")
+		if err := tinybase.WriteShipped(o.Base); err != nil {
+			return err
+		}
 	}
 	o.Command = "longrecipe experiment " + shellJoin(args)
 	o.Log, o.Progress = env.Stderr, env.Stderr

@@ -13,8 +13,9 @@ func TestExperimentUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"experiment"}, "--base and --output are required"},
-		{[]string{"experiment", "--base", "b"}, "--base and --output are required"},
+		{[]string{"experiment"}, "--output is required"},
+		{[]string{"experiment", "--base", "b"}, "--output is required"},
+		{[]string{"experiment", "--output", "o", "--precision", "fp16"}, "precision \"fp16\""},
 		{[]string{"experiment", "--base", "b", "--output", "o", "--factor", "1"}, "--factor 1"},
 		{[]string{"experiment", "--base", "b", "--output", "o", "--tokens", "-5"}, "must be >= 0"},
 		{[]string{"experiment", "--base", "b", "--output", "o", "--lr", "0"}, "--lr and --anneal-lr must be > 0"},

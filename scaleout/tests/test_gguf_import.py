@@ -319,9 +319,10 @@ def test_smollm2_tokenizer_equals_transformers(lr, smollm2, work):
 def test_smollm2_logprobs_equal_transformers_gguf(lr, smollm2, work):
     """transformers' GGUF loading vs transformers on our folder (the same
     weights: equal within 1e-4, in fact bit for bit) and vs `longrecipe
-    score --precision fp32` on our folder. The engine sits a systematic
-    +1e-4 above PyTorch on this 49152-way softmax (measured max 2.2e-4 over
-    256 tokens; see docs/real-model/README.md), hence its bound of 5e-4."""
+    score --precision fp32` on our folder, within 1e-4 on real text. (With
+    a float32 running sum over the 49152-way softmax the engine sat 1.2e-4
+    above PyTorch on average, max 2.2e-4; the LM head now sums in float64:
+    max 2.6e-5.)"""
     folder, path = smollm2
     tok = AutoTokenizer.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path))
     with gzip.open(os.path.join(ROOT, "assets", "sotu.jsonl.gz"), "rt") as f:
@@ -334,5 +335,7 @@ def test_smollm2_logprobs_equal_transformers_gguf(lr, smollm2, work):
     ours = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager")
     assert np.abs(hf_logprobs(ours, ids) - want).max() < 1e-4
     got = score(lr, folder, ids, work, "smollm2")
-    assert np.abs(got - want).max() < 5e-4, np.abs(got - want).max()
+    d = got - want
+    print(f"engine vs transformers GGUF: max |d| {np.abs(d).max():.3g}, mean d {d.mean():.3g}, sd {d.std():.3g}")
+    assert np.abs(d).max() < 1e-4, (np.abs(d).max(), d.mean())
     assert -want.mean() < 4.0  # a real model: mean NLL on real text far below uniform (10.8)
