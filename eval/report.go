@@ -136,6 +136,9 @@ func Markdown(r *Results) string {
 	fmt.Fprintf(&b, "# Evaluation of %s\n\n", r.Model)
 	fmt.Fprintf(&b, "Tokenizer %s, haystack %s, seed %d, %d samples per task × length × depth, depths %s.\n\n",
 		r.Tokenizer, r.Haystack, r.Seed, r.Samples, formatDepths(r.Depths))
+	if r.Wording != "" && r.Wording != HeldOutWording.Name {
+		fmt.Fprintf(&b, "Prompt wording: %s (not held out from published training data).\n\n", r.Wording)
+	}
 	var tasks []string
 	for _, t := range r.Tasks {
 		if t != PerplexityTask {

@@ -51,6 +51,8 @@ type Options struct {
 	Seed    uint64
 	// Haystack is the needle tasks' filler (nil: noise).
 	Haystack *Haystack
+	// Wording is the prompts' fixed text (nil: HeldOutWording).
+	Wording *Wording
 	// MaxNew overrides the tasks' generation budgets when > 0.
 	MaxNew int
 	// PPLDocs is the text perplexity is measured on (PPLSource names
@@ -106,6 +108,7 @@ type Results struct {
 	Model     string    `json:"model"`
 	Tokenizer string    `json:"tokenizer"`
 	Haystack  string    `json:"haystack"`
+	Wording   string    `json:"wording"`
 	Seed      uint64    `json:"seed"`
 	Samples   int       `json:"samples_per_cell"`
 	Tasks     []string  `json:"tasks"`
@@ -173,10 +176,13 @@ func Run(ctx context.Context, m Model, tok Tokenizer, opt Options) (*Results, er
 		hay = NoiseHaystack()
 	}
 	res := &Results{
-		Model: opt.ModelName, Tokenizer: opt.TokenizerName, Haystack: hay.Name, Seed: opt.Seed,
+		Model: opt.ModelName, Tokenizer: opt.TokenizerName, Haystack: hay.Name, Wording: HeldOutWording.Name, Seed: opt.Seed,
 		Samples: opt.Samples, Tasks: opt.Tasks, Lengths: opt.Lengths, Depths: opt.Depths,
 	}
-	gen := &Generator{Tok: tok, Haystack: hay, Seed: opt.Seed}
+	if opt.Wording != nil {
+		res.Wording = opt.Wording.Name
+	}
+	gen := &Generator{Tok: tok, Haystack: hay, Seed: opt.Seed, Wording: opt.Wording}
 	var jobs []job
 	doPPL := false
 	for _, t := range opt.Tasks {

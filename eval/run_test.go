@@ -307,3 +307,52 @@ func TestRunParallel(t *testing.T) {
 		t.Errorf("failing parallel run: %v", err)
 	}
 }
+
+// wordingSolver answers in wording w and records the prompts.
+type wordingSolver struct {
+	w       *Wording
+	prompts []string
+}
+
+func (s *wordingSolver) Complete(ctx context.Context, p *Prompt) (string, error) {
+	s.prompts = append(s.prompts, p.Text)
+	return " " + strings.Join(solveIn(s.w, p.Task, p.Text), ", ") + ".", nil
+}
+
+// TestRunWording: Options.Wording picks the prompts' text, and the
+// results name it; the default is the held-out wording.
+func TestRunWording(t *testing.T) {
+	tok := sotuTok(t)
+	for _, name := range []string{"", "heldout", "ruler"} {
+		w := HeldOutWording
+		var opt Options
+		if name != "" {
+			var err error
+			if w, err = WordingNamed(name); err != nil {
+				t.Fatal(err)
+			}
+			opt.Wording = w
+		}
+		opt.Tasks, opt.Lengths, opt.Depths, opt.Samples, opt.Seed = []string{Passkey}, []int{1024}, []float64{0.5}, 2, 3
+		s := &wordingSolver{w: w}
+		res, err := Run(context.Background(), s, tok, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Wording != w.Name {
+			t.Errorf("%q: results name wording %q, want %q", name, res.Wording, w.Name)
+		}
+		intro := strings.Fields(w.PasskeyIntro)
+		for i, p := range s.prompts {
+			if !strings.Contains(p, strings.Join(intro[:min(6, len(intro))], " ")) {
+				t.Errorf("%q: prompt %d lacks the wording's passkey intro %q", name, i, w.PasskeyIntro)
+			}
+			if res.Items[i].Score != 1 {
+				t.Errorf("%q: sample %d scored %v for a solver of its wording", name, i, res.Items[i].Score)
+			}
+		}
+	}
+	if _, err := WordingNamed("pose"); err == nil || !strings.Contains(err.Error(), `wording "pose"`) {
+		t.Errorf("unknown wording: error %v", err)
+	}
+}

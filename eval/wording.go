@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -114,4 +115,18 @@ func (w *Wording) Fragments() []string {
 		}
 	}
 	return out
+}
+
+// WordingNamed returns the wording called name ("held-out", also
+// "heldout", or "ruler").
+func WordingNamed(name string) (*Wording, error) {
+	if name == "heldout" {
+		name = HeldOutWording.Name
+	}
+	for _, w := range Wordings {
+		if w.Name == name {
+			return w, nil
+		}
+	}
+	return nil, fmt.Errorf("wording %q: want heldout or ruler", name)
 }

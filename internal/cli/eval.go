@@ -42,12 +42,12 @@ The API key for --endpoint, if any, is read from the environment variable OPENAI
 
 // evalFlags are the eval command's flags.
 type evalFlags struct {
-	modelDir, tokPath, tasks, lengths, depths, output, haystack, pplText, name *string
-	endpoint, endpointModel, compare                                           *string
-	precision                                                                  *string
-	samples, pplWindow, maxNew, endpointRetries, parallel                      *int
-	seed                                                                       *uint64
-	endpointTimeout                                                            *time.Duration
+	modelDir, tokPath, tasks, lengths, depths, output, haystack, wording, pplText, name *string
+	endpoint, endpointModel, compare                                                    *string
+	precision                                                                           *string
+	samples, pplWindow, maxNew, endpointRetries, parallel                               *int
+	seed                                                                                *uint64
+	endpointTimeout                                                                     *time.Duration
 }
 
 func runEval(ctx context.Context, env *Env, args []string) error {
@@ -96,6 +96,7 @@ func parseEvalFlags(env *Env, args []string) (*evalFlags, []string, error) {
 		samples:         fs.Int("samples", 4, "samples per task × length × depth (and perplexity sequences)"),
 		seed:            fs.Uint64("seed", 1, "random seed of the generated prompts"),
 		output:          fs.String("output", "", "directory for the reports"),
+		wording:         fs.String("wording", "heldout", "prompt wording: heldout (written for this project, in no training data) or ruler (PoSE's passkey and RULER's published text, to compare with published numbers)"),
 		haystack:        fs.String("haystack", "", "needle filler: \"heldout\" (default: the held-out split of the shipped corpus), \"noise\" (PoSE's noise sentences; \"repeat\" is accepted), or a text or JSONL (\"text\") file; text shorter than a prompt is repeated"),
 		pplText:         fs.String("ppl-text", "", "text for ppl: a text or JSONL file (default: the --haystack file, else the held-out split of the shipped corpus)"),
 		pplWindow:       fs.Int("ppl-window", 0, "short-context perplexity window in tokens (default: the model's original window, at most the largest length; -1: none)"),
@@ -156,8 +157,12 @@ func (f *evalFlags) options() (eval.Options, error) {
 	if err != nil {
 		return opt, err
 	}
+	wording, err := eval.WordingNamed(*f.wording)
+	if err != nil {
+		return opt, usageErrorf("--%v", err)
+	}
 	return eval.Options{Tasks: tasks, Lengths: lengths, Depths: depths, Samples: *f.samples, Seed: *f.seed,
-		MaxNew: *f.maxNew, Parallel: *f.parallel, ModelName: *f.name}, nil
+		MaxNew: *f.maxNew, Parallel: *f.parallel, ModelName: *f.name, Wording: wording}, nil
 }
 
 // parseTasks reads --tasks; engine says whether ppl is possible (and in

@@ -119,6 +119,7 @@ func TestEvalUsageErrors(t *testing.T) {
 		{[]string{"--model", "m", "--output", "o", "--lengths", "1k", "stray"}, "unexpected arguments"},
 		{[]string{"--model", "m", "--output", "o", "--lengths", "1k", "--samples", "0"}, "--samples"},
 		{[]string{"--model", "m", "--output", "o", "--lengths", "1k", "--parallel", "0"}, "--parallel"},
+		{[]string{"--model", "m", "--output", "o", "--lengths", "1k", "--wording", "pose"}, "--wording \"pose\""},
 	}
 	for _, c := range cases {
 		_, stderr, code := evalCLI(t, c.args...)
