@@ -46,6 +46,11 @@ type Options struct {
 	// target-length chunks). The replay records are drawn from the
 	// documents themselves.
 	TrainText func(docs []string) []string
+	// JoinWords, when > 0, joins consecutive documents of each split
+	// (blank line between) until each has at least JoinWords words, for
+	// windows longer than one document; a short remainder joins the last
+	// document. Replay records are drawn from the unjoined documents.
+	JoinWords int
 }
 
 // Files are the written files.
@@ -88,6 +93,9 @@ func Write(o Options) (*Files, error) {
 	if o.TrainText != nil {
 		train = o.TrainText(train)
 	}
+	if o.JoinWords > 0 {
+		train, held = Join(train, o.JoinWords), Join(held, o.JoinWords)
+	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("inputs: %w", err)
 	}
@@ -109,6 +117,28 @@ func Write(o Options) (*Files, error) {
 		}
 	}
 	return f, nil
+}
+
+// Join joins consecutive texts (blank line between) until each has at
+// least minWords words; a remainder shorter than that joins the last one.
+func Join(texts []string, minWords int) []string {
+	var out []string
+	var cur []string
+	words := 0
+	for _, t := range texts {
+		cur = append(cur, t)
+		if words += len(strings.Fields(t)); words >= minWords {
+			out = append(out, strings.Join(cur, "\n\n"))
+			cur, words = nil, 0
+		}
+	}
+	switch {
+	case len(cur) > 0 && len(out) > 0:
+		out[len(out)-1] += "\n\n" + strings.Join(cur, "\n\n")
+	case len(cur) > 0:
+		out = append(out, strings.Join(cur, "\n\n"))
+	}
+	return out
 }
 
 func texts(docs []assets.Document) []string {

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -110,5 +112,56 @@ func TestTrainTextAndMaxHeldOut(t *testing.T) {
 	}
 	if g.SHA256["replay"] != f.SHA256["replay"] {
 		t.Error("the replay records changed with TrainText")
+	}
+}
+
+func TestJoin(t *testing.T) {
+	for _, c := range []struct {
+		in   []string
+		min  int
+		want []string
+	}{
+		{nil, 3, nil},
+		{[]string{"a b"}, 3, []string{"a b"}},
+		{[]string{"a b c", "d"}, 3, []string{"a b c\n\nd"}},
+		{[]string{"a b", "c", "d e f", "g h i"}, 3, []string{"a b\n\nc", "d e f", "g h i"}},
+		{[]string{"a", "b", "c", "d"}, 2, []string{"a\n\nb", "c\n\nd"}},
+	} {
+		if got := Join(c.in, c.min); !slices.Equal(got, c.want) {
+			t.Errorf("Join(%q, %d) = %q, want %q", c.in, c.min, got, c.want)
+		}
+	}
+}
+
+// TestWriteJoinWords: every joined document of both splits has at least
+// the asked words, and no text is lost.
+func TestWriteJoinWords(t *testing.T) {
+	plain, err := Write(Options{Dir: t.TempDir(), ReplayWords: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Write(Options{Dir: t.TempDir(), ReplayWords: 50, JoinWords: 20000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range [][2]string{{plain.Train, f.Train}, {plain.HeldOut, f.HeldOut}} {
+		a, b := lines(t, p[0]), lines(t, p[1])
+		if len(b) == 0 || len(b) >= len(a) {
+			t.Fatalf("%s: %d joined documents from %d", p[1], len(b), len(a))
+		}
+		var wa, wb int
+		for _, r := range a {
+			wa += len(strings.Fields(r["text"].(string)))
+		}
+		for _, r := range b {
+			n := len(strings.Fields(r["text"].(string)))
+			if n < 20000 {
+				t.Errorf("%s: a joined document of %d words", p[1], n)
+			}
+			wb += n
+		}
+		if wa != wb {
+			t.Errorf("%s: %d words, unjoined %d", p[1], wb, wa)
+		}
 	}
 }
