@@ -1,9 +1,9 @@
 package experiment
 
 import (
-	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/longrecipe/longrecipe/eval"
 )
@@ -12,46 +12,38 @@ import (
 const AnswerNLLFile = "answer_nll.json"
 
 // answerNLL is the mean negative log-likelihood (nats per token) of the
-// gold answer of each retrieval prompt, scored by teacher forcing: the
-// prompt followed by " " + answer. It is a continuous companion of the
-// string-match accuracy, computed on exactly the prompts the accuracy uses
-// (same generator, seed, lengths, depths and samples), so it shows how far
-// a model is from retrieving the needle even where greedy decoding scores
-// 0 everywhere. Lower is better.
-func answerNLL(ctx context.Context, s eval.Scorer, tok eval.Tokenizer, hay *eval.Haystack, seed uint64, lengths []int, depths []float64, samples int) ([]Accuracy, error) {
-	gen := &eval.Generator{Tok: tok, Haystack: hay, Seed: seed}
+// gold answer of each retrieval prompt, by task and length: the prompt
+// followed by " " + answer, teacher-forced. It is a continuous companion of
+// the string-match accuracy on exactly the prompts the accuracy uses, so it
+// shows how far a model is from retrieving the needle even where greedy
+// decoding scores 0 everywhere. Lower is better. The evaluation's
+// likelihood view already scored that continuation (eval.Partial.GoldLL,
+// with the prompt's key/value cache), so no pass is repeated here.
+func answerNLL(res *eval.Results, tok eval.Tokenizer) ([]Accuracy, error) {
+	type key struct {
+		task   string
+		length int
+	}
+	sum, n := map[key]float64{}, map[key]int{}
+	for _, it := range res.Items {
+		if !slices.Contains(evalTasks, it.Task) {
+			continue
+		}
+		if it.Partial == nil || len(it.Expected) != 1 {
+			return nil, fmt.Errorf("%s at %d, sample %d: no gold-answer likelihood (want one answer and the likelihood view)", it.Task, it.Length, it.Index)
+		}
+		k := key{it.Task, it.Length}
+		sum[k] -= it.Partial.GoldLL / float64(len(tok.Encode(" "+it.Expected[0], false)))
+		n[k]++
+	}
 	var out []Accuracy
 	for _, task := range evalTasks {
-		for _, l := range lengths {
-			var sum float64
-			var n int
-			for _, d := range depths {
-				for i := 0; i < samples; i++ {
-					if err := ctx.Err(); err != nil {
-						return nil, err
-					}
-					p, err := gen.Generate(task, l, d, i)
-					if err != nil {
-						return nil, err
-					}
-					if len(p.Answers) != 1 {
-						return nil, fmt.Errorf("%s at %d: %d answers, want 1", task, l, len(p.Answers))
-					}
-					ans := tok.Encode(" "+p.Answers[0], false)
-					seq := append(append([]int32{}, p.Tokens...), ans...)
-					lp, err := s.LogProbs(seq, nil)
-					if err != nil {
-						return nil, fmt.Errorf("%s at %d: %w", task, l, err)
-					}
-					var nll float64
-					for _, v := range lp[len(p.Tokens)-1:] {
-						nll -= float64(v)
-					}
-					sum += nll / float64(len(ans))
-					n++
-				}
+		for _, l := range res.Lengths {
+			k := key{task, l}
+			if n[k] == 0 {
+				return nil, fmt.Errorf("%s at %d: no samples", task, l)
 			}
-			v := sum / float64(n)
+			v := sum[k] / float64(n[k])
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return nil, fmt.Errorf("%s at %d: answer log-likelihood %v", task, l, v)
 			}

@@ -837,7 +837,6 @@ func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from stri
 		if err != nil {
 			return nil, err
 		}
-		m := sess.Model
 		res, err := sess.Run(ctx, eval.Options{
 			Tasks: append(append([]string{}, evalTasks...), eval.PerplexityTask), Lengths: lengths, Depths: x.depths(),
 			Samples: x.o.Samples, Seed: uint64(x.o.Seed), Haystack: x.haystack,
@@ -849,7 +848,7 @@ func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from stri
 		if err := eval.WriteReport(out, res); err != nil {
 			return nil, err
 		}
-		nll, err := answerNLL(ctx, m, x.tok, x.haystack, uint64(x.o.Seed), lengths, x.depths(), x.o.Samples)
+		nll, err := answerNLL(res, x.tok)
 		if err != nil {
 			return nil, fmt.Errorf("answer likelihood: %w", err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/longrecipe/longrecipe/assets"
 	"github.com/longrecipe/longrecipe/eval"
+	"github.com/longrecipe/longrecipe/eval/folder"
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
 	"github.com/longrecipe/longrecipe/model"
@@ -293,49 +294,59 @@ func TestRowFLOPs(t *testing.T) {
 	}
 }
 
-// indexScorer gives token t+1 the log-probability −(t+1), so the NLL of a
-// span of tokens is the mean of their indices.
-type indexScorer struct{}
-
-func (indexScorer) LogProbs(tokens, _ []int32) ([]float32, error) {
-	lp := make([]float32, len(tokens)-1)
-	for t := range lp {
-		lp[t] = -float32(t + 1)
-	}
-	return lp, nil
-}
-
-// TestAnswerNLL checks that exactly the answer tokens are scored.
+// TestAnswerNLL: the answer NLL read off the evaluation's likelihood view
+// equals scoring prompt + " " + answer by teacher forcing in one full pass,
+// prompt by prompt, exactly the answer tokens counted.
 func TestAnswerNLL(t *testing.T) {
-	tok, err := tokenizer.Parse(assets.TokenizerJSON(), "assets")
+	dir := tinyModel(t, 256)
+	sess, err := folder.Open(dir, folder.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := answerNLL(context.Background(), indexScorer{}, tok, nil, 3, []int{128}, evalDepths, 1)
+	hay := eval.NoiseHaystack()
+	lengths := []int{128, 256}
+	res, err := sess.Run(context.Background(), eval.Options{Tasks: evalTasks, Lengths: lengths, Depths: evalDepths, Samples: 2, Seed: 3, Haystack: hay})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(evalTasks) {
-		t.Fatalf("%d cells, want %d", len(got), len(evalTasks))
+	got, err := answerNLL(res, sess.Tok)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i, task := range evalTasks {
-		gen := &eval.Generator{Tok: tok, Seed: 3}
+	if len(got) != len(evalTasks)*len(lengths) {
+		t.Fatalf("%d cells, want %d", len(got), len(evalTasks)*len(lengths))
+	}
+	gen := &eval.Generator{Tok: sess.Tok, Haystack: hay, Seed: 3}
+	for i, c := range got {
 		var want float64
+		var n int
 		for _, d := range evalDepths {
-			p, err := gen.Generate(task, 128, d, 0)
-			if err != nil {
-				t.Fatal(err)
+			for s := 0; s < 2; s++ {
+				p, err := gen.Generate(c.Task, c.Length, d, s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ans := sess.Tok.Encode(" "+p.Answers[0], false)
+				lp, err := sess.Model.LogProbs(append(append([]int32{}, p.Tokens...), ans...), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var nll float64
+				for _, v := range lp[len(p.Tokens)-1:] {
+					nll -= float64(v)
+				}
+				want += nll / float64(len(ans))
+				n++
 			}
-			a := len(tok.Encode(" "+p.Answers[0], false))
-			var s float64
-			for j := 0; j < a; j++ {
-				s += float64(len(p.Tokens) + j)
-			}
-			want += s / float64(a) / float64(len(evalDepths))
 		}
-		if g := got[i]; g.Task != task || g.Length != 128 || math.Abs(g.Score-want) > 1e-6*want {
-			t.Errorf("%s: %+v, want score %v", task, g, want)
+		want /= float64(n)
+		if wantTask, wantLen := evalTasks[i/len(lengths)], lengths[i%len(lengths)]; c.Task != wantTask || c.Length != wantLen || math.Abs(c.Score-want) > 1e-4*want {
+			t.Errorf("cell %d: %+v, want %s at %d with score %v", i, c, wantTask, wantLen, want)
 		}
+	}
+	res.Items[0].Partial = nil
+	if _, err := answerNLL(res, sess.Tok); err == nil || !strings.Contains(err.Error(), "no gold-answer likelihood") {
+		t.Errorf("an item without the likelihood view: error %v", err)
 	}
 }
 
