@@ -108,3 +108,50 @@ func TestEnginePartialCached(t *testing.T) {
 		}
 	}
 }
+
+// separateModel hides GenerateAndScore, so the engine generates and
+// scores a prompt in two runs of it.
+type separateModel struct{ m *model.Model }
+
+func (s separateModel) Generate(prompt []int32, maxNew int, stop func(id int32) bool) ([]int32, error) {
+	return s.m.Generate(prompt, maxNew, stop)
+}
+func (s separateModel) LogProbs(tokens, positions []int32) ([]float32, error) {
+	return s.m.LogProbs(tokens, positions)
+}
+func (s separateModel) ContinuationLogProbs(prompt []int32, conts [][]int32) ([][]float32, error) {
+	return s.m.ContinuationLogProbs(prompt, conts)
+}
+
+// TestEngineOnePrefill: the engine's answer and likelihood view from one
+// prefill per prompt equal those of separate generation and scoring, bit
+// for bit, through Run.
+func TestEngineOnePrefill(t *testing.T) {
+	tok := sotuTok(t)
+	m, err := model.New(tinyConfig(1024), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Tasks: []string{Passkey, NIAHSingle, NIAHMultiKey}, Lengths: []int{256, 512}, Depths: []float64{0, 1}, Samples: 2, Seed: 6}
+	one, err := Run(context.Background(), &Engine{Model: m, Tok: tok}, tok, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := Run(context.Background(), &Engine{Model: separateModel{m}, Tok: tok}, tok, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	partials := 0
+	for i, a := range one.Items {
+		b := two.Items[i]
+		if a.Output != b.Output || (a.Partial == nil) != (b.Partial == nil) || (a.Partial != nil && *a.Partial != *b.Partial) {
+			t.Errorf("item %d (%s): one prefill %q %+v, separate %q %+v", i, a.Task, a.Output, a.Partial, b.Output, b.Partial)
+		}
+		if a.Partial != nil {
+			partials++
+		}
+	}
+	if partials != 3*2*2*2 {
+		t.Errorf("%d items with the likelihood view, want 24 (every task here has one answer)", partials)
+	}
+}

@@ -53,6 +53,44 @@ func (e *Engine) Complete(ctx context.Context, p *Prompt) (string, error) {
 	return e.Tok.Decode(ids, true), nil
 }
 
+// generateScorer generates from a prompt and scores continuations of it
+// with the prompt run once (*model.Model does).
+type generateScorer interface {
+	GenerateAndScore(prompt []int32, maxNew int, stop func(id int32) bool, conts [][]int32) ([]int32, [][]float32, error)
+}
+
+// completePartial answers p as Complete does and scores its likelihood
+// view as ScorePartial does, with the same results; a model that is a
+// generateScorer runs the prompt once for both.
+func (e *Engine) completePartial(ctx context.Context, tok Tokenizer, p *Prompt) (string, *Partial, error) {
+	gs, ok := e.Model.(generateScorer)
+	if !ok {
+		out, err := e.Complete(ctx, p)
+		if err != nil {
+			return "", nil, err
+		}
+		part, err := ScorePartial(e, tok, p)
+		return out, part, err
+	}
+	cands, err := partialCandidates(tok, p)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", nil, err
+	}
+	stop := func(id int32) bool { return slices.Contains(e.Stops, id) || ctx.Err() != nil }
+	ids, lps, err := gs.GenerateAndScore(p.Tokens, p.MaxNew, stop, cands)
+	if err != nil {
+		return "", nil, fmt.Errorf("eval: generate %s sample %d (%d tokens): %w", p.Task, p.Index, len(p.Tokens), err)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", nil, err
+	}
+	part, err := finishPartial(e, p, cands, lps)
+	return e.Tok.Decode(ids, true), part, err
+}
+
 // LogProbs delegates to the model.
 func (e *Engine) LogProbs(tokens, positions []int32) ([]float32, error) {
 	return e.Model.LogProbs(tokens, positions)

@@ -51,6 +51,20 @@ func (e *Engine) ContinuationLogProbs(prompt []int32, conts [][]int32) ([][]floa
 // runs each prompt once; any other Scorer costs one pass over the prompt
 // per candidate.
 func ScorePartial(s Scorer, tok Tokenizer, p *Prompt) (*Partial, error) {
+	cands, err := partialCandidates(tok, p)
+	if err != nil {
+		return nil, err
+	}
+	lps, err := scoreContinuations(s, p.Tokens, cands)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %s sample %d: answers: %w", p.Task, p.Index, err)
+	}
+	return finishPartial(s, p, cands, lps)
+}
+
+// partialCandidates returns the token ids of p's gold answer (first) and
+// distractors, each after a space.
+func partialCandidates(tok Tokenizer, p *Prompt) ([][]int32, error) {
 	if len(p.Answers) != 1 || len(p.Distractors) == 0 || p.Ablated == nil {
 		return nil, fmt.Errorf("eval: %s sample %d: ranking needs one answer, distractors and the ablated prompt", p.Task, p.Index)
 	}
@@ -58,29 +72,34 @@ func ScorePartial(s Scorer, tok Tokenizer, p *Prompt) (*Partial, error) {
 	for _, d := range p.Distractors {
 		cands = append(cands, tok.Encode(" "+d, false))
 	}
-	score := func(prompt []int32, conts [][]int32) ([]float64, error) {
-		var lps [][]float32
-		var err error
-		if cs, ok := s.(ContinuationScorer); ok {
-			lps, err = cs.ContinuationLogProbs(prompt, conts)
-		} else {
-			lps, err = continuationsByPass(s, prompt, conts)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return sums(lps, conts)
+	return cands, nil
+}
+
+// scoreContinuations scores conts after prompt, with the prompt run once
+// where s is a ContinuationScorer.
+func scoreContinuations(s Scorer, prompt []int32, conts [][]int32) ([][]float32, error) {
+	if cs, ok := s.(ContinuationScorer); ok {
+		return cs.ContinuationLogProbs(prompt, conts)
 	}
-	lls, err := score(p.Tokens, cands)
+	return continuationsByPass(s, prompt, conts)
+}
+
+// finishPartial ranks the candidates by their log-probabilities lps
+// (gold first) and scores the gold answer after the ablated prompt.
+func finishPartial(s Scorer, p *Prompt, cands [][]int32, lps [][]float32) (*Partial, error) {
+	lls, err := sums(lps, cands)
 	if err != nil {
 		return nil, fmt.Errorf("eval: %s sample %d: answers: %w", p.Task, p.Index, err)
 	}
-	ablated, err := score(p.Ablated, cands[:1])
-	if err != nil {
-		return nil, fmt.Errorf("eval: %s sample %d: gold answer without the needle: %w", p.Task, p.Index, err)
+	alps, err := scoreContinuations(s, p.Ablated, cands[:1])
+	if err == nil {
+		var ablated []float64
+		if ablated, err = sums(alps, cands[:1]); err == nil {
+			rank, top1 := rankFirst(lls)
+			return &Partial{GoldLL: lls[0], Candidates: len(lls), Rank: rank, Top1: top1, NeedleGain: lls[0] - ablated[0]}, nil
+		}
 	}
-	rank, top1 := rankFirst(lls)
-	return &Partial{GoldLL: lls[0], Candidates: len(lls), Rank: rank, Top1: top1, NeedleGain: lls[0] - ablated[0]}, nil
+	return nil, fmt.Errorf("eval: %s sample %d: gold answer without the needle: %w", p.Task, p.Index, err)
 }
 
 // sums returns the summed log-probability of each continuation, checking

@@ -270,6 +270,26 @@ type job struct {
 	index  int
 }
 
+// completeSample has m answer p and, when partial is set and m scores,
+// scores the likelihood view of a prompt with distractors (the engine
+// runs the prompt once for both).
+func completeSample(ctx context.Context, m Model, tok Tokenizer, p *Prompt, partial bool) (string, *Partial, error) {
+	s, ok := m.(Scorer)
+	if !ok || !partial || p.Distractors == nil {
+		out, err := m.Complete(ctx, p)
+		return out, nil, err
+	}
+	if e, ok := m.(*Engine); ok {
+		return e.completePartial(ctx, tok, p)
+	}
+	out, err := m.Complete(ctx, p)
+	if err != nil {
+		return "", nil, err
+	}
+	part, err := ScorePartial(s, tok, p)
+	return out, part, err
+}
+
 // answer generates the prompts of jobs in order (the generator is not
 // safe for concurrent use) and has m answer them, opt.Parallel at a time.
 // The first error cancels the rest.
@@ -291,7 +311,7 @@ func answer(ctx context.Context, m Model, gen *Generator, jobs []job, opt Option
 			for t := range todo {
 				j := jobs[t.i]
 				t0 := time.Now()
-				out, err := m.Complete(ctx, t.p)
+				out, part, err := completeSample(ctx, m, gen.Tok, t.p, !opt.NoPartial)
 				if err != nil {
 					cancel(fmt.Errorf("eval: %s length %d sample %d: %w", j.task, j.length, j.index, err))
 					continue
@@ -299,12 +319,7 @@ func answer(ctx context.Context, m Model, gen *Generator, jobs []job, opt Option
 				r := SampleResult{
 					Task: j.task, Length: j.length, Index: j.index, PromptTokens: len(t.p.Tokens),
 					Expected: t.p.Answers, Output: out, Score: Score(out, t.p.Answers), Seconds: time.Since(t0).Seconds(),
-				}
-				if s, ok := m.(Scorer); ok && t.p.Distractors != nil && !opt.NoPartial {
-					if r.Partial, err = ScorePartial(s, gen.Tok, t.p); err != nil {
-						cancel(err)
-						continue
-					}
+					Partial: part,
 				}
 				if !math.IsNaN(j.depth) {
 					d := j.depth

@@ -35,37 +35,55 @@ func (c *KVCache) rewind(mk cacheMark) {
 // costs one decoding step per token. It agrees with LogProbs on
 // prompt + continuation up to float rounding.
 func (m *Model) ContinuationLogProbs(prompt []int32, conts [][]int32) ([][]float32, error) {
-	if err := m.checkSeq("model: ContinuationLogProbs prompt", prompt, nil); err != nil {
-		return nil, err
+	_, lps, err := m.GenerateAndScore(prompt, 0, nil, conts)
+	return lps, err
+}
+
+// GenerateAndScore runs prompt once and, from its cache, generates up to
+// maxNew tokens greedily (as Generate does, stopping before a token for
+// which stop is true) and scores conts (as ContinuationLogProbs does).
+// Its results are those of the two calls, bit for bit, for the price of
+// one prefill.
+func (m *Model) GenerateAndScore(prompt []int32, maxNew int, stop func(id int32) bool, conts [][]int32) ([]int32, [][]float32, error) {
+	if maxNew < 0 {
+		return nil, nil, fmt.Errorf("model: Generate: negative maxNew %d", maxNew)
+	}
+	if err := m.checkSeq("model: prompt", prompt, nil); err != nil {
+		return nil, nil, err
 	}
 	for i, c := range conts {
-		if err := m.checkSeq(fmt.Sprintf("model: ContinuationLogProbs continuation %d", i), c, nil); err != nil {
-			return nil, err
+		if err := m.checkSeq(fmt.Sprintf("model: continuation %d", i), c, nil); err != nil {
+			return nil, nil, err
 		}
 	}
 	c := m.NewCache()
 	first, err := m.Prefill(c, prompt, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	first = append([]float32(nil), first...)
 	start := c.mark()
-	out := make([][]float32, len(conts))
+	out, err := m.greedy(c, first, int32(len(prompt)), maxNew, stop)
+	if err != nil {
+		return out, nil, err
+	}
+	c.rewind(start)
+	lps := make([][]float32, len(conts))
 	for i, cont := range conts {
 		logits := first
 		lp := make([]float32, len(cont))
 		for j, id := range cont {
 			if j > 0 {
 				if logits, err = m.Decode(c, cont[j-1], int32(len(prompt)+j-1)); err != nil {
-					return nil, err
+					return out, nil, err
 				}
 			}
 			lp[j] = logSoftmaxAt(logits, id)
 		}
-		out[i] = lp
+		lps[i] = lp
 		c.rewind(start)
 	}
-	return out, nil
+	return out, lps, nil
 }
 
 // logSoftmaxAt returns log softmax(logits)[id], in float64.

@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/longrecipe/longrecipe/hf"
@@ -53,5 +54,26 @@ func TestContinuationLogProbs(t *testing.T) {
 	}
 	if _, err := m.ContinuationLogProbs(prompt, [][]int32{{97}}); err == nil {
 		t.Error("token outside the vocabulary: no error")
+	}
+	// GenerateAndScore equals Generate and ContinuationLogProbs bit for
+	// bit: the generation's cache rows are rewound before the scoring.
+	for _, maxNew := range []int{0, 1, 9} {
+		stop := func(id int32) bool { return id == 5 }
+		ids, lps, err := m.GenerateAndScore(prompt, maxNew, stop, conts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantIDs, err := m.Generate(prompt, maxNew, stop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ids, wantIDs) || (maxNew == 9 && len(ids) == 0) {
+			t.Errorf("maxNew %d: generated %v, Generate %v", maxNew, ids, wantIDs)
+		}
+		for i := range conts {
+			if !slices.Equal(lps[i], got[i]) {
+				t.Errorf("maxNew %d, continuation %d: %v, ContinuationLogProbs %v", maxNew, i, lps[i], got[i])
+			}
+		}
 	}
 }

@@ -144,16 +144,26 @@ func (m *Model) Generate(prompt []int32, maxNew int, stop func(id int32) bool) (
 	if maxNew < 0 {
 		return nil, fmt.Errorf("model: Generate: negative maxNew %d", maxNew)
 	}
-	c := m.NewCache()
-	var out []int32
 	if maxNew == 0 {
-		return out, nil
+		return nil, nil
 	}
+	c := m.NewCache()
 	logits, err := m.Prefill(c, prompt, nil)
 	if err != nil {
 		return nil, err
 	}
-	pos := int32(len(prompt))
+	return m.greedy(c, logits, int32(len(prompt)), maxNew, stop)
+}
+
+// greedy continues the sequence cached in c, whose next-token logits are
+// logits and next position pos, by up to maxNew argmax tokens, stopping
+// before a token for which stop is true.
+func (m *Model) greedy(c *KVCache, logits []float32, pos int32, maxNew int, stop func(id int32) bool) ([]int32, error) {
+	var out []int32
+	if maxNew == 0 {
+		return out, nil
+	}
+	var err error
 	for {
 		id := argmax(logits)
 		if stop != nil && stop(id) {
