@@ -10,6 +10,7 @@ package model
 // gradient of the rotated tensor (nothing else feeds that buffer).
 
 import (
+	"errors"
 	"fmt"
 )
 
@@ -27,7 +28,19 @@ type Options struct {
 	// GradScale multiplies every gradient (0 means 1), e.g. 1/N to get the
 	// gradient of the mean loss over N tokens known in advance.
 	GradScale float32
+	// Stop, when set, is asked before each layer of the forward and the
+	// backward pass; when it returns true the pass ends at once with
+	// ErrStopped and the gradients hold a partial sum, to be discarded.
+	// A pass over a long sequence of a large model takes minutes: this is
+	// how an interrupted training stops promptly.
+	Stop func() bool
 }
+
+// ErrStopped is the error of a pass ended by Options.Stop.
+var ErrStopped = errors.New("model: pass stopped")
+
+// stopped reports whether o.Stop asks the pass to end.
+func (o *Options) stopped() bool { return o.Stop != nil && o.Stop() }
 
 // layerActs are the activations of one layer that its backward pass needs.
 type layerActs struct {
@@ -133,7 +146,10 @@ func (m *Model) ForwardBackward(b *Batch, opt Options) (lossSum float64, nTokens
 		if b.LossMask != nil {
 			mask = b.LossMask[i]
 		}
-		l, n := m.seqForwardBackward(toks, pos, mask, opt, scale)
+		l, n, ok := m.seqForwardBackward(toks, pos, mask, opt, scale)
+		if !ok {
+			return 0, 0, ErrStopped
+		}
 		lossSum += l
 		nTokens += n
 	}
@@ -170,7 +186,9 @@ func (m *Model) embedForward(x []float32, tokens []int32) {
 	}
 }
 
-func (m *Model) seqForwardBackward(tokens, pos []int32, mask []bool, opt Options, scale float32) (float64, int) {
+// seqForwardBackward runs one sequence; ok is false when opt.Stop ended
+// the pass.
+func (m *Model) seqForwardBackward(tokens, pos []int32, mask []bool, opt Options, scale float32) (loss float64, n int, ok bool) {
 	d := &m.dims
 	T := len(tokens)
 	ws := &m.ws
@@ -187,7 +205,7 @@ func (m *Model) seqForwardBackward(tokens, pos []int32, mask []bool, opt Options
 		}
 	}
 	if nt == 0 {
-		return 0, 0
+		return 0, 0, true
 	}
 	if len(ws.xs) != d.L+1 {
 		ws.xs = make([][]float32, d.L+1)
@@ -219,6 +237,9 @@ func (m *Model) seqForwardBackward(tokens, pos []int32, mask []bool, opt Options
 
 	m.embedForward(ws.xs[0], tokens)
 	for l := 0; l < d.L; l++ {
+		if opt.stopped() {
+			return 0, 0, false
+		}
 		a := &ws.acts[0]
 		if !opt.Checkpointing {
 			a = &ws.acts[l]
@@ -227,13 +248,16 @@ func (m *Model) seqForwardBackward(tokens, pos []int32, mask []bool, opt Options
 	}
 	rmsnormForward(ws.xf, ws.rstdF, ws.xs[d.L], m.norm.W, T, d.D, d.eps)
 	clear(ws.dxn)
-	loss, n := m.lmHeadLoss(ws.xf, targets, ws.dxn, scale, nil, opt.Threads)
+	loss, n = m.lmHeadLoss(ws.xf, targets, ws.dxn, scale, nil, opt.Threads)
 	// dx is the gradient of the residual stream: the final norm's input
 	// here, then, going down, each layer's input (see layerBackward).
 	dx := ws.dx
 	clear(dx)
 	rmsnormBackward(dx, m.norm.G, ws.dxn, ws.xs[d.L], m.norm.W, ws.rstdF, T, d.D)
 	for l := d.L - 1; l >= 0; l-- {
+		if opt.stopped() {
+			return 0, 0, false
+		}
 		a := &ws.acts[0]
 		if opt.Checkpointing {
 			// Recompute the layer; its output goes to a scratch buffer
@@ -251,7 +275,7 @@ func (m *Model) seqForwardBackward(tokens, pos []int32, mask []bool, opt Options
 			g[i] += v
 		}
 	}
-	return loss, n
+	return loss, n, true
 }
 
 // layerForward runs decoder layer lp on the T rows x, writing out and the

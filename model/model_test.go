@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -384,5 +385,40 @@ func TestNewDeterministic(t *testing.T) {
 	}
 	if a.NumParams() != want {
 		t.Fatalf("NumParams %d, want %d", a.NumParams(), want)
+	}
+}
+
+// TestForwardBackwardStop: Options.Stop ends a pass between layers with
+// ErrStopped, and the next pass is unaffected.
+func TestForwardBackwardStop(t *testing.T) {
+	cfg, err := hf.ParseConfig([]byte(`{"architectures":["LlamaForCausalLM"],"model_type":"llama","vocab_size":64,
+		"hidden_size":32,"intermediate_size":64,"num_hidden_layers":3,"num_attention_heads":4,"num_key_value_heads":2,
+		"max_position_embeddings":64,"rms_norm_eps":1e-5,"rope_theta":10000,"tie_word_embeddings":false}`), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Batch{Tokens: [][]int32{{1, 5, 9, 2, 7, 3, 8, 4}}}
+	fresh, err := New(cfg, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := fresh.ForwardBackward(b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, after := range []int{0, 2, 4} { // in the forward pass, at its end, in the backward pass
+		m, _ := New(cfg, 4)
+		calls := 0
+		_, _, err := m.ForwardBackward(b, Options{Stop: func() bool { calls++; return calls > after }})
+		if !errors.Is(err, ErrStopped) || calls != after+1 {
+			t.Fatalf("stop after %d checks: error %v after %d checks", after, err, calls)
+		}
+		for _, p := range m.Params() {
+			clear(p.G)
+		}
+		got, _, err := m.ForwardBackward(b, Options{})
+		if err != nil || got != want {
+			t.Errorf("stop after %d checks: next pass loss %v (%v), want %v", after, got, err, want)
+		}
 	}
 }

@@ -103,7 +103,7 @@ func RunFolder(ctx context.Context, j FolderJob) (*Result, error) {
 	h.Extra = extra
 	return Run(ctx, Config{
 		Hyper:           h,
-		Model:           Llama{M: m, Opt: model.Options{Checkpointing: j.Checkpointing, Threads: threads}},
+		Model:           Llama{M: m, Opt: model.Options{Checkpointing: j.Checkpointing, Threads: threads, Stop: func() bool { return ctx.Err() != nil }}},
 		Data:            ds,
 		MaxRowTokens:    m.Cfg.MaxPositionEmbeddings,
 		DataName:        j.Data,

@@ -344,8 +344,9 @@ func (r *run) loop(ctx context.Context) error {
 
 // step runs one optimizer step: GradAccum forward/backward passes over
 // the step's rows, the mean over predicted tokens, clipping and the
-// update. done is false when ctx was cancelled before the update (the
-// weights are then unchanged).
+// update. done is false when ctx was cancelled before the update, also
+// in the middle of a forward/backward pass (model.Options.Stop): the
+// weights are then unchanged.
 func (r *run) step(ctx context.Context, rows []shards.Row) (m Metric, done bool, err error) {
 	cfg, st := &r.cfg, r.st
 	zeroGrads(r.params)
@@ -356,6 +357,9 @@ func (r *run) step(ctx context.Context, rows []shards.Row) (m Metric, done bool,
 			return m, false, nil
 		}
 		ls, np, tok, err := r.microStep(k, rows)
+		if errors.Is(err, model.ErrStopped) && ctx.Err() != nil {
+			return m, false, nil // interrupted inside the pass
+		}
 		if err != nil {
 			return m, false, err
 		}

@@ -190,13 +190,17 @@ func TestRunStopsOnNaN(t *testing.T) {
 }
 
 func TestRunInterruptWritesCheckpoint(t *testing.T) {
-	for _, tc := range []struct{ after, step int }{
-		{6, 3}, // cancelled after step 3's last micro-step (K=2)
-		{5, 2}, // cancelled mid-step 3: the step is abandoned
+	for _, tc := range []struct {
+		after, step int
+		inPass      bool
+	}{
+		{6, 3, false}, // cancelled after step 3's last micro-step (K=2)
+		{5, 2, false}, // cancelled mid-step 3: the step is abandoned
+		{6, 2, true},  // cancelled inside step 3's last pass (model.ErrStopped)
 	} {
 		out := t.TempDir()
 		ctx, cancel := context.WithCancel(context.Background())
-		m := &cancelAfter{bigram: newBigram(8, 1), after: tc.after, cancel: cancel}
+		m := &cancelAfter{bigram: newBigram(8, 1), after: tc.after, cancel: cancel, inPass: tc.inPass}
 		cfg := Config{Hyper: testHyper(10), Model: m, Data: cyclicRows(4, 8), Output: out}
 		_, err := Run(ctx, cfg)
 		if want := fmt.Sprintf("interrupted at step %d", tc.step); err == nil || !strings.Contains(err.Error(), want) {
@@ -211,17 +215,22 @@ func TestRunInterruptWritesCheckpoint(t *testing.T) {
 	}
 }
 
-// cancelAfter cancels a context after a number of ForwardBackward calls.
+// cancelAfter cancels a context after a number of ForwardBackward calls;
+// with inPass, that call then fails as a pass ended by model.Options.Stop.
 type cancelAfter struct {
 	*bigram
 	after  int
 	cancel func()
+	inPass bool
 }
 
 func (c *cancelAfter) ForwardBackward(b *model.Batch) (float64, int, error) {
 	l, n, err := c.bigram.ForwardBackward(b)
 	if c.calls == c.after {
 		c.cancel()
+		if c.inPass {
+			return 0, 0, fmt.Errorf("wrapped: %w", model.ErrStopped)
+		}
 	}
 	return l, n, err
 }
