@@ -116,7 +116,7 @@ type Options struct {
 
 // DefaultOptions are the settings of the committed experiment.
 func DefaultOptions() Options {
-	return Options{Factor: 8, Tokens: 150_000, Batch: 2, LR: 1e-3, AnnealLR: 2e-4, Seed: 2027, Seeds: 3, Samples: 5}
+	return Options{Factor: 8, Tokens: 150_000, Batch: 2, LR: 3e-4, AnnealLR: 2e-4, Seed: 2027, Seeds: 3, Samples: 5}
 }
 
 // quickDefaults fill what Quick leaves unset: a couple of steps per run,
