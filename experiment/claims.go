@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/plot"
 )
 
 // A claim is one statement of the paper that the experiment checks: a
@@ -268,6 +269,58 @@ func (s *Summary) write(dir string) error {
 	if err := atomicfile.WriteFile(filepath.Join(dir, ResultsMD), []byte(s.Markdown())); err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
+	return s.charts(dir)
+}
+
+// The summary's charts: the long-context top-1 rate (mean over seeds) of
+// each method by stage, and of the controls and ratios.
+const (
+	MethodsPlot  = "top1_methods.png"
+	ControlsPlot = "top1_controls.png"
+)
+
+// charts draws MethodsPlot and ControlsPlot from the model summaries.
+func (s *Summary) charts(dir string) error {
+	byName := map[RunName]ModelSummary{}
+	for _, m := range s.Models {
+		byName[m.Name] = m
+	}
+	top1 := func(n RunName) float64 {
+		if m, ok := byName[n]; ok && m.LongTop1.N > 0 {
+			return 100 * m.LongTop1.Mean
+		}
+		return math.NaN()
+	}
+	title := fmt.Sprintf("top-1 rate of the gold answer among 10 above the base window (chance 10 %%), mean over %d seed(s)", len(s.Seeds))
+	methods := &plot.BarChart{Title: "Methods: " + title, XLabel: "method", YLabel: "top-1 rate (%)", Width: 1100,
+		Categories: []string{"LongRecipe 30 %", "FLT (equal seq.)", "FLT (equal tokens)", "PoSE", "RandPos"}}
+	runs := []RunName{LongRecipe30, FLTSequences, FLT, PoSE, RandPos}
+	for _, st := range []struct {
+		name string
+		of   func(RunName) RunName
+	}{
+		{"stage 1", func(n RunName) RunName { return n }},
+		{"after replay", RunName.afterReplay},
+		{"after merge", RunName.afterMerge},
+	} {
+		sr := plot.Series{Name: st.name}
+		for _, n := range runs {
+			sr.Y = append(sr.Y, top1(st.of(n)))
+		}
+		methods.Series = append(methods.Series, sr)
+	}
+	controls := &plot.BarChart{Title: "Controls and ratios (stage 1): " + title, XLabel: "model", YLabel: "top-1 rate (%)", Width: 1100,
+		Categories: []string{"base", "start (θ only)", "LR 30 % digits", "no selection", "random drops", "analysis set", "LR 10 %", "LR 20 %", "LR 40 %"}}
+	sr := plot.Series{Name: "stage 1"}
+	for _, n := range []RunName{Base, Start, LongRecipe30, LongRecipe30NoSelect, LongRecipe30Random, LongRecipe30Analysis, LongRecipe10, LongRecipe20, LongRecipe40} {
+		sr.Y = append(sr.Y, top1(n))
+	}
+	controls.Series = []plot.Series{sr}
+	for file, c := range map[string]*plot.BarChart{MethodsPlot: methods, ControlsPlot: controls} {
+		if err := c.SavePNG(filepath.Join(dir, file)); err != nil {
+			return fmt.Errorf("experiment: %s: %w", file, err)
+		}
+	}
 	return nil
 }
 
@@ -290,6 +343,7 @@ func (s *Summary) Markdown() string {
 	for _, c := range s.Claims {
 		p("| %s<br>*%s* | %s | %s | %s |\n", c.Claim, c.Measure, c.Paper, c.Ours, c.Holds)
 	}
+	p("\nCharts: [%s](%s) (each method by stage) and [%s](%s) (controls and ratios): the long-context top-1 rate, mean over seeds.\n", MethodsPlot, MethodsPlot, ControlsPlot, ControlsPlot)
 	p("\n## Models (mean ± 95 %% interval over seeds)\n\n")
 	p("| model | long greedy acc (%%) | long top-1 (%%) | needle gain (nats) | ppl Lt/2…Lt | short ppl | train FLOPs |\n|---|---|---|---|---|---|---|\n")
 	for _, m := range s.Models {

