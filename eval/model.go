@@ -60,18 +60,9 @@ type generateScorer interface {
 }
 
 // completePartial answers p as Complete does and scores its likelihood
-// view as ScorePartial does, with the same results; a model that is a
-// generateScorer runs the prompt once for both.
-func (e *Engine) completePartial(ctx context.Context, tok Tokenizer, p *Prompt) (string, *Partial, error) {
-	gs, ok := e.Model.(generateScorer)
-	if !ok {
-		out, err := e.Complete(ctx, p)
-		if err != nil {
-			return "", nil, err
-		}
-		part, err := ScorePartial(e, tok, p)
-		return out, part, err
-	}
+// view as ScorePartial does, with the same results, running the prompt
+// once for both through gs (e's model).
+func (e *Engine) completePartial(ctx context.Context, gs generateScorer, tok Tokenizer, p *Prompt) (string, *Partial, error) {
 	cands, err := partialCandidates(tok, p)
 	if err != nil {
 		return "", nil, err

@@ -91,15 +91,16 @@ func finishPartial(s Scorer, p *Prompt, cands [][]int32, lps [][]float32) (*Part
 	if err != nil {
 		return nil, fmt.Errorf("eval: %s sample %d: answers: %w", p.Task, p.Index, err)
 	}
-	alps, err := scoreContinuations(s, p.Ablated, cands[:1])
-	if err == nil {
-		var ablated []float64
-		if ablated, err = sums(alps, cands[:1]); err == nil {
-			rank, top1 := rankFirst(lls)
-			return &Partial{GoldLL: lls[0], Candidates: len(lls), Rank: rank, Top1: top1, NeedleGain: lls[0] - ablated[0]}, nil
-		}
+	ablated, err := scoreContinuations(s, p.Ablated, cands[:1])
+	if err != nil {
+		return nil, fmt.Errorf("eval: %s sample %d: gold answer without the needle: %w", p.Task, p.Index, err)
 	}
-	return nil, fmt.Errorf("eval: %s sample %d: gold answer without the needle: %w", p.Task, p.Index, err)
+	gold, err := sums(ablated, cands[:1])
+	if err != nil {
+		return nil, fmt.Errorf("eval: %s sample %d: gold answer without the needle: %w", p.Task, p.Index, err)
+	}
+	rank, top1 := rankFirst(lls)
+	return &Partial{GoldLL: lls[0], Candidates: len(lls), Rank: rank, Top1: top1, NeedleGain: lls[0] - gold[0]}, nil
 }
 
 // sums returns the summed log-probability of each continuation, checking

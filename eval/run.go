@@ -280,7 +280,9 @@ func completeSample(ctx context.Context, m Model, tok Tokenizer, p *Prompt, part
 		return out, nil, err
 	}
 	if e, ok := m.(*Engine); ok {
-		return e.completePartial(ctx, tok, p)
+		if gs, ok := e.Model.(generateScorer); ok {
+			return e.completePartial(ctx, gs, tok, p)
+		}
 	}
 	out, err := m.Complete(ctx, p)
 	if err != nil {

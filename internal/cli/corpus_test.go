@@ -29,6 +29,9 @@ func TestCorpusCommand(t *testing.T) {
 	if got := strings.Fields(stdout); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("stdout %q, want the three paths %q", stdout, want)
 	}
+	if _, stderr, code := runCLI(t, "", "corpus", "--output", dir); code != 1 || !strings.Contains(stderr, "--force") {
+		t.Errorf("a second run into the same folder: exit %d, stderr %q; want 1 and a mention of --force", code, stderr)
+	}
 	b, err := os.ReadFile(want[0])
 	if err != nil {
 		t.Fatal(err)
