@@ -5,6 +5,7 @@ package kernels
 import (
 	"sync"
 
+	"github.com/longrecipe/longrecipe/internal/freelist"
 	"golang.org/x/sys/cpu"
 )
 
@@ -218,19 +219,19 @@ func packPanelB(trans bool, b []float32, ldb, j0, cols, k, kp int, dst []uint16)
 
 // scratchPool holds the kernel's 32×32 combine block and a 32×32 block
 // for edge tiles.
-var scratchPool sync.Pool // *[2048]float32
+var scratchPool freelist.List[[2048]float32]
 
 func getScratch() *[2048]float32 {
-	if s, ok := scratchPool.Get().(*[2048]float32); ok {
+	if s := scratchPool.Get(); s != nil {
 		return s
 	}
 	return new([2048]float32)
 }
 
-var u16Pool sync.Pool // *[]uint16
+var u16Pool freelist.List[[]uint16]
 
 func getU16(n int) *[]uint16 {
-	if p, ok := u16Pool.Get().(*[]uint16); ok && cap(*p) >= n {
+	if p := u16Pool.Get(); p != nil && cap(*p) >= n {
 		*p = (*p)[:n]
 		return p
 	}

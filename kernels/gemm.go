@@ -27,6 +27,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/longrecipe/longrecipe/internal/freelist"
 )
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
@@ -94,8 +96,8 @@ type impl struct {
 	// kernel, packA, packB, edge and direct are then unused.
 	dp                   func(rows, cols, kp int, a, b, c *float32, ldc int, alpha, beta float32, load int)
 	pairPackA, pairPackB func(trans bool, pairs int, src *float32, ld int, dst *float32)
-	pool                 sync.Pool // *workspace
-	bpool                sync.Pool // *[]float32, packed B blocks
+	pool                 freelist.List[workspace]
+	bpool                freelist.List[[]float32] // packed B blocks
 }
 
 // workspace is the packing memory of one goroutine: its packed A block
@@ -105,7 +107,7 @@ type workspace struct {
 }
 
 func (im *impl) getWorkspace() *workspace {
-	if w, ok := im.pool.Get().(*workspace); ok {
+	if w := im.pool.Get(); w != nil {
 		return w
 	}
 	return &workspace{a: make([]float32, im.mc*im.kc), tile: make([]float32, im.mr*im.nr)}
@@ -114,7 +116,7 @@ func (im *impl) getWorkspace() *workspace {
 // getB returns a buffer for one packed B block (kc×nc), shared by the
 // goroutines of one call.
 func (im *impl) getB() *[]float32 {
-	if b, ok := im.bpool.Get().(*[]float32); ok {
+	if b := im.bpool.Get(); b != nil {
 		return b
 	}
 	b := make([]float32, im.kc*im.nc)

@@ -2,7 +2,8 @@ package model
 
 import (
 	"math"
-	"sync"
+
+	"github.com/longrecipe/longrecipe/internal/freelist"
 )
 
 // Attention is computed FlashAttention-2 style: queries and keys are cut
@@ -39,7 +40,14 @@ type attnScratch struct {
 	s, dp, acc, m, l, dd []float32
 }
 
-var attnPool = sync.Pool{New: func() any { return new(attnScratch) }}
+var attnPool freelist.List[attnScratch]
+
+func getAttnScratch() *attnScratch {
+	if sc := attnPool.Get(); sc != nil {
+		return sc
+	}
+	return new(attnScratch)
+}
 
 func growF(s []float32, n int) []float32 {
 	if cap(s) < n {
@@ -70,7 +78,7 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 		if window > 0 {
 			kLo = max(0, a0-window+1)
 		}
-		sc := attnPool.Get().(*attnScratch)
+		sc := getAttnScratch()
 		defer attnPool.Put(sc)
 		sc.s = growF(sc.s, bq*bk)
 		sc.acc = growF(sc.acc, bq*HD)
@@ -140,7 +148,7 @@ func attnBackward(p Precision, dq, dk, dv, dout, q, k, v, o, lse []float32, T in
 	scale := float32(1 / math.Sqrt(float64(HD)))
 	bq, bk := tiles(p)
 	parallelFor(KV, threads, func(kh int) {
-		sc := attnPool.Get().(*attnScratch)
+		sc := getAttnScratch()
 		defer attnPool.Put(sc)
 		sc.s = growF(sc.s, bq*bk)
 		sc.dp = growF(sc.dp, bq*bk)
