@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -331,6 +332,67 @@ skip = true
 		}
 		if want := recipeText(s.theta, s.lr).Extend.LR; ms[len(ms)-1].LR != want {
 			t.Fatalf("%s: trained at lr %v, want %v", s.name, ms[len(ms)-1].LR, want)
+		}
+	}
+}
+
+// TestLengthenedExtend: a finished stage 1 given more steps (constant
+// schedule) continues from its last checkpoint; given fewer steps than
+// that checkpoint it starts over.
+func TestLengthenedExtend(t *testing.T) {
+	dir := t.TempDir()
+	writeTinyInputs(t, dir)
+	var log bytes.Buffer
+	run := func(steps int) []train.Metric {
+		text := fmt.Sprintf(`output = "run"
+threads = 1
+precision = "fp32"
+[base]
+model = "base"
+[data]
+corpus = "corpus.jsonl"
+[extend]
+target_length = 256
+ratio = 0.3
+steps = %d
+batch = 1
+checkpoint_every = 4
+schedule = "constant"
+[merge]
+skip = true
+[eval]
+skip = true
+`, steps)
+		r, err := Parse([]byte(text), "test.toml", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Reset()
+		if _, err := Run(context.Background(), r, Options{Log: &log}); err != nil {
+			t.Fatalf("%d steps: %v\n%s", steps, err, log.String())
+		}
+		ms, err := train.ReadMetrics(filepath.Join(dir, "run", "2-extend", "metrics.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ms
+	}
+	for _, c := range []struct {
+		steps   int
+		wantLog []string
+	}{
+		{6, []string{"extend: running"}},
+		{10, []string{"extend: inputs changed (train.steps): continuing", "train: resuming from", "(step 6 of 10)"}},
+		{8, []string{"extend: inputs changed (train.steps): starting over"}},
+	} {
+		ms := run(c.steps)
+		for _, want := range c.wantLog {
+			if !strings.Contains(log.String(), want) {
+				t.Fatalf("%d steps: log lacks %q:\n%s", c.steps, want, log.String())
+			}
+		}
+		if len(ms) != c.steps || ms[len(ms)-1].Step != c.steps {
+			t.Fatalf("%d steps: %d metrics lines", c.steps, len(ms))
 		}
 	}
 }

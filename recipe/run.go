@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 
 	"github.com/longrecipe/longrecipe/data"
 	"github.com/longrecipe/longrecipe/eval"
@@ -17,6 +18,7 @@ import (
 	"github.com/longrecipe/longrecipe/shards"
 	"github.com/longrecipe/longrecipe/stage"
 	"github.com/longrecipe/longrecipe/tokenizer"
+	"github.com/longrecipe/longrecipe/train"
 )
 
 // Options control Run.
@@ -196,14 +198,14 @@ func (e *runEnv) stages() []recipeStage {
 		{part: "extend", Stage: stage.Stage{Name: "extend-start", Dir: dirs["extend-start"], Run: e.start, Settings: map[string]any{
 			"base": r.Base.Model, "rope_theta": e.theta, "max_position_embeddings": r.Extend.TargetLength,
 		}}},
-		{Stage: stage.Stage{Name: "extend", Dir: dirs["extend"], Deps: []string{"prepare", "extend-start"}, Resumable: true, Run: e.extend, Settings: map[string]any{
+		{Stage: stage.Stage{Name: "extend", Dir: dirs["extend"], Deps: []string{"prepare", "extend-start"}, Resumable: true, Continue: lengthened(r.Extend.Train), Run: e.extend, Settings: map[string]any{
 			"train": r.Extend.Train, "seed": r.Seed, "threads": e.threads, "precision": e.goPrecision(r.Extend.Train),
 		}}},
 		{disabled: !replay, Stage: stage.Stage{Name: "replay", Dir: dirs["replay"], Run: e.replay, Settings: map[string]any{
 			"replay": r.Data.Replay, "prompt_field": r.Data.PromptField, "response_field": r.Data.ResponseField,
 			"mask_prompt": r.Data.MaskPrompt, "ls": e.ls, "tokenizer": e.tok.Hash(), "seed": r.Seed,
 		}}},
-		{disabled: !replay, Stage: stage.Stage{Name: "anneal", Dir: dirs["anneal"], Deps: []string{"extend", "replay"}, Resumable: true, Run: e.anneal,
+		{disabled: !replay, Stage: stage.Stage{Name: "anneal", Dir: dirs["anneal"], Deps: []string{"extend", "replay"}, Resumable: true, Continue: lengthened(r.Anneal.Train), Run: e.anneal,
 			Settings: map[string]any{"train": r.Anneal.Train, "seed": r.Seed, "threads": e.threads, "precision": e.goPrecision(r.Anneal.Train)}}},
 		{disabled: r.Merge.Skip, Stage: stage.Stage{Name: "merge", Dir: dirs["merge"], Deps: []string{trained}, Run: e.merge,
 			Settings: map[string]any{"weights": r.Merge.Weights, "original": r.Base.Model}}},
@@ -360,4 +362,19 @@ func (e *runEnv) evaluate(ctx context.Context, dir string) (any, error) {
 		return nil, err
 	}
 	return summary, nil
+}
+
+// lengthened lets a training stage whose only changed setting is its
+// number of steps continue in its folder instead of starting over: the Go
+// trainer under a constant schedule (train.Lengthenable), when its newest
+// checkpoint is not beyond the new count. Its result is then the one the
+// longer (or shorter) run would have had from the start.
+func lengthened(t Train) func(dir string, changed []string) bool {
+	return func(dir string, changed []string) bool {
+		if !slices.Equal(changed, []string{"train.steps"}) || t.Backend != BackendGo || !train.Lengthenable(t.Schedule) {
+			return false
+		}
+		step, err := train.CheckpointStep(dir)
+		return err == nil && step <= t.Steps
+	}
 }

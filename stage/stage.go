@@ -22,7 +22,10 @@
 //     folder is cleared and the stage runs from the start, and the log
 //     says so, naming the settings and upstream stages that differ. This
 //     holds for a partial stage too: a partial folder never resumes under
-//     settings other than the ones it was started with.
+//     settings other than the ones it was started with — unless the
+//     stage's Continue accepts the change (a training run given more
+//     steps under a constant schedule): then the folder is kept and the
+//     function continues in it, and the log says that too.
 //   - new: the folder is absent, or holds neither record (its contents are
 //     unknown, so it is cleared).
 //
@@ -87,6 +90,11 @@ type Stage struct {
 	Resumable bool
 	// Force reruns the stage from an empty folder even if done.
 	Force bool
+	// Continue, when set, is asked about a folder (done or partial) whose
+	// recorded inputs differ from the current ones; changed names what
+	// differs, as in Changed. When it returns true the folder is kept and
+	// Run continues in it instead of starting over.
+	Continue func(dir string, changed []string) bool
 	// Run fills dir and returns the stage's outputs (JSON-encodable, or
 	// nil).
 	Run func(ctx context.Context, dir string) (any, error)
@@ -201,7 +209,13 @@ func (r *Runner) prepareDir(s Stage, rec, done *Record) error {
 	case s.Force:
 		r.logf("%s: forced: starting over in %s", s.Name, s.Dir)
 	case prev != nil && prev.InputHash != rec.InputHash:
-		r.logf("%s: inputs changed (%s): starting over in %s", s.Name, strings.Join(Changed(prev, rec), ", "), s.Dir)
+		changed := Changed(prev, rec)
+		if s.Continue != nil && s.Continue(s.Dir, changed) {
+			keep = true
+			r.logf("%s: inputs changed (%s): continuing in %s", s.Name, strings.Join(changed, ", "), s.Dir)
+			break
+		}
+		r.logf("%s: inputs changed (%s): starting over in %s", s.Name, strings.Join(changed, ", "), s.Dir)
 	case done == nil && pending != nil && s.Resumable:
 		keep = true
 		r.logf("%s: resuming in %s", s.Name, s.Dir)
@@ -209,6 +223,11 @@ func (r *Runner) prepareDir(s Stage, rec, done *Record) error {
 	if !keep {
 		if err := os.RemoveAll(s.Dir); err != nil {
 			return fmt.Errorf("clear %s: %w", s.Dir, err)
+		}
+	} else if done != nil {
+		// A done stage continued becomes a partial one.
+		if err := os.Remove(filepath.Join(s.Dir, FileName)); err != nil {
+			return err
 		}
 	}
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {

@@ -46,15 +46,23 @@ func TestStates(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "train")
 	f := &fake{}
 	var log bytes.Buffer
-	run := func(settings map[string]any, resumable, force bool) (*Record, error) {
+	stepsOnly := func(d string, changed []string) bool {
+		return d == dir && len(changed) == 1 && changed[0] == "steps"
+	}
+	run := func(settings map[string]any, resumable, force, continues bool) (*Record, error) {
 		r := &Runner{Log: &log}
-		return r.Run(context.Background(), Stage{Name: "train", Dir: dir, Settings: settings, Resumable: resumable, Force: force, Run: f.run}, nil)
+		s := Stage{Name: "train", Dir: dir, Settings: settings, Resumable: resumable, Force: force, Run: f.run}
+		if continues {
+			s.Continue = stepsOnly
+		}
+		return r.Run(context.Background(), s, nil)
 	}
 	steps := []struct {
 		name          string
 		settings      map[string]any
 		resumable     bool
 		force, fail   bool
+		continues     bool
 		calls, lines  int
 		wantLog       string
 		wantErr, done bool
@@ -69,11 +77,16 @@ func TestStates(t *testing.T) {
 		{name: "forced", settings: map[string]any{"lr": 3, "theta": 20}, resumable: true, force: true, calls: 7, lines: 1, wantLog: "forced", done: true},
 		{name: "interrupted, not resumable", settings: map[string]any{"lr": 3, "theta": 30}, fail: true, calls: 8, lines: 1, wantErr: true},
 		{name: "partial, not resumable: cleared", settings: map[string]any{"lr": 3, "theta": 30}, calls: 9, lines: 1, wantLog: "running", done: true},
+		{name: "changed, Continue refuses: starts over", settings: map[string]any{"lr": 4, "steps": 2}, continues: true, calls: 10, lines: 1, wantLog: "inputs changed (lr, steps, theta): starting over", done: true},
+		{name: "done, Continue accepts: continues", settings: map[string]any{"lr": 4, "steps": 4}, continues: true, calls: 11, lines: 2, wantLog: "inputs changed (steps): continuing", done: true},
+		{name: "interrupted while continued", settings: map[string]any{"lr": 4, "steps": 6}, continues: true, fail: true, calls: 12, lines: 3, wantErr: true},
+		{name: "partial, Continue accepts: continues", settings: map[string]any{"lr": 4, "steps": 8}, continues: true, calls: 13, lines: 4, wantLog: "continuing", done: true},
+		{name: "changed without Continue: starts over", settings: map[string]any{"lr": 4, "steps": 10}, calls: 14, lines: 1, wantLog: "starting over", done: true},
 	}
 	for _, s := range steps {
 		log.Reset()
 		f.fail = s.fail
-		rec, err := run(s.settings, s.resumable, s.force)
+		rec, err := run(s.settings, s.resumable, s.force, s.continues)
 		if (err != nil) != s.wantErr {
 			t.Fatalf("%s: error %v, want error %v", s.name, err, s.wantErr)
 		}

@@ -223,9 +223,14 @@ func resume(cfg Config) (*run, error) {
 }
 
 // checkResumable refuses a checkpoint made with other settings or data
-// (unless cfg.Force) or beyond cfg.Steps.
+// (unless cfg.Force) or beyond cfg.Steps. Under a constant schedule the
+// total number of steps is not one of those settings (see Lengthenable).
 func checkResumable(cfg Config, ckDir string, old *State, sample string) error {
-	if d := diffHyper(&old.Hyper, &cfg.Hyper); len(d) > 0 && !cfg.Force {
+	made := old.Hyper
+	if Lengthenable(made.Schedule) && Lengthenable(cfg.Schedule) {
+		made.Steps = cfg.Steps
+	}
+	if d := diffHyper(&made, &cfg.Hyper); len(d) > 0 && !cfg.Force {
 		return fmt.Errorf("train: %s was made with other settings (%s); use the same flags, --force to continue anyway, or another --output", ckDir, joinSemi(d))
 	}
 	if old.DataRows != cfg.Data.Len() && !cfg.Force {
@@ -471,4 +476,21 @@ func joinSemi(s []string) string {
 		out += x
 	}
 	return out
+}
+
+// Lengthenable reports whether a run under schedule kind may change its
+// total number of steps and continue from its checkpoints: the constant
+// schedule's learning rate at a step does not depend on the total (cosine
+// and linear decay toward it), and the row order never does, so a run
+// resumed with more steps takes the very steps a longer run would have.
+func Lengthenable(schedule string) bool { return schedule == "constant" }
+
+// CheckpointStep returns the step of the newest complete checkpoint under
+// out (as written by Run), or -1 when there is none.
+func CheckpointStep(out string) (int, error) {
+	_, st, err := latestCheckpoint(out)
+	if err != nil || st == nil {
+		return -1, err
+	}
+	return st.Step, nil
 }

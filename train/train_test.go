@@ -166,6 +166,49 @@ func TestRunRefusesOtherHyperparameters(t *testing.T) {
 	}
 }
 
+// TestRunLengthensConstantSchedule: under a constant schedule a finished
+// run given more steps continues from its last checkpoint and ends with
+// the very weights of a run that was given them from the start; a run
+// given fewer steps than its checkpoint, or a decaying schedule given
+// other steps, is refused.
+func TestRunLengthensConstantSchedule(t *testing.T) {
+	run := func(out string, steps int) ([]byte, *Result, error) {
+		m := newBigram(8, 1)
+		cfg := Config{Hyper: testHyper(steps), Model: m, Data: cyclicRows(5, 8), Output: out, CheckpointEvery: 2, SaveModel: saveFake(m)}
+		cfg.Schedule, cfg.MinLR = "constant", 0
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		w, err := os.ReadFile(filepath.Join(out, "model.safetensors"))
+		return w, res, err
+	}
+	whole, _, err := run(t.TempDir(), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if _, _, err := run(out, 3); err != nil {
+		t.Fatal(err)
+	}
+	longer, res, err := run(out, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ResumedFrom != 3 || res.Steps != 7 || !bytes.Equal(whole, longer) {
+		t.Errorf("3 then 7 steps: resumed from %d to %d, weights equal to 7 steps at once: %v", res.ResumedFrom, res.Steps, bytes.Equal(whole, longer))
+	}
+	if step, err := CheckpointStep(out); step != 7 || err != nil {
+		t.Errorf("CheckpointStep = %d, %v; want 7", step, err)
+	}
+	if _, _, err := run(out, 5); err == nil || !strings.Contains(err.Error(), "beyond --steps 5") {
+		t.Errorf("fewer steps than the checkpoint: error %v", err)
+	}
+	if step, err := CheckpointStep(t.TempDir()); step != -1 || err != nil {
+		t.Errorf("CheckpointStep of an empty folder = %d, %v; want -1", step, err)
+	}
+}
+
 func TestRunStopsOnNaN(t *testing.T) {
 	out := t.TempDir()
 	m := newBigram(8, 1)
