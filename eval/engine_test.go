@@ -109,8 +109,8 @@ func TestEnginePartialCached(t *testing.T) {
 	}
 }
 
-// separateModel hides GenerateAndScore, so the engine generates and
-// scores a prompt in two runs of it.
+// separateModel hides GenerateAndScoreBranch, so the engine generates and
+// scores a prompt in two runs of it and the ablated prompt in a third.
 type separateModel struct{ m *model.Model }
 
 func (s separateModel) Generate(prompt []int32, maxNew int, stop func(id int32) bool) ([]int32, error) {
@@ -124,15 +124,17 @@ func (s separateModel) ContinuationLogProbs(prompt []int32, conts [][]int32) ([]
 }
 
 // TestEngineOnePrefill: the engine's answer and likelihood view from one
-// prefill per prompt equal those of separate generation and scoring, bit
-// for bit, through Run.
+// prefill per prompt (and the ablated prompt's from where it departs from
+// the prompt) equal those of separate generation and scoring of whole
+// prompts, bit for bit, through Run. Depths 0, 0.5 and 1 put the needle
+// at the start, in the middle and at the end of the shared part.
 func TestEngineOnePrefill(t *testing.T) {
 	tok := sotuTok(t)
 	m, err := model.New(tinyConfig(1024), 5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt := Options{Tasks: []string{Passkey, NIAHSingle, NIAHMultiKey}, Lengths: []int{256, 512}, Depths: []float64{0, 1}, Samples: 2, Seed: 6}
+	opt := Options{Tasks: []string{Passkey, NIAHSingle, NIAHMultiKey}, Lengths: []int{256, 512}, Depths: []float64{0, 0.5, 1}, Samples: 2, Seed: 6}
 	one, err := Run(context.Background(), &Engine{Model: m, Tok: tok}, tok, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +153,7 @@ func TestEngineOnePrefill(t *testing.T) {
 			partials++
 		}
 	}
-	if partials != 3*2*2*2 {
-		t.Errorf("%d items with the likelihood view, want 24 (every task here has one answer)", partials)
+	if partials != 3*2*3*2 {
+		t.Errorf("%d items with the likelihood view, want 36 (every task here has one answer)", partials)
 	}
 }

@@ -54,14 +54,16 @@ func (e *Engine) Complete(ctx context.Context, p *Prompt) (string, error) {
 }
 
 // generateScorer generates from a prompt and scores continuations of it
-// with the prompt run once (*model.Model does).
+// with the prompt run once, then continuations of a second prompt with
+// the prefix the two share run once (*model.Model does).
 type generateScorer interface {
-	GenerateAndScore(prompt []int32, maxNew int, stop func(id int32) bool, conts [][]int32) ([]int32, [][]float32, error)
+	GenerateAndScoreBranch(prompt []int32, maxNew int, stop func(id int32) bool, conts [][]int32, branch []int32, bconts [][]int32) ([]int32, [][]float32, [][]float32, error)
 }
 
 // completePartial answers p as Complete does and scores its likelihood
 // view as ScorePartial does, with the same results, running the prompt
-// once for both through gs (e's model).
+// once for both through gs (e's model), and the ablated prompt only from
+// where it departs from the prompt (the needle).
 func (e *Engine) completePartial(ctx context.Context, gs generateScorer, tok Tokenizer, p *Prompt) (string, *Partial, error) {
 	cands, err := partialCandidates(tok, p)
 	if err != nil {
@@ -71,14 +73,14 @@ func (e *Engine) completePartial(ctx context.Context, gs generateScorer, tok Tok
 		return "", nil, err
 	}
 	stop := func(id int32) bool { return slices.Contains(e.Stops, id) || ctx.Err() != nil }
-	ids, lps, err := gs.GenerateAndScore(p.Tokens, p.MaxNew, stop, cands)
+	ids, lps, ablated, err := gs.GenerateAndScoreBranch(p.Tokens, p.MaxNew, stop, cands, p.Ablated, cands[:1])
 	if err != nil {
 		return "", nil, fmt.Errorf("eval: generate %s sample %d (%d tokens): %w", p.Task, p.Index, len(p.Tokens), err)
 	}
 	if err := ctx.Err(); err != nil {
 		return "", nil, err
 	}
-	part, err := finishPartial(e, p, cands, lps)
+	part, err := rankPartial(p, cands, lps, ablated)
 	return e.Tok.Decode(ids, true), part, err
 }
 

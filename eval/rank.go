@@ -87,13 +87,20 @@ func scoreContinuations(s Scorer, prompt []int32, conts [][]int32) ([][]float32,
 // finishPartial ranks the candidates by their log-probabilities lps
 // (gold first) and scores the gold answer after the ablated prompt.
 func finishPartial(s Scorer, p *Prompt, cands [][]int32, lps [][]float32) (*Partial, error) {
-	lls, err := sums(lps, cands)
-	if err != nil {
-		return nil, fmt.Errorf("eval: %s sample %d: answers: %w", p.Task, p.Index, err)
-	}
 	ablated, err := scoreContinuations(s, p.Ablated, cands[:1])
 	if err != nil {
 		return nil, fmt.Errorf("eval: %s sample %d: gold answer without the needle: %w", p.Task, p.Index, err)
+	}
+	return rankPartial(p, cands, lps, ablated)
+}
+
+// rankPartial ranks the candidates by their log-probabilities lps (gold
+// first) and compares the gold answer's with ablated, its log-
+// probabilities after the prompt without the needle.
+func rankPartial(p *Prompt, cands [][]int32, lps, ablated [][]float32) (*Partial, error) {
+	lls, err := sums(lps, cands)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %s sample %d: answers: %w", p.Task, p.Index, err)
 	}
 	gold, err := sums(ablated, cands[:1])
 	if err != nil {

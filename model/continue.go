@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Scoring several continuations of one prompt (the evaluation's ranking
@@ -45,37 +46,82 @@ func (m *Model) ContinuationLogProbs(prompt []int32, conts [][]int32) ([][]float
 // Its results are those of the two calls, bit for bit, for the price of
 // one prefill.
 func (m *Model) GenerateAndScore(prompt []int32, maxNew int, stop func(id int32) bool, conts [][]int32) ([]int32, [][]float32, error) {
+	out, lps, _, err := m.GenerateAndScoreBranch(prompt, maxNew, stop, conts, nil, nil)
+	return out, lps, err
+}
+
+// GenerateAndScoreBranch does what GenerateAndScore does and then scores
+// bconts after a second prompt, branch (the evaluation's prompt without
+// its needle), as ContinuationLogProbs(branch, bconts) would. The tokens
+// the two prompts share at the start are run once: their cache is kept
+// and the rest of each prompt is prefilled after it. (Not under dynamic
+// NTK scaling, where a prompt's RoPE frequencies depend on its length:
+// there each prompt runs whole.) A nil branch scores nothing more.
+func (m *Model) GenerateAndScoreBranch(prompt []int32, maxNew int, stop func(id int32) bool, conts [][]int32, branch []int32, bconts [][]int32) (out []int32, lps, blps [][]float32, err error) {
 	if maxNew < 0 {
-		return nil, nil, fmt.Errorf("model: Generate: negative maxNew %d", maxNew)
+		return nil, nil, nil, fmt.Errorf("model: Generate: negative maxNew %d", maxNew)
 	}
 	if err := m.checkSeq("model: prompt", prompt, nil); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	for i, c := range conts {
+	if branch != nil {
+		if err := m.checkSeq("model: second prompt", branch, nil); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	for i, c := range append(slices.Clip(conts), bconts...) {
 		if err := m.checkSeq(fmt.Sprintf("model: continuation %d", i), c, nil); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	c := m.NewCache()
-	first, err := m.Prefill(c, prompt, nil)
+	shared := 0
+	if branch != nil && !m.dims.dynamicNTK {
+		// Each prompt keeps at least one token of its own to prefill.
+		shared = min(commonPrefix(prompt, branch), len(prompt)-1, len(branch)-1)
+	}
+	if shared > 0 {
+		if _, err := m.Prefill(c, prompt[:shared], nil); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	fork := c.mark()
+	first, err := m.Prefill(c, prompt[shared:], nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	first = append([]float32(nil), first...)
 	start := c.mark()
-	out, err := m.greedy(c, first, int32(len(prompt)), maxNew, stop)
-	if err != nil {
-		return out, nil, err
+	if out, err = m.greedy(c, first, int32(len(prompt)), maxNew, stop); err != nil {
+		return out, nil, nil, err
 	}
 	c.rewind(start)
+	if lps, err = m.scoreAfter(c, first, len(prompt), conts); err != nil || branch == nil {
+		return out, lps, nil, err
+	}
+	c.rewind(fork)
+	bfirst, err := m.Prefill(c, branch[shared:], nil)
+	if err != nil {
+		return out, lps, nil, err
+	}
+	blps, err = m.scoreAfter(c, append([]float32(nil), bfirst...), len(branch), bconts)
+	return out, lps, blps, err
+}
+
+// scoreAfter returns the log-probabilities of each continuation's tokens
+// after a prompt of n tokens held in c, whose next-token logits are first;
+// c is rewound to the prompt after each continuation.
+func (m *Model) scoreAfter(c *KVCache, first []float32, n int, conts [][]int32) ([][]float32, error) {
+	start := c.mark()
 	lps := make([][]float32, len(conts))
 	for i, cont := range conts {
 		logits := first
 		lp := make([]float32, len(cont))
 		for j, id := range cont {
 			if j > 0 {
-				if logits, err = m.Decode(c, cont[j-1], int32(len(prompt)+j-1)); err != nil {
-					return out, nil, err
+				var err error
+				if logits, err = m.Decode(c, cont[j-1], int32(n+j-1)); err != nil {
+					return nil, err
 				}
 			}
 			lp[j] = logSoftmaxAt(logits, id)
@@ -83,7 +129,16 @@ func (m *Model) GenerateAndScore(prompt []int32, maxNew int, stop func(id int32)
 		lps[i] = lp
 		c.rewind(start)
 	}
-	return out, lps, nil
+	return lps, nil
+}
+
+// commonPrefix returns the number of tokens a and b share at the start.
+func commonPrefix(a, b []int32) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
 }
 
 // logSoftmaxAt returns log softmax(logits)[id], in float64.

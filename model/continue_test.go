@@ -77,3 +77,85 @@ func TestContinuationLogProbs(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerateAndScoreBranch: the second prompt, scored from the cache of
+// the prefix it shares with the first, gets what ContinuationLogProbs on
+// it alone gives, and the first prompt's results are GenerateAndScore's;
+// in both precisions, for prompts that share much, nothing or everything
+// but their last token, and under dynamic NTK (no sharing there).
+func TestGenerateAndScoreBranch(t *testing.T) {
+	const V = 97
+	rng := rand.New(rand.NewPCG(5, 6))
+	seq := func(n int) []int32 {
+		s := make([]int32, n)
+		for i := range s {
+			s[i] = int32(rng.IntN(V))
+		}
+		return s
+	}
+	prompt := seq(150)
+	withoutMiddle := append(slices.Clone(prompt[:90]), prompt[110:]...)
+	other := append([]int32{(prompt[0] + 1) % V}, prompt[1:]...)
+	conts := [][]int32{seq(4), seq(1), seq(6)}
+	for _, dynamic := range []bool{false, true} {
+		cfg, err := hf.ParseConfig([]byte(`{"architectures":["LlamaForCausalLM"],"model_type":"llama","vocab_size":97,
+		"hidden_size":64,"intermediate_size":96,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
+		"max_position_embeddings":128,"rms_norm_eps":1e-5,"rope_theta":10000,"tie_word_embeddings":false}`), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.MaxPositionEmbeddings = 256
+		if dynamic {
+			// An original window of 64: the prompts' frequencies depend on
+			// their lengths.
+			cfg.RopeScaling = &hf.RopeScaling{Type: "dynamic", Factor: 2}
+			cfg.MaxPositionEmbeddings = 64
+		}
+		m, err := New(cfg, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []Precision{FP32, BF16} {
+			m.SetPrecision(p)
+			for _, branch := range [][]int32{withoutMiddle, prompt, other, prompt[:100]} {
+				ids, lps, blps, err := m.GenerateAndScoreBranch(prompt, 3, nil, conts, branch, conts[:2])
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantIDs, wantLps, err := m.GenerateAndScore(prompt, 3, nil, conts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantB, err := m.ContinuationLogProbs(branch, conts[:2])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(ids, wantIDs) {
+					t.Errorf("dynamic %v, %v, branch of %d: generated %v, alone %v", dynamic, p, len(branch), ids, wantIDs)
+				}
+				for i := range conts {
+					if !close32(lps[i], wantLps[i], 2e-5) {
+						t.Errorf("dynamic %v, %v, branch of %d: continuation %d: %v, alone %v", dynamic, p, len(branch), i, lps[i], wantLps[i])
+					}
+				}
+				for i := range blps {
+					if !close32(blps[i], wantB[i], 2e-5) {
+						t.Errorf("dynamic %v, %v, branch of %d: branch continuation %d: %v, alone %v", dynamic, p, len(branch), i, blps[i], wantB[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func close32(a, b []float32, tol float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > tol {
+			return false
+		}
+	}
+	return true
+}

@@ -23,7 +23,12 @@
 # ANNEAL_STEPS (default STEPS/10, at least 1), IMPACTFUL (digits|analysis),
 # EVAL_LENGTHS (default "8192, 16384, 32768"), EVAL_SAMPLES (default 2),
 # BACKEND (go|torch: torch runs both training stages on PyTorch, e.g. on a
-# GPU; see docs/gpu.md), PRECISION (auto|bf16|fp32, the Go engine's).
+# GPU; see docs/gpu.md), PRECISION (auto|bf16|fp32, the Go engine's),
+# EVAL (recipe: the recipe's eval stage evaluates base, extended, annealed
+# and merged models; none: skip it, to run `longrecipe eval` on chosen
+# models as docs/real-model/README.md does on a CPU).
+# STEPS may be raised (or lowered) between runs: under the constant
+# schedule the extension continues from its newest checkpoint.
 # Cost on the 2-core CPU this project is developed on: one stage-1 step
 # (9830 tokens) takes about 5 minutes; see docs/real-model/README.md.
 set -euo pipefail
@@ -88,6 +93,7 @@ backend = "${BACKEND:-go}"
 weights = [0.5, 0.5]
 
 [eval]
+skip = $( [ "${EVAL:-recipe}" = none ] && echo true || echo false )
 tasks = ["passkey", "niah_single", "ppl"]
 lengths = [${EVAL_LENGTHS:-8192, 16384, 32768}]
 depths = [0.5]
