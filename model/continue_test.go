@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -158,4 +159,41 @@ func close32(a, b []float32, tol float64) bool {
 		}
 	}
 	return true
+}
+
+// TestSetStop: an inference pass asks the stop function between layers
+// and ends with ErrStopped when it says so (LogProbs, Prefill, Generate,
+// the scoring); with the function removed, the model answers as before.
+func TestSetStop(t *testing.T) {
+	m, err := New(tinyConfig(), 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks := randTokens(rand.New(rand.NewPCG(9, 9)), 20, 37)
+	want, err := m.LogProbs(toks, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := 0
+	m.SetStop(func() bool { asked++; return asked > 1 }) // stop before layer 2
+	calls := map[string]func() error{
+		"LogProbs": func() error { _, err := m.LogProbs(toks, nil); return err },
+		"Prefill":  func() error { _, err := m.Prefill(m.NewCache(), toks, nil); return err },
+		"Generate": func() error { _, err := m.Generate(toks, 3, nil); return err },
+		"GenerateAndScoreBranch": func() error {
+			_, _, _, err := m.GenerateAndScoreBranch(toks, 2, nil, [][]int32{{1, 2}}, toks[:10], [][]int32{{3}})
+			return err
+		},
+	}
+	for name, call := range calls {
+		asked = 0
+		if err := call(); !errors.Is(err, ErrStopped) || asked != 2 {
+			t.Errorf("%s: error %v after %d questions, want ErrStopped after 2", name, err, asked)
+		}
+	}
+	m.SetStop(nil)
+	got, err := m.LogProbs(toks, nil)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("after SetStop(nil): %v, %v", got, err)
+	}
 }

@@ -30,8 +30,9 @@ func (c *KVCache) Len() int { return c.n }
 
 // inferForward runs the layers over tokens (no backward), leaving the
 // final normed hidden rows in ws.xf. With a cache, keys and values are
-// appended to it and attention covers the cached tokens.
-func (m *Model) inferForward(tokens, pos []int32, c *KVCache) {
+// appended to it and attention covers the cached tokens. It returns
+// ErrStopped when m.stop ends the pass between two layers.
+func (m *Model) inferForward(tokens, pos []int32, c *KVCache) error {
 	d := &m.dims
 	ws := &m.ws
 	T := len(tokens)
@@ -59,6 +60,9 @@ func (m *Model) inferForward(tokens, pos []int32, c *KVCache) {
 	x, out := ws.xs[0], ws.xs[1]
 	m.embedForward(x, tokens)
 	for l := 0; l < d.L; l++ {
+		if m.stop != nil && m.stop() {
+			return ErrStopped
+		}
 		var kv *layerCache
 		if c != nil {
 			kv = &c.layers[l]
@@ -71,6 +75,7 @@ func (m *Model) inferForward(tokens, pos []int32, c *KVCache) {
 		c.n += T
 	}
 	rmsnormForward(ws.xf, ws.rstdF, x, m.norm.W, T, d.D, d.eps)
+	return nil
 }
 
 // LogProbs returns, for a sequence of T tokens at the given position ids
@@ -83,7 +88,9 @@ func (m *Model) LogProbs(tokens, positions []int32) ([]float32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	T := len(tokens)
-	m.inferForward(tokens, positions, nil)
+	if err := m.inferForward(tokens, positions, nil); err != nil {
+		return nil, err
+	}
 	ws := &m.ws
 	if cap(ws.targets) < T {
 		ws.targets = make([]int32, T)
@@ -119,7 +126,9 @@ func (m *Model) Prefill(c *KVCache, tokens, positions []int32) ([]float32, error
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.inferForward(tokens, positions, c)
+	if err := m.inferForward(tokens, positions, c); err != nil {
+		return nil, err
+	}
 	d := &m.dims
 	T := len(tokens)
 	logits := make([]float32, d.V)

@@ -26,8 +26,21 @@ type Model struct {
 	dims dims
 	prec Precision // of the matrix multiplies (see SetPrecision)
 
-	mu sync.Mutex
-	ws workspace
+	mu   sync.Mutex
+	ws   workspace
+	stop func() bool // see SetStop
+}
+
+// SetStop makes the inference passes (LogProbs, Prefill, Decode, Generate
+// and the scoring built on them) ask stop between layers whether to end:
+// a long prompt then stops within one layer's time of, say, Ctrl-C
+// instead of at the end of the pass. A stopped pass returns ErrStopped and
+// leaves any KVCache it was filling unusable. nil (the default) never
+// stops. Training passes take their own Options.Stop.
+func (m *Model) SetStop(stop func() bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stop = stop
 }
 
 // layerParams are one decoder layer's tensors; the biases are nil unless

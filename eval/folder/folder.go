@@ -143,5 +143,8 @@ func (s *Session) Run(ctx context.Context, o eval.Options) (*eval.Results, error
 	if err != nil {
 		return nil, err
 	}
+	// A long prompt's pass stops within a layer of ctx's end.
+	s.Model.SetStop(func() bool { return ctx.Err() != nil })
+	defer s.Model.SetStop(nil)
 	return eval.Run(ctx, s.Engine, s.Tok, o)
 }

@@ -85,14 +85,14 @@ func runAnalyze(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	mBase, err := model.Load(*base)
+	mBase, err := loadModel(ctx, *base)
 	if err != nil {
 		return err
 	}
 	scorerModel := mBase
 	var mExt *model.Model
 	if *mode == "models" {
-		if mExt, err = model.Load(*ext); err != nil {
+		if mExt, err = loadModel(ctx, *ext); err != nil {
 			return err
 		}
 		if mExt.Cfg.VocabSize != mBase.Cfg.VocabSize {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/tokenizer"
 )
 
@@ -48,7 +47,7 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := model.Load(*modelDir)
+	m, err := loadModel(ctx, *modelDir)
 	if err != nil {
 		return err
 	}

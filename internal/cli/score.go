@@ -69,7 +69,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	if err := checkWrite("score", *output, *force, *input, *modelDir); err != nil {
 		return err
 	}
-	m, err := model.Load(*modelDir)
+	m, err := loadModel(ctx, *modelDir)
 	if err != nil {
 		return err
 	}
