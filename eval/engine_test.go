@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -59,7 +60,7 @@ func TestEngine(t *testing.T) {
 	}
 	// Perplexity through the adapter.
 	_, docs := sotuHaystack(t)
-	res, err := Perplexity(context.Background(), e, tok, "sotu", docs, 256, 1, 128, 0, nil)
+	res, err := Perplexity(context.Background(), []Scorer{e}, tok, "sotu", docs, 256, 1, 128, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,5 +156,37 @@ func TestEngineOnePrefill(t *testing.T) {
 	}
 	if partials != 3*2*3*2 {
 		t.Errorf("%d items with the likelihood view, want 36 (every task here has one answer)", partials)
+	}
+}
+
+// TestEngineForks: answering two prompts at once on forks of the model
+// gives the results of one at a time, item for item.
+func TestEngineForks(t *testing.T) {
+	tok := sotuTok(t)
+	m, err := model.New(tinyConfig(1024), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Tasks: []string{Passkey, NIAHSingle, VariableTrack}, Lengths: []int{512, 768}, Depths: []float64{0.5}, Samples: 3, Seed: 8}
+	one, err := Run(context.Background(), &Engine{Model: m, Tok: tok}, tok, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forks := 0
+	e := &Engine{Model: m, Tok: tok, Fork: func(threads int) TokenModel { forks++; return m.Fork(threads) }}
+	opt.Parallel = 2
+	two, err := Run(context.Background(), e, tok, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if forks != 2 || len(one.Items) != len(two.Items) {
+		t.Fatalf("%d forks, %d and %d items", forks, len(one.Items), len(two.Items))
+	}
+	for i, a := range one.Items {
+		b := two.Items[i]
+		a.Seconds, b.Seconds = 0, 0
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("item %d: one at a time %+v, two at once %+v", i, a, b)
+		}
 	}
 }

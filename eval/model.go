@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 )
 
@@ -33,6 +34,32 @@ type Engine struct {
 	Tok   Tokenizer
 	// Stops are the end-of-sequence ids (the tokenizer's and config.json's).
 	Stops []int32
+	// Fork, when set, returns a copy of Model for use at the same time as
+	// it, running its passes on threads goroutines: Run then answers
+	// Options.Parallel prompts at once, each on its own copy (nil: one
+	// at a time).
+	Fork func(threads int) TokenModel
+}
+
+// workerModels returns the models the workers of answer use: m itself
+// for each, or, for an engine that forks, a copy each, the machine's
+// threads shared among them.
+func workerModels(m Model, workers int) []Model {
+	out := make([]Model, workers)
+	for w := range out {
+		out[w] = m
+	}
+	e, ok := m.(*Engine)
+	if !ok || e.Fork == nil || workers == 1 {
+		return out
+	}
+	threads := max(1, runtime.GOMAXPROCS(0)/workers)
+	for w := range out {
+		c := *e
+		c.Model = e.Fork(threads)
+		out[w] = &c
+	}
+	return out
 }
 
 // Complete generates from p.Tokens and decodes the new tokens, skipping

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 )
 
 // PPLBucket is the perplexity of the tokens at positions [From, To).
@@ -103,7 +105,10 @@ func planPPL(tok Tokenizer, docs []string, length, sequences, window, short int)
 // (0: ShortPPLTokens) when the text has them. The text must hold at least
 // one long sequence and one window. tick, if not nil, is called after
 // each scored sequence or window with the number done and the total.
-func Perplexity(ctx context.Context, s Scorer, tok Tokenizer, source string, docs []string, length, sequences, window, short int, tick func(done, total int)) (*PPLResult, error) {
+func Perplexity(ctx context.Context, ss []Scorer, tok Tokenizer, source string, docs []string, length, sequences, window, short int, tick func(done, total int)) (*PPLResult, error) {
+	if len(ss) == 0 {
+		return nil, fmt.Errorf("eval: ppl: no scorer")
+	}
 	if length < 2 || sequences < 0 || window < 0 || window == 1 || short < 0 {
 		return nil, fmt.Errorf("eval: ppl: bad sizes (length %d, sequences %d, window %d, short tokens %d)", length, sequences, window, short)
 	}
@@ -118,21 +123,18 @@ func Perplexity(ctx context.Context, s Scorer, tok Tokenizer, source string, doc
 		return nil, fmt.Errorf("eval: ppl: text %s has no document of one window (%d tokens)", source, window)
 	}
 	res := &PPLResult{Source: source, Length: length, Sequences: len(plan.long), Documents: len(docs), TooShort: plan.tooShort, Window: window}
-	total, done := len(plan.long)+len(plan.short), 0
-	step := func() {
-		done++
-		if tick != nil {
-			tick(done, total)
-		}
+	seqs := plan.long
+	if window > 0 {
+		seqs = append(slices.Clip(seqs), plan.short...)
+	}
+	lps, err := scoreAll(ctx, ss, seqs, tick)
+	if err != nil {
+		return nil, err
 	}
 	edges := bucketEdges(length)
 	sum := make([]float64, len(edges)-1)
 	cnt := make([]int, len(edges)-1)
-	for i, seq := range plan.long {
-		lp, err := scoreSeq(ctx, s, seq)
-		if err != nil {
-			return nil, fmt.Errorf("eval: ppl sequence %d of %d tokens: %w", i, length, err)
-		}
+	for _, lp := range lps[:len(plan.long)] {
 		b := 0
 		for t, v := range lp {
 			pos := t + 1 // position of the predicted token
@@ -142,7 +144,6 @@ func Perplexity(ctx context.Context, s Scorer, tok Tokenizer, source string, doc
 			sum[b] -= float64(v)
 			cnt[b]++
 		}
-		step()
 	}
 	for b := range sum {
 		if cnt[b] == 0 {
@@ -155,21 +156,62 @@ func Perplexity(ctx context.Context, s Scorer, tok Tokenizer, source string, doc
 		return res, nil
 	}
 	var nllSum float64
-	for i, w := range plan.short {
-		lp, err := scoreSeq(ctx, s, w)
-		if err != nil {
-			return nil, fmt.Errorf("eval: ppl window %d of %d tokens: %w", i, window, err)
-		}
+	for _, lp := range lps[len(plan.long):] {
 		for _, v := range lp {
 			nllSum -= float64(v)
 		}
 		res.ShortTokens += len(lp)
-		step()
 	}
 	res.Windows = len(plan.short)
 	res.ShortNLL = nllSum / float64(res.ShortTokens)
 	res.ShortPPL = math.Exp(res.ShortNLL)
 	return res, nil
+}
+
+// scoreAll scores seqs on the scorers, one sequence at a time on each,
+// and returns the log-probabilities in the order of seqs (sums over them
+// are then the same whatever the number of scorers). tick, if not nil,
+// is called after each sequence with the number done and the total. The
+// first error stops the rest.
+func scoreAll(ctx context.Context, ss []Scorer, seqs [][]int32, tick func(done, total int)) ([][]float32, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	lps := make([][]float32, len(seqs))
+	var mu sync.Mutex
+	next, done := 0, 0
+	var wg sync.WaitGroup
+	for _, s := range ss {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= len(seqs) || ctx.Err() != nil {
+					return
+				}
+				lp, err := scoreSeq(ctx, s, seqs[i])
+				if err != nil {
+					cancel(fmt.Errorf("eval: ppl sequence %d of %d tokens: %w", i, len(seqs[i]), err))
+					return
+				}
+				mu.Lock()
+				lps[i] = lp
+				done++
+				if tick != nil {
+					tick(done, len(seqs))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return lps, nil
 }
 
 // scoreSeq returns the checked log-probabilities of seq.

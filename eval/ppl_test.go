@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func TestPerplexityOneDocumentPerSequence(t *testing.T) {
 	}
 	for _, c := range cases {
 		s := &docScorer{}
-		res, err := Perplexity(context.Background(), s, byteTok{}, "t", docs, 256, c.sequences, 64, c.short, nil)
+		res, err := Perplexity(context.Background(), []Scorer{s}, byteTok{}, "t", docs, 256, c.sequences, 64, c.short, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +73,30 @@ func TestPerplexityOneDocumentPerSequence(t *testing.T) {
 			t.Errorf("short NLL %v, want %v", res.ShortNLL, want)
 		}
 	}
-	if _, err := Perplexity(context.Background(), &docScorer{}, byteTok{}, "t", docs[1:2], 256, 0, 64, 0, nil); err == nil || !strings.Contains(err.Error(), "no document of 256 tokens") {
+	if _, err := Perplexity(context.Background(), []Scorer{&docScorer{}}, byteTok{}, "t", docs[1:2], 256, 0, 64, 0, nil); err == nil || !strings.Contains(err.Error(), "no document of 256 tokens") {
 		t.Errorf("only short documents: error %v", err)
+	}
+}
+
+// TestPerplexityScorers: sequences shared among several scorers give the
+// result of one scorer, to the last bit (sums in the same order); every
+// sequence is scored once.
+func TestPerplexityScorers(t *testing.T) {
+	docs := []string{strings.Repeat("a", 299), strings.Repeat("b", 99), strings.Repeat("c", 499), strings.Repeat("d", 700)}
+	one, err := Perplexity(context.Background(), []Scorer{&docScorer{}}, byteTok{}, "t", docs, 256, 0, 64, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := []*docScorer{{}, {}, {}}
+	ticks := 0
+	three, err := Perplexity(context.Background(), []Scorer{ss[0], ss[1], ss[2]}, byteTok{}, "t", docs, 256, 0, 64, 0, func(done, total int) { ticks++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(one, three) {
+		t.Errorf("one scorer %+v, three %+v", one, three)
+	}
+	if n := len(ss[0].seqs) + len(ss[1].seqs) + len(ss[2].seqs); n != one.Sequences+one.Windows || ticks != n {
+		t.Errorf("%d sequences scored, %d ticks; want %d", n, ticks, one.Sequences+one.Windows)
 	}
 }

@@ -68,8 +68,11 @@ type Options struct {
 	// NoPartial skips the likelihood view (Partial): it costs
 	// NumDistractors + 2 scoring passes per single-answer needle prompt.
 	NoPartial bool
-	// Parallel is how many prompts are answered at once (default 1);
-	// more helps servers that batch requests (vLLM, llama.cpp).
+	// Parallel is how many prompts (and perplexity sequences) are
+	// answered at once (default 1): on an Engine with Fork, each on its
+	// own copy of the model; for a server, as concurrent requests, which
+	// helps servers that batch them (vLLM, llama.cpp). Results do not
+	// depend on it.
 	Parallel int
 	// Progress receives a progress bar (nil: none).
 	Progress io.Writer
@@ -202,16 +205,13 @@ func Run(ctx context.Context, m Model, tok Tokenizer, opt Options) (*Results, er
 			}
 		}
 	}
-	var scorer Scorer
 	if doPPL {
-		s, ok := m.(Scorer)
-		if !ok {
+		if _, ok := m.(Scorer); !ok {
 			return nil, fmt.Errorf("eval: task ppl needs log-probabilities, which this model (an endpoint?) does not give")
 		}
 		if len(opt.PPLDocs) == 0 {
 			return nil, fmt.Errorf("eval: task ppl needs text (PPLDocs)")
 		}
-		scorer = s
 	}
 	// Fail fast: every task must fit every length (templates and solved
 	// examples take room) before any model time is spent.
@@ -253,7 +253,13 @@ func Run(ctx context.Context, m Model, tok Tokenizer, opt Options) (*Results, er
 				}
 			}
 		}
-		p, err := Perplexity(ctx, scorer, tok, opt.PPLSource, opt.PPLDocs, length, opt.PPLSequences, opt.PPLWindow, opt.PPLShortTokens, tick)
+		var scorers []Scorer
+		for _, w := range workerModels(m, max(1, opt.Parallel)) {
+			if s, ok := w.(Scorer); ok {
+				scorers = append(scorers, s)
+			}
+		}
+		p, err := Perplexity(ctx, scorers, tok, opt.PPLSource, opt.PPLDocs, length, opt.PPLSequences, opt.PPLWindow, opt.PPLShortTokens, tick)
 		if err != nil {
 			return nil, err
 		}
@@ -306,7 +312,7 @@ func answer(ctx context.Context, m Model, gen *Generator, jobs []job, opt Option
 	todo := make(chan task, workers)
 	items := make([]SampleResult, len(jobs))
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
+	for _, m := range workerModels(m, workers) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/longrecipe/longrecipe/hf"
@@ -195,5 +197,58 @@ func TestSetStop(t *testing.T) {
 	got, err := m.LogProbs(toks, nil)
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("after SetStop(nil): %v, %v", got, err)
+	}
+}
+
+// TestForkConcurrent: forks on one goroutine each, running at the same
+// time, give what the model gives alone, bit for bit, in both precisions.
+func TestForkConcurrent(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.MaxPositionEmbeddings = 256
+	m, err := New(cfg, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(10, 10))
+	prompts := make([][]int32, 6)
+	for i := range prompts {
+		prompts[i] = randTokens(rng, 60+30*i, cfg.VocabSize)
+	}
+	conts := [][]int32{{1, 2, 3}, {4}}
+	for _, p := range []Precision{FP32, BF16} {
+		m.SetPrecision(p)
+		type answer struct {
+			ids      []int32
+			lps, blp [][]float32
+		}
+		run := func(mm *Model, prompt []int32) answer {
+			ids, lps, blp, err := mm.GenerateAndScoreBranch(prompt, 4, nil, conts, prompt[:len(prompt)/2], conts)
+			if err != nil {
+				t.Error(err)
+			}
+			return answer{ids, lps, blp}
+		}
+		want := make([]answer, len(prompts))
+		for i, pr := range prompts {
+			want[i] = run(m, pr)
+		}
+		got := make([]answer, len(prompts))
+		var wg sync.WaitGroup
+		for w := range 3 {
+			f := m.Fork(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(prompts); i += 3 {
+					got[i] = run(f, prompts[i])
+				}
+			}()
+		}
+		wg.Wait()
+		for i := range prompts {
+			if !reflect.DeepEqual(got[i], want[i]) {
+				t.Errorf("%v, prompt %d: fork %+v, model %+v", p, i, got[i], want[i])
+			}
+		}
 	}
 }

@@ -310,7 +310,7 @@ func (m *Model) attnBlockForward(lp *layerParams, x []float32, a *layerActs, T, 
 		attnForward(m.prec, a.o, nil, a.q, T, past, kv.k, kv.v, kv.n, d, lp.window, threads)
 	}
 	copy(a.x2[:T*d.D], x[:T*d.D])
-	m.prec.gemm(false, true, T, d.D, d.QD, 1, a.o, d.QD, lp.o.W, d.QD, 1, a.x2, d.D)
+	m.prec.gemmOn(threads, false, true, T, d.D, d.QD, 1, a.o, d.QD, lp.o.W, d.QD, 1, a.x2, d.D)
 }
 
 // mlpForward computes out = x2 + down(silu(gate(norm(x2)))·up(norm(x2))).
@@ -323,7 +323,7 @@ func (m *Model) mlpForward(lp *layerParams, a *layerActs, out []float32, T, thre
 		swigluForward(a.h[t0*d.FF:t1*d.FF], a.g[t0*d.FF:t1*d.FF], a.u[t0*d.FF:t1*d.FF])
 	})
 	copy(out[:T*d.D], a.x2[:T*d.D])
-	m.prec.gemm(false, true, T, d.D, d.FF, 1, a.h, d.FF, lp.down.W, d.FF, 1, out, d.D)
+	m.prec.gemmOn(threads, false, true, T, d.D, d.FF, 1, a.h, d.FF, lp.down.W, d.FF, 1, out, d.D)
 	if lp.downb != nil {
 		addBias(out, lp.downb.W, T)
 	}

@@ -2,7 +2,6 @@ package model
 
 import (
 	"fmt"
-	"runtime"
 )
 
 // layerCache is one layer's cached keys (after RoPE) and values.
@@ -36,7 +35,7 @@ func (m *Model) inferForward(tokens, pos []int32, c *KVCache) error {
 	d := &m.dims
 	ws := &m.ws
 	T := len(tokens)
-	threads := runtime.GOMAXPROCS(0)
+	threads := m.inferThreads()
 	if len(ws.xs) < 2 {
 		ws.xs = append(ws.xs, make([][]float32, 2-len(ws.xs))...)
 	}
@@ -103,7 +102,7 @@ func (m *Model) LogProbs(tokens, positions []int32) ([]float32, error) {
 		}
 	}
 	out := make([]float32, T)
-	m.lmHeadLoss(ws.xf, targets, nil, 0, out, runtime.GOMAXPROCS(0))
+	m.lmHeadLoss(ws.xf, targets, nil, 0, out, m.inferThreads())
 	return out[:T-1], nil
 }
 
@@ -132,7 +131,7 @@ func (m *Model) Prefill(c *KVCache, tokens, positions []int32) ([]float32, error
 	d := &m.dims
 	T := len(tokens)
 	logits := make([]float32, d.V)
-	m.prec.gemm(false, true, 1, d.V, d.D, 1, m.ws.xf[(T-1)*d.D:], d.D, m.lmHead.W, d.D, 0, logits, d.V)
+	m.prec.gemmOn(m.inferThreads(), false, true, 1, d.V, d.D, 1, m.ws.xf[(T-1)*d.D:], d.D, m.lmHead.W, d.D, 0, logits, d.V)
 	return logits, nil
 }
 

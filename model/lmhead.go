@@ -42,7 +42,7 @@ func (m *Model) lmHeadLoss(xf []float32, targets []int32, dxf []float32, gradSca
 		if !any {
 			continue
 		}
-		m.prec.gemm(false, true, n, V, D, 1, xf[c0*D:], D, w.W, D, 0, logits, V)
+		m.prec.gemmOn(threads, false, true, n, V, D, 1, xf[c0*D:], D, w.W, D, 0, logits, V)
 		parallelRows(n, threads, func(r0, r1 int) {
 			for r := r0; r < r1; r++ {
 				row := logits[r*V : (r+1)*V]
@@ -76,8 +76,8 @@ func (m *Model) lmHeadLoss(xf []float32, targets []int32, dxf []float32, gradSca
 			}
 		}
 		if dxf != nil {
-			m.prec.gemm(false, false, n, D, V, 1, logits, V, w.W, D, 1, dxf[c0*D:], D)
-			m.prec.gemm(true, false, V, D, n, 1, logits, V, xf[c0*D:], D, 1, w.G, D)
+			m.prec.gemmOn(threads, false, false, n, D, V, 1, logits, V, w.W, D, 1, dxf[c0*D:], D)
+			m.prec.gemmOn(threads, true, false, V, D, n, 1, logits, V, xf[c0*D:], D, 1, w.G, D)
 		}
 	}
 	return loss, count

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 
 	"github.com/longrecipe/longrecipe/hf"
@@ -26,9 +27,30 @@ type Model struct {
 	dims dims
 	prec Precision // of the matrix multiplies (see SetPrecision)
 
-	mu   sync.Mutex
-	ws   workspace
-	stop func() bool // see SetStop
+	mu      sync.Mutex
+	ws      workspace
+	stop    func() bool // see SetStop
+	threads int         // of inference passes (0: GOMAXPROCS); see Fork
+}
+
+// Fork returns a model that shares m's weights but not its scratch space,
+// so that the two can run inference passes at the same time (an
+// evaluation answering several prompts at once). Its inference passes use
+// threads goroutines (0: GOMAXPROCS; 1: none besides the caller's). The
+// weights must not change while either runs: train neither.
+func (m *Model) Fork(threads int) *Model {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return &Model{Cfg: m.Cfg, params: m.params, byName: m.byName, embed: m.embed, layers: m.layers,
+		norm: m.norm, lmHead: m.lmHead, dims: m.dims, prec: m.prec, stop: m.stop, threads: threads}
+}
+
+// inferThreads is the number of goroutines of an inference pass.
+func (m *Model) inferThreads() int {
+	if m.threads > 0 {
+		return m.threads
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // SetStop makes the inference passes (LogProbs, Prefill, Decode, Generate

@@ -76,6 +76,16 @@ func (p Precision) gemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 	kernels.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// gemmOn is gemm on one goroutine when threads is 1, else gemm (the
+// kernels' own split over GOMAXPROCS goroutines).
+func (p Precision) gemmOn(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if threads == 1 {
+		p.gemmSerial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	p.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
 // gemmSerial is gemm without internal goroutines.
 func (p Precision) gemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if p == BF16 {

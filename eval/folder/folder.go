@@ -74,7 +74,8 @@ func Open(dir string, o Options) (*Session, error) {
 	if o.Name == "" {
 		o.Name = filepath.Base(filepath.Clean(dir))
 	}
-	return &Session{Dir: dir, Model: m, Tok: tok, Engine: &eval.Engine{Model: m, Tok: tok, Stops: Stops(tok, m.Cfg)}, opt: o}, nil
+	e := &eval.Engine{Model: m, Tok: tok, Stops: Stops(tok, m.Cfg), Fork: func(threads int) eval.TokenModel { return m.Fork(threads) }}
+	return &Session{Dir: dir, Model: m, Tok: tok, Engine: e, opt: o}, nil
 }
 
 // Stops returns the end-of-sequence ids of a model: the tokenizer's EOS

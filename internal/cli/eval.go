@@ -106,7 +106,7 @@ func parseEvalFlags(env *Env, args []string) (*evalFlags, []string, error) {
 		endpointModel:   fs.String("endpoint-model", "", "model name sent to --endpoint"),
 		endpointTimeout: fs.Duration("endpoint-timeout", 10*time.Minute, "time limit of one request to --endpoint"),
 		endpointRetries: fs.Int("endpoint-retries", 3, "retries of a failed request (network errors, timeouts, HTTP 429 and 5xx)"),
-		parallel:        fs.Int("parallel", 1, "prompts answered at once (for servers that batch requests; the engine runs one at a time)"),
+		parallel:        fs.Int("parallel", 1, "prompts (and perplexity sequences) answered at once: the engine runs that many copies of the model sharing its weights, the machine's threads split among them (helps small models, whose passes do not keep every core busy); a server gets that many requests at once"),
 		compare:         fs.String("compare", "", "compare results directories: --compare DIR1 DIR2 ..."),
 	}
 	var rest []string
