@@ -50,6 +50,7 @@ func runAnalyze(ctx context.Context, env *Env, args []string) error {
 	minRatio := fs.Float64("min-ratio", 2, "impactful ids: minimum top-set rate as a multiple of --top")
 	output := fs.String("output", "", "output folder")
 	force := fs.Bool("force", false, "replace an existing non-empty output folder")
+	prec := precisionFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -89,10 +90,16 @@ func runAnalyze(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := setPrecision(mBase, *prec); err != nil {
+		return err
+	}
 	scorerModel := mBase
 	var mExt *model.Model
 	if *mode == "models" {
 		if mExt, err = loadModel(ctx, *ext); err != nil {
+			return err
+		}
+		if err := setPrecision(mExt, *prec); err != nil {
 			return err
 		}
 		if mExt.Cfg.VocabSize != mBase.Cfg.VocabSize {
@@ -144,6 +151,7 @@ func runAnalyze(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	meta["precision"] = mBase.Precision().String()
 	r.Meta = meta
 	what := "extended " + *ext + " vs base " + *base
 	if *mode == "context" {
