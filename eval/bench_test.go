@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -74,4 +75,46 @@ func BenchmarkEngine(b *testing.B) {
 	b.ReportMetric(dec, "decode-tok/s")
 	b.ReportMetric(nocache, "nocache-decode-tok/s")
 	b.ReportMetric(dec/nocache, "kv-speedup")
+}
+
+// BenchmarkRunParallel runs the quickstart's retrieval evaluation (pass
+// key and single needle at 128–2048 tokens, three depths, the likelihood
+// view) on a model of the shipped base's shape (4 layers, width 256, GQA
+// 4/2, vocabulary 4096, θ raised for 2048 positions) one prompt at a time
+// and, side by side, two at once on forks of the model (eval.Options.
+// Parallel = 2, one thread each): prompts/s of each and their ratio.
+func BenchmarkRunParallel(b *testing.B) {
+	cfg := &hf.Config{
+		ModelType: "llama", VocabSize: 4096, HiddenSize: 256, IntermediateSize: 768,
+		NumHiddenLayers: 4, NumAttentionHeads: 4, NumKeyValueHeads: 2,
+		RMSNormEps: 1e-5, RopeTheta: 160000, MaxPositionEmbeddings: 2048, TieWordEmbeddings: true,
+		HiddenAct: "silu", InitializerRange: 0.02, BOSTokenID: -1, EOSTokenID: -1,
+	}
+	m, err := model.New(cfg, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.SetPrecision(model.DefaultPrecision())
+	tok := sotuTok(b)
+	opt := Options{Tasks: []string{Passkey, NIAHSingle}, Lengths: []int{128, 256, 512, 1024, 2048}, Depths: []float64{0, 0.5, 1}, Samples: 1, Seed: 1}
+	run := func(parallel int) time.Duration {
+		e := &Engine{Model: m, Tok: tok, Fork: func(threads int) TokenModel { return m.Fork(threads) }}
+		o := opt
+		o.Parallel = parallel
+		t0 := time.Now()
+		if _, err := Run(context.Background(), e, tok, o); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	var one, two time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		one += run(1)
+		two += run(2)
+	}
+	prompts := float64(b.N * len(opt.Tasks) * len(opt.Lengths) * len(opt.Depths))
+	b.ReportMetric(prompts/one.Seconds(), "prompts/s-1")
+	b.ReportMetric(prompts/two.Seconds(), "prompts/s-2")
+	b.ReportMetric(one.Seconds()/two.Seconds(), "speedup")
 }

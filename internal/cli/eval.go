@@ -45,7 +45,7 @@ type evalFlags struct {
 	modelDir, tokPath, tasks, lengths, depths, output, haystack, wording, pplText, name *string
 	endpoint, endpointModel, compare                                                    *string
 	precision                                                                           *string
-	samples, pplWindow, maxNew, endpointRetries, parallel                               *int
+	samples, pplWindow, pplSequences, maxNew, endpointRetries, parallel                 *int
 	seed                                                                                *uint64
 	endpointTimeout                                                                     *time.Duration
 }
@@ -93,7 +93,8 @@ func parseEvalFlags(env *Env, args []string) (*evalFlags, []string, error) {
 		tasks:           fs.String("tasks", "", "comma-separated tasks (default: all; without ppl with --endpoint)"),
 		lengths:         fs.String("lengths", "", "comma-separated prompt lengths in tokens, e.g. 1k,2k,4k (k = 1024)"),
 		depths:          fs.String("depths", "0,0.25,0.5,0.75,1", "comma-separated needle depths in [0, 1]"),
-		samples:         fs.Int("samples", 4, "samples per task × length × depth (and perplexity sequences)"),
+		samples:         fs.Int("samples", 4, "samples per task × length × depth"),
+		pplSequences:    fs.Int("ppl-sequences", 0, "ppl: at most this many long sequences, one per document (0: every document of the perplexity text that is long enough)"),
 		seed:            fs.Uint64("seed", 1, "random seed of the generated prompts"),
 		output:          fs.String("output", "", "directory for the reports"),
 		wording:         fs.String("wording", "heldout", "prompt wording: heldout (written for this project, in no training data) or ruler (PoSE's passkey and RULER's published text, to compare with published numbers)"),
@@ -140,6 +141,8 @@ func (f *evalFlags) options() (eval.Options, error) {
 		return opt, usageErrorf("--samples %d must be at least 1", *f.samples)
 	case *f.maxNew < 0:
 		return opt, usageErrorf("--max-new-tokens %d is negative", *f.maxNew)
+	case *f.pplSequences < 0:
+		return opt, usageErrorf("--ppl-sequences %d is negative", *f.pplSequences)
 	case *f.parallel < 1:
 		return opt, usageErrorf("--parallel %d must be at least 1", *f.parallel)
 	case *f.lengths == "":
@@ -162,7 +165,7 @@ func (f *evalFlags) options() (eval.Options, error) {
 		return opt, usageErrorf("--%v", err)
 	}
 	return eval.Options{Tasks: tasks, Lengths: lengths, Depths: depths, Samples: *f.samples, Seed: *f.seed,
-		MaxNew: *f.maxNew, Parallel: *f.parallel, ModelName: *f.name, Wording: wording}, nil
+		MaxNew: *f.maxNew, Parallel: *f.parallel, ModelName: *f.name, Wording: wording, PPLSequences: *f.pplSequences}, nil
 }
 
 // parseTasks reads --tasks; engine says whether ppl is possible (and in

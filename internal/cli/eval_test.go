@@ -34,7 +34,7 @@ func TestEvalEngineEndpointCompare(t *testing.T) {
 	root := t.TempDir()
 	engOut := filepath.Join(root, "engine")
 	stdout, stderr, code := evalCLI(t, "--model", dir, "--tasks", "passkey,vt,ppl", "--lengths", "512,1k",
-		"--depths", "0,1", "--samples", "1", "--max-new-tokens", "4", "--haystack", "repeat", "--output", engOut)
+		"--depths", "0,1", "--samples", "1", "--max-new-tokens", "4", "--haystack", "repeat", "--ppl-sequences", "2", "--parallel", "2", "--output", engOut)
 	if code != 0 {
 		t.Fatalf("engine eval exit %d: %s", code, stderr)
 	}
@@ -45,7 +45,7 @@ func TestEvalEngineEndpointCompare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Items) != 2*2+2 || res.PPL == nil || res.PPL.Length != 1024 || res.Model != "tiny" || res.Haystack != "noise" {
+	if len(res.Items) != 2*2+2 || res.PPL == nil || res.PPL.Length != 1024 || res.PPL.Sequences != 2 || res.Model != "tiny" || res.Haystack != "noise" {
 		t.Errorf("results: %d items, ppl %+v, model %q, haystack %q", len(res.Items), res.PPL, res.Model, res.Haystack)
 	}
 	for _, f := range []string{"results.md", "heatmap_passkey.png", "heatmap_vt.png", "ppl_by_position.png"} {
