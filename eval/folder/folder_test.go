@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -117,6 +118,12 @@ func TestOptions(t *testing.T) {
 			}
 			if o.ModelName != "m" || o.TokenizerName != filepath.Join(dir, "tokenizer.json") {
 				t.Fatalf("names %q, %q", o.ModelName, o.TokenizerName)
+			}
+			if o.Parallel != runtime.GOMAXPROCS(0) {
+				t.Fatalf("a tiny model answers %d prompts at once, want one per thread (%d)", o.Parallel, runtime.GOMAXPROCS(0))
+			}
+			if o, _ := s.Options(eval.Options{Tasks: []string{eval.Passkey}, Lengths: c.lengths, Parallel: 3}); o.Parallel != 3 {
+				t.Fatalf("Parallel 3 became %d", o.Parallel)
 			}
 		})
 	}

@@ -107,7 +107,7 @@ func parseEvalFlags(env *Env, args []string) (*evalFlags, []string, error) {
 		endpointModel:   fs.String("endpoint-model", "", "model name sent to --endpoint"),
 		endpointTimeout: fs.Duration("endpoint-timeout", 10*time.Minute, "time limit of one request to --endpoint"),
 		endpointRetries: fs.Int("endpoint-retries", 3, "retries of a failed request (network errors, timeouts, HTTP 429 and 5xx)"),
-		parallel:        fs.Int("parallel", 1, "prompts (and perplexity sequences) answered at once: the engine runs that many copies of the model sharing its weights, the machine's threads split among them (helps small models, whose passes do not keep every core busy); a server gets that many requests at once"),
+		parallel:        fs.Int("parallel", 0, "prompts (and perplexity sequences) answered at once: the engine runs that many copies of the model sharing its weights, the machine's threads split among them (helps small models, whose passes do not keep every core busy); a server gets that many requests at once (0: for the engine one per thread for models up to 50M parameters, else 1; for a server 1)"),
 		compare:         fs.String("compare", "", "compare results directories: --compare DIR1 DIR2 ..."),
 	}
 	var rest []string
@@ -143,8 +143,8 @@ func (f *evalFlags) options() (eval.Options, error) {
 		return opt, usageErrorf("--max-new-tokens %d is negative", *f.maxNew)
 	case *f.pplSequences < 0:
 		return opt, usageErrorf("--ppl-sequences %d is negative", *f.pplSequences)
-	case *f.parallel < 1:
-		return opt, usageErrorf("--parallel %d must be at least 1", *f.parallel)
+	case *f.parallel < 0:
+		return opt, usageErrorf("--parallel %d is negative", *f.parallel)
 	case *f.lengths == "":
 		return opt, usageErrorf("--lengths is required (e.g. --lengths 1k,2k,4k)")
 	}

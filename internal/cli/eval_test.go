@@ -118,7 +118,7 @@ func TestEvalUsageErrors(t *testing.T) {
 		{[]string{"--endpoint", "http://h", "--endpoint-model", "x", "--tokenizer", "t", "--tasks", "ppl", "--output", "o", "--lengths", "1k"}, "needs the engine"},
 		{[]string{"--model", "m", "--output", "o", "--lengths", "1k", "stray"}, "unexpected arguments"},
 		{[]string{"--model", "m", "--output", "o", "--lengths", "1k", "--samples", "0"}, "--samples"},
-		{[]string{"--model", "m", "--output", "o", "--lengths", "1k", "--parallel", "0"}, "--parallel"},
+		{[]string{"--model", "m", "--output", "o", "--lengths", "1k", "--parallel", "-1"}, "--parallel"},
 		{[]string{"--model", "m", "--output", "o", "--lengths", "1k", "--wording", "pose"}, "--wording \"pose\""},
 	}
 	for _, c := range cases {
