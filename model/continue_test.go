@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -249,6 +250,37 @@ func TestForkConcurrent(t *testing.T) {
 			if !reflect.DeepEqual(got[i], want[i]) {
 				t.Errorf("%v, prompt %d: fork %+v, model %+v", p, i, got[i], want[i])
 			}
+		}
+	}
+}
+
+// TestInferBytes: the estimate of an inference pass's memory holds what
+// a first pass over T tokens allocates on a fork (its workspace, the
+// cache, the LM-head chunk), within the kernels' packing buffers, and is
+// not far above it.
+func TestInferBytes(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.MaxPositionEmbeddings = 512, 64, 160, 4096
+	m, err := New(cfg, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks := randTokens(rand.New(rand.NewPCG(2, 2)), 2048, cfg.VocabSize)
+	if _, err := m.Fork(1).LogProbs(toks, nil); err != nil { // warm the packing buffers
+		t.Fatal(err)
+	}
+	for _, T := range []int{512, 2048} {
+		f := m.Fork(1)
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		if _, err := f.Prefill(f.NewCache(), toks[:T], nil); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&b)
+		got, est := int64(b.TotalAlloc-a.TotalAlloc), f.InferBytes(T)
+		t.Logf("T=%d: allocated %d, estimate %d", T, got, est)
+		if got > est+1<<20 || est > 3*got {
+			t.Errorf("T=%d: a pass allocated %d bytes, InferBytes says %d", T, got, est)
 		}
 	}
 }

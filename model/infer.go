@@ -27,6 +27,17 @@ func (m *Model) NewCache() *KVCache {
 // Len returns the number of tokens in the cache.
 func (c *KVCache) Len() int { return c.n }
 
+// InferBytes is the memory an inference pass over T tokens keeps
+// (workspace and key/value cache, float32): the two layer buffers and the
+// final norm (3·D), one layer's activations (3·D + 2·QD + 2·KVD + 3·FF
+// and the row statistics), RoPE tables (HD), the cache (2·L·KVD) and a
+// chunk of LM-head logits. What Fork's copies add, one each.
+func (m *Model) InferBytes(T int) int64 {
+	d := &m.dims
+	perToken := int64(6*d.D + 2*d.QD + 2*d.KVD + 3*d.FF + d.H + 3 + d.HD + 2*d.L*d.KVD)
+	return 4 * (int64(T)*perToken + int64(ceChunkRows(d.V)*d.V))
+}
+
 // inferForward runs the layers over tokens (no backward), leaving the
 // final normed hidden rows in ws.xf. With a cache, keys and values are
 // appended to it and attention covers the cached tokens. It returns

@@ -129,8 +129,8 @@ func (s *Session) Options(o eval.Options) (eval.Options, error) {
 			o.PPLWindow = min(OriginalWindow(s.Model.Cfg), slices.Max(o.Lengths))
 		}
 	}
-	if o.Parallel == 0 {
-		o.Parallel = AutoParallel(s.Model)
+	if o.Parallel == 0 && len(o.Lengths) > 0 {
+		o.Parallel = AutoParallel(s.Model, slices.Max(o.Lengths))
 	}
 	if o.ModelName == "" {
 		o.ModelName = s.opt.Name
@@ -158,16 +158,20 @@ func (s *Session) Run(ctx context.Context, o eval.Options) (*eval.Results, error
 // several prompts at once.
 const SmallModel = 50_000_000
 
-// AutoParallel is how many prompts the evaluation answers at once when
-// not told: for a small model (≤ SmallModel parameters), one per thread
-// (GOMAXPROCS), each on its own copy of the model with one thread — its
-// passes are too small to keep several cores busy (measured on the
-// shipped base's shape, 2 cores: 1.6–1.8× the prompts/s of one at a time,
-// BenchmarkRunParallel); for a larger one, one at a time on every thread,
-// which costs no extra memory.
-func AutoParallel(m *model.Model) int {
-	if m.NumParams() <= SmallModel {
-		return runtime.GOMAXPROCS(0)
+// ForkBudget bounds the memory AutoParallel gives the copies' passes.
+const ForkBudget = 4 << 30
+
+// AutoParallel is how many prompts of up to tokens tokens the evaluation
+// answers at once when not told: for a small model (≤ SmallModel
+// parameters), one per thread (GOMAXPROCS), each on its own copy of the
+// model with one thread — its passes are too small to keep several cores
+// busy (measured on the shipped base's shape, 2 cores: 1.6–1.8× the
+// prompts/s of one at a time, BenchmarkRunParallel) — as many as fit
+// ForkBudget (model.InferBytes each); for a larger model, one at a time
+// on every thread, which costs no extra memory.
+func AutoParallel(m *model.Model, tokens int) int {
+	if m.NumParams() > SmallModel {
+		return 1
 	}
-	return 1
+	return max(1, min(runtime.GOMAXPROCS(0), int(ForkBudget/max(1, m.InferBytes(tokens)))))
 }
