@@ -229,7 +229,8 @@ func Run(ctx context.Context, m Model, tok Tokenizer, opt Options) (*Results, er
 	if opt.Progress != nil && len(jobs) > 0 {
 		bar = progress.New(opt.Progress, "eval", int64(len(jobs)), "samples")
 	}
-	items, err := answer(ctx, m, gen, jobs, opt, bar)
+	workers := workerModels(m, max(1, opt.Parallel))
+	items, err := answer(ctx, workers, gen, jobs, opt, bar)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +255,7 @@ func Run(ctx context.Context, m Model, tok Tokenizer, opt Options) (*Results, er
 			}
 		}
 		var scorers []Scorer
-		for _, w := range workerModels(m, max(1, opt.Parallel)) {
+		for _, w := range workers {
 			if s, ok := w.(Scorer); ok {
 				scorers = append(scorers, s)
 			}
@@ -299,20 +300,19 @@ func completeSample(ctx context.Context, m Model, tok Tokenizer, p *Prompt, part
 }
 
 // answer generates the prompts of jobs in order (the generator is not
-// safe for concurrent use) and has m answer them, opt.Parallel at a time.
-// The first error cancels the rest.
-func answer(ctx context.Context, m Model, gen *Generator, jobs []job, opt Options, bar *progress.Bar) ([]SampleResult, error) {
+// safe for concurrent use) and has the workers' models answer them, one
+// prompt each at a time. The first error cancels the rest.
+func answer(ctx context.Context, workers []Model, gen *Generator, jobs []job, opt Options, bar *progress.Bar) ([]SampleResult, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	workers := max(1, opt.Parallel)
 	type task struct {
 		i int
 		p *Prompt
 	}
-	todo := make(chan task, workers)
+	todo := make(chan task, len(workers))
 	items := make([]SampleResult, len(jobs))
 	var wg sync.WaitGroup
-	for _, m := range workerModels(m, workers) {
+	for _, m := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -90,7 +90,6 @@ func (m *Model) GenerateAndScoreBranch(prompt []int32, maxNew int, stop func(id 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	first = append([]float32(nil), first...)
 	start := c.mark()
 	if out, err = m.greedy(c, first, int32(len(prompt)), maxNew, stop); err != nil {
 		return out, nil, nil, err
@@ -104,7 +103,7 @@ func (m *Model) GenerateAndScoreBranch(prompt []int32, maxNew int, stop func(id 
 	if err != nil {
 		return out, lps, nil, err
 	}
-	blps, err = m.scoreAfter(c, append([]float32(nil), bfirst...), len(branch), bconts)
+	blps, err = m.scoreAfter(c, bfirst, len(branch), bconts)
 	return out, lps, blps, err
 }
 

@@ -243,6 +243,35 @@ func stageTheta(t *testing.T, dir string) float64 {
 	return cfg.RopeTheta
 }
 
+// extendOnly parses a recipe that runs stage 1 alone (one thread, no
+// merge, no evaluation) on writeTinyInputs' files in dir, with the given
+// precision and extra [extend] keys.
+func extendOnly(t *testing.T, dir, precision, extend string) *Recipe {
+	t.Helper()
+	text := `output = "run"
+threads = 1
+precision = "` + precision + `"
+[base]
+model = "base"
+[data]
+corpus = "corpus.jsonl"
+[extend]
+target_length = 256
+ratio = 0.3
+batch = 1
+` + extend + `
+[merge]
+skip = true
+[eval]
+skip = true
+`
+	r, err := Parse([]byte(text), "test.toml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // TestResumeWithChangedInputs is the stale-resume regression: an
 // interrupted extend stage rerun with another rope_theta, or another lr,
 // starts over with the new settings (it used to keep the old start model,
@@ -256,31 +285,7 @@ func TestResumeWithChangedInputs(t *testing.T) {
 		if strings.HasPrefix(lr, "bf16:") {
 			prec, lr = "bf16", strings.TrimPrefix(lr, "bf16:")
 		}
-		text := `output = "run"
-threads = 1
-precision = "` + prec + `"
-[base]
-model = "base"
-[data]
-corpus = "corpus.jsonl"
-[extend]
-target_length = 256
-ratio = 0.3
-steps = 20
-batch = 1
-checkpoint_every = 10
-rope_theta = ` + theta + `
-lr = ` + lr + `
-[merge]
-skip = true
-[eval]
-skip = true
-`
-		r, err := Parse([]byte(text), "test.toml", dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
+		return extendOnly(t, dir, prec, "steps = 20\ncheckpoint_every = 10\nrope_theta = "+theta+"\nlr = "+lr)
 	}
 	var log bytes.Buffer
 	run := func(r *Recipe, tr Trainer) error {
@@ -344,29 +349,7 @@ func TestLengthenedExtend(t *testing.T) {
 	writeTinyInputs(t, dir)
 	var log bytes.Buffer
 	run := func(steps int) []train.Metric {
-		text := fmt.Sprintf(`output = "run"
-threads = 1
-precision = "fp32"
-[base]
-model = "base"
-[data]
-corpus = "corpus.jsonl"
-[extend]
-target_length = 256
-ratio = 0.3
-steps = %d
-batch = 1
-checkpoint_every = 4
-schedule = "constant"
-[merge]
-skip = true
-[eval]
-skip = true
-`, steps)
-		r, err := Parse([]byte(text), "test.toml", dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := extendOnly(t, dir, "fp32", fmt.Sprintf("steps = %d\ncheckpoint_every = 4\nschedule = \"constant\"", steps))
 		log.Reset()
 		if _, err := Run(context.Background(), r, Options{Log: &log}); err != nil {
 			t.Fatalf("%d steps: %v\n%s", steps, err, log.String())

@@ -86,20 +86,14 @@ func runAnalyze(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	mBase, err := loadModel(ctx, *base)
+	mBase, err := loadModel(ctx, *base, *prec)
 	if err != nil {
-		return err
-	}
-	if err := setPrecision(mBase, *prec); err != nil {
 		return err
 	}
 	scorerModel := mBase
 	var mExt *model.Model
 	if *mode == "models" {
-		if mExt, err = loadModel(ctx, *ext); err != nil {
-			return err
-		}
-		if err := setPrecision(mExt, *prec); err != nil {
+		if mExt, err = loadModel(ctx, *ext, *prec); err != nil {
 			return err
 		}
 		if mExt.Cfg.VocabSize != mBase.Cfg.VocabSize {

@@ -47,11 +47,8 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(ctx, *modelDir)
+	m, err := loadModel(ctx, *modelDir, *prec)
 	if err != nil {
-		return err
-	}
-	if err := setPrecision(m, *prec); err != nil {
 		return err
 	}
 	stops := map[int32]bool{}

@@ -6,11 +6,19 @@ import (
 	"github.com/longrecipe/longrecipe/model"
 )
 
-// loadModel loads the model folder dir for inference; a pass over a long
-// prompt stops within a layer of ctx's end (Ctrl-C).
-func loadModel(ctx context.Context, dir string) (*model.Model, error) {
+// loadModel loads the model folder dir for inference with the matrix
+// multiplies of a --precision value (checked before loading); a pass over
+// a long prompt stops within a layer of ctx's end (Ctrl-C).
+func loadModel(ctx context.Context, dir, precision string) (*model.Model, error) {
+	p, err := parsePrecision(precision)
+	if err != nil {
+		return nil, err
+	}
 	m, err := model.Load(dir)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.SetPrecision(p); err != nil {
 		return nil, err
 	}
 	m.SetStop(func() bool { return ctx.Err() != nil })

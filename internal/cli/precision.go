@@ -20,12 +20,3 @@ func parsePrecision(s string) (model.Precision, error) {
 	}
 	return p, nil
 }
-
-// setPrecision reads a --precision value and sets it on m.
-func setPrecision(m *model.Model, s string) error {
-	p, err := parsePrecision(s)
-	if err != nil {
-		return err
-	}
-	return m.SetPrecision(p)
-}

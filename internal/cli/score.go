@@ -69,11 +69,8 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	if err := checkWrite("score", *output, *force, *input, *modelDir); err != nil {
 		return err
 	}
-	m, err := loadModel(ctx, *modelDir)
+	m, err := loadModel(ctx, *modelDir, *prec)
 	if err != nil {
-		return err
-	}
-	if err := setPrecision(m, *prec); err != nil {
 		return err
 	}
 	if *maxTokens == 0 {
