@@ -43,6 +43,10 @@ func sgemmBF16(workers int, transA, transB bool, m, n, k int, alpha float32, a [
 		sgemmAMX(workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	if useRowDot(transA, transB, m) {
+		sgemmRowDot(workers, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	if dpbf16Impl != nil {
 		sgemm(dpbf16Impl, workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return

@@ -2,7 +2,11 @@
 
 package kernels
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 // hasDPBF16 says whether this CPU can run the AVX-512 BF16 path
 // (VDPBF16PS, with the AVX-512 packing).
@@ -90,24 +94,49 @@ func dpPackGather12(pairs int, src *float32, ld int, dst *float32)
 //go:noescape
 func dpPackGather32(pairs int, src *float32, ld int, dst *float32)
 
+// Transposing packs in sgemm_amd64.s (asmgen/transpose.go): whole blocks
+// of 16 pairs of rows whose k steps are contiguous, a register transpose
+// instead of gathers.
+//
+//go:noescape
+func dpPackT12(blocks int, src *float32, ld int, dst *float32)
+
+//go:noescape
+func dpPackT32(blocks int, src *float32, ld int, dst *float32)
+
 // dpPackA12 packs a full 12-row A panel: op(A) = Aᵀ has the 12 rows side
 // by side in each stored row; op(A) = A has each row's k steps contiguous.
 func dpPackA12(trans bool, pairs int, src *float32, ld int, dst *float32) {
 	if trans {
 		dpPackRows12(pairs, src, ld, dst)
-	} else {
-		dpPackGather12(pairs, src, ld, dst)
+		return
+	}
+	blocks := pairs / 16
+	if blocks > 0 {
+		dpPackT12(blocks, src, ld, dst)
+	}
+	if rest := pairs - 16*blocks; rest > 0 {
+		dpPackGather12(rest, addF(src, 32*blocks), ld, addF(dst, 16*12*blocks))
 	}
 }
 
 // dpPackB32 packs a full 32-column B panel.
 func dpPackB32(trans bool, pairs int, src *float32, ld int, dst *float32) {
-	if trans {
-		dpPackGather32(pairs, src, ld, dst)
-	} else {
+	if !trans {
 		dpPackRows32(pairs, src, ld, dst)
+		return
+	}
+	blocks := pairs / 16
+	if blocks > 0 {
+		dpPackT32(blocks, src, ld, dst)
+	}
+	if rest := pairs - 16*blocks; rest > 0 {
+		dpPackGather32(rest, addF(src, 32*blocks), ld, addF(dst, 16*32*blocks))
 	}
 }
+
+// addF returns p advanced by n float32s.
+func addF(p *float32, n int) *float32 { return (*float32)(unsafe.Add(unsafe.Pointer(p), 4*n)) }
 
 // bf16PeakLoop returns the VDPBF16PS loop and the flops of one iteration,
 // or nil on CPUs without AVX512_BF16.

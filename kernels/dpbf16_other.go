@@ -7,3 +7,10 @@ var dpbf16Impl *impl
 
 // bf16PeakLoop returns nil: no bfloat16 dot-product instruction here.
 func bf16PeakLoop() (func(n int), float64) { return nil, 0 }
+
+// useRowDot reports false: the row-dot kernels need AVX512_BF16.
+func useRowDot(transA, transB bool, m int) bool { return false }
+
+func sgemmRowDot(workers, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	panic("kernels: sgemmRowDot without AVX512_BF16")
+}

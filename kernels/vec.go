@@ -106,6 +106,29 @@ func ExpSub(dst, x []float32, max float32) float32 {
 	return expSubGeneric(dst, x, max)
 }
 
+// SwiGLU sets h[i] = silu(g[i])·u[i] = g[i]·u[i] / (1 + exp(−g[i])), the
+// exponential as ExpSub computes it (AVX-512; math.Exp on the portable
+// path). It panics if the lengths differ.
+func SwiGLU(h, g, u []float32) {
+	if len(g) != len(h) || len(u) != len(h) {
+		panic(fmt.Sprintf("kernels: SwiGLU: lengths %d, %d and %d differ", len(h), len(g), len(u)))
+	}
+	if len(h) == 0 {
+		return
+	}
+	if vecAsm {
+		swigluAVX512(&h[0], &g[0], &u[0], len(h))
+		return
+	}
+	swigluGeneric(h, g, u)
+}
+
+func swigluGeneric(h, g, u []float32) {
+	for i, x := range g {
+		h[i] = x * u[i] / (1 + float32(math.Exp(float64(-x))))
+	}
+}
+
 func dotGeneric(a, b []float32) float32 {
 	var s0, s1, s2, s3 float32
 	i := 0

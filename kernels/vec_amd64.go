@@ -22,3 +22,6 @@ func maxAVX512(x *float32, n int) (m float32, nan bool)
 
 //go:noescape
 func expSubAVX512(dst, x *float32, n int, max float32) float32
+
+//go:noescape
+func swigluAVX512(h, gate, up *float32, n int)

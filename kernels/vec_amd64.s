@@ -346,3 +346,54 @@ exp_reduce:
 	VMOVSS X0, ret+32(FP)
 	VZEROUPPER
 	RET
+
+// func swigluAVX512(h, gate, up *float32, n int)
+// h[i] = gate[i]·up[i] / (1 + exp(−gate[i])), the exponential as in expSubAVX512.
+TEXT ·swigluAVX512(SB), NOSPLIT, $0-32
+	MOVQ h+0(FP), DX
+	MOVQ gate+8(FP), AX
+	MOVQ up+16(FP), BX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS expConst<>+0(SB), Z10
+	VBROADCASTSS expConst<>+4(SB), Z11
+	VBROADCASTSS expConst<>+8(SB), Z12
+	VBROADCASTSS expConst<>+12(SB), Z13
+	VBROADCASTSS expConst<>+16(SB), Z14
+	VBROADCASTSS expConst<>+20(SB), Z15
+	VBROADCASTSS expConst<>+24(SB), Z16
+	VBROADCASTSS expConst<>+28(SB), Z17
+	VBROADCASTSS expConst<>+32(SB), Z18
+	VBROADCASTSS expConst<>+36(SB), Z19
+	VBROADCASTSS expConst<>+40(SB), Z20
+	VBROADCASTSS expConst<>+44(SB), Z21
+	VPXORD Z9, Z9, Z9
+swiglu_loop16:
+	CMPQ CX, $16
+	JLT swiglu_tail
+	VMOVUPS (AX), Z5
+	VSUBPS Z5, Z9, Z1
+	EXPSTEP
+	VADDPS Z19, Z1, Z1
+	VMULPS (BX), Z5, Z5
+	VDIVPS Z1, Z5, Z5
+	VMOVUPS Z5, (DX)
+	ADDQ $64, AX
+	ADDQ $64, BX
+	ADDQ $64, DX
+	SUBQ $16, CX
+	JMP swiglu_loop16
+swiglu_tail:
+	TESTQ CX, CX
+	JEQ swiglu_done
+	TAILMASK
+	VMOVUPS.Z (AX), K1, Z5
+	VMOVUPS.Z (BX), K1, Z6
+	VSUBPS Z5, Z9, Z1
+	EXPSTEP
+	VADDPS Z19, Z1, Z1
+	VMULPS Z6, Z5, Z5
+	VDIVPS Z1, Z5, Z5
+	VMOVUPS Z5, K1, (DX)
+swiglu_done:
+	VZEROUPPER
+	RET

@@ -11,3 +11,5 @@ func scaleAVX512(alpha float32, x *float32, n int)             { panic("unreacha
 func addAVX512(dst, a, b *float32, n int)                      { panic("unreachable") }
 func maxAVX512(x *float32, n int) (m float32, nan bool)        { panic("unreachable") }
 func expSubAVX512(dst, x *float32, n int, max float32) float32 { panic("unreachable") }
+
+func swigluAVX512(h, gate, up *float32, n int) { panic("unreachable") }

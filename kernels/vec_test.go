@@ -176,3 +176,35 @@ func TestVectorLengthMismatchPanics(t *testing.T) {
 		})
 	}
 }
+
+// TestSwiGLU checks SwiGLU against the float64 formula on both paths,
+// every tail length, far into both tails of the sigmoid, and NaN.
+func TestSwiGLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, p := range []struct {
+		name string
+		f    func(h, g, u []float32)
+	}{{"dispatch", SwiGLU}, {"generic", swigluGeneric}} {
+		for _, n := range vecLens {
+			g, u := randVec(rng, n), randVec(rng, n)
+			for i := range g {
+				g[i] *= 12 // silu's both tails: e^±36 and beyond
+			}
+			h := withGuard(make([]float32, n))
+			p.f(h, g, u)
+			checkGuard(t, "SwiGLU", h)
+			for i := range h {
+				x := float64(g[i])
+				want := x * float64(u[i]) / (1 + math.Exp(-x))
+				if d := math.Abs(float64(h[i]) - want); d > 1e-6*math.Abs(want)+1e-30 {
+					t.Fatalf("%s n=%d: silu(%g)·%g = %g, want %g", p.name, n, g[i], u[i], h[i], want)
+				}
+			}
+		}
+		h := make([]float32, 3)
+		p.f(h, []float32{float32(math.NaN()), 0, 1}, []float32{1, 5, 2})
+		if !math.IsNaN(float64(h[0])) || h[1] != 0 || math.Abs(float64(h[2])-2/(1+math.Exp(-1))) > 1e-6 {
+			t.Errorf("%s: SwiGLU([NaN 0 1], [1 5 2]) = %v, want [NaN 0 %g]", p.name, h, 2/(1+math.Exp(-1)))
+		}
+	}
+}

@@ -56,12 +56,39 @@ func growF(s []float32, n int) []float32 {
 	return s[:n]
 }
 
+// mask says which keys a query row sees besides the causal rule: window
+// > 0 is a sliding window in tokens; seg, when not nil, makes the query
+// rows (indices qOff..) segments of their own after a shared prefix (the
+// keys before qOff): row r sees the prefix and the keys seg[r]..its own
+// index, not the other segments. A row's distance to a prefix key, for
+// the window, is then its offset in its segment past the prefix.
+type mask struct {
+	window int
+	seg    []int32
+}
+
+// hides reports whether query row r, at absolute index a (the first
+// query row being at qOff), must not see key j.
+func (mk *mask) hides(r, a, qOff, j int) bool {
+	if j > a {
+		return true
+	}
+	if mk.seg != nil {
+		s := int(mk.seg[r])
+		if j >= qOff {
+			return j < s || (mk.window > 0 && a-j >= mk.window)
+		}
+		a = qOff + a - s
+	}
+	return mk.window > 0 && a-j >= mk.window
+}
+
 // attnForward computes causal attention of Tq query rows q (row width
 // H·HD), whose absolute indices are qOff..qOff+Tq−1, over Tk key/value rows
-// k, v (row width KV·HD). It writes o (Tq rows of width H·HD) and, if lse
-// is not nil, the row log-sum-exp lse[h·Tq+r]. window > 0 is a sliding
-// window in tokens. The two matrix multiplies run in precision p.
-func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *dims, window, threads int) {
+// k, v (row width KV·HD), under the further mask mk. It writes o (Tq rows
+// of width H·HD) and, if lse is not nil, the row log-sum-exp lse[h·Tq+r].
+// The two matrix multiplies run in precision p.
+func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *dims, mk mask, threads int) {
 	H, KV, HD := d.H, d.KV, d.HD
 	QD, KVD := d.QD, d.KVD
 	rep := H / KV
@@ -75,7 +102,7 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 		n := min(bq, Tq-r0)
 		a0 := qOff + r0 // absolute index of the first query row
 		kLo, kHi := 0, min(Tk, a0+n)
-		if window > 0 {
+		if window := mk.window; window > 0 && mk.seg == nil {
 			kLo = max(0, a0-window+1)
 		}
 		sc := getAttnScratch()
@@ -95,14 +122,15 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 		for j0 := kLo; j0 < kHi; j0 += bk {
 			nc := min(bk, kHi-j0)
 			p.gemmSerial(false, true, n, nc, HD, scale, qt, QD, k[j0*KVD+kh*HD:], KVD, 0, S, bk)
-			full := j0+nc-1 <= a0 && (window == 0 || a0+n-1-j0 < window)
+			// A tile below the diagonal, inside the window and before
+			// any segment has nothing to mask (absolute distances bound
+			// the segments' window distances).
+			full := j0+nc-1 <= a0 && (mk.window == 0 || a0+n-1-j0 < mk.window) && (mk.seg == nil || j0+nc <= qOff)
 			for r := 0; r < n; r++ {
 				row := S[r*bk : r*bk+nc]
 				if !full {
-					a := a0 + r
 					for c := range row {
-						j := j0 + c
-						if j > a || (window > 0 && a-j >= window) {
+						if mk.hides(r0+r, a0+r, qOff, j0+c) {
 							row[c] = negInf
 						}
 					}

@@ -8,8 +8,8 @@ import (
 
 // Scoring several continuations of one prompt (the evaluation's ranking
 // of an answer against distractors) with the prompt run once: the prompt
-// is prefilled into a cache, each continuation is decoded token by token
-// from it, and the cache is rewound to the prompt before the next one.
+// is prefilled into a cache, the continuations run after it in one pass,
+// each masked from the others, and the cache is rewound to the prompt.
 
 // cacheMark is a point a KVCache can be rewound to.
 type cacheMark struct {
@@ -32,8 +32,8 @@ func (c *KVCache) rewind(mk cacheMark) {
 // ContinuationLogProbs returns, for each continuation, the log-
 // probabilities of its tokens after prompt: entry j of result i is
 // log p(conts[i][j] | prompt, conts[i][:j]), positions continuing the
-// prompt's 0..len(prompt)−1. The prompt is run once; each continuation
-// costs one decoding step per token. It agrees with LogProbs on
+// prompt's 0..len(prompt)−1. The prompt is run once, then all the
+// continuations in one more pass. It agrees with LogProbs on
 // prompt + continuation up to float rounding.
 func (m *Model) ContinuationLogProbs(prompt []int32, conts [][]int32) ([][]float32, error) {
 	_, lps, err := m.GenerateAndScore(prompt, 0, nil, conts)
@@ -109,26 +109,92 @@ func (m *Model) GenerateAndScoreBranch(prompt []int32, maxNew int, stop func(id 
 
 // scoreAfter returns the log-probabilities of each continuation's tokens
 // after a prompt of n tokens held in c, whose next-token logits are first;
-// c is rewound to the prompt after each continuation.
+// c is left at the prompt. The continuations run together, in passes of
+// at most scoreRows tokens, each token at its position after the prompt
+// and seeing the prompt and its own continuation only (mask.seg): one
+// pass reads the weights and the prompt's keys once for all of them.
+// Under dynamic NTK, where a pass's frequencies depend on its longest
+// position, each continuation is decoded alone instead.
 func (m *Model) scoreAfter(c *KVCache, first []float32, n int, conts [][]int32) ([][]float32, error) {
-	start := c.mark()
 	lps := make([][]float32, len(conts))
 	for i, cont := range conts {
-		logits := first
-		lp := make([]float32, len(cont))
-		for j, id := range cont {
-			if j > 0 {
-				var err error
-				if logits, err = m.Decode(c, cont[j-1], int32(n+j-1)); err != nil {
-					return nil, err
-				}
-			}
-			lp[j] = logSoftmaxAt(logits, id)
+		lps[i] = make([]float32, len(cont))
+		lps[i][0] = logSoftmaxAt(first, cont[0])
+	}
+	if m.dims.dynamicNTK {
+		return lps, m.decodeEach(c, n, conts, lps)
+	}
+	for i0 := 0; i0 < len(conts); {
+		i1, rows := i0, 0
+		for i1 < len(conts) && (i1 == i0 || rows+len(conts[i1])-1 <= scoreRows) {
+			rows += len(conts[i1]) - 1
+			i1++
 		}
-		lps[i] = lp
-		c.rewind(start)
+		if err := m.scoreSegments(c, n, conts[i0:i1], lps[i0:i1]); err != nil {
+			return nil, err
+		}
+		i0 = i1
 	}
 	return lps, nil
+}
+
+// scoreRows bounds the tokens of one scoring pass (its activations).
+const scoreRows = 256
+
+// scoreSegments runs conts (all tokens but each one's last) in one pass
+// after the prompt of n tokens cached in c, and writes log p(cont[j]) for
+// j ≥ 1 into lps; c is rewound to the prompt.
+func (m *Model) scoreSegments(c *KVCache, n int, conts [][]int32, lps [][]float32) error {
+	var tokens, pos, seg, targets []int32
+	for _, cont := range conts {
+		start := int32(n + len(tokens))
+		for j := 0; j+1 < len(cont); j++ {
+			tokens = append(tokens, cont[j])
+			pos = append(pos, int32(n+j))
+			seg = append(seg, start)
+			targets = append(targets, cont[j+1])
+		}
+	}
+	if len(tokens) == 0 {
+		return nil
+	}
+	if err := m.checkSeq("model: continuations", tokens, pos); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	start := c.mark()
+	defer c.rewind(start)
+	if err := m.inferForward(tokens, pos, c, seg); err != nil {
+		return err
+	}
+	out := make([]float32, len(tokens))
+	m.lmHeadLoss(m.ws.xf, targets, nil, 0, out, m.inferThreads())
+	r := 0
+	for i, cont := range conts {
+		for j := 1; j < len(cont); j++ {
+			lps[i][j] = out[r]
+			r++
+		}
+	}
+	return nil
+}
+
+// decodeEach scores conts as scoreAfter does, one token at a time, each
+// continuation decoded alone from the prompt.
+func (m *Model) decodeEach(c *KVCache, n int, conts [][]int32, lps [][]float32) error {
+	start := c.mark()
+	for i, cont := range conts {
+		for j := 1; j < len(cont); j++ {
+			logits, err := m.Decode(c, cont[j-1], int32(n+j-1))
+			if err != nil {
+				return err
+			}
+			lps[i][j] = logSoftmaxAt(logits, cont[j])
+		}
+		c.rewind(start)
+	}
+	return nil
 }
 
 // commonPrefix returns the number of tokens a and b share at the start.

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -17,16 +18,29 @@ import (
 // continuations against LogProbs on each whole sequence, an independent
 // path (one batched forward, the fused LM-head loss).
 func TestContinuationLogProbs(t *testing.T) {
-	cfg, err := hf.ParseConfig([]byte(`{"architectures":["LlamaForCausalLM"],"model_type":"llama","vocab_size":97,
+	// The continuations run in one pass, masked from each other; with a
+	// sliding window shorter than the prompt, each sees only the last
+	// prompt tokens its own position reaches.
+	for _, arch := range []string{`"architectures":["LlamaForCausalLM"],"model_type":"llama"`,
+		`"architectures":["MistralForCausalLM"],"model_type":"mistral","sliding_window":16`} {
+		cfg, err := hf.ParseConfig([]byte(`{`+arch+`,"vocab_size":97,
 		"hidden_size":32,"intermediate_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
 		"max_position_embeddings":256,"rms_norm_eps":1e-5,"rope_theta":10000,"tie_word_embeddings":false}`), "test")
-	if err != nil {
-		t.Fatal(err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(arch, "mistral") && cfg.SlidingWindow != 16 {
+			t.Fatalf("sliding window %d, want 16", cfg.SlidingWindow)
+		}
+		m, err := New(cfg, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(cfg.ModelType, func(t *testing.T) { checkContinuations(t, m) })
 	}
-	m, err := New(cfg, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+}
+
+func checkContinuations(t *testing.T, m *Model) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	seq := func(n int) []int32 {
 		s := make([]int32, n)

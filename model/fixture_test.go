@@ -151,7 +151,7 @@ func TestPyTorchFixtures(t *testing.T) {
 				// Full logits of sequence 0.
 				want, _ := f.tensor("logits", "seq0")
 				T := len(f.Tokens[0])
-				m.inferForward(f.Tokens[0], f.Positions[0], nil)
+				m.inferForward(f.Tokens[0], f.Positions[0], nil, nil)
 				got := make([]float32, T*cfg.VocabSize)
 				m.prec.gemm(false, true, T, cfg.VocabSize, cfg.HiddenSize, 1, m.ws.xf, cfg.HiddenSize, m.lmHead.W, cfg.HiddenSize, 0, got, cfg.VocabSize)
 				if e := relErr(got, want); e > 1e-5 {

@@ -281,14 +281,14 @@ func (m *Model) seqForwardBackward(tokens, pos []int32, mask []bool, opt Options
 // layerForward runs decoder layer lp on the T rows x, writing out and the
 // activations a (rope tables from the workspace).
 func (m *Model) layerForward(lp *layerParams, x, out []float32, a *layerActs, T, threads int) {
-	m.attnBlockForward(lp, x, a, T, threads, nil)
+	m.attnBlockForward(lp, x, a, T, threads, nil, nil)
 	m.mlpForward(lp, a, out, T, threads)
 }
 
 // attnBlockForward computes a.x2 = x + o_proj(attention(norm(x))). With a
 // cache, the new keys and values are appended to it and the queries attend
 // to the whole cache.
-func (m *Model) attnBlockForward(lp *layerParams, x []float32, a *layerActs, T, threads int, kv *layerCache) {
+func (m *Model) attnBlockForward(lp *layerParams, x []float32, a *layerActs, T, threads int, kv *layerCache, seg []int32) {
 	d := &m.dims
 	rmsnormForward(a.xn1, a.rstd1, x, lp.inNorm.W, T, d.D, d.eps)
 	linearForward(m.prec, a.q, a.xn1, lp.q, lp.qb, T)
@@ -301,13 +301,13 @@ func (m *Model) attnBlockForward(lp *layerParams, x []float32, a *layerActs, T, 
 		ropeForward(a.k[t0*d.KVD:t1*d.KVD], t1-t0, d.KV, d.HD, cos[t0*h:t1*h], sin[t0*h:t1*h])
 	})
 	if kv == nil {
-		attnForward(m.prec, a.o, a.lse, a.q, T, 0, a.k, a.v, T, d, lp.window, threads)
+		attnForward(m.prec, a.o, a.lse, a.q, T, 0, a.k, a.v, T, d, mask{window: lp.window}, threads)
 	} else {
 		past := kv.n
 		kv.k = append(kv.k[:past*d.KVD], a.k[:T*d.KVD]...)
 		kv.v = append(kv.v[:past*d.KVD], a.v[:T*d.KVD]...)
 		kv.n = past + T
-		attnForward(m.prec, a.o, nil, a.q, T, past, kv.k, kv.v, kv.n, d, lp.window, threads)
+		attnForward(m.prec, a.o, nil, a.q, T, past, kv.k, kv.v, kv.n, d, mask{window: lp.window, seg: seg}, threads)
 	}
 	copy(a.x2[:T*d.D], x[:T*d.D])
 	m.prec.gemmOn(threads, false, true, T, d.D, d.QD, 1, a.o, d.QD, lp.o.W, d.QD, 1, a.x2, d.D)
@@ -320,7 +320,7 @@ func (m *Model) mlpForward(lp *layerParams, a *layerActs, out []float32, T, thre
 	linearForward(m.prec, a.g, a.xn2, lp.gate, lp.gateb, T)
 	linearForward(m.prec, a.u, a.xn2, lp.up, lp.upb, T)
 	parallelRows(T, threads, func(t0, t1 int) {
-		swigluForward(a.h[t0*d.FF:t1*d.FF], a.g[t0*d.FF:t1*d.FF], a.u[t0*d.FF:t1*d.FF])
+		m.prec.swiglu(a.h[t0*d.FF:t1*d.FF], a.g[t0*d.FF:t1*d.FF], a.u[t0*d.FF:t1*d.FF])
 	})
 	copy(out[:T*d.D], a.x2[:T*d.D])
 	m.prec.gemmOn(threads, false, true, T, d.D, d.FF, 1, a.h, d.FF, lp.down.W, d.FF, 1, out, d.D)

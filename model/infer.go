@@ -40,9 +40,10 @@ func (m *Model) InferBytes(T int) int64 {
 
 // inferForward runs the layers over tokens (no backward), leaving the
 // final normed hidden rows in ws.xf. With a cache, keys and values are
-// appended to it and attention covers the cached tokens. It returns
+// appended to it and attention covers the cached tokens; seg, if not nil,
+// makes the tokens segments after the cache (see mask). It returns
 // ErrStopped when m.stop ends the pass between two layers.
-func (m *Model) inferForward(tokens, pos []int32, c *KVCache) error {
+func (m *Model) inferForward(tokens, pos []int32, c *KVCache, seg []int32) error {
 	d := &m.dims
 	ws := &m.ws
 	T := len(tokens)
@@ -77,7 +78,7 @@ func (m *Model) inferForward(tokens, pos []int32, c *KVCache) error {
 		if c != nil {
 			kv = &c.layers[l]
 		}
-		m.attnBlockForward(&m.layers[l], x, a, T, threads, kv)
+		m.attnBlockForward(&m.layers[l], x, a, T, threads, kv, seg)
 		m.mlpForward(&m.layers[l], a, out, T, threads)
 		x, out = out, x
 	}
@@ -98,7 +99,7 @@ func (m *Model) LogProbs(tokens, positions []int32) ([]float32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	T := len(tokens)
-	if err := m.inferForward(tokens, positions, nil); err != nil {
+	if err := m.inferForward(tokens, positions, nil, nil); err != nil {
 		return nil, err
 	}
 	ws := &m.ws
@@ -136,7 +137,7 @@ func (m *Model) Prefill(c *KVCache, tokens, positions []int32) ([]float32, error
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.inferForward(tokens, positions, c); err != nil {
+	if err := m.inferForward(tokens, positions, c, nil); err != nil {
 		return nil, err
 	}
 	d := &m.dims

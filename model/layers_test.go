@@ -201,7 +201,7 @@ func TestAttention(t *testing.T) {
 			o := make([]float32, T*d.QD)
 			lse := make([]float32, T*d.H)
 			withTiles(tc.tq, tc.tk, func() {
-				attnForward(FP32, o, lse, q, T, 0, k, v, T, d, tc.W, tc.threads)
+				attnForward(FP32, o, lse, q, T, 0, k, v, T, d, mask{window: tc.W}, tc.threads)
 				want := naiveAttention(q, T, 0, k, v, T, d, tc.W)
 				for i := range want {
 					if math.Abs(float64(o[i]-want[i])) > 1e-5 {
@@ -211,14 +211,14 @@ func TestAttention(t *testing.T) {
 				// Later query rows against the whole key set (KV-cache path).
 				off := T / 2
 				o2 := make([]float32, (T-off)*d.QD)
-				attnForward(FP32, o2, nil, q[off*d.QD:], T-off, off, k, v, T, d, tc.W, tc.threads)
+				attnForward(FP32, o2, nil, q[off*d.QD:], T-off, off, k, v, T, d, mask{window: tc.W}, tc.threads)
 				for i := range o2 {
 					if math.Abs(float64(o2[i]-want[off*d.QD+i])) > 1e-5 {
 						t.Fatalf("offset query: o[%d] = %v, want %v", i, o2[i], want[off*d.QD+i])
 					}
 				}
 				f := func() float64 {
-					attnForward(FP32, o, lse, q, T, 0, k, v, T, d, tc.W, tc.threads)
+					attnForward(FP32, o, lse, q, T, 0, k, v, T, d, mask{window: tc.W}, tc.threads)
 					return dot64(o, r)
 				}
 				f()

@@ -116,6 +116,16 @@ func (p Precision) rowMax(x []float32, init float32) float32 {
 	return mx
 }
 
+// swiglu sets h = silu(g)·u elementwise (swigluForward's scalar loop in
+// FP32, kernels.SwiGLU in BF16).
+func (p Precision) swiglu(h, g, u []float32) {
+	if p == BF16 {
+		kernels.SwiGLU(h, g, u)
+		return
+	}
+	swigluForward(h, g, u)
+}
+
 // scale multiplies x by k in place.
 func (p Precision) scale(k float32, x []float32) {
 	if p == BF16 {

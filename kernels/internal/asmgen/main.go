@@ -47,6 +47,11 @@ func main() {
 		dpbf16Kernel(&g, rows)
 	}
 	dpbf16PeakLoop(&g)
+	for rows := 1; rows <= 4; rows++ {
+		dpRowDotKernel(&g, rows)
+	}
+	packTransKernel(&g, 12)
+	packTransKernel(&g, 32)
 	if err := os.WriteFile(*out, g.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
