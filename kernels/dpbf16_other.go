@@ -14,3 +14,23 @@ func useRowDot(transA, transB bool, m int) bool { return false }
 func sgemmRowDot(workers, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	panic("kernels: sgemmRowDot without AVX512_BF16")
 }
+
+// PanelsA is unused without AVX512_BF16 (see HasPanels).
+type PanelsA struct{}
+
+// PanelsB is unused without AVX512_BF16 (see HasPanels).
+type PanelsB struct{}
+
+// HasPanels reports false: the panels need AVX512_BF16.
+func HasPanels() bool { return false }
+
+// Pack panics: see HasPanels.
+func (p *PanelsA) Pack(trans bool, a []float32, lda, m, k int) { panic("kernels: no PanelsA here") }
+
+// Pack panics: see HasPanels.
+func (p *PanelsB) Pack(trans bool, b []float32, ldb, k, n int) { panic("kernels: no PanelsB here") }
+
+// GemmPanels panics: see HasPanels.
+func GemmPanels(a *PanelsA, b *PanelsB, p0, j0, n int, alpha, beta float32, c []float32, ldc int) {
+	panic("kernels: no GemmPanels here")
+}

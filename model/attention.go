@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/longrecipe/longrecipe/internal/freelist"
+	"github.com/longrecipe/longrecipe/kernels"
 )
 
 // Attention is computed FlashAttention-2 style: queries and keys are cut
@@ -38,6 +39,46 @@ func tiles(p Precision) (bq, bk int) {
 
 type attnScratch struct {
 	s, dp, acc, m, l, dd []float32
+	q, p                 kernels.PanelsA // the forward's query and probability tiles (BF16 panels)
+}
+
+// kvPanels are one layer's keys (as Kᵀ) and values of each key/value head,
+// rounded to bfloat16 panels once for all the query tiles that read them.
+type kvPanels struct{ k, v []kernels.PanelsB }
+
+var kvPanelPool freelist.List[kvPanels]
+
+// panelRows is the fewest query rows for which packKV packs (measured on
+// the benchmark model: decoding one row is 15 % slower with panels, a
+// prefill of 1024 rows 8 % faster, of 4096 rows 34 %).
+const panelRows = 16
+
+// packKV returns the panels of k and v (Tk rows of width KV·HD) for Tq
+// query rows, or nil where the precision's products do not use panels:
+// FP32, no AVX512_BF16, key tiles of bk that do not start on the panels'
+// 32 keys, or fewer than panelRows query rows (decoding), whose products
+// with the keys convert them on the fly (kernels' row-dot path) for less
+// than packing them costs. The caller returns them to kvPanelPool.
+func packKV(p Precision, k, v []float32, Tq, Tk int, d *dims, bk, threads int) *kvPanels {
+	if p != BF16 || !kernels.HasPanels() || bk%32 != 0 || Tq < panelRows {
+		return nil
+	}
+	kv := kvPanelPool.Get()
+	if kv == nil {
+		kv = new(kvPanels)
+	}
+	if len(kv.k) < d.KV {
+		kv.k, kv.v = make([]kernels.PanelsB, d.KV), make([]kernels.PanelsB, d.KV)
+	}
+	parallelFor(2*d.KV, threads, func(i int) {
+		kh := i / 2
+		if i%2 == 0 {
+			kv.k[kh].Pack(true, k[kh*d.HD:], d.KVD, d.HD, Tk)
+		} else {
+			kv.v[kh].Pack(false, v[kh*d.HD:], d.KVD, Tk, d.HD)
+		}
+	})
+	return kv
 }
 
 var attnPool freelist.List[attnScratch]
@@ -95,6 +136,10 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 	scale := float32(1 / math.Sqrt(float64(HD)))
 	bq, bk := tiles(p)
 	nTiles := (Tq + bq - 1) / bq
+	kv := packKV(p, k, v, Tq, Tk, d, bk, threads)
+	if kv != nil {
+		defer kvPanelPool.Put(kv)
+	}
 	parallelFor(H*nTiles, threads, func(task int) {
 		h, ti := task/nTiles, task%nTiles
 		kh := h / rep
@@ -104,9 +149,16 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 		kLo, kHi := 0, min(Tk, a0+n)
 		if window := mk.window; window > 0 && mk.seg == nil {
 			kLo = max(0, a0-window+1)
+			if kv != nil {
+				kLo &^= 31 // panels start at multiples of 32 keys; the mask hides the rest
+			}
 		}
 		sc := getAttnScratch()
 		defer attnPool.Put(sc)
+		qt := q[r0*QD+h*HD:]
+		if kv != nil {
+			sc.q.Pack(false, qt, QD, n, HD)
+		}
 		sc.s = growF(sc.s, bq*bk)
 		sc.acc = growF(sc.acc, bq*HD)
 		sc.m = growF(sc.m, bq)
@@ -118,10 +170,13 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 		for i := range M {
 			M[i] = negInf
 		}
-		qt := q[r0*QD+h*HD:]
 		for j0 := kLo; j0 < kHi; j0 += bk {
 			nc := min(bk, kHi-j0)
-			p.gemmSerial(false, true, n, nc, HD, scale, qt, QD, k[j0*KVD+kh*HD:], KVD, 0, S, bk)
+			if kv != nil {
+				kernels.GemmPanels(&sc.q, &kv.k[kh], 0, j0, nc, scale, 0, S, bk)
+			} else {
+				p.gemmSerial(false, true, n, nc, HD, scale, qt, QD, k[j0*KVD+kh*HD:], KVD, 0, S, bk)
+			}
 			// A tile below the diagonal, inside the window and before
 			// any segment has nothing to mask (absolute distances bound
 			// the segments' window distances).
@@ -148,7 +203,15 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 				}
 				L[r] += p.expShift(row, mx)
 			}
-			p.gemmSerial(false, false, n, HD, nc, 1, S, bk, v[j0*KVD+kh*HD:], KVD, 1, acc, HD)
+			// An odd run of keys pairs its last key with the next one's
+			// value in the panels: only at the end of the keys is that
+			// the zero padding.
+			if kv != nil && (nc%2 == 0 || j0+nc == Tk) {
+				sc.p.Pack(false, S, bk, n, nc)
+				kernels.GemmPanels(&sc.p, &kv.v[kh], j0, 0, HD, 1, 1, acc, HD)
+			} else {
+				p.gemmSerial(false, false, n, HD, nc, 1, S, bk, v[j0*KVD+kh*HD:], KVD, 1, acc, HD)
+			}
 		}
 		for r := 0; r < n; r++ {
 			inv := 1 / L[r]

@@ -130,17 +130,25 @@ func TestRopeAdjoint(t *testing.T) {
 // naiveAttention is the reference: float64, full score matrix, explicit
 // causal and sliding-window masks by token index.
 func naiveAttention(q []float32, Tq, qOff int, k, v []float32, Tk int, d *dims, window int) []float32 {
+	return naiveMasked(q, Tq, qOff, k, v, Tk, d, func(r, j int) bool {
+		a := qOff + r
+		return j <= a && (window == 0 || a-j < window)
+	})
+}
+
+// naiveMasked is attention in float64 where query row r sees key j when
+// visible(r, j).
+func naiveMasked(q []float32, Tq, qOff int, k, v []float32, Tk int, d *dims, visible func(r, j int) bool) []float32 {
 	o := make([]float32, Tq*d.QD)
 	rep := d.H / d.KV
 	scale := 1 / math.Sqrt(float64(d.HD))
 	for h := 0; h < d.H; h++ {
 		kh := h / rep
 		for r := 0; r < Tq; r++ {
-			a := qOff + r
 			s := make([]float64, Tk)
 			mx := math.Inf(-1)
 			for j := 0; j < Tk; j++ {
-				if j > a || (window > 0 && a-j >= window) {
+				if !visible(r, j) {
 					s[j] = math.Inf(-1)
 					continue
 				}
@@ -231,3 +239,73 @@ func TestAttention(t *testing.T) {
 		})
 	}
 }
+
+// TestAttentionBF16 checks the BF16 attention (bfloat16 products over
+// panels of the keys and values where the CPU has them) against float64
+// attention: ragged tiles, GQA, sliding windows, query rows after a
+// cache, and continuations as segments after a shared prefix (mask.seg),
+// within what bfloat16 operands explain.
+func TestAttentionBF16(t *testing.T) {
+	cases := []struct {
+		name            string
+		T, H, KV, HD, W int
+		qOff, segs      int // query rows from qOff; segs > 0: that many segments after it
+		inf             int // > 0: the value of this key is +Inf (rows that see it are not compared)
+	}{
+		{"one tile", 37, 2, 2, 64, 0, 0, 0, 0},
+		{"tiles, odd T", 301, 4, 2, 64, 0, 0, 0, 0},
+		{"window", 300, 2, 1, 32, 77, 0, 0, 0},
+		{"after a cache", 333, 2, 2, 64, 0, 200, 0, 0},
+		{"one query row", 257, 2, 1, 64, 0, 256, 0, 0},
+		{"segments", 290, 4, 2, 64, 0, 260, 4, 0},
+		{"segments, window", 290, 2, 2, 64, 100, 260, 3, 0},
+		{"segments past a tile", 600, 2, 1, 64, 0, 300, 5, 0},
+		{"odd run of keys before an infinity", 333, 2, 2, 64, 0, 201, 0, 329},
+	}
+	for ci, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(ci), 11))
+			d := &dims{H: tc.H, KV: tc.KV, HD: tc.HD, QD: tc.H * tc.HD, KVD: tc.KV * tc.HD}
+			T, Tq := tc.T, tc.T-tc.qOff
+			q, k, v := randVec(rng, Tq*d.QD, 0.3), randVec(rng, T*d.KVD, 0.3), randVec(rng, T*d.KVD, 1)
+			if tc.inf > 0 {
+				for i := 0; i < d.KVD; i++ {
+					v[tc.inf*d.KVD+i] = float32(math.Inf(1))
+				}
+			}
+			mk := mask{window: tc.W}
+			if tc.segs > 0 {
+				mk.seg = make([]int32, Tq)
+				for r := range mk.seg {
+					mk.seg[r] = int32(tc.qOff + r/ceilDivInt(Tq, tc.segs)*ceilDivInt(Tq, tc.segs))
+				}
+			}
+			visible := func(r, j int) bool {
+				a := tc.qOff + r
+				if j > a {
+					return false
+				}
+				if mk.seg != nil {
+					if j >= tc.qOff {
+						return j >= int(mk.seg[r]) && (tc.W == 0 || a-j < tc.W)
+					}
+					a = tc.qOff + a - int(mk.seg[r]) // the row's place right after the prefix
+				}
+				return tc.W == 0 || a-j < tc.W
+			}
+			o := make([]float32, Tq*d.QD)
+			attnForward(BF16, o, nil, q, Tq, tc.qOff, k, v, T, d, mk, 2)
+			want := naiveMasked(q, Tq, tc.qOff, k, v, T, d, visible)
+			for i := range want {
+				if math.IsInf(float64(want[i]), 0) || math.IsNaN(float64(want[i])) {
+					continue
+				}
+				if math.Abs(float64(o[i]-want[i])) > 1e-2 {
+					t.Fatalf("o[%d] = %v, want %v", i, o[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+func ceilDivInt(a, b int) int { return (a + b - 1) / b }
