@@ -129,6 +129,34 @@ func swigluGeneric(h, g, u []float32) {
 	}
 }
 
+// SwiGLUBackward adds to dg and du the gradients of h = silu(g)·u given
+// dh: with s = 1/(1 + exp(−g[i])), du[i] += dh[i]·g[i]·s and dg[i] +=
+// dh[i]·u[i]·s·(1 + g[i]·(1 − s)), the exponential as ExpSub computes it.
+// It panics if the lengths differ.
+func SwiGLUBackward(dg, du, dh, g, u []float32) {
+	n := len(dh)
+	if len(dg) != n || len(du) != n || len(g) != n || len(u) != n {
+		panic(fmt.Sprintf("kernels: SwiGLUBackward: lengths %d, %d, %d, %d and %d differ", len(dg), len(du), n, len(g), len(u)))
+	}
+	if n == 0 {
+		return
+	}
+	if vecAsm {
+		swigluBackAVX512(&dg[0], &du[0], &dh[0], &g[0], &u[0], n)
+		return
+	}
+	swigluBackGeneric(dg, du, dh, g, u)
+}
+
+func swigluBackGeneric(dg, du, dh, g, u []float32) {
+	for i, x := range g {
+		s := 1 / (1 + float32(math.Exp(float64(-x))))
+		d := dh[i]
+		du[i] += d * x * s
+		dg[i] += d * u[i] * s * (1 + x*(1-s))
+	}
+}
+
 func dotGeneric(a, b []float32) float32 {
 	var s0, s1, s2, s3 float32
 	i := 0

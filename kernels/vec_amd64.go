@@ -25,3 +25,6 @@ func expSubAVX512(dst, x *float32, n int, max float32) float32
 
 //go:noescape
 func swigluAVX512(h, gate, up *float32, n int)
+
+//go:noescape
+func swigluBackAVX512(dg, du, dh, gate, up *float32, n int)

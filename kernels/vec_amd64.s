@@ -397,3 +397,77 @@ swiglu_tail:
 swiglu_done:
 	VZEROUPPER
 	RET
+
+// SWIGLUBACK computes, from gate in Z5, dh in Z6, up in Z7, du in Z24 and
+// dg in Z25, the new du in Z23 and dg in Z22 (16 lanes of
+// swigluBackAVX512).
+#define SWIGLUBACK \
+	VSUBPS Z5, Z9, Z1; \
+	EXPSTEP; \
+	VADDPS Z19, Z1, Z1; \
+	VDIVPS Z1, Z19, Z8; \
+	VMULPS Z8, Z6, Z22; \
+	VMULPS Z5, Z22, Z23; \
+	VADDPS Z24, Z23, Z23; \
+	VSUBPS Z8, Z19, Z26; \
+	VFMADD213PS Z19, Z5, Z26; \
+	VMULPS Z7, Z22, Z22; \
+	VMULPS Z26, Z22, Z22; \
+	VADDPS Z25, Z22, Z22
+
+// func swigluBackAVX512(dg, du, dh, gate, up *float32, n int)
+// With s = 1/(1 + exp(−gate[i])): du[i] += dh[i]·gate[i]·s and
+// dg[i] += dh[i]·up[i]·s·(1 + gate[i]·(1 − s)).
+TEXT ·swigluBackAVX512(SB), NOSPLIT, $0-48
+	MOVQ dg+0(FP), SI
+	MOVQ du+8(FP), DI
+	MOVQ dh+16(FP), BX
+	MOVQ gate+24(FP), AX
+	MOVQ up+32(FP), R8
+	MOVQ n+40(FP), CX
+	VBROADCASTSS expConst<>+0(SB), Z10
+	VBROADCASTSS expConst<>+4(SB), Z11
+	VBROADCASTSS expConst<>+8(SB), Z12
+	VBROADCASTSS expConst<>+12(SB), Z13
+	VBROADCASTSS expConst<>+16(SB), Z14
+	VBROADCASTSS expConst<>+20(SB), Z15
+	VBROADCASTSS expConst<>+24(SB), Z16
+	VBROADCASTSS expConst<>+28(SB), Z17
+	VBROADCASTSS expConst<>+32(SB), Z18
+	VBROADCASTSS expConst<>+36(SB), Z19
+	VBROADCASTSS expConst<>+40(SB), Z20
+	VBROADCASTSS expConst<>+44(SB), Z21
+	VPXORD Z9, Z9, Z9
+swigluback_loop16:
+	CMPQ CX, $16
+	JLT swigluback_tail
+	VMOVUPS (AX), Z5
+	VMOVUPS (BX), Z6
+	VMOVUPS (R8), Z7
+	VMOVUPS (DI), Z24
+	VMOVUPS (SI), Z25
+	SWIGLUBACK
+	VMOVUPS Z23, (DI)
+	VMOVUPS Z22, (SI)
+	ADDQ $64, AX
+	ADDQ $64, BX
+	ADDQ $64, R8
+	ADDQ $64, DI
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP swigluback_loop16
+swigluback_tail:
+	TESTQ CX, CX
+	JEQ swigluback_done
+	TAILMASK
+	VMOVUPS.Z (AX), K1, Z5
+	VMOVUPS.Z (BX), K1, Z6
+	VMOVUPS.Z (R8), K1, Z7
+	VMOVUPS.Z (DI), K1, Z24
+	VMOVUPS.Z (SI), K1, Z25
+	SWIGLUBACK
+	VMOVUPS Z23, K1, (DI)
+	VMOVUPS Z22, K1, (SI)
+swigluback_done:
+	VZEROUPPER
+	RET

@@ -13,3 +13,5 @@ func maxAVX512(x *float32, n int) (m float32, nan bool)        { panic("unreacha
 func expSubAVX512(dst, x *float32, n int, max float32) float32 { panic("unreachable") }
 
 func swigluAVX512(h, gate, up *float32, n int) { panic("unreachable") }
+
+func swigluBackAVX512(dg, du, dh, gate, up *float32, n int) { panic("unreachable") }

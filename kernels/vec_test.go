@@ -208,3 +208,35 @@ func TestSwiGLU(t *testing.T) {
 		}
 	}
 }
+
+// TestSwiGLUBackward checks SwiGLUBackward against the float64 formula
+// on both paths and every tail length; it adds to what dg and du hold.
+func TestSwiGLUBackward(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, p := range []struct {
+		name string
+		f    func(dg, du, dh, g, u []float32)
+	}{{"dispatch", SwiGLUBackward}, {"generic", swigluBackGeneric}} {
+		for _, n := range vecLens {
+			g, u, dh := randVec(rng, n), randVec(rng, n), randVec(rng, n)
+			for i := range g {
+				g[i] *= 12
+			}
+			dg0, du0 := randVec(rng, n), randVec(rng, n)
+			dg, du := withGuard(append([]float32(nil), dg0...)), withGuard(append([]float32(nil), du0...))
+			p.f(dg, du, dh, g, u)
+			checkGuard(t, "SwiGLUBackward dg", dg)
+			checkGuard(t, "SwiGLUBackward du", du)
+			for i := range g {
+				x, d := float64(g[i]), float64(dh[i])
+				s := 1 / (1 + math.Exp(-x))
+				wantU := float64(du0[i]) + d*x*s
+				wantG := float64(dg0[i]) + d*float64(u[i])*s*(1+x*(1-s))
+				tol := func(w float64) float64 { return 2e-6*(math.Abs(w)+math.Abs(d*x)+math.Abs(d*float64(u[i]))) + 1e-30 }
+				if math.Abs(float64(du[i])-wantU) > tol(wantU) || math.Abs(float64(dg[i])-wantG) > tol(wantG)*(1+math.Abs(x)) {
+					t.Fatalf("%s n=%d i=%d (g %g u %g dh %g): du %g dg %g, want %g %g", p.name, n, i, g[i], u[i], dh[i], du[i], dg[i], wantU, wantG)
+				}
+			}
+		}
+	}
+}

@@ -351,7 +351,7 @@ func (m *Model) layerBackward(lp *layerParams, x []float32, a *layerActs, dx []f
 	clear(du)
 	parallelRows(T, threads, func(t0, t1 int) {
 		f0, f1 := t0*d.FF, t1*d.FF
-		swigluBackward(dg[f0:f1], du[f0:f1], ws.dh[f0:f1], a.g[f0:f1], a.u[f0:f1])
+		m.prec.swigluBackward(dg[f0:f1], du[f0:f1], ws.dh[f0:f1], a.g[f0:f1], a.u[f0:f1])
 	})
 	clear(ws.dxn)
 	linearBackward(m.prec, ws.dxn, dg, a.xn2, lp.gate, lp.gateb, T)

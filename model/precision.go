@@ -126,6 +126,16 @@ func (p Precision) swiglu(h, g, u []float32) {
 	swigluForward(h, g, u)
 }
 
+// swigluBackward adds the gradients of h = silu(g)·u to dg and du
+// (swigluBackward's scalar loop in FP32, kernels.SwiGLUBackward in BF16).
+func (p Precision) swigluBackward(dg, du, dh, g, u []float32) {
+	if p == BF16 {
+		kernels.SwiGLUBackward(dg, du, dh, g, u)
+		return
+	}
+	swigluBackward(dg, du, dh, g, u)
+}
+
 // scale multiplies x by k in place.
 func (p Precision) scale(k float32, x []float32) {
 	if p == BF16 {
