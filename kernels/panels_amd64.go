@@ -27,25 +27,36 @@ type PanelsB struct {
 // (the VDPBF16PS path without AMX).
 func HasPanels() bool { return dpbf16Impl != nil && !HasAMX() }
 
-// Pack rounds op(A) (m×k; A is k×m when trans) into p.
+// Pack rounds op(A) (m×k; A is k×m when trans) into p: panel i (rows
+// 12i..) is ceil(k/2) pairs of 12 words, at word 12i·ceil(k/2).
 func (p *PanelsA) Pack(trans bool, a []float32, lda, m, k int) {
 	im := dpbf16Impl
 	p.m, p.k = m, k
-	p.w = growPanel(p.w, ceilDiv(m, im.mr)*im.mr*k)
-	im.packAPairs(trans, a, lda, 0, 0, m, k, p.w)
+	size := im.mr * ceilDiv(k, 2)
+	p.w = growPanel(p.w, ceilDiv(m, im.mr)*size)
+	for ir := 0; ir < m; ir += im.mr {
+		im.packAPairs(trans, a, lda, ir, 0, min(im.mr, m-ir), k, p.w[ir/im.mr*size:])
+	}
 }
 
-// Pack rounds op(B) (k×n; B is n×k when trans) into p.
+// Pack rounds op(B) (k×n; B is n×k when trans) into p: panel j (columns
+// 32j..) is ceil(k/2) pairs of 32 words, at word 32j·ceil(k/2).
 func (p *PanelsB) Pack(trans bool, b []float32, ldb, k, n int) {
 	im := dpbf16Impl
 	p.k, p.n = k, n
-	p.w = growPanel(p.w, ceilDiv(n, im.nr)*im.nr*k)
-	im.packBPairs(trans, b, ldb, 0, 0, k, n, p.w)
+	size := im.nr * ceilDiv(k, 2)
+	p.w = growPanel(p.w, ceilDiv(n, im.nr)*size)
+	for jr := 0; jr < n; jr += im.nr {
+		im.packBPairs(trans, b, ldb, 0, jr, k, min(im.nr, n-jr), p.w[jr/im.nr*size:])
+	}
 }
 
+// growPanel returns w resized to n, with a quarter more room when it
+// must grow: panels of a cache that grows a row at a time (decoding) are
+// reallocated seldom.
 func growPanel(w []float32, n int) []float32 {
 	if cap(w) < n {
-		return make([]float32, n)
+		return make([]float32, n, n+n/4)
 	}
 	return w[:n]
 }
@@ -71,13 +82,13 @@ func GemmPanels(a *PanelsA, b *PanelsB, p0, j0, n int, alpha, beta float32, c []
 	if beta != 0 {
 		load = 1
 	}
-	kp := ceilDiv(k, 2)
+	kp, bkp := ceilDiv(k, 2), ceilDiv(b.k, 2)
 	for ir := 0; ir < m; ir += im.mr {
 		rows := min(im.mr, m-ir)
 		for jr := 0; jr < n; jr += im.nr {
 			cols := min(im.nr, n-jr)
-			bp := &b.w[(j0+jr)*b.k+p0/2*im.nr]
-			dpbf16Tile(rows, cols, kp, &a.w[ir*k], bp, &c[ir*ldc+jr], ldc, alpha, beta, load)
+			bp := &b.w[(j0+jr)*bkp+p0/2*im.nr]
+			dpbf16Tile(rows, cols, kp, &a.w[ir*kp], bp, &c[ir*ldc+jr], ldc, alpha, beta, load)
 		}
 	}
 }

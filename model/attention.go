@@ -130,6 +130,10 @@ func (mk *mask) hides(r, a, qOff, j int) bool {
 // of width H·HD) and, if lse is not nil, the row log-sum-exp lse[h·Tq+r].
 // The two matrix multiplies run in precision p.
 func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *dims, mk mask, threads int) {
+	if p == BF16 && Tq < panelRows && kernels.HasPanels() {
+		attnFew(o, lse, q, Tq, qOff, k, v, Tk, d, mk, threads)
+		return
+	}
 	H, KV, HD := d.H, d.KV, d.HD
 	QD, KVD := d.QD, d.KVD
 	rep := H / KV
@@ -222,6 +226,57 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 			}
 			if lse != nil {
 				lse[h*Tq+r0+r] = M[r] + float32(math.Log(float64(L[r])))
+			}
+		}
+	})
+}
+
+// attnFew is attnForward in BF16 for fewer than panelRows query rows
+// (decoding, short continuations), where tiles would mostly cost calls:
+// per key/value head, the values are packed once into panels; per query
+// head, the scores against all keys are one product (the row-dot path,
+// which rounds the keys on the fly), each row a plain softmax, and the
+// normalised probabilities times the values one more.
+func attnFew(o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *dims, mk mask, threads int) {
+	rep := d.H / d.KV
+	scale := float32(1 / math.Sqrt(float64(d.HD)))
+	parallelFor(d.KV, threads, func(kh int) {
+		sc := getAttnScratch()
+		defer attnPool.Put(sc)
+		kv := kvPanelPool.Get()
+		if kv == nil {
+			kv = &kvPanels{v: make([]kernels.PanelsB, 1)}
+		}
+		defer kvPanelPool.Put(kv)
+		vp := &kv.v[0]
+		vp.Pack(false, v[kh*d.HD:], d.KVD, Tk, d.HD)
+		if cap(sc.s) < Tq*Tk { // room for a growing cache
+			sc.s = make([]float32, Tq*Tk, Tq*Tk*5/4)
+		}
+		sc.s = sc.s[:Tq*Tk]
+		sc.l = growF(sc.l, Tq)
+		S, L := sc.s, sc.l
+		for h := kh * rep; h < (kh+1)*rep; h++ {
+			kernels.SgemmBF16Serial(false, true, Tq, Tk, d.HD, scale, q[h*d.HD:], d.QD, k[kh*d.HD:], d.KVD, 0, S, Tk)
+			for r := 0; r < Tq; r++ {
+				row := S[r*Tk : (r+1)*Tk]
+				for j := range row {
+					if mk.hides(r, qOff+r, qOff, j) {
+						row[j] = float32(math.Inf(-1))
+					}
+				}
+				mx := kernels.MaxF32(row)
+				L[r] = kernels.ExpSub(row, row, mx)
+				if lse != nil {
+					lse[h*Tq+r] = mx + float32(math.Log(float64(L[r])))
+				}
+			}
+			// The probabilities are rounded before they are normalised,
+			// as in attnForward's tiles.
+			sc.p.Pack(false, S, Tk, Tq, Tk)
+			kernels.GemmPanels(&sc.p, vp, 0, 0, d.HD, 1, 0, o[h*d.HD:], d.QD)
+			for r := 0; r < Tq; r++ {
+				kernels.Scale(1/L[r], o[r*d.QD+h*d.HD:r*d.QD+(h+1)*d.HD])
 			}
 		}
 	})

@@ -135,6 +135,16 @@ func TestGenerateAndScoreBranch(t *testing.T) {
 		}
 		for _, p := range []Precision{FP32, BF16} {
 			m.SetPrecision(p)
+			// The tail of a prompt prefilled after its shared prefix
+			// runs fewer query rows than the prompt alone: in BF16 its
+			// attention rounds the probabilities at another scale (one
+			// softmax over all keys instead of per key tile), a
+			// difference of bfloat16's order, 2⁻⁸ relative per
+			// probability; a wrong mask or position costs far more.
+			tol := 2e-5
+			if p == BF16 {
+				tol = 1e-3
+			}
 			for _, branch := range [][]int32{withoutMiddle, prompt, other, prompt[:100]} {
 				ids, lps, blps, err := m.GenerateAndScoreBranch(prompt, 3, nil, conts, branch, conts[:2])
 				if err != nil {
@@ -152,12 +162,12 @@ func TestGenerateAndScoreBranch(t *testing.T) {
 					t.Errorf("dynamic %v, %v, branch of %d: generated %v, alone %v", dynamic, p, len(branch), ids, wantIDs)
 				}
 				for i := range conts {
-					if !close32(lps[i], wantLps[i], 2e-5) {
+					if !close32(lps[i], wantLps[i], tol) {
 						t.Errorf("dynamic %v, %v, branch of %d: continuation %d: %v, alone %v", dynamic, p, len(branch), i, lps[i], wantLps[i])
 					}
 				}
 				for i := range blps {
-					if !close32(blps[i], wantB[i], 2e-5) {
+					if !close32(blps[i], wantB[i], tol) {
 						t.Errorf("dynamic %v, %v, branch of %d: branch continuation %d: %v, alone %v", dynamic, p, len(branch), i, blps[i], wantB[i])
 					}
 				}

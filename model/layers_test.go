@@ -261,6 +261,8 @@ func TestAttentionBF16(t *testing.T) {
 		{"segments, window", 290, 2, 2, 64, 100, 260, 3, 0},
 		{"segments past a tile", 600, 2, 1, 64, 0, 300, 5, 0},
 		{"odd run of keys before an infinity", 333, 2, 2, 64, 0, 201, 0, 329},
+		{"few rows, segments, window", 290, 4, 2, 64, 100, 280, 3, 0},
+		{"few rows after a cache", 300, 2, 1, 32, 0, 291, 0, 0},
 	}
 	for ci, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
