@@ -1,6 +1,10 @@
 package kernels
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/longrecipe/longrecipe/internal/freelist"
+)
 
 // The bfloat16 paths pack operands as pairs of k steps: one 32-bit word
 // holds the bfloat16 roundings of op(X) at k steps 2p (low half) and 2p+1
@@ -36,14 +40,26 @@ func (im *impl) packAPairs(trans bool, a []float32, lda, i0, p0, mb, kb int, dst
 		rows := min(mr, mb-ir)
 		panel := asWords(dst[ir*kb:], mr*kp)
 		start := 0
-		if rows == mr && im.pairPackA != nil && lda <= maxGatherLd && full > 0 {
+		if im.pairPackA != nil && lda <= maxGatherLd && full > 0 {
 			var src *float32
-			if trans {
+			ld := lda
+			switch {
+			case rows < mr:
+				// A partial panel: its rows padded with zeros to a
+				// whole one, for the assembly.
+				base := (i0+ir)*lda + p0
+				if trans {
+					base = p0*lda + i0 + ir
+				}
+				pad, pld := padPanel(a, base, lda, rows, mr, 2*full, trans)
+				defer padPool.Put(pad)
+				src, ld = &(*pad)[0], pld
+			case trans:
 				src = &a[p0*lda+i0+ir]
-			} else {
+			default:
 				src = &a[(i0+ir)*lda+p0]
 			}
-			im.pairPackA(trans, full, src, lda, &dst[ir*kb])
+			im.pairPackA(trans, full, src, ld, &dst[ir*kb])
 			start = full
 		}
 		for p := start; p < kp; p++ {
@@ -73,14 +89,26 @@ func (im *impl) packBPairs(trans bool, b []float32, ldb, p0, j0, kb, nb int, dst
 		cols := min(nr, nb-jr)
 		panel := asWords(dst[jr*kb:], nr*kp)
 		start := 0
-		if cols == nr && im.pairPackB != nil && ldb <= maxGatherLd && full > 0 {
+		if im.pairPackB != nil && ldb <= maxGatherLd && full > 0 {
 			var src *float32
-			if trans {
+			ld := ldb
+			switch {
+			case cols < nr:
+				// A partial panel, padded as in packAPairs (Bᵀ holds
+				// the columns as rows).
+				base := p0*ldb + j0 + jr
+				if trans {
+					base = (j0+jr)*ldb + p0
+				}
+				pad, pld := padPanel(b, base, ldb, cols, nr, 2*full, !trans)
+				defer padPool.Put(pad)
+				src, ld = &(*pad)[0], pld
+			case trans:
 				src = &b[(j0+jr)*ldb+p0]
-			} else {
+			default:
 				src = &b[p0*ldb+j0+jr]
 			}
-			im.pairPackB(trans, full, src, ldb, &dst[jr*kb])
+			im.pairPackB(trans, full, src, ld, &dst[jr*kb])
 			start = full
 		}
 		for p := start; p < kp; p++ {
@@ -91,4 +119,40 @@ func (im *impl) packBPairs(trans bool, b []float32, ldb, p0, j0, kb, nb int, dst
 			clear(w[cols:])
 		}
 	}
+}
+
+var padPool freelist.List[[]float32]
+
+// padPanel copies the n (< w) rows of k steps of a panel at x[base]
+// (stride ld) into a buffer of w rows, the rest zero, laid out as the
+// assembly packs read a whole panel: row by row, or, when stepsFirst (the
+// rows side by side in x), step by step. It returns the buffer, from
+// padPool, to which the caller returns it, and its stride.
+func padPanel(x []float32, base, ld, n, w, k int, stepsFirst bool) (*[]float32, int) {
+	buf := padPool.Get()
+	if buf == nil {
+		buf = new([]float32)
+	}
+	if cap(*buf) < w*k {
+		*buf = make([]float32, w*k)
+	}
+	*buf = (*buf)[:w*k]
+	out := *buf
+	if stepsFirst {
+		for p := 0; p < k; p++ {
+			row := out[p*w : (p+1)*w]
+			copy(row, x[base+p*ld:base+p*ld+n])
+			clear(row[n:])
+		}
+		return buf, w
+	}
+	for i := 0; i < w; i++ {
+		row := out[i*k : (i+1)*k]
+		if i < n {
+			copy(row, x[base+i*ld:base+i*ld+k])
+		} else {
+			clear(row)
+		}
+	}
+	return buf, k
 }
