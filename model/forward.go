@@ -71,6 +71,7 @@ type workspace struct {
 	xf, rstdF, cos, sin             []float32
 	dx, dxn, dh, du, do, dq, dk, dv []float32
 	logits, rowLoss, logp           []float32
+	forks                           []*Model // gradient forks (see perseq.go)
 	targets                         []int32
 }
 
@@ -137,6 +138,9 @@ func (m *Model) ForwardBackward(b *Batch, opt Options) (lossSum float64, nTokens
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.perSequence() {
+		return m.forwardBackwardPerSeq(b, opt, scale)
+	}
 	for i, toks := range b.Tokens {
 		var pos []int32
 		if b.Positions != nil {
@@ -291,9 +295,9 @@ func (m *Model) layerForward(lp *layerParams, x, out []float32, a *layerActs, T,
 func (m *Model) attnBlockForward(lp *layerParams, x []float32, a *layerActs, T, threads int, kv *layerCache, seg []int32) {
 	d := &m.dims
 	rmsnormForward(a.xn1, a.rstd1, x, lp.inNorm.W, T, d.D, d.eps)
-	linearForward(m.prec, a.q, a.xn1, lp.q, lp.qb, T)
-	linearForward(m.prec, a.k, a.xn1, lp.k, lp.kb, T)
-	linearForward(m.prec, a.v, a.xn1, lp.v, lp.vb, T)
+	linearForward(m.prec, threads, a.q, a.xn1, lp.q, lp.qb, T)
+	linearForward(m.prec, threads, a.k, a.xn1, lp.k, lp.kb, T)
+	linearForward(m.prec, threads, a.v, a.xn1, lp.v, lp.vb, T)
 	cos, sin := m.ws.cos, m.ws.sin
 	parallelRows(T, threads, func(t0, t1 int) {
 		h := d.HD / 2
@@ -317,8 +321,8 @@ func (m *Model) attnBlockForward(lp *layerParams, x []float32, a *layerActs, T, 
 func (m *Model) mlpForward(lp *layerParams, a *layerActs, out []float32, T, threads int) {
 	d := &m.dims
 	rmsnormForward(a.xn2, a.rstd2, a.x2, lp.postNorm.W, T, d.D, d.eps)
-	linearForward(m.prec, a.g, a.xn2, lp.gate, lp.gateb, T)
-	linearForward(m.prec, a.u, a.xn2, lp.up, lp.upb, T)
+	linearForward(m.prec, threads, a.g, a.xn2, lp.gate, lp.gateb, T)
+	linearForward(m.prec, threads, a.u, a.xn2, lp.up, lp.upb, T)
 	parallelRows(T, threads, func(t0, t1 int) {
 		m.prec.swiglu(a.h[t0*d.FF:t1*d.FF], a.g[t0*d.FF:t1*d.FF], a.u[t0*d.FF:t1*d.FF])
 	})
@@ -345,7 +349,7 @@ func (m *Model) layerBackward(lp *layerParams, x []float32, a *layerActs, dx []f
 	// gradient into dg and the up gradient into du. h is dead once the
 	// down projection's backward has read it: its memory holds dg.
 	clear(ws.dh)
-	linearBackward(m.prec, ws.dh, dx, a.h, lp.down, lp.downb, T)
+	linearBackward(m.prec, threads, ws.dh, dx, a.h, lp.down, lp.downb, T)
 	dg, du := a.h, ws.du
 	clear(dg)
 	clear(du)
@@ -354,12 +358,12 @@ func (m *Model) layerBackward(lp *layerParams, x []float32, a *layerActs, dx []f
 		m.prec.swigluBackward(dg[f0:f1], du[f0:f1], ws.dh[f0:f1], a.g[f0:f1], a.u[f0:f1])
 	})
 	clear(ws.dxn)
-	linearBackward(m.prec, ws.dxn, dg, a.xn2, lp.gate, lp.gateb, T)
-	linearBackward(m.prec, ws.dxn, du, a.xn2, lp.up, lp.upb, T)
+	linearBackward(m.prec, threads, ws.dxn, dg, a.xn2, lp.gate, lp.gateb, T)
+	linearBackward(m.prec, threads, ws.dxn, du, a.xn2, lp.up, lp.upb, T)
 	rmsnormBackward(dx, lp.postNorm.G, ws.dxn, a.x2, lp.postNorm.W, a.rstd2, T, d.D)
 	// Attention block.
 	clear(ws.do)
-	linearBackward(m.prec, ws.do, dx, a.o, lp.o, nil, T)
+	linearBackward(m.prec, threads, ws.do, dx, a.o, lp.o, nil, T)
 	clear(ws.dq)
 	clear(ws.dk)
 	clear(ws.dv)
@@ -371,8 +375,8 @@ func (m *Model) layerBackward(lp *layerParams, x []float32, a *layerActs, dx []f
 		ropeBackward(ws.dk[t0*d.KVD:t1*d.KVD], t1-t0, d.KV, d.HD, cos[t0*h:t1*h], sin[t0*h:t1*h])
 	})
 	clear(ws.dxn)
-	linearBackward(m.prec, ws.dxn, ws.dq, a.xn1, lp.q, lp.qb, T)
-	linearBackward(m.prec, ws.dxn, ws.dk, a.xn1, lp.k, lp.kb, T)
-	linearBackward(m.prec, ws.dxn, ws.dv, a.xn1, lp.v, lp.vb, T)
+	linearBackward(m.prec, threads, ws.dxn, ws.dq, a.xn1, lp.q, lp.qb, T)
+	linearBackward(m.prec, threads, ws.dxn, ws.dk, a.xn1, lp.k, lp.kb, T)
+	linearBackward(m.prec, threads, ws.dxn, ws.dv, a.xn1, lp.v, lp.vb, T)
 	rmsnormBackward(dx, lp.inNorm.G, ws.dxn, x, lp.inNorm.W, a.rstd1, T, d.D)
 }

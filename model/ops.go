@@ -262,23 +262,24 @@ func biasGrad(db, dy []float32, T int) {
 	}
 }
 
-// linearForward computes y = x·Wᵀ (+ b) in precision p: x is T×nin, W nout×nin, y T×nout.
-func linearForward(p Precision, y, x []float32, w, b *Param, T int) {
+// linearForward computes y = x·Wᵀ (+ b) in precision p: x is T×nin, W
+// nout×nin, y T×nout; threads as for gemmOn.
+func linearForward(p Precision, threads int, y, x []float32, w, b *Param, T int) {
 	nout, nin := w.Shape[0], w.Shape[1]
-	p.gemm(false, true, T, nout, nin, 1, x, nin, w.W, nin, 0, y, nout)
+	p.gemmOn(threads, false, true, T, nout, nin, 1, x, nin, w.W, nin, 0, y, nout)
 	if b != nil {
 		addBias(y, b.W, T)
 	}
 }
 
 // linearBackward adds dy·W to dx (skipped when dx is nil), dyᵀ·x to W's
-// gradient and dy's column sums to b's.
-func linearBackward(p Precision, dx, dy, x []float32, w, b *Param, T int) {
+// gradient and dy's column sums to b's; threads as for gemmOn.
+func linearBackward(p Precision, threads int, dx, dy, x []float32, w, b *Param, T int) {
 	nout, nin := w.Shape[0], w.Shape[1]
 	if dx != nil {
-		p.gemm(false, false, T, nin, nout, 1, dy, nout, w.W, nin, 1, dx, nin)
+		p.gemmOn(threads, false, false, T, nin, nout, 1, dy, nout, w.W, nin, 1, dx, nin)
 	}
-	p.gemm(true, false, nout, nin, T, 1, dy, nout, x, nin, 1, w.G, nin)
+	p.gemmOn(threads, true, false, nout, nin, T, 1, dy, nout, x, nin, 1, w.G, nin)
 	if b != nil {
 		biasGrad(b.G, dy, T)
 	}
