@@ -138,7 +138,7 @@ func (m *Model) ForwardBackward(b *Batch, opt Options) (lossSum float64, nTokens
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.perSequence() {
+	if m.perSequence(b) {
 		return m.forwardBackwardPerSeq(b, opt, scale)
 	}
 	for i, toks := range b.Tokens {

@@ -25,11 +25,14 @@ import (
 // than the speed is worth, and the multiplies are large enough to split.
 const perSeqMaxParams = 50_000_000
 
-// perSequence reports whether ForwardBackward runs m per sequence (BF16
-// and at most perSeqMaxParams parameters: a property of the model, not of
-// the machine, so that results do not depend on the core count).
-func (m *Model) perSequence() bool {
-	if m.prec != BF16 {
+// perSequence reports whether ForwardBackward runs batch b per sequence:
+// BF16, at most perSeqMaxParams parameters and at least two sequences
+// (with one there is nothing to run side by side, and the sequential
+// path needs no second gradient buffer). It depends on the model and the
+// batch, not on the machine, so that results do not depend on the core
+// count.
+func (m *Model) perSequence(b *Batch) bool {
+	if m.prec != BF16 || len(b.Tokens) < 2 {
 		return false
 	}
 	n := 0

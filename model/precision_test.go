@@ -146,11 +146,7 @@ func TestBF16AgainstFP32(t *testing.T) {
 		}
 		var acts, grads [][]float32
 		if !ckpt {
-			ws := &m.ws
-			if m.perSequence() { // the one sequence ran in gradient fork 0
-				ws = &m.ws.forks[0].ws
-			}
-			for _, x := range ws.xs[1:] {
+			for _, x := range m.ws.xs[1:] {
 				acts = append(acts, append([]float32(nil), x...))
 			}
 		}
