@@ -34,3 +34,9 @@ func (p *PanelsB) Pack(trans bool, b []float32, ldb, k, n int) { panic("kernels:
 func GemmPanels(a *PanelsA, b *PanelsB, p0, j0, n int, alpha, beta float32, c []float32, ldc int) {
 	panic("kernels: no GemmPanels here")
 }
+
+// PanelsBWords panics: see HasPanels.
+func PanelsBWords(k, n int) int { panic("kernels: no PanelsB here") }
+
+// Use panics: see HasPanels.
+func (p *PanelsB) Use(buf []float32) { panic("kernels: no PanelsB here") }

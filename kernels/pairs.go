@@ -41,8 +41,6 @@ func (im *impl) packAPairs(trans bool, a []float32, lda, i0, p0, mb, kb int, dst
 		panel := asWords(dst[ir*kb:], mr*kp)
 		start := 0
 		if im.pairPackA != nil && lda <= maxGatherLd && full > 0 {
-			var src *float32
-			ld := lda
 			switch {
 			case rows < mr:
 				// A partial panel: its rows padded with zeros to a
@@ -52,14 +50,13 @@ func (im *impl) packAPairs(trans bool, a []float32, lda, i0, p0, mb, kb int, dst
 					base = p0*lda + i0 + ir
 				}
 				pad, pld := padPanel(a, base, lda, rows, mr, 2*full, trans)
-				defer padPool.Put(pad)
-				src, ld = &(*pad)[0], pld
+				im.pairPackA(trans, full, &(*pad)[0], pld, &dst[ir*kb])
+				padPool.Put(pad)
 			case trans:
-				src = &a[p0*lda+i0+ir]
+				im.pairPackA(trans, full, &a[p0*lda+i0+ir], lda, &dst[ir*kb])
 			default:
-				src = &a[(i0+ir)*lda+p0]
+				im.pairPackA(trans, full, &a[(i0+ir)*lda+p0], lda, &dst[ir*kb])
 			}
-			im.pairPackA(trans, full, src, ld, &dst[ir*kb])
 			start = full
 		}
 		for p := start; p < kp; p++ {
@@ -90,8 +87,6 @@ func (im *impl) packBPairs(trans bool, b []float32, ldb, p0, j0, kb, nb int, dst
 		panel := asWords(dst[jr*kb:], nr*kp)
 		start := 0
 		if im.pairPackB != nil && ldb <= maxGatherLd && full > 0 {
-			var src *float32
-			ld := ldb
 			switch {
 			case cols < nr:
 				// A partial panel, padded as in packAPairs (Bᵀ holds
@@ -101,14 +96,13 @@ func (im *impl) packBPairs(trans bool, b []float32, ldb, p0, j0, kb, nb int, dst
 					base = (j0+jr)*ldb + p0
 				}
 				pad, pld := padPanel(b, base, ldb, cols, nr, 2*full, !trans)
-				defer padPool.Put(pad)
-				src, ld = &(*pad)[0], pld
+				im.pairPackB(trans, full, &(*pad)[0], pld, &dst[jr*kb])
+				padPool.Put(pad)
 			case trans:
-				src = &b[(j0+jr)*ldb+p0]
+				im.pairPackB(trans, full, &b[(j0+jr)*ldb+p0], ldb, &dst[jr*kb])
 			default:
-				src = &b[p0*ldb+j0+jr]
+				im.pairPackB(trans, full, &b[p0*ldb+j0+jr], ldb, &dst[jr*kb])
 			}
-			im.pairPackB(trans, full, src, ld, &dst[jr*kb])
 			start = full
 		}
 		for p := start; p < kp; p++ {

@@ -27,6 +27,19 @@ type PanelsB struct {
 // (the VDPBF16PS path without AMX).
 func HasPanels() bool { return dpbf16Impl != nil && !HasAMX() }
 
+// PanelsBWords returns how many float32 words PanelsB.Pack needs for op(B)
+// of k×n (bfloat16 pairs, whole panels of 32 columns); only where
+// HasPanels.
+func PanelsBWords(k, n int) int {
+	nr := dpbf16Impl.nr
+	return ceilDiv(n, nr) * nr * ceilDiv(k, 2)
+}
+
+// Use makes the next Pack write into buf when it is large enough
+// (PanelsBWords), for a caller with scratch memory to spare; buf must not
+// be touched while p is in use. nil returns p to memory of its own.
+func (p *PanelsB) Use(buf []float32) { p.w = buf[:0:len(buf)] }
+
 // Pack rounds op(A) (m×k; A is k×m when trans) into p: panel i (rows
 // 12i..) is ceil(k/2) pairs of 12 words, at word 12i·ceil(k/2).
 func (p *PanelsA) Pack(trans bool, a []float32, lda, m, k int) {
@@ -51,14 +64,17 @@ func (p *PanelsB) Pack(trans bool, b []float32, ldb, k, n int) {
 	}
 }
 
-// growPanel returns w resized to n, with a quarter more room when it
-// must grow: panels of a cache that grows a row at a time (decoding) are
-// reallocated seldom.
+// growPanel returns w resized to n. Panels that must grow get a quarter
+// more room than asked, so that those of a cache growing a row at a time
+// (decoding) are reallocated seldom; the first allocation is exact.
 func growPanel(w []float32, n int) []float32 {
-	if cap(w) < n {
-		return make([]float32, n, n+n/4)
+	switch {
+	case cap(w) >= n:
+		return w[:n]
+	case cap(w) == 0:
+		return make([]float32, n)
 	}
-	return w[:n]
+	return make([]float32, n, n+n/4)
 }
 
 // GemmPanels computes C = alpha·op(A)·op(B)[p0:p0+k, j0:j0+n] + beta·C,

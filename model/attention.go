@@ -42,43 +42,35 @@ type attnScratch struct {
 	q, p                 kernels.PanelsA // the forward's query and probability tiles (BF16 panels)
 }
 
-// kvPanels are one layer's keys (as Kᵀ) and values of each key/value head,
-// rounded to bfloat16 panels once for all the query tiles that read them.
-type kvPanels struct{ k, v []kernels.PanelsB }
+// kvPanels are one key/value head's keys (as Kᵀ) and values, rounded to
+// bfloat16 panels once for all the query tiles that read them.
+type kvPanels struct{ k, v kernels.PanelsB }
 
 var kvPanelPool freelist.List[kvPanels]
 
-// panelRows is the fewest query rows for which packKV packs (measured on
-// the benchmark model: decoding one row is 15 % slower with panels, a
-// prefill of 1024 rows 8 % faster, of 4096 rows 34 %).
+// panelRows is the fewest query rows for which attnForward packs keys and
+// values into panels (measured on the benchmark model: decoding one row
+// is 15 % slower with panels, a prefill of 1024 rows 8 % faster, of 4096
+// rows 34 %); fewer rows take attnFew.
 const panelRows = 16
 
-// packKV returns the panels of k and v (Tk rows of width KV·HD) for Tq
-// query rows, or nil where the precision's products do not use panels:
-// FP32, no AVX512_BF16, key tiles of bk that do not start on the panels'
-// 32 keys, or fewer than panelRows query rows (decoding), whose products
-// with the keys convert them on the fly (kernels' row-dot path) for less
-// than packing them costs. The caller returns them to kvPanelPool.
-func packKV(p Precision, k, v []float32, Tq, Tk int, d *dims, bk, threads int) *kvPanels {
-	if p != BF16 || !kernels.HasPanels() || bk%32 != 0 || Tq < panelRows {
-		return nil
-	}
-	kv := kvPanelPool.Get()
-	if kv == nil {
-		kv = new(kvPanels)
-	}
-	if len(kv.k) < d.KV {
-		kv.k, kv.v = make([]kernels.PanelsB, d.KV), make([]kernels.PanelsB, d.KV)
-	}
-	parallelFor(2*d.KV, threads, func(i int) {
-		kh := i / 2
-		if i%2 == 0 {
-			kv.k[kh].Pack(true, k[kh*d.HD:], d.KVD, d.HD, Tk)
+// usePanels reports whether attnForward in precision p runs its products
+// over panels: BF16 with AVX512_BF16, key tiles of bk that start on the
+// panels' 32 keys, and at least panelRows query rows.
+func usePanels(p Precision, Tq, bk int) bool {
+	return p == BF16 && kernels.HasPanels() && bk%32 == 0 && Tq >= panelRows
+}
+
+// pack rounds key/value head kh of k and v (Tk rows of width KV·HD) into
+// kv.
+func (kv *kvPanels) pack(k, v []float32, kh, Tk int, d *dims, threads int) {
+	parallelFor(2, threads, func(i int) {
+		if i == 0 {
+			kv.k.Pack(true, k[kh*d.HD:], d.KVD, d.HD, Tk)
 		} else {
-			kv.v[kh].Pack(false, v[kh*d.HD:], d.KVD, Tk, d.HD)
+			kv.v.Pack(false, v[kh*d.HD:], d.KVD, Tk, d.HD)
 		}
 	})
-	return kv
 }
 
 var attnPool freelist.List[attnScratch]
@@ -128,8 +120,10 @@ func (mk *mask) hides(r, a, qOff, j int) bool {
 // H·HD), whose absolute indices are qOff..qOff+Tq−1, over Tk key/value rows
 // k, v (row width KV·HD), under the further mask mk. It writes o (Tq rows
 // of width H·HD) and, if lse is not nil, the row log-sum-exp lse[h·Tq+r].
-// The two matrix multiplies run in precision p.
-func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *dims, mk mask, threads int) {
+// The two matrix multiplies run in precision p. scratch, if long enough,
+// holds the key/value panels (a buffer the caller does not need during
+// the call; nil: memory of their own).
+func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *dims, mk mask, threads int, scratch []float32) {
 	if p == BF16 && Tq < panelRows && kernels.HasPanels() {
 		attnFew(o, lse, q, Tq, qOff, k, v, Tk, d, mk, threads)
 		return
@@ -140,12 +134,9 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 	scale := float32(1 / math.Sqrt(float64(HD)))
 	bq, bk := tiles(p)
 	nTiles := (Tq + bq - 1) / bq
-	kv := packKV(p, k, v, Tq, Tk, d, bk, threads)
-	if kv != nil {
-		defer kvPanelPool.Put(kv)
-	}
-	parallelFor(H*nTiles, threads, func(task int) {
-		h, ti := task/nTiles, task%nTiles
+	// tile computes query tile ti of head h, over panels of its key/value
+	// head when kv is not nil.
+	tile := func(h, ti int, kv *kvPanels) {
 		kh := h / rep
 		r0 := ti * bq
 		n := min(bq, Tq-r0)
@@ -177,7 +168,7 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 		for j0 := kLo; j0 < kHi; j0 += bk {
 			nc := min(bk, kHi-j0)
 			if kv != nil {
-				kernels.GemmPanels(&sc.q, &kv.k[kh], 0, j0, nc, scale, 0, S, bk)
+				kernels.GemmPanels(&sc.q, &kv.k, 0, j0, nc, scale, 0, S, bk)
 			} else {
 				p.gemmSerial(false, true, n, nc, HD, scale, qt, QD, k[j0*KVD+kh*HD:], KVD, 0, S, bk)
 			}
@@ -212,7 +203,7 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 			// the zero padding.
 			if kv != nil && (nc%2 == 0 || j0+nc == Tk) {
 				sc.p.Pack(false, S, bk, n, nc)
-				kernels.GemmPanels(&sc.p, &kv.v[kh], j0, 0, HD, 1, 1, acc, HD)
+				kernels.GemmPanels(&sc.p, &kv.v, j0, 0, HD, 1, 1, acc, HD)
 			} else {
 				p.gemmSerial(false, false, n, HD, nc, 1, S, bk, v[j0*KVD+kh*HD:], KVD, 1, acc, HD)
 			}
@@ -228,7 +219,31 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 				lse[h*Tq+r0+r] = M[r] + float32(math.Log(float64(L[r])))
 			}
 		}
-	})
+	}
+	if !usePanels(p, Tq, bk) {
+		parallelFor(H*nTiles, threads, func(task int) { tile(task/nTiles, task%nTiles, nil) })
+		return
+	}
+	// One key/value head at a time: its panels (a fraction of the layer's
+	// keys and values in memory), then the tiles of its query heads.
+	kv := kvPanelPool.Get()
+	if kv == nil {
+		kv = new(kvPanels)
+	}
+	nk, nv := kernels.PanelsBWords(HD, Tk), kernels.PanelsBWords(Tk, HD)
+	if len(scratch) >= nk+nv {
+		// In the caller's scratch: no memory beyond what training
+		// already holds (these panels are not pooled).
+		kv = new(kvPanels)
+		kv.k.Use(scratch[:nk])
+		kv.v.Use(scratch[nk : nk+nv])
+	} else {
+		defer kvPanelPool.Put(kv)
+	}
+	for kh := 0; kh < KV; kh++ {
+		kv.pack(k, v, kh, Tk, d, threads)
+		parallelFor(rep*nTiles, threads, func(task int) { tile(kh*rep+task/nTiles, task%nTiles, kv) })
+	}
 }
 
 // attnFew is attnForward in BF16 for fewer than panelRows query rows
@@ -245,10 +260,10 @@ func attnFew(o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *dims,
 		defer attnPool.Put(sc)
 		kv := kvPanelPool.Get()
 		if kv == nil {
-			kv = &kvPanels{v: make([]kernels.PanelsB, 1)}
+			kv = new(kvPanels)
 		}
 		defer kvPanelPool.Put(kv)
-		vp := &kv.v[0]
+		vp := &kv.v
 		vp.Pack(false, v[kh*d.HD:], d.KVD, Tk, d.HD)
 		if cap(sc.s) < Tq*Tk { // room for a growing cache
 			sc.s = make([]float32, Tq*Tk, Tq*Tk*5/4)

@@ -305,13 +305,13 @@ func (m *Model) attnBlockForward(lp *layerParams, x []float32, a *layerActs, T, 
 		ropeForward(a.k[t0*d.KVD:t1*d.KVD], t1-t0, d.KV, d.HD, cos[t0*h:t1*h], sin[t0*h:t1*h])
 	})
 	if kv == nil {
-		attnForward(m.prec, a.o, a.lse, a.q, T, 0, a.k, a.v, T, d, mask{window: lp.window}, threads)
+		attnForward(m.prec, a.o, a.lse, a.q, T, 0, a.k, a.v, T, d, mask{window: lp.window}, threads, m.ws.dh)
 	} else {
 		past := kv.n
 		kv.k = append(kv.k[:past*d.KVD], a.k[:T*d.KVD]...)
 		kv.v = append(kv.v[:past*d.KVD], a.v[:T*d.KVD]...)
 		kv.n = past + T
-		attnForward(m.prec, a.o, nil, a.q, T, past, kv.k, kv.v, kv.n, d, mask{window: lp.window, seg: seg}, threads)
+		attnForward(m.prec, a.o, nil, a.q, T, past, kv.k, kv.v, kv.n, d, mask{window: lp.window, seg: seg}, threads, m.ws.dh)
 	}
 	copy(a.x2[:T*d.D], x[:T*d.D])
 	m.prec.gemmOn(threads, false, true, T, d.D, d.QD, 1, a.o, d.QD, lp.o.W, d.QD, 1, a.x2, d.D)

@@ -209,7 +209,7 @@ func TestAttention(t *testing.T) {
 			o := make([]float32, T*d.QD)
 			lse := make([]float32, T*d.H)
 			withTiles(tc.tq, tc.tk, func() {
-				attnForward(FP32, o, lse, q, T, 0, k, v, T, d, mask{window: tc.W}, tc.threads)
+				attnForward(FP32, o, lse, q, T, 0, k, v, T, d, mask{window: tc.W}, tc.threads, nil)
 				want := naiveAttention(q, T, 0, k, v, T, d, tc.W)
 				for i := range want {
 					if math.Abs(float64(o[i]-want[i])) > 1e-5 {
@@ -219,14 +219,14 @@ func TestAttention(t *testing.T) {
 				// Later query rows against the whole key set (KV-cache path).
 				off := T / 2
 				o2 := make([]float32, (T-off)*d.QD)
-				attnForward(FP32, o2, nil, q[off*d.QD:], T-off, off, k, v, T, d, mask{window: tc.W}, tc.threads)
+				attnForward(FP32, o2, nil, q[off*d.QD:], T-off, off, k, v, T, d, mask{window: tc.W}, tc.threads, nil)
 				for i := range o2 {
 					if math.Abs(float64(o2[i]-want[off*d.QD+i])) > 1e-5 {
 						t.Fatalf("offset query: o[%d] = %v, want %v", i, o2[i], want[off*d.QD+i])
 					}
 				}
 				f := func() float64 {
-					attnForward(FP32, o, lse, q, T, 0, k, v, T, d, mask{window: tc.W}, tc.threads)
+					attnForward(FP32, o, lse, q, T, 0, k, v, T, d, mask{window: tc.W}, tc.threads, nil)
 					return dot64(o, r)
 				}
 				f()
@@ -296,7 +296,15 @@ func TestAttentionBF16(t *testing.T) {
 				return tc.W == 0 || a-j < tc.W
 			}
 			o := make([]float32, Tq*d.QD)
-			attnForward(BF16, o, nil, q, Tq, tc.qOff, k, v, T, d, mk, 2)
+			attnForward(BF16, o, nil, q, Tq, tc.qOff, k, v, T, d, mk, 2, nil)
+			// With the panels in a caller's scratch: the same, bit for bit.
+			o2 := make([]float32, len(o))
+			attnForward(BF16, o2, nil, q, Tq, tc.qOff, k, v, T, d, mk, 2, make([]float32, 2*T*d.HD+4096))
+			for i := range o {
+				if math.Float32bits(o[i]) != math.Float32bits(o2[i]) {
+					t.Fatalf("with scratch: o[%d] = %v, without %v", i, o2[i], o[i])
+				}
+			}
 			want := naiveMasked(q, Tq, tc.qOff, k, v, T, d, visible)
 			for i := range want {
 				if math.IsInf(float64(want[i]), 0) || math.IsNaN(float64(want[i])) {
