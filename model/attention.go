@@ -226,10 +226,7 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 	}
 	// One key/value head at a time: its panels (a fraction of the layer's
 	// keys and values in memory), then the tiles of its query heads.
-	kv := kvPanelPool.Get()
-	if kv == nil {
-		kv = new(kvPanels)
-	}
+	var kv *kvPanels
 	nk, nv := kernels.PanelsBWords(HD, Tk), kernels.PanelsBWords(Tk, HD)
 	if len(scratch) >= nk+nv {
 		// In the caller's scratch: no memory beyond what training
@@ -238,6 +235,9 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 		kv.k.Use(scratch[:nk])
 		kv.v.Use(scratch[nk : nk+nv])
 	} else {
+		if kv = kvPanelPool.Get(); kv == nil {
+			kv = new(kvPanels)
+		}
 		defer kvPanelPool.Put(kv)
 	}
 	for kh := 0; kh < KV; kh++ {
@@ -250,8 +250,8 @@ func attnForward(p Precision, o, lse, q []float32, Tq, qOff int, k, v []float32,
 // (decoding, short continuations), where tiles would mostly cost calls:
 // per key/value head, the values are packed once into panels; per query
 // head, the scores against all keys are one product (the row-dot path,
-// which rounds the keys on the fly), each row a plain softmax, and the
-// normalised probabilities times the values one more.
+// which rounds the keys on the fly), each row a softmax, the
+// probabilities times the values one more, normalised after it.
 func attnFew(o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *dims, mk mask, threads int) {
 	rep := d.H / d.KV
 	scale := float32(1 / math.Sqrt(float64(d.HD)))
