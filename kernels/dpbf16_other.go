@@ -40,3 +40,9 @@ func PanelsBWords(k, n int) int { panic("kernels: no PanelsB here") }
 
 // Use panics: see HasPanels.
 func (p *PanelsB) Use(buf []float32) { panic("kernels: no PanelsB here") }
+
+// PanelsAWords panics: see HasPanels.
+func PanelsAWords(m, k int) int { panic("kernels: no PanelsA here") }
+
+// Use panics: see HasPanels.
+func (p *PanelsA) Use(buf []float32) { panic("kernels: no PanelsA here") }

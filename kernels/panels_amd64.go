@@ -27,6 +27,18 @@ type PanelsB struct {
 // (the VDPBF16PS path without AMX).
 func HasPanels() bool { return dpbf16Impl != nil && !HasAMX() }
 
+// PanelsAWords returns how many float32 words PanelsA.Pack needs for
+// op(A) of m×k (bfloat16 pairs, whole panels of 12 rows); only where
+// HasPanels.
+func PanelsAWords(m, k int) int {
+	mr := dpbf16Impl.mr
+	return ceilDiv(m, mr) * mr * ceilDiv(k, 2)
+}
+
+// Use makes the next Pack write into buf when it is large enough
+// (PanelsAWords); see PanelsB.Use.
+func (p *PanelsA) Use(buf []float32) { p.w = buf[:0:len(buf)] }
+
 // PanelsBWords returns how many float32 words PanelsB.Pack needs for op(B)
 // of k×n (bfloat16 pairs, whole panels of 32 columns); only where
 // HasPanels.

@@ -40,6 +40,7 @@ func tiles(p Precision) (bq, bk int) {
 type attnScratch struct {
 	s, dp, acc, m, l, dd []float32
 	q, p                 kernels.PanelsA // the forward's query and probability tiles (BF16 panels)
+	pt, ds, dst          kernels.PanelsA // the backward's Pᵀ, dS and dSᵀ tiles
 }
 
 // kvPanels are one key/value head's keys (as Kᵀ) and values, rounded to
@@ -301,8 +302,19 @@ func attnFew(o, lse, q []float32, Tq, qOff int, k, v []float32, Tk int, d *dims,
 // width KV·HD) the gradients computed from dout and the forward's q, k, v
 // (after RoPE), o and lse, for causal self-attention of one sequence of T
 // tokens. Work is split by key/value head, so that no two workers write
-// the same gradient entries.
-func attnBackward(p Precision, dq, dk, dv, dout, q, k, v, o, lse []float32, T int, d *dims, window, threads int) {
+// the same gradient entries. In BF16 with panels (see attnBackwardPanels)
+// scratch, if long enough, holds them (nil: memory of their own).
+func attnBackward(p Precision, dq, dk, dv, dout, q, k, v, o, lse []float32, T int, d *dims, window, threads int, scratch []float32) {
+	if bq, bk := tiles(p); usePanels(p, T, bk) && bq == bk {
+		attnBackwardPanels(dq, dk, dv, dout, q, k, v, o, lse, T, d, window, threads, scratch)
+		return
+	}
+	attnBackwardTiles(p, dq, dk, dv, dout, q, k, v, o, lse, T, d, window, threads)
+}
+
+// attnBackwardTiles is attnBackward with every product over its tiles'
+// operands, rounded (in BF16) as it goes.
+func attnBackwardTiles(p Precision, dq, dk, dv, dout, q, k, v, o, lse []float32, T int, d *dims, window, threads int) {
 	H, KV, HD := d.H, d.KV, d.HD
 	QD, KVD := d.QD, d.KVD
 	rep := H / KV

@@ -367,7 +367,7 @@ func (m *Model) layerBackward(lp *layerParams, x []float32, a *layerActs, dx []f
 	clear(ws.dq)
 	clear(ws.dk)
 	clear(ws.dv)
-	attnBackward(m.prec, ws.dq, ws.dk, ws.dv, ws.do, a.q, a.k, a.v, a.o, a.lse, T, d, lp.window, threads)
+	attnBackward(m.prec, ws.dq, ws.dk, ws.dv, ws.do, a.q, a.k, a.v, a.o, a.lse, T, d, lp.window, threads, ws.dh)
 	cos, sin := ws.cos, ws.sin
 	parallelRows(T, threads, func(t0, t1 int) {
 		h := d.HD / 2

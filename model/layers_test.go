@@ -1,9 +1,12 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/longrecipe/longrecipe/kernels"
 )
 
 func randVec(rng *rand.Rand, n int, scale float64) []float32 {
@@ -231,7 +234,7 @@ func TestAttention(t *testing.T) {
 				}
 				f()
 				dq, dk, dv := make([]float32, T*d.QD), make([]float32, T*d.KVD), make([]float32, T*d.KVD)
-				attnBackward(FP32, dq, dk, dv, r, q, k, v, o, lse, T, d, tc.W, tc.threads)
+				attnBackward(FP32, dq, dk, dv, r, q, k, v, o, lse, T, d, tc.W, tc.threads, nil)
 				checkGrad(t, "dq", q, dq, f, nil)
 				checkGrad(t, "dk", k, dk, f, nil)
 				checkGrad(t, "dv", v, dv, f, nil)
@@ -319,3 +322,47 @@ func TestAttentionBF16(t *testing.T) {
 }
 
 func ceilDivInt(a, b int) int { return (a + b - 1) / b }
+
+// TestAttentionBackwardPanels: the BF16 backward over panels gives what
+// the BF16 backward over tiles gives, bit for bit (the same rounded
+// products, summed in the same order), with and without scratch for the
+// panels, on ragged tiles, odd lengths, GQA and sliding windows.
+func TestAttentionBackwardPanels(t *testing.T) {
+	if !kernels.HasPanels() {
+		t.Skip("no AVX512_BF16 panels here")
+	}
+	for ci, tc := range []struct{ T, H, KV, HD, W int }{
+		{37, 2, 2, 64, 0}, {301, 4, 2, 64, 0}, {300, 2, 1, 32, 77}, {257, 3, 3, 16, 0}, {290, 4, 2, 64, 129},
+	} {
+		t.Run(fmt.Sprint(tc), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(ci), 13))
+			d := &dims{H: tc.H, KV: tc.KV, HD: tc.HD, QD: tc.H * tc.HD, KVD: tc.KV * tc.HD}
+			T := tc.T
+			q, k, v := randVec(rng, T*d.QD, 0.5), randVec(rng, T*d.KVD, 0.5), randVec(rng, T*d.KVD, 1)
+			dout := randVec(rng, T*d.QD, 1)
+			o, lse := make([]float32, T*d.QD), make([]float32, T*d.H)
+			attnForward(BF16, o, lse, q, T, 0, k, v, T, d, mask{window: tc.W}, 2, nil)
+			grads := func(run func(dq, dk, dv []float32)) [3][]float32 {
+				dq, dk, dv := make([]float32, T*d.QD), make([]float32, T*d.KVD), make([]float32, T*d.KVD)
+				run(dq, dk, dv)
+				return [3][]float32{dq, dk, dv}
+			}
+			want := grads(func(dq, dk, dv []float32) {
+				attnBackwardTiles(BF16, dq, dk, dv, dout, q, k, v, o, lse, T, d, tc.W, 2)
+			})
+			bq, _ := tiles(BF16)
+			for _, scratch := range [][]float32{nil, make([]float32, d.KV*bwdWords(T, d.HD, bq))} {
+				got := grads(func(dq, dk, dv []float32) {
+					attnBackward(BF16, dq, dk, dv, dout, q, k, v, o, lse, T, d, tc.W, 2, scratch)
+				})
+				for i, name := range []string{"dq", "dk", "dv"} {
+					for j := range want[i] {
+						if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
+							t.Fatalf("scratch %v: %s[%d] = %v, over tiles %v", scratch != nil, name, j, got[i][j], want[i][j])
+						}
+					}
+				}
+			}
+		})
+	}
+}

@@ -47,7 +47,7 @@ func BenchmarkAttention(b *testing.B) {
 			withTiles(ts[0], ts[1], func() {
 				for i := 0; i < b.N; i++ {
 					attnForward(FP32, o, lse, q, T, 0, k, v, T, d, mask{}, 0, nil)
-					attnBackward(FP32, dq, dk, dv, do, q, k, v, o, lse, T, d, 0, 0)
+					attnBackward(FP32, dq, dk, dv, do, q, k, v, o, lse, T, d, 0, 0, nil)
 				}
 			})
 			b.ReportMetric((cpuSeconds()-c0)*1e3/float64(b.N), "cpu-ms/op")

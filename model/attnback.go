@@ -1,0 +1,176 @@
+package model
+
+import (
+	"math"
+
+	"github.com/longrecipe/longrecipe/internal/freelist"
+	"github.com/longrecipe/longrecipe/kernels"
+)
+
+// bwdPanels are one worker's operands of the BF16 attention backward,
+// rounded to bfloat16 panels once instead of once per tile pair: its
+// key/value head's keys as Kᵀ and K and values as Vᵀ; its current query
+// head's queries and output gradients as B operands (k = their rows) and
+// as A tiles of bq rows.
+type bwdPanels struct {
+	kt, k, vt, q, do kernels.PanelsB
+	qa, doa          []kernels.PanelsA
+}
+
+var bwdPanelPool freelist.List[bwdPanels]
+
+// bwdWords is how many float32 words one worker's bwdPanels take for T
+// tokens (tiles of bq rows, head dimension HD).
+func bwdWords(T, HD, bq int) int {
+	nTiles := (T + bq - 1) / bq
+	return 2*kernels.PanelsBWords(HD, T) + 3*kernels.PanelsBWords(T, HD) + 2*nTiles*kernels.PanelsAWords(bq, HD)
+}
+
+// use lays bp out in slab (bwdWords long), or leaves it its own memory
+// when slab is nil.
+func (bp *bwdPanels) use(slab []float32, T, HD, bq int) {
+	nTiles := (T + bq - 1) / bq
+	if len(bp.qa) < nTiles {
+		bp.qa, bp.doa = make([]kernels.PanelsA, nTiles), make([]kernels.PanelsA, nTiles)
+	}
+	if slab == nil {
+		return
+	}
+	take := func(n int) []float32 {
+		s := slab[:n]
+		slab = slab[n:]
+		return s
+	}
+	for _, b := range []*kernels.PanelsB{&bp.kt, &bp.vt} {
+		b.Use(take(kernels.PanelsBWords(HD, T)))
+	}
+	for _, b := range []*kernels.PanelsB{&bp.k, &bp.q, &bp.do} {
+		b.Use(take(kernels.PanelsBWords(T, HD)))
+	}
+	for i := 0; i < nTiles; i++ {
+		bp.qa[i].Use(take(kernels.PanelsAWords(bq, HD)))
+		bp.doa[i].Use(take(kernels.PanelsAWords(bq, HD)))
+	}
+}
+
+// attnBackwardPanels is attnBackward in BF16 over panels: per key/value
+// head (one worker each), its keys and values are packed once, then, one
+// query head of its group at a time, that head's queries and output
+// gradients; only the probabilities and score gradients are packed per
+// tile pair. The products and their order of accumulation are those of
+// attnBackwardTiles. The workers' panels live in scratch when it has room
+// for them (the training step's MLP-gradient buffer, dead here).
+func attnBackwardPanels(dq, dk, dv, dout, q, k, v, o, lse []float32, T int, d *dims, window, threads int, scratch []float32) {
+	bq, _ := tiles(BF16)
+	per := bwdWords(T, d.HD, bq)
+	slabs := make(chan []float32, d.KV)
+	for off := 0; off+per <= len(scratch) && len(slabs) < d.KV; off += per {
+		slabs <- scratch[off : off+per]
+	}
+	parallelFor(d.KV, threads, func(kh int) {
+		var bp *bwdPanels
+		select {
+		case slab := <-slabs:
+			defer func() { slabs <- slab }()
+			bp = new(bwdPanels)
+			bp.use(slab, T, d.HD, bq)
+		default:
+			if bp = bwdPanelPool.Get(); bp == nil {
+				bp = new(bwdPanels)
+			}
+			defer bwdPanelPool.Put(bp)
+			bp.use(nil, T, d.HD, bq)
+		}
+		backwardHead(bp, kh, dq, dk, dv, dout, q, k, v, o, lse, T, d, window)
+	})
+}
+
+// backwardHead runs attnBackwardPanels for key/value head kh.
+func backwardHead(bp *bwdPanels, kh int, dq, dk, dv, dout, q, k, v, o, lse []float32, T int, d *dims, window int) {
+	H, KV, HD, QD, KVD := d.H, d.KV, d.HD, d.QD, d.KVD
+	rep := H / KV
+	scale := float32(1 / math.Sqrt(float64(HD)))
+	bq, bk := tiles(BF16)
+	sc := getAttnScratch()
+	defer attnPool.Put(sc)
+	sc.s = growF(sc.s, bq*bk)
+	sc.dp = growF(sc.dp, bq*bk)
+	sc.dd = growF(sc.dd, T)
+	P, dP, D := sc.s, sc.dp, sc.dd
+	bp.kt.Pack(true, k[kh*HD:], KVD, HD, T)
+	bp.vt.Pack(true, v[kh*HD:], KVD, HD, T)
+	bp.k.Pack(false, k[kh*HD:], KVD, T, HD)
+	negInf := float32(math.Inf(-1))
+	for h := kh * rep; h < (kh+1)*rep; h++ {
+		for t := 0; t < T; t++ {
+			off := t*QD + h*HD
+			D[t] = BF16.dot(dout[off:off+HD], o[off:off+HD])
+		}
+		bp.q.Pack(false, q[h*HD:], QD, T, HD)
+		bp.do.Pack(false, dout[h*HD:], QD, T, HD)
+		for i0 := 0; i0 < T; i0 += bq {
+			n := min(bq, T-i0)
+			bp.qa[i0/bq].Pack(false, q[i0*QD+h*HD:], QD, n, HD)
+			bp.doa[i0/bq].Pack(false, dout[i0*QD+h*HD:], QD, n, HD)
+		}
+		for j0 := 0; j0 < T; j0 += bk {
+			nc := min(bk, T-j0)
+			dkt, dvt := dk[j0*KVD+kh*HD:], dv[j0*KVD+kh*HD:]
+			iHi := T
+			if window > 0 {
+				iHi = min(T, j0+nc-1+window)
+			}
+			for i0 := j0; i0 < iHi; i0 += bq {
+				n := min(bq, iHi-i0)
+				ti := i0 / bq
+				dot, dqt, qt := dout[i0*QD+h*HD:], dq[i0*QD+h*HD:], q[i0*QD+h*HD:]
+				kernels.GemmPanels(&bp.qa[ti], &bp.kt, 0, j0, nc, scale, 0, P, bk)
+				full := j0+nc-1 <= i0 && (window == 0 || i0+n-1-j0 < window)
+				for r := 0; r < n; r++ {
+					a := i0 + r
+					row := P[r*bk : r*bk+nc]
+					if !full {
+						for c := range row {
+							if j := j0 + c; j > a || (window > 0 && a-j >= window) {
+								row[c] = negInf
+							}
+						}
+					}
+					BF16.expShift(row, lse[h*T+a])
+				}
+				// A run of rows that is odd before the end pairs its last
+				// row with the next one's in the panels: tiles instead.
+				evenRows := n%2 == 0 || i0+n == T
+				// dV_j += Pᵀ·dO_i
+				if evenRows {
+					sc.pt.Pack(true, P, bk, nc, n)
+					kernels.GemmPanels(&sc.pt, &bp.do, i0, 0, HD, 1, 1, dvt, KVD)
+				} else {
+					BF16.gemmSerial(true, false, nc, HD, n, 1, P, bk, dot, QD, 1, dvt, KVD)
+				}
+				// dP = dO_i·V_jᵀ, then dS = P∘(dP − D) in its place.
+				kernels.GemmPanels(&bp.doa[ti], &bp.vt, 0, j0, nc, 1, 0, dP, bk)
+				for r := 0; r < n; r++ {
+					dd := D[i0+r]
+					pr, dr := P[r*bk:r*bk+nc], dP[r*bk:r*bk+nc]
+					for c := range dr {
+						dr[c] = pr[c] * (dr[c] - dd)
+					}
+				}
+				// dQ_i += scale·dS·K_j ; dK_j += scale·dSᵀ·Q_i
+				if nc%2 == 0 || j0+nc == T {
+					sc.ds.Pack(false, dP, bk, n, nc)
+					kernels.GemmPanels(&sc.ds, &bp.k, j0, 0, HD, scale, 1, dqt, QD)
+				} else {
+					BF16.gemmSerial(false, false, n, HD, nc, scale, dP, bk, k[j0*KVD+kh*HD:], KVD, 1, dqt, QD)
+				}
+				if evenRows {
+					sc.dst.Pack(true, dP, bk, nc, n)
+					kernels.GemmPanels(&sc.dst, &bp.q, i0, 0, HD, scale, 1, dkt, KVD)
+				} else {
+					BF16.gemmSerial(true, false, nc, HD, n, scale, dP, bk, qt, QD, 1, dkt, KVD)
+				}
+			}
+		}
+	}
+}
