@@ -87,24 +87,24 @@ func attnBackwardPanels(dq, dk, dv, dout, q, k, v, o, lse []float32, T int, d *d
 
 // backwardHead runs attnBackwardPanels for key/value head kh.
 func backwardHead(bp *bwdPanels, kh int, dq, dk, dv, dout, q, k, v, o, lse []float32, T int, d *dims, window int) {
-	H, KV, HD, QD, KVD := d.H, d.KV, d.HD, d.QD, d.KVD
-	rep := H / KV
-	scale := float32(1 / math.Sqrt(float64(HD)))
 	bq, bk := tiles(BF16)
 	sc := getAttnScratch()
 	defer attnPool.Put(sc)
 	sc.s = growF(sc.s, bq*bk)
 	sc.dp = growF(sc.dp, bq*bk)
 	sc.dd = growF(sc.dd, T)
-	P, dP, D := sc.s, sc.dp, sc.dd
+	b := &bwdHead{bp: bp, sc: sc, d: d, kh: kh, T: T, window: window,
+		scale: float32(1 / math.Sqrt(float64(d.HD))), dq: dq, dk: dk, dv: dv, dout: dout, q: q, k: k, lse: lse}
+	HD, QD, KVD := d.HD, d.QD, d.KVD
 	bp.kt.Pack(true, k[kh*HD:], KVD, HD, T)
 	bp.vt.Pack(true, v[kh*HD:], KVD, HD, T)
 	bp.k.Pack(false, k[kh*HD:], KVD, T, HD)
-	negInf := float32(math.Inf(-1))
-	for h := kh * rep; h < (kh+1)*rep; h++ {
+	rep := d.H / d.KV
+	for b.h = kh * rep; b.h < (kh+1)*rep; b.h++ {
+		h := b.h
 		for t := 0; t < T; t++ {
 			off := t*QD + h*HD
-			D[t] = BF16.dot(dout[off:off+HD], o[off:off+HD])
+			sc.dd[t] = BF16.dot(dout[off:off+HD], o[off:off+HD])
 		}
 		bp.q.Pack(false, q[h*HD:], QD, T, HD)
 		bp.do.Pack(false, dout[h*HD:], QD, T, HD)
@@ -115,62 +115,90 @@ func backwardHead(bp *bwdPanels, kh int, dq, dk, dv, dout, q, k, v, o, lse []flo
 		}
 		for j0 := 0; j0 < T; j0 += bk {
 			nc := min(bk, T-j0)
-			dkt, dvt := dk[j0*KVD+kh*HD:], dv[j0*KVD+kh*HD:]
 			iHi := T
 			if window > 0 {
 				iHi = min(T, j0+nc-1+window)
 			}
 			for i0 := j0; i0 < iHi; i0 += bq {
-				n := min(bq, iHi-i0)
-				ti := i0 / bq
-				dot, dqt, qt := dout[i0*QD+h*HD:], dq[i0*QD+h*HD:], q[i0*QD+h*HD:]
-				kernels.GemmPanels(&bp.qa[ti], &bp.kt, 0, j0, nc, scale, 0, P, bk)
-				full := j0+nc-1 <= i0 && (window == 0 || i0+n-1-j0 < window)
-				for r := 0; r < n; r++ {
-					a := i0 + r
-					row := P[r*bk : r*bk+nc]
-					if !full {
-						for c := range row {
-							if j := j0 + c; j > a || (window > 0 && a-j >= window) {
-								row[c] = negInf
-							}
-						}
-					}
-					BF16.expShift(row, lse[h*T+a])
-				}
-				// A run of rows that is odd before the end pairs its last
-				// row with the next one's in the panels: tiles instead.
-				evenRows := n%2 == 0 || i0+n == T
-				// dV_j += Pᵀ·dO_i
-				if evenRows {
-					sc.pt.Pack(true, P, bk, nc, n)
-					kernels.GemmPanels(&sc.pt, &bp.do, i0, 0, HD, 1, 1, dvt, KVD)
-				} else {
-					BF16.gemmSerial(true, false, nc, HD, n, 1, P, bk, dot, QD, 1, dvt, KVD)
-				}
-				// dP = dO_i·V_jᵀ, then dS = P∘(dP − D) in its place.
-				kernels.GemmPanels(&bp.doa[ti], &bp.vt, 0, j0, nc, 1, 0, dP, bk)
-				for r := 0; r < n; r++ {
-					dd := D[i0+r]
-					pr, dr := P[r*bk:r*bk+nc], dP[r*bk:r*bk+nc]
-					for c := range dr {
-						dr[c] = pr[c] * (dr[c] - dd)
-					}
-				}
-				// dQ_i += scale·dS·K_j ; dK_j += scale·dSᵀ·Q_i
-				if nc%2 == 0 || j0+nc == T {
-					sc.ds.Pack(false, dP, bk, n, nc)
-					kernels.GemmPanels(&sc.ds, &bp.k, j0, 0, HD, scale, 1, dqt, QD)
-				} else {
-					BF16.gemmSerial(false, false, n, HD, nc, scale, dP, bk, k[j0*KVD+kh*HD:], KVD, 1, dqt, QD)
-				}
-				if evenRows {
-					sc.dst.Pack(true, dP, bk, nc, n)
-					kernels.GemmPanels(&sc.dst, &bp.q, i0, 0, HD, scale, 1, dkt, KVD)
-				} else {
-					BF16.gemmSerial(true, false, nc, HD, n, scale, dP, bk, qt, QD, 1, dkt, KVD)
+				b.pair(i0, min(bq, iHi-i0), j0, nc)
+			}
+		}
+	}
+}
+
+// bwdHead is the state of backwardHead for query head h.
+type bwdHead struct {
+	bp                          *bwdPanels
+	sc                          *attnScratch // s: P, dp: dP then dS, dd: D = rowsum(dO∘O)
+	d                           *dims
+	kh, h, T, window            int
+	scale                       float32
+	dq, dk, dv, dout, q, k, lse []float32
+}
+
+// pair adds the gradients of query tile i0 (n rows) against key tile j0
+// (nc keys): P = softmax rows of scale·Q_i·K_jᵀ (from lse), dV_j +=
+// Pᵀ·dO_i, dS = P∘(dO_i·V_jᵀ − D), dQ_i += scale·dS·K_j, dK_j +=
+// scale·dSᵀ·Q_i. A run of rows or keys that is odd before the end pairs
+// its last one with the next one's in the panels: those products take
+// the tiles instead.
+func (b *bwdHead) pair(i0, n, j0, nc int) {
+	d, bp, sc, h, kh := b.d, b.bp, b.sc, b.h, b.kh
+	HD, QD, KVD := d.HD, d.QD, d.KVD
+	bq, bk := tiles(BF16)
+	P, dP, D := sc.s, sc.dp, sc.dd
+	ti := i0 / bq
+	dot, dqt, qt := b.dout[i0*QD+h*HD:], b.dq[i0*QD+h*HD:], b.q[i0*QD+h*HD:]
+	dkt, dvt := b.dk[j0*KVD+kh*HD:], b.dv[j0*KVD+kh*HD:]
+	kernels.GemmPanels(&bp.qa[ti], &bp.kt, 0, j0, nc, b.scale, 0, P, bk)
+	b.probabilities(P, i0, n, j0, nc)
+	evenRows := n%2 == 0 || i0+n == b.T
+	if evenRows { // dV_j += Pᵀ·dO_i
+		sc.pt.Pack(true, P, bk, nc, n)
+		kernels.GemmPanels(&sc.pt, &bp.do, i0, 0, HD, 1, 1, dvt, KVD)
+	} else {
+		BF16.gemmSerial(true, false, nc, HD, n, 1, P, bk, dot, QD, 1, dvt, KVD)
+	}
+	kernels.GemmPanels(&bp.doa[ti], &bp.vt, 0, j0, nc, 1, 0, dP, bk) // dP = dO_i·V_jᵀ
+	for r := 0; r < n; r++ {
+		dd := D[i0+r]
+		pr, dr := P[r*bk:r*bk+nc], dP[r*bk:r*bk+nc]
+		for c := range dr {
+			dr[c] = pr[c] * (dr[c] - dd)
+		}
+	}
+	if nc%2 == 0 || j0+nc == b.T { // dQ_i += scale·dS·K_j
+		sc.ds.Pack(false, dP, bk, n, nc)
+		kernels.GemmPanels(&sc.ds, &bp.k, j0, 0, HD, b.scale, 1, dqt, QD)
+	} else {
+		BF16.gemmSerial(false, false, n, HD, nc, b.scale, dP, bk, b.k[j0*KVD+kh*HD:], KVD, 1, dqt, QD)
+	}
+	if evenRows { // dK_j += scale·dSᵀ·Q_i
+		sc.dst.Pack(true, dP, bk, nc, n)
+		kernels.GemmPanels(&sc.dst, &bp.q, i0, 0, HD, b.scale, 1, dkt, KVD)
+	} else {
+		BF16.gemmSerial(true, false, nc, HD, n, b.scale, dP, bk, qt, QD, 1, dkt, KVD)
+	}
+}
+
+// probabilities turns the scores of the tile (n rows of P, stride of a
+// key tile) into probabilities: masked (causal, window), then exp(s −
+// lse) of each row.
+func (b *bwdHead) probabilities(P []float32, i0, n, j0, nc int) {
+	_, bk := tiles(BF16)
+	window := b.window
+	full := j0+nc-1 <= i0 && (window == 0 || i0+n-1-j0 < window)
+	negInf := float32(math.Inf(-1))
+	for r := 0; r < n; r++ {
+		a := i0 + r
+		row := P[r*bk : r*bk+nc]
+		if !full {
+			for c := range row {
+				if j := j0 + c; j > a || (window > 0 && a-j >= window) {
+					row[c] = negInf
 				}
 			}
 		}
+		BF16.expShift(row, b.lse[b.h*b.T+a])
 	}
 }
