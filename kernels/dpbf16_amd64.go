@@ -111,13 +111,7 @@ func dpPackA12(trans bool, pairs int, src *float32, ld int, dst *float32) {
 		dpPackRows12(pairs, src, ld, dst)
 		return
 	}
-	blocks := pairs / 16
-	if blocks > 0 {
-		dpPackT12(blocks, src, ld, dst)
-	}
-	if rest := pairs - 16*blocks; rest > 0 {
-		dpPackGather12(rest, addF(src, 32*blocks), ld, addF(dst, 16*12*blocks))
-	}
+	packContiguous(12, dpPackT12, dpPackGather12, pairs, src, ld, dst)
 }
 
 // dpPackB32 packs a full 32-column B panel.
@@ -126,12 +120,19 @@ func dpPackB32(trans bool, pairs int, src *float32, ld int, dst *float32) {
 		dpPackRows32(pairs, src, ld, dst)
 		return
 	}
+	packContiguous(32, dpPackT32, dpPackGather32, pairs, src, ld, dst)
+}
+
+// packContiguous packs a panel w wide whose rows have their k steps
+// contiguous: whole blocks of 16 pairs by the transposing pack, the rest
+// by the gathering one.
+func packContiguous(w int, transpose, gather func(n int, src *float32, ld int, dst *float32), pairs int, src *float32, ld int, dst *float32) {
 	blocks := pairs / 16
 	if blocks > 0 {
-		dpPackT32(blocks, src, ld, dst)
+		transpose(blocks, src, ld, dst)
 	}
 	if rest := pairs - 16*blocks; rest > 0 {
-		dpPackGather32(rest, addF(src, 32*blocks), ld, addF(dst, 16*32*blocks))
+		gather(rest, addF(src, 32*blocks), ld, addF(dst, 16*w*blocks))
 	}
 }
 

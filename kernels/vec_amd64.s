@@ -277,6 +277,21 @@ DATA expConst<>+40(SB)/4, $0xc2dc0000 // -110: lower clamp of x-max
 DATA expConst<>+44(SB)/4, $0x42b17218 // 88.72284: upper clamp
 GLOBL expConst<>(SB), RODATA|NOPTR, $48
 
+// EXPCONSTS loads EXPSTEP's constants (expConst) into Z10..Z21.
+#define EXPCONSTS \
+	VBROADCASTSS expConst<>+0(SB), Z10; \
+	VBROADCASTSS expConst<>+4(SB), Z11; \
+	VBROADCASTSS expConst<>+8(SB), Z12; \
+	VBROADCASTSS expConst<>+12(SB), Z13; \
+	VBROADCASTSS expConst<>+16(SB), Z14; \
+	VBROADCASTSS expConst<>+20(SB), Z15; \
+	VBROADCASTSS expConst<>+24(SB), Z16; \
+	VBROADCASTSS expConst<>+28(SB), Z17; \
+	VBROADCASTSS expConst<>+32(SB), Z18; \
+	VBROADCASTSS expConst<>+36(SB), Z19; \
+	VBROADCASTSS expConst<>+40(SB), Z20; \
+	VBROADCASTSS expConst<>+44(SB), Z21
+
 // EXPSTEP computes Z1 = exp(Z1) for 16 lanes; uses Z2, Z3, Z4.
 #define EXPSTEP \
 	VMAXPS Z1, Z20, Z1; \
@@ -302,18 +317,7 @@ TEXT ·expSubAVX512(SB), NOSPLIT, $0-36
 	MOVQ x+8(FP), AX
 	MOVQ n+16(FP), CX
 	VBROADCASTSS max+24(FP), Z9
-	VBROADCASTSS expConst<>+0(SB), Z10
-	VBROADCASTSS expConst<>+4(SB), Z11
-	VBROADCASTSS expConst<>+8(SB), Z12
-	VBROADCASTSS expConst<>+12(SB), Z13
-	VBROADCASTSS expConst<>+16(SB), Z14
-	VBROADCASTSS expConst<>+20(SB), Z15
-	VBROADCASTSS expConst<>+24(SB), Z16
-	VBROADCASTSS expConst<>+28(SB), Z17
-	VBROADCASTSS expConst<>+32(SB), Z18
-	VBROADCASTSS expConst<>+36(SB), Z19
-	VBROADCASTSS expConst<>+40(SB), Z20
-	VBROADCASTSS expConst<>+44(SB), Z21
+	EXPCONSTS
 	VPXORD Z0, Z0, Z0
 exp_loop16:
 	CMPQ CX, $16
@@ -354,18 +358,7 @@ TEXT ·swigluAVX512(SB), NOSPLIT, $0-32
 	MOVQ gate+8(FP), AX
 	MOVQ up+16(FP), BX
 	MOVQ n+24(FP), CX
-	VBROADCASTSS expConst<>+0(SB), Z10
-	VBROADCASTSS expConst<>+4(SB), Z11
-	VBROADCASTSS expConst<>+8(SB), Z12
-	VBROADCASTSS expConst<>+12(SB), Z13
-	VBROADCASTSS expConst<>+16(SB), Z14
-	VBROADCASTSS expConst<>+20(SB), Z15
-	VBROADCASTSS expConst<>+24(SB), Z16
-	VBROADCASTSS expConst<>+28(SB), Z17
-	VBROADCASTSS expConst<>+32(SB), Z18
-	VBROADCASTSS expConst<>+36(SB), Z19
-	VBROADCASTSS expConst<>+40(SB), Z20
-	VBROADCASTSS expConst<>+44(SB), Z21
+	EXPCONSTS
 	VPXORD Z9, Z9, Z9
 swiglu_loop16:
 	CMPQ CX, $16
@@ -425,18 +418,7 @@ TEXT ·swigluBackAVX512(SB), NOSPLIT, $0-48
 	MOVQ gate+24(FP), AX
 	MOVQ up+32(FP), R8
 	MOVQ n+40(FP), CX
-	VBROADCASTSS expConst<>+0(SB), Z10
-	VBROADCASTSS expConst<>+4(SB), Z11
-	VBROADCASTSS expConst<>+8(SB), Z12
-	VBROADCASTSS expConst<>+12(SB), Z13
-	VBROADCASTSS expConst<>+16(SB), Z14
-	VBROADCASTSS expConst<>+20(SB), Z15
-	VBROADCASTSS expConst<>+24(SB), Z16
-	VBROADCASTSS expConst<>+28(SB), Z17
-	VBROADCASTSS expConst<>+32(SB), Z18
-	VBROADCASTSS expConst<>+36(SB), Z19
-	VBROADCASTSS expConst<>+40(SB), Z20
-	VBROADCASTSS expConst<>+44(SB), Z21
+	EXPCONSTS
 	VPXORD Z9, Z9, Z9
 swigluback_loop16:
 	CMPQ CX, $16

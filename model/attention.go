@@ -349,32 +349,12 @@ func attnBackwardTiles(p Precision, dq, dk, dv, dout, q, k, v, o, lse []float32,
 					n := min(bq, iHi-i0)
 					qt, dot, dqt := q[i0*QD+h*HD:], dout[i0*QD+h*HD:], dq[i0*QD+h*HD:]
 					p.gemmSerial(false, true, n, nc, HD, scale, qt, QD, kt, KVD, 0, P, bk)
-					full := j0+nc-1 <= i0 && (window == 0 || i0+n-1-j0 < window)
-					negInf := float32(math.Inf(-1))
-					for r := 0; r < n; r++ {
-						a := i0 + r
-						row := P[r*bk : r*bk+nc]
-						if !full {
-							for c := range row {
-								j := j0 + c
-								if j > a || (window > 0 && a-j >= window) {
-									row[c] = negInf
-								}
-							}
-						}
-						p.expShift(row, lse[h*T+a])
-					}
+					tileProbabilities(p, P, bk, i0, n, j0, nc, window, lse[h*T:])
 					// dV_j += Pᵀ·dO_i
 					p.gemmSerial(true, false, nc, HD, n, 1, P, bk, dot, QD, 1, dvt, KVD)
 					// dP = dO_i·V_jᵀ
 					p.gemmSerial(false, true, n, nc, HD, 1, dot, QD, vt, KVD, 0, dP, bk)
-					for r := 0; r < n; r++ {
-						dd := D[g*T+i0+r]
-						pr, dr := P[r*bk:r*bk+nc], dP[r*bk:r*bk+nc]
-						for c := range dr {
-							dr[c] = pr[c] * (dr[c] - dd)
-						}
-					}
+					scoreGrads(P, dP, bk, n, nc, D[g*T+i0:])
 					// dQ_i += scale·dS·K_j ; dK_j += scale·dSᵀ·Q_i
 					p.gemmSerial(false, false, n, HD, nc, scale, dP, bk, kt, KVD, 1, dqt, QD)
 					p.gemmSerial(true, false, nc, HD, n, scale, dP, bk, qt, QD, 1, dkt, KVD)
@@ -382,4 +362,37 @@ func attnBackwardTiles(p Precision, dq, dk, dv, dout, q, k, v, o, lse []float32,
 			}
 		}
 	})
+}
+
+// tileProbabilities turns the scores of a tile of the backward pass (n
+// query rows from i0, nc keys from j0; rows of P bk apart) into the
+// forward's probabilities: masked (causal, sliding window), then
+// exp(s − lse) with the row's log-sum-exp lse[i0+r].
+func tileProbabilities(p Precision, P []float32, bk, i0, n, j0, nc, window int, lse []float32) {
+	full := j0+nc-1 <= i0 && (window == 0 || i0+n-1-j0 < window)
+	negInf := float32(math.Inf(-1))
+	for r := 0; r < n; r++ {
+		a := i0 + r
+		row := P[r*bk : r*bk+nc]
+		if !full {
+			for c := range row {
+				if j := j0 + c; j > a || (window > 0 && a-j >= window) {
+					row[c] = negInf
+				}
+			}
+		}
+		p.expShift(row, lse[a])
+	}
+}
+
+// scoreGrads overwrites dP (n rows of nc, bk apart) with the score
+// gradient dS = P∘(dP − D), D[r] being row r's rowsum(dO∘O).
+func scoreGrads(P, dP []float32, bk, n, nc int, D []float32) {
+	for r := 0; r < n; r++ {
+		dd := D[r]
+		pr, dr := P[r*bk:r*bk+nc], dP[r*bk:r*bk+nc]
+		for c := range dr {
+			dr[c] = pr[c] * (dr[c] - dd)
+		}
+	}
 }

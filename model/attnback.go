@@ -151,7 +151,7 @@ func (b *bwdHead) pair(i0, n, j0, nc int) {
 	dot, dqt, qt := b.dout[i0*QD+h*HD:], b.dq[i0*QD+h*HD:], b.q[i0*QD+h*HD:]
 	dkt, dvt := b.dk[j0*KVD+kh*HD:], b.dv[j0*KVD+kh*HD:]
 	kernels.GemmPanels(&bp.qa[ti], &bp.kt, 0, j0, nc, b.scale, 0, P, bk)
-	b.probabilities(P, i0, n, j0, nc)
+	tileProbabilities(BF16, P, bk, i0, n, j0, nc, b.window, b.lse[h*b.T:])
 	evenRows := n%2 == 0 || i0+n == b.T
 	if evenRows { // dV_j += Pᵀ·dO_i
 		sc.pt.Pack(true, P, bk, nc, n)
@@ -160,13 +160,7 @@ func (b *bwdHead) pair(i0, n, j0, nc int) {
 		BF16.gemmSerial(true, false, nc, HD, n, 1, P, bk, dot, QD, 1, dvt, KVD)
 	}
 	kernels.GemmPanels(&bp.doa[ti], &bp.vt, 0, j0, nc, 1, 0, dP, bk) // dP = dO_i·V_jᵀ
-	for r := 0; r < n; r++ {
-		dd := D[i0+r]
-		pr, dr := P[r*bk:r*bk+nc], dP[r*bk:r*bk+nc]
-		for c := range dr {
-			dr[c] = pr[c] * (dr[c] - dd)
-		}
-	}
+	scoreGrads(P, dP, bk, n, nc, D[i0:])
 	if nc%2 == 0 || j0+nc == b.T { // dQ_i += scale·dS·K_j
 		sc.ds.Pack(false, dP, bk, n, nc)
 		kernels.GemmPanels(&sc.ds, &bp.k, j0, 0, HD, b.scale, 1, dqt, QD)
@@ -178,27 +172,5 @@ func (b *bwdHead) pair(i0, n, j0, nc int) {
 		kernels.GemmPanels(&sc.dst, &bp.q, i0, 0, HD, b.scale, 1, dkt, KVD)
 	} else {
 		BF16.gemmSerial(true, false, nc, HD, n, b.scale, dP, bk, qt, QD, 1, dkt, KVD)
-	}
-}
-
-// probabilities turns the scores of the tile (n rows of P, stride of a
-// key tile) into probabilities: masked (causal, window), then exp(s −
-// lse) of each row.
-func (b *bwdHead) probabilities(P []float32, i0, n, j0, nc int) {
-	_, bk := tiles(BF16)
-	window := b.window
-	full := j0+nc-1 <= i0 && (window == 0 || i0+n-1-j0 < window)
-	negInf := float32(math.Inf(-1))
-	for r := 0; r < n; r++ {
-		a := i0 + r
-		row := P[r*bk : r*bk+nc]
-		if !full {
-			for c := range row {
-				if j := j0 + c; j > a || (window > 0 && a-j >= window) {
-					row[c] = negInf
-				}
-			}
-		}
-		BF16.expShift(row, b.lse[b.h*b.T+a])
 	}
 }
