@@ -7,7 +7,7 @@ package main
 import (
 	"os"
 
-	"github.com/longrecipe/longrecipe/internal/cli"
+	"github.com/longrecipe/longrecipe/cli"
 )
 
 func main() {

@@ -10,7 +10,7 @@ import (
 )
 
 func TestMergeCommand(t *testing.T) {
-	a, b := "../../merge/testdata/bf16-a", "../../merge/testdata/bf16-b-sharded"
+	a, b := "../merge/testdata/bf16-a", "../merge/testdata/bf16-b-sharded"
 	out := filepath.Join(t.TempDir(), "merged")
 	stdout, stderr, code := hfRunCLI("merge", "--models", a, b, "--weights", "7,3", "--dtype", "f32", "--max-shard-size", "4KB", "--output", out)
 	if code != 0 {
@@ -19,7 +19,7 @@ func TestMergeCommand(t *testing.T) {
 	if !strings.Contains(stdout, "merged 12 tensors") || !strings.Contains(stderr, "note: rope_theta differs") {
 		t.Errorf("stdout %q stderr %q", stdout, stderr)
 	}
-	want, err := hf.OpenSafetensors("../../merge/testdata/expected-f32-a7-b3.safetensors")
+	want, err := hf.OpenSafetensors("../merge/testdata/expected-f32-a7-b3.safetensors")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 func prepareFixture(t *testing.T) (tok, corpus, replay string) {
 	t.Helper()
 	dir := t.TempDir()
-	f, err := os.Open("../../data/testdata/synth-a-tokenizer.json.gz")
+	f, err := os.Open("../data/testdata/synth-a-tokenizer.json.gz")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/longrecipe/longrecipe/torchlaunch"
 )
 
-const llama3Dir = "../../plan/testdata/llama-3-8b"
+const llama3Dir = "../plan/testdata/llama-3-8b"
 
 func TestPlanCommand(t *testing.T) {
 	launch := filepath.Join(t.TempDir(), "launch.json")

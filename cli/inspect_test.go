@@ -16,7 +16,7 @@ func hfRunCLI(args ...string) (string, string, int) {
 }
 
 func TestInspectCommand(t *testing.T) {
-	dir := "../../merge/testdata/bf16-b-sharded"
+	dir := "../merge/testdata/bf16-b-sharded"
 	out, errOut, code := hfRunCLI("inspect", dir)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
