@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/longrecipe/longrecipe/plan"
+	"github.com/longrecipe/longrecipe/positions"
 	"github.com/longrecipe/longrecipe/torchlaunch"
 )
 
@@ -47,7 +48,7 @@ func newPlanFlags(fs *flag.FlagSet) *planFlags {
 	return &planFlags{
 		target:    fs.String("target-length", "", "Lt, the window to train for, e.g. 128k (required)"),
 		train:     fs.String("train-length", "", "Ls, tokens per training row (default: round(ratio·Lt))"),
-		ratio:     fs.Float64("ratio", 0.3, "Ls = round(ratio·Lt) when --train-length is not given"),
+		ratio:     fs.Float64("ratio", positions.DefaultRatio, "Ls = round(ratio·Lt) when --train-length is not given"),
 		gpus:      fs.Int("gpus", 0, "GPUs in all, over every node (required)"),
 		gpuMem:    fs.Float64("gpu-mem", 0, "memory of one GPU in GiB, e.g. 80 (required)"),
 		nodes:     fs.Int("nodes", 1, "nodes the GPUs are spread over"),

@@ -61,6 +61,7 @@ import (
 	"github.com/longrecipe/longrecipe/internal/inputs"
 	"github.com/longrecipe/longrecipe/merge"
 	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/positions"
 	"github.com/longrecipe/longrecipe/shards"
 	"github.com/longrecipe/longrecipe/stage"
 	"github.com/longrecipe/longrecipe/tokenizer"
@@ -200,14 +201,14 @@ type runSpec struct {
 // tokens before the analysis control (the analysis compares it with the
 // base).
 var runs = []runSpec{
-	{Name: LongRecipe30, Label: "LongRecipe 30%", Method: data.LongRecipe, Ratio: 0.3, Select: selDigits, Stages: true},
+	{Name: LongRecipe30, Label: "LongRecipe 30%", Method: data.LongRecipe, Ratio: positions.DefaultRatio, Select: selDigits, Stages: true},
 	{Name: FLT, Label: "FLT (equal tokens)", Method: data.Full, Ratio: 1, Stages: true},
 	{Name: FLTSequences, Label: "FLT (equal sequences)", Method: data.Full, Ratio: 1, EqualSequences: true, Stages: true},
-	{Name: PoSE, Label: "PoSE", Method: data.PoSE, Ratio: 0.3, Stages: true},
-	{Name: RandPos, Label: "RandPos", Method: data.RandPos, Ratio: 0.3, Stages: true},
-	{Name: LongRecipe30NoSelect, Label: "LongRecipe 30% without selection", Method: data.LongRecipe, Ratio: 0.3},
-	{Name: LongRecipe30Random, Label: "LongRecipe 30% random drops", Method: data.LongRecipe, Ratio: 0.3, Select: selRandom},
-	{Name: LongRecipe30Analysis, Label: "LongRecipe 30% analysis set", Method: data.LongRecipe, Ratio: 0.3, Select: selAnalysis},
+	{Name: PoSE, Label: "PoSE", Method: data.PoSE, Ratio: positions.DefaultRatio, Stages: true},
+	{Name: RandPos, Label: "RandPos", Method: data.RandPos, Ratio: positions.DefaultRatio, Stages: true},
+	{Name: LongRecipe30NoSelect, Label: "LongRecipe 30% without selection", Method: data.LongRecipe, Ratio: positions.DefaultRatio},
+	{Name: LongRecipe30Random, Label: "LongRecipe 30% random drops", Method: data.LongRecipe, Ratio: positions.DefaultRatio, Select: selRandom},
+	{Name: LongRecipe30Analysis, Label: "LongRecipe 30% analysis set", Method: data.LongRecipe, Ratio: positions.DefaultRatio, Select: selAnalysis},
 	{Name: LongRecipe10, Label: "LongRecipe 10%", Method: data.LongRecipe, Ratio: 0.1, Select: selDigits},
 	{Name: LongRecipe20, Label: "LongRecipe 20%", Method: data.LongRecipe, Ratio: 0.2, Select: selDigits},
 	{Name: LongRecipe40, Label: "LongRecipe 40%", Method: data.LongRecipe, Ratio: 0.4, Select: selDigits},
@@ -525,7 +526,7 @@ func (x *runner) run(ctx context.Context, s runSpec, baseID any) error {
 	dir := filepath.Join(x.o.Output, "runs", string(s.Name))
 	ls := x.lt
 	if s.Method != data.Full {
-		ls = max(int(s.Ratio*float64(x.lt)+0.5), 1)
+		ls = positions.TrainLength(s.Ratio, x.lt)
 	}
 	prep, err := x.prepare(ctx, s, ls, filepath.Join(dir, "data"))
 	if err != nil {
@@ -687,7 +688,7 @@ const replayStage = "replay data"
 func (x *runner) laterStages(ctx context.Context, s runSpec, ls int, dir string, tr *trained, baseID any) error {
 	var rprep prepared
 	replayDir := filepath.Join(x.o.Output, "replay-data")
-	rls := max(int(0.3*float64(x.lt)+0.5), 1)
+	rls := positions.TrainLength(positions.DefaultRatio, x.lt)
 	if err := x.do(ctx, stage.Stage{Name: replayStage, Dir: replayDir, Settings: map[string]any{
 		"replay": x.hashes["replay"], "tokenizer": x.tok.Hash(), "ls": rls, "seed": x.o.Seed,
 	}, Run: func(ctx context.Context, out string) (any, error) {

@@ -17,6 +17,7 @@ import (
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
 	"github.com/longrecipe/longrecipe/internal/inputs"
+	"github.com/longrecipe/longrecipe/positions"
 	"github.com/longrecipe/longrecipe/recipe"
 	"github.com/longrecipe/longrecipe/tinybase"
 )
@@ -46,7 +47,7 @@ type Options struct {
 // are about one pass over the 214 corpus documents (one row each); 150
 // steps (2.8 passes) overfit and gave worse perplexity at every position.
 func DefaultOptions() Options {
-	return Options{Output: "quickstart-run", Factor: 8, Ratio: 0.3, ExtendSteps: 60, AnnealSteps: 10, Samples: 5, Seed: 2027}
+	return Options{Output: "quickstart-run", Factor: 8, Ratio: positions.DefaultRatio, ExtendSteps: 60, AnnealSteps: 10, Samples: 5, Seed: 2027}
 }
 
 // Report is what the quickstart prints.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/longrecipe/longrecipe/eval"
 	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/positions"
 	"github.com/longrecipe/longrecipe/torchlaunch"
 )
 
@@ -297,7 +298,7 @@ func defaults() *Recipe {
 		Extend: Extend{
 			Train:     Train{LR: 5e-5, Batch: 1, GradAccum: 1, Schedule: "constant", WeightDecay: 0.1, GradClip: 1, CheckpointEvery: 10, Backend: BackendGo},
 			Method:    "longrecipe",
-			Ratio:     0.3,
+			Ratio:     positions.DefaultRatio,
 			Impactful: "digits",
 			DropProb:  0.5,
 		},
@@ -424,8 +425,7 @@ func (e *Extend) Ls() int {
 	if e.TrainLength > 0 {
 		return e.TrainLength
 	}
-	ls := int(e.Ratio*float64(e.TargetLength) + 0.5)
-	return max(ls, 1)
+	return positions.TrainLength(e.Ratio, e.TargetLength)
 }
 
 // validPrecision reports whether s is a precision the recipe accepts.
