@@ -631,11 +631,13 @@ func (x *runner) analysis(ctx context.Context) error {
 // analyze scores the first n training chunks (≤ Lt tokens) under the base
 // and the extended model and writes the analysis outputs into out.
 func (x *runner) analyze(ctx context.Context, extDir string, n int, out string) (any, error) {
-	base, err := model.Load(x.o.Base)
+	// The analysis compares per-token losses at fp32, whatever the runs'
+	// precision, so that its ranking does not move with the CPU.
+	base, err := model.LoadPrecision(x.o.Base, model.FP32)
 	if err != nil {
 		return nil, err
 	}
-	ext, err := model.Load(extDir)
+	ext, err := model.LoadPrecision(extDir, model.FP32)
 	if err != nil {
 		return nil, err
 	}
