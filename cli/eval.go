@@ -216,7 +216,7 @@ func (f *evalFlags) runEndpoint(ctx context.Context, opt eval.Options) (*eval.Re
 	if err != nil {
 		return nil, err
 	}
-	if opt.Haystack, err = eval.OpenHaystack(*f.haystack); err != nil {
+	if opt.Haystack, err = folder.OpenHaystack(*f.haystack); err != nil {
 		return nil, err
 	}
 	e, err := eval.NewEndpoint(*f.endpoint, *f.endpointModel)

@@ -5,10 +5,10 @@
 // Open loads the model and its tokenizer and decides:
 //   - stop tokens: the tokenizer's EOS and every eos_token_id of
 //     config.json (generation stops at any of them);
-//   - the haystack: eval.OpenHaystack's names ("" or "heldout": the
+//   - the haystack: OpenHaystack's names ("" or "heldout": the
 //     held-out split of the shipped corpus; "noise" or "repeat": PoSE's
 //     noise sentences) or a file;
-//   - perplexity: its text (eval.PPLDocuments) and its short window (the
+//   - perplexity: its text (PPLDocuments) and its short window (the
 //     model's original window — rope_scaling's
 //     original_max_position_embeddings, else max_position_embeddings —
 //     capped at the largest prompt length, unless set).
@@ -32,9 +32,9 @@ import (
 type Options struct {
 	// Tokenizer is a tokenizer.json ("": the folder's).
 	Tokenizer string
-	// Haystack is a haystack name or file (see eval.OpenHaystack).
+	// Haystack is a haystack name or file (see OpenHaystack).
 	Haystack string
-	// PPLText is the perplexity text ("": see eval.PPLDocuments).
+	// PPLText is the perplexity text ("": see PPLDocuments).
 	PPLText string
 	// PPLWindow is the short-context perplexity window: > 0 that many
 	// tokens, 0 the model's original window, < 0 none.
@@ -108,12 +108,12 @@ func OriginalWindow(cfg *hf.Config) int {
 func (s *Session) Options(o eval.Options) (eval.Options, error) {
 	var err error
 	if o.Haystack == nil {
-		if o.Haystack, err = eval.OpenHaystack(s.opt.Haystack); err != nil {
+		if o.Haystack, err = OpenHaystack(s.opt.Haystack); err != nil {
 			return o, err
 		}
 	}
 	if slices.Contains(o.Tasks, eval.PerplexityTask) && o.PPLDocs == nil {
-		if o.PPLDocs, o.PPLSource, err = eval.PPLDocuments(s.opt.PPLText, s.opt.Haystack); err != nil {
+		if o.PPLDocs, o.PPLSource, err = PPLDocuments(s.opt.PPLText, s.opt.Haystack); err != nil {
 			return o, err
 		}
 	}

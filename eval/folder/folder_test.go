@@ -96,11 +96,11 @@ func TestOptions(t *testing.T) {
 		source  string
 		window  int
 	}{
-		{"defaults", Options{}, []int{128, 512}, false, eval.HeldOutSource, 256},
-		{"capped window", Options{}, []int{64, 128}, false, eval.HeldOutSource, 128},
-		{"noise", Options{Haystack: "noise"}, []int{512}, true, eval.HeldOutSource, 256},
-		{"repeat is noise", Options{Haystack: "repeat"}, []int{512}, true, eval.HeldOutSource, 256},
-		{"heldout", Options{Haystack: "heldout", PPLWindow: 100}, []int{512}, false, eval.HeldOutSource, 100},
+		{"defaults", Options{}, []int{128, 512}, false, HeldOutSource, 256},
+		{"capped window", Options{}, []int{64, 128}, false, HeldOutSource, 128},
+		{"noise", Options{Haystack: "noise"}, []int{512}, true, HeldOutSource, 256},
+		{"repeat is noise", Options{Haystack: "repeat"}, []int{512}, true, HeldOutSource, 256},
+		{"heldout", Options{Haystack: "heldout", PPLWindow: 100}, []int{512}, false, HeldOutSource, 100},
 		{"file", Options{Haystack: text, PPLWindow: -1}, []int{512}, false, text, 0},
 	}
 	for _, c := range cases {
@@ -135,7 +135,7 @@ func TestOptions(t *testing.T) {
 	if o, err := s.Options(eval.Options{Tasks: []string{eval.PerplexityTask}, Lengths: []int{512}}); err != nil || o.PPLWindow != 64 {
 		t.Fatalf("rope_scaling's original window: %d (%v), want 64", o.PPLWindow, err)
 	}
-	if _, err := eval.OpenHaystack(filepath.Join(t.TempDir(), "missing.txt")); err == nil {
+	if _, err := OpenHaystack(filepath.Join(t.TempDir(), "missing.txt")); err == nil {
 		t.Fatal("a missing haystack file was accepted")
 	}
 }
