@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/longrecipe/longrecipe/internal/inputs"
+	"github.com/longrecipe/longrecipe/inputs"
 )
 
 func init() {

@@ -15,8 +15,8 @@ import (
 
 	"github.com/longrecipe/longrecipe/eval"
 	"github.com/longrecipe/longrecipe/hf"
+	"github.com/longrecipe/longrecipe/inputs"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
-	"github.com/longrecipe/longrecipe/internal/inputs"
 	"github.com/longrecipe/longrecipe/positions"
 	"github.com/longrecipe/longrecipe/recipe"
 	"github.com/longrecipe/longrecipe/tinybase"
