@@ -59,13 +59,14 @@ import (
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/inputs"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
-	"github.com/longrecipe/longrecipe/merge"
 	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/positions"
 	"github.com/longrecipe/longrecipe/shards"
 	"github.com/longrecipe/longrecipe/stage"
+	"github.com/longrecipe/longrecipe/steps"
 	"github.com/longrecipe/longrecipe/tokenizer"
 	"github.com/longrecipe/longrecipe/train"
+	"github.com/longrecipe/longrecipe/trainer"
 )
 
 // Options configure Run. Zero values take the defaults of DefaultOptions
@@ -306,7 +307,7 @@ func runSeed(ctx context.Context, o Options) (*Results, error) {
 	if x.o.AnnealTokens == 0 {
 		x.o.AnnealTokens = max(x.o.Tokens/10, 1)
 	}
-	x.theta = hf.DefaultRopeTheta(base.RopeTheta, headDim(base), x.window, x.lt)
+	x.theta = steps.Theta(base, x.lt, 0)
 	if err := os.MkdirAll(o.Output, 0o755); err != nil {
 		return nil, fmt.Errorf("experiment: %w", err)
 	}
@@ -323,7 +324,7 @@ func runSeed(ctx context.Context, o Options) (*Results, error) {
 	startDir := filepath.Join(o.Output, "start")
 	if err := x.do(ctx, stage.Stage{Name: startStage, Dir: startDir,
 		Settings: map[string]any{"base": baseID, "rope_theta": x.theta, "max_position_embeddings": x.lt},
-		Run:      func(_ context.Context, dir string) (any, error) { return x.start(dir) }}, nil); err != nil {
+		Run:      steps.Start{Base: o.Base, Theta: x.theta, Window: x.lt}.Run}, nil); err != nil {
 		return nil, err
 	}
 	x.res.addModel(Start, "Start model (θ raised, untrained)", runSpec{Name: Start}, "start", 0, nil)
@@ -345,13 +346,6 @@ func runSeed(ctx context.Context, o Options) (*Results, error) {
 		return nil, err
 	}
 	return x.res, x.res.charts(o.Output)
-}
-
-func headDim(c *hf.Config) int {
-	if c.HeadDim > 0 {
-		return c.HeadDim
-	}
-	return c.HiddenSize / c.NumAttentionHeads
 }
 
 func absPath(p string) string {
@@ -478,23 +472,6 @@ func digitKeptFraction(tok *tokenizer.Tokenizer, docs []string) float64 {
 func sha(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
-}
-
-// start writes the base model with the target window's RoPE base (the
-// documented dynamic-NTK rule), the common starting point of every run.
-func (x *runner) start(dir string) (any, error) {
-	m, err := model.Load(x.o.Base)
-	if err != nil {
-		return nil, err
-	}
-	m.Cfg.SetRope(x.theta, nil, x.lt)
-	if err := m.Save(dir, "float32"); err != nil {
-		return nil, err
-	}
-	if _, err := hf.CopyTokenizerFiles(x.o.Base, dir); err != nil {
-		return nil, err
-	}
-	return map[string]any{"rope_theta": x.theta, "max_position_embeddings": x.lt}, nil
 }
 
 // prepared is the prepare step's output.
@@ -719,7 +696,7 @@ func (x *runner) laterStages(ctx context.Context, s runSpec, ls int, dir string,
 	if err := x.do(ctx, stage.Stage{Name: stageName(s.Name, "merge"), Dir: mergeDir, Deps: []string{stageName(s.Name, "anneal")},
 		Settings: map[string]any{"original": baseID, "weights": []float64{0.5, 0.5}},
 		Run: func(ctx context.Context, out string) (any, error) {
-			return merge.Merge(ctx, []string{annealDir, x.o.Base}, out, merge.Options{Weights: []float64{0.5, 0.5}, Overwrite: true, Progress: x.o.Progress})
+			return steps.Merge{Models: []string{annealDir, x.o.Base}, Weights: []float64{0.5, 0.5}, Progress: x.o.Progress}.Run(ctx, out)
 		}}, nil); err != nil {
 		return err
 	}
@@ -752,15 +729,11 @@ func stepsFor(budget int64, batch int, meanLen float64) int {
 
 // dataset completes j with the run's shared settings and prepares it.
 func (x *runner) dataset(ctx context.Context, j data.Job) (*prepared, error) {
-	j.Format, j.Seed, j.Threads, j.Tokenizer, j.Progress = shards.Binary, uint64(x.o.Seed), x.o.Threads, x.tok, x.o.Progress
+	j.Seed, j.Threads, j.Tokenizer, j.Progress = uint64(x.o.Seed), x.o.Threads, x.tok, x.o.Progress
 	j.Corpus = data.CorpusOptions{TextField: "text"}
-	m, err := data.RunJob(ctx, j)
+	c, err := steps.Rows(ctx, j)
 	if err != nil {
 		return nil, err
-	}
-	c := m.Counts
-	if c.Rows == 0 {
-		return nil, fmt.Errorf("%s gave no rows (documents read %d, skipped %v): use longer documents or a smaller factor", j.Input, c.DocumentsRead, c.DocumentsSkipped)
 	}
 	return &prepared{Counts: c, MeanLen: float64(c.Tokens) / float64(c.Rows)}, nil
 }
@@ -777,13 +750,9 @@ func (x *runner) hyper(steps int, schedule string, lr float64) train.Hyper {
 // loop takes rows in order, wrapping around) for the token and FLOP
 // accounting.
 func (x *runner) train(ctx context.Context, from, dataDir, out string, h train.Hyper) (any, error) {
-	dtype := x.base.TorchDtype
-	if dtype == "" {
-		dtype = "float32"
-	}
-	res, err := train.RunFolder(ctx, train.FolderJob{
+	_, res, err := steps.Train(ctx, trainer.Go{Precision: x.o.Precision}, trainer.Job{
 		Hyper: h, From: from, Data: dataDir, Output: out, CheckpointEvery: max(h.Steps/4, 10),
-		Threads: x.o.Threads, Precision: x.o.Precision, SaveDType: dtype, Progress: x.o.Progress, Log: x.o.Log,
+		Threads: x.o.Threads, SaveDType: steps.SaveDType(x.base), Progress: x.o.Progress, Log: x.o.Log,
 	})
 	if err != nil {
 		return nil, err

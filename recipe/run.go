@@ -13,10 +13,9 @@ import (
 	"github.com/longrecipe/longrecipe/eval"
 	"github.com/longrecipe/longrecipe/eval/folder"
 	"github.com/longrecipe/longrecipe/hf"
-	"github.com/longrecipe/longrecipe/merge"
 	"github.com/longrecipe/longrecipe/model"
-	"github.com/longrecipe/longrecipe/shards"
 	"github.com/longrecipe/longrecipe/stage"
+	"github.com/longrecipe/longrecipe/steps"
 	"github.com/longrecipe/longrecipe/tokenizer"
 	"github.com/longrecipe/longrecipe/train"
 	"github.com/longrecipe/longrecipe/trainer"
@@ -119,12 +118,7 @@ func newRunEnv(r *Recipe, opt Options) (*runEnv, error) {
 	if e.prec, err = model.ParsePrecision(r.Precision); err != nil {
 		return nil, fmt.Errorf("recipe precision: %w", err)
 	}
-	switch {
-	case e.theta == 0:
-		e.theta = hf.DefaultRopeTheta(base.RopeTheta, base.HeadDim, base.MaxPositionEmbeddings, r.Extend.TargetLength)
-	case e.theta < 0:
-		e.theta = base.RopeTheta
-	}
+	e.theta = steps.Theta(base, r.Extend.TargetLength, r.Extend.RopeTheta)
 	if r.Extend.Method == "full" {
 		e.ls = r.Extend.TargetLength
 	}
@@ -261,34 +255,18 @@ func (e *runEnv) replay(ctx context.Context, dir string) (any, error) {
 
 // dataset completes j with the run's shared settings and runs it.
 func (e *runEnv) dataset(ctx context.Context, j data.Job) (any, error) {
-	j.Format, j.Seed, j.Threads, j.Tokenizer, j.Progress = shards.Binary, uint64(e.r.Seed), e.threads, e.tok, e.opt.Progress
+	j.Seed, j.Threads, j.Tokenizer, j.Progress = uint64(e.r.Seed), e.threads, e.tok, e.opt.Progress
 	j.Corpus = data.CorpusOptions{TextField: e.r.Data.TextField, IDsField: "input_ids"}
-	m, err := data.RunJob(ctx, j)
+	c, err := steps.Rows(ctx, j)
 	if err != nil {
 		return nil, err
 	}
-	if m.Counts.Rows == 0 {
-		return nil, fmt.Errorf("%s gave no rows (documents read %d, skipped %v): use longer documents or a shorter train length", j.Input, m.Counts.DocumentsRead, m.Counts.DocumentsSkipped)
-	}
-	return m.Counts, nil
+	return c, nil
 }
 
-// start writes the base model with the new window's RoPE settings: the
-// model stage 1 starts from (its own folder: a trainer's output may not
-// contain its input).
-func (e *runEnv) start(_ context.Context, dir string) (any, error) {
-	m, err := model.Load(e.r.Base.Model)
-	if err != nil {
-		return nil, err
-	}
-	m.Cfg.SetRope(e.theta, m.Cfg.RopeScaling, e.r.Extend.TargetLength) // keep any rope_scaling of the base
-	if err := m.Save(dir, "float32"); err != nil {
-		return nil, err
-	}
-	if _, err := hf.CopyTokenizerFiles(e.r.Base.Model, dir); err != nil {
-		return nil, err
-	}
-	return map[string]any{"rope_theta": e.theta, "max_position_embeddings": e.r.Extend.TargetLength}, nil
+// start writes the model stage 1 starts from (steps.Start).
+func (e *runEnv) start(ctx context.Context, dir string) (any, error) {
+	return steps.Start{Base: e.r.Base.Model, Theta: e.theta, Window: e.r.Extend.TargetLength}.Run(ctx, dir)
 }
 
 // extend trains the start model on the prepared rows.
@@ -303,25 +281,20 @@ func (e *runEnv) anneal(ctx context.Context, dir string) (any, error) {
 
 // merge averages the last trained model with the original.
 func (e *runEnv) merge(ctx context.Context, dir string) (any, error) {
-	return merge.Merge(ctx, []string{e.trained(), e.r.Base.Model}, dir, merge.Options{Weights: e.r.Merge.Weights, Overwrite: true, Progress: e.opt.Progress})
+	return steps.Merge{Models: []string{e.trained(), e.r.Base.Model}, Weights: e.r.Merge.Weights, Progress: e.opt.Progress}.Run(ctx, dir)
 }
 
 // train runs one training stage with its trainer, from the model in from
 // on the rows in dataDir, writing the trained model folder to out.
 func (e *runEnv) train(ctx context.Context, stageName, from, dataDir, out string, t Train) (any, error) {
-	dtype := e.base.TorchDtype
-	if dtype == "" {
-		dtype = "float32"
-	}
-	j := trainer.Job{
+	trained, _, err := steps.Train(ctx, e.trainers[stageName], trainer.Job{
 		Hyper: hyper(t, e.r.Seed), From: from, Data: dataDir, Output: out, CheckpointEvery: t.CheckpointEvery,
-		Threads: e.threads, Checkpointing: true, SaveDType: dtype, Progress: e.opt.Progress, Log: e.opt.Log,
-	}
-	res, err := e.trainers[stageName].Train(ctx, j)
+		Threads: e.threads, Checkpointing: true, SaveDType: steps.SaveDType(e.base), Progress: e.opt.Progress, Log: e.opt.Log,
+	})
 	if err != nil {
 		return nil, err
 	}
-	return outputs(res, j)
+	return trained, nil
 }
 
 // evaluate runs the suite on each model (opened by package eval/folder,

@@ -19,8 +19,10 @@ import (
 	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/shards"
 	"github.com/longrecipe/longrecipe/stage"
+	"github.com/longrecipe/longrecipe/steps"
 	"github.com/longrecipe/longrecipe/tokenizer"
 	"github.com/longrecipe/longrecipe/train"
+	"github.com/longrecipe/longrecipe/trainer"
 )
 
 // Options describe the tiny base model and its pretraining.
@@ -401,23 +403,15 @@ func (b *builder) train(ctx context.Context, p phase) error {
 
 // runPhase trains one phase with the Go trainer.
 func runPhase(ctx context.Context, o Options, h train.Hyper, from, data, out string) (*phaseResult, error) {
-	res, err := train.RunFolder(ctx, train.FolderJob{
+	t, _, err := steps.Train(ctx, trainer.Go{Precision: model.FP32}, trainer.Job{
 		Hyper: h, From: from, Data: data, Output: out, CheckpointEvery: o.CheckpointEvery,
 		Threads: o.Threads, Checkpointing: false, SaveDType: o.SaveDType, Progress: o.Progress, Log: o.Log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	ms, err := train.ReadMetrics(filepath.Join(out, "metrics.jsonl"))
-	if err != nil {
-		return nil, err
-	}
-	r := &phaseResult{Steps: res.Steps, LastLoss: res.LastLoss, Seconds: res.Elapsed.Seconds()}
-	if len(ms) > 0 {
-		// The last loss of the whole phase, across resumes.
-		r.LastLoss = ms[len(ms)-1].Loss
-	}
-	return r, nil
+	// The last loss of the whole phase, across resumes.
+	return &phaseResult{Steps: t.Steps, LastLoss: t.LastLoss, Seconds: t.Seconds}, nil
 }
 
 // finish counts the final model's parameters and writes build.json.
