@@ -2,17 +2,15 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/longrecipe/longrecipe/analyze"
-	"github.com/longrecipe/longrecipe/assets"
-	"github.com/longrecipe/longrecipe/data"
+	"github.com/longrecipe/longrecipe/eval/folder"
 	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/steps"
 	"github.com/longrecipe/longrecipe/tokenizer"
 )
 
@@ -118,12 +116,13 @@ func runAnalyze(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var toks []analyze.Token
 	meta := map[string]string{"mode": *mode, "base": *base, "data": source, "tokenizer": *tokPath,
-		"max_len": fmt.Sprint(*maxLen), "samples": fmt.Sprint(len(docs))}
+		"max_len": fmt.Sprint(*maxLen), "samples": fmt.Sprint(len(docs)), "precision": mBase.Precision().String()}
+	j := analyze.Job{Base: mBase, Vocab: tok, Docs: docs, Meta: meta, Progress: env.Stderr,
+		Options: analyze.Options{Buckets: bk, Top: *top, Score: *score, MinCount: *minCount, MinRatio: *minRatio}}
 	if *mode == "models" {
 		meta["extended"] = *ext
-		toks, err = analyze.ScoreModels(ctx, mBase, mExt, docs, env.Stderr)
+		j.Extended = mExt
 	} else {
 		if *short == 0 {
 			*short = max(*maxLen/8, 1)
@@ -132,21 +131,12 @@ func runAnalyze(ctx context.Context, env *Env, args []string) error {
 			*stride = max(*short/4, 1)
 		}
 		meta["short_context"], meta["stride"] = fmt.Sprint(*short), fmt.Sprint(*stride)
-		toks, err = analyze.ScoreContext(ctx, mBase, docs, *short, *stride, env.Stderr)
+		j.Short, j.Stride = *short, *stride
 	}
+	r, err := analyze.Run(ctx, j)
 	if err != nil {
 		return err
 	}
-	c := analyze.NewClassifier(tok)
-	if err := analyze.Classify(toks, docs, c); err != nil {
-		return err
-	}
-	r, err := analyze.Aggregate(toks, c, analyze.Options{Buckets: bk, Top: *top, Score: *score, MinCount: *minCount, MinRatio: *minRatio})
-	if err != nil {
-		return err
-	}
-	meta["precision"] = mBase.Precision().String()
-	r.Meta = meta
 	what := "extended " + *ext + " vs base " + *base
 	if *mode == "context" {
 		what = fmt.Sprintf("%s, full context vs last %d–%d tokens", *base, *short, *short+*stride-1)
@@ -163,62 +153,18 @@ func runAnalyze(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-// analyzeDocs reads the first n documents of path (or of the embedded
-// corpus's held-out split when path is empty), tokenized and truncated to
-// maxLen tokens.
+// analyzeDocs reads the documents to analyse (steps.AnalysisDocs), by
+// default from the embedded corpus's held-out split, and names them.
 func analyzeDocs(path string, tok *tokenizer.Tokenizer, n, maxLen int) ([][]int32, string, error) {
-	var docs [][]int32
-	add := func(ids []int32) {
-		if len(ids) >= 2 {
-			docs = append(docs, ids[:min(len(ids), maxLen)])
-		}
-	}
+	var texts []string
+	source := path
 	if path == "" {
-		all, err := assets.Corpus()
-		if err != nil {
+		var err error
+		if texts, err = folder.HeldOutDocuments(); err != nil {
 			return nil, "", err
 		}
-		_, held, err := assets.Split(all, assets.DefaultHeldOutPercent)
-		if err != nil {
-			return nil, "", err
-		}
-		for _, d := range held {
-			if len(docs) == n {
-				break
-			}
-			add(tok.Encode(d.Text, true))
-		}
-		return docs, "the embedded corpus's held-out split", nil
+		source = "the embedded corpus's held-out split"
 	}
-	c, err := data.OpenCorpus(path, data.CorpusOptions{})
-	if err != nil {
-		return nil, "", err
-	}
-	defer c.Close()
-	for len(docs) < n {
-		d, err := c.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		if err := d.Decode(); err != nil {
-			return nil, "", err
-		}
-		if d.IDs != nil {
-			for _, id := range d.IDs {
-				if int(id) >= tok.VocabSize() {
-					return nil, "", fmt.Errorf("%s: token id %d is outside the tokenizer's %d ids", d.Source, id, tok.VocabSize())
-				}
-			}
-			add(d.IDs)
-		} else {
-			add(tok.Encode(d.Text, true))
-		}
-	}
-	if len(docs) == 0 {
-		return nil, "", fmt.Errorf("analyze: %s has no document of at least 2 tokens", path)
-	}
-	return docs, path, nil
+	docs, err := steps.AnalysisDocs(path, texts, tok, n, maxLen)
+	return docs, source, err
 }

@@ -618,35 +618,12 @@ func (x *runner) analyze(ctx context.Context, extDir string, n int, out string) 
 	if err != nil {
 		return nil, err
 	}
-	c, err := data.OpenCorpus(x.inputs["train"], data.CorpusOptions{TextField: "text"})
+	docs, err := steps.AnalysisDocs(x.inputs["train"], nil, x.tok, n, x.lt)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	var docs [][]int32
-	for len(docs) < n {
-		d, err := c.Next()
-		if err == io.EOF {
-			break
-		}
-		if err == nil {
-			err = d.Decode()
-		}
-		if err != nil {
-			return nil, err
-		}
-		ids := x.tok.Encode(d.Text, true)
-		docs = append(docs, ids[:min(len(ids), x.lt)])
-	}
-	toks, err := analyze.ScoreModels(ctx, base, ext, docs, x.o.Progress)
-	if err != nil {
-		return nil, err
-	}
-	cl := analyze.NewClassifier(x.tok)
-	if err := analyze.Classify(toks, docs, cl); err != nil {
-		return nil, err
-	}
-	r, err := analyze.Aggregate(toks, cl, analyze.Options{Buckets: analyze.AutoBuckets(x.lt)})
+	r, err := analyze.Run(ctx, analyze.Job{Base: base, Extended: ext, Vocab: x.tok, Docs: docs,
+		Options: analyze.Options{Buckets: analyze.AutoBuckets(x.lt)}, Progress: x.o.Progress})
 	if err != nil {
 		return nil, err
 	}

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/longrecipe/longrecipe/assets"
 	"github.com/longrecipe/longrecipe/data"
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/testfix"
+	"github.com/longrecipe/longrecipe/tokenizer"
 	"github.com/longrecipe/longrecipe/train"
 	"github.com/longrecipe/longrecipe/trainer"
 )
@@ -93,4 +95,40 @@ func TestRowsNone(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no rows") || !strings.Contains(err.Error(), in) {
 		t.Fatalf("error %v, want no rows in %s", err, in)
 	}
+}
+
+// TestAnalysisDocs: the first n documents of at least 2 tokens, each
+// truncated; none is an error.
+func TestAnalysisDocs(t *testing.T) {
+	tok, err := tokenizer.Parse(assets.TokenizerJSON(), "tokenizer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("one two three ", 50)
+	docs, err := AnalysisDocs("", []string{"", long, "a b c", long}, tok, 2, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 2 || len(docs[0]) != 16 || len(docs[1]) >= 16 || len(docs[1]) < 2 {
+		t.Fatalf("docs of %v tokens", lens(docs))
+	}
+	path := filepath.Join(t.TempDir(), "d.jsonl")
+	testfix.WriteFile(t, path, []byte(`{"input_ids": [1, 2, 3]}`+"\n"+`{"input_ids": [5000000, 1]}`+"\n"))
+	if docs, err := AnalysisDocs(path, nil, tok, 1, 2); err != nil || len(docs) != 1 || len(docs[0]) != 2 {
+		t.Fatalf("ids file, one document: %v, %v", docs, err)
+	}
+	if _, err := AnalysisDocs(path, nil, tok, 5, 8); err == nil || !strings.Contains(err.Error(), "token id 5000000") {
+		t.Fatalf("id outside the vocabulary: %v", err)
+	}
+	if _, err := AnalysisDocs("", []string{""}, tok, 5, 8); err == nil || !strings.Contains(err.Error(), "no document") {
+		t.Fatalf("no document: %v", err)
+	}
+}
+
+func lens(docs [][]int32) []int {
+	out := make([]int, len(docs))
+	for i, d := range docs {
+		out[i] = len(d)
+	}
+	return out
 }
