@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -36,99 +37,130 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 			"node, torchrun; bf16 on GPUs, fp32 on CPU) with the Python environment of scripts/pyenv.sh; its\n"+
 			"losses equal the Go trainer's. --launch-config reads the settings `longrecipe plan` writes;\n"+
 			"the flags given override it. Its checkpoints are its own (resume with the same backend).")
-	modelDir := fs.String("model", "", "input model folder (config.json + safetensors)")
-	data := fs.String("data", "", "training rows: a JSONL file (input_ids, position_ids, loss_mask) or a shard folder")
-	output := fs.String("output", "", "output folder (created; holds checkpoints to resume from)")
-	steps := fs.Int("steps", 0, "optimizer steps (0: one epoch, ceil(rows / (batch × grad-accum)))")
-	lr := fs.Float64("lr", 5e-5, "peak learning rate")
-	batch := fs.Int("batch", 1, "rows per forward/backward pass (micro-batch)")
-	accum := fs.Int("grad-accum", 1, "micro-batches per optimizer step; the loss is the mean over all their predicted tokens")
-	schedule := fs.String("schedule", "constant", "learning-rate schedule: constant, cosine or linear (transformers' formulas)")
-	warmup := fs.Int("warmup", 0, "linear warm-up steps from 0 to --lr")
-	minLR := fs.Float64("min-lr", 0, "learning rate reached at the last step by cosine and linear")
-	wd := fs.Float64("weight-decay", 0.1, "AdamW decoupled weight decay")
-	decayAll := fs.Bool("decay-all", false, "also decay biases and norm weights (default: the Hugging Face Trainer convention, which exempts them)")
-	beta1 := fs.Float64("beta1", 0.9, "AdamW β1")
-	beta2 := fs.Float64("beta2", 0.999, "AdamW β2")
-	eps := fs.Float64("eps", 1e-8, "AdamW epsilon")
-	clip := fs.Float64("grad-clip", 1.0, "clip the global gradient norm to this (0: no clipping; 1.0 is the transformers default)")
-	seed := fs.Int64("seed", 2027, "random seed, recorded in checkpoints (training draws no random numbers: rows in file order, no dropout)")
-	every := fs.Int("checkpoint-every", 10, "write a checkpoint every N steps (0: only at the end and on interrupt)")
-	saveDtype := fs.String("save-dtype", "", "dtype of the final model.safetensors: float32, bfloat16 or float16 (default: the input config's torch_dtype, float32 if it has none)")
-	prec := precisionFlag(fs)
-	checkpointing := fs.Bool("checkpointing", true, "activation checkpointing: recompute each layer's activations in the backward pass (less memory, one more forward pass)")
-	threads := fs.Int("threads", 0, "goroutines for attention and elementwise work (0: all CPUs); part of the checkpointed settings")
-	force := fs.Bool("force", false, "resume even if the checkpoint was made with other settings")
-	backend := fs.String("backend", "go", "training engine: go (embedded) or torch (PyTorch FSDP through torchrun)")
-	launchCfg := fs.String("launch-config", "", "torch: launcher settings JSON (written by `longrecipe plan`)")
-	nproc := fs.Int("nproc", 0, "torch: processes (GPUs) per node (default 1)")
-	nnodes := fs.Int("nnodes", 0, "torch: number of nodes (default 1)")
-	nodeRank := fs.Int("node-rank", -1, "torch: this node's rank (default 0)")
-	masterAddr := fs.String("master-addr", "", "torch: rank-0 host (default 127.0.0.1)")
-	masterPort := fs.Int("master-port", 0, "torch: rendezvous port (default: a free one; required with --nnodes > 1)")
+	f := newTrainFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("unexpected arguments %q", fs.Args())
 	}
-	for _, req := range []struct{ name, val string }{{"model", *modelDir}, {"data", *data}, {"output", *output}} {
-		if req.val == "" {
-			return usageErrorf("--%s is required", req.name)
-		}
-	}
-	if *steps < 0 || *batch <= 0 || *accum <= 0 || *every < 0 || *threads < 0 || *warmup < 0 {
-		return usageErrorf("--steps, --warmup, --checkpoint-every, --threads must be >= 0 and --batch, --grad-accum > 0")
-	}
-	if err := (train.Schedule{Kind: *schedule, LR: *lr, Warmup: *warmup, MinLR: *minLR, Total: max(*steps, 1)}).Validate(); err != nil {
-		return usageErrorf("%v", err)
-	}
-	if err := (train.AdamWConfig{Beta1: *beta1, Beta2: *beta2, Eps: *eps, WeightDecay: *wd}).Validate(); err != nil {
-		return usageErrorf("%v", err)
-	}
-	if !(*clip >= 0) || math.IsInf(*clip, 0) {
-		return usageErrorf("--grad-clip %v must be >= 0 and finite", *clip)
-	}
-	if *saveDtype != "" && !train.SaveDTypeOK(*saveDtype) {
-		return usageErrorf("--save-dtype %q: want float32, bfloat16 or float16", *saveDtype)
-	}
-	if a, b := filepath.Clean(*modelDir), filepath.Clean(*output); a == b {
-		return usageErrorf("--output must differ from --model (the input folder would be overwritten)")
-	}
-	if *backend == "go" && (*launchCfg != "" || *nproc != 0 || *nnodes != 0 || *nodeRank >= 0 || *masterAddr != "" || *masterPort != 0) {
-		return usageErrorf("--launch-config, --nproc, --nnodes, --node-rank, --master-addr and --master-port need --backend torch")
-	}
-	if _, err := parsePrecision(*prec); err != nil {
+	if err := f.check(); err != nil {
 		return err
 	}
-	s := trainer.Settings{Backend: *backend, Precision: *prec}
-	if *backend == "torch" {
-		var err error
-		if s.Launch, err = launchSettings(*launchCfg, *nproc, *nnodes, *nodeRank, *masterAddr, *masterPort); err != nil {
-			return err
-		}
+	s, err := f.settings()
+	if err != nil {
+		return err
 	}
 	tr, err := trainer.New(s)
 	if err != nil {
 		return usageErrorf("--%v", err)
 	}
-	h := train.Hyper{Steps: *steps, Batch: *batch, GradAccum: *accum, Schedule: *schedule, LR: *lr, Warmup: *warmup, MinLR: *minLR, GradClip: *clip, Seed: *seed}
-	h.SetAdamW(train.AdamWConfig{Beta1: *beta1, Beta2: *beta2, Eps: *eps, WeightDecay: *wd, DecayAll: *decayAll})
-	res, err := tr.Train(ctx, trainer.Job{
-		Hyper: h, From: *modelDir, Data: *data, Output: *output, CheckpointEvery: *every,
-		Threads: *threads, Checkpointing: *checkpointing, SaveDType: *saveDtype, Force: *force,
-		Progress: env.Stderr, Log: env.Stderr,
-	})
+	f.job.Hyper.SetAdamW(f.adamw)
+	f.job.Progress, f.job.Log = env.Stderr, env.Stderr
+	res, err := tr.Train(ctx, f.job)
 	if err != nil {
 		return err
 	}
 	if res.ResumedFrom == res.Steps {
-		fmt.Fprintf(env.Stdout, "already trained %d steps; model folder %s written again\n", res.Steps, *output)
+		fmt.Fprintf(env.Stdout, "already trained %d steps; model folder %s written again\n", res.Steps, f.job.Output)
 		return nil
 	}
 	fmt.Fprintf(env.Stdout, "trained %d steps (from step %d), last loss %.4f, %d tokens, %s of training; model folder %s\n",
-		res.Steps, res.ResumedFrom, res.LastLoss, res.Tokens, res.Elapsed.Round(time.Millisecond), *output)
+		res.Steps, res.ResumedFrom, res.LastLoss, res.Tokens, res.Elapsed.Round(time.Millisecond), f.job.Output)
 	return nil
+}
+
+// trainFlags are train's flags: the job, its AdamW settings and the
+// trainer settings.
+type trainFlags struct {
+	job                           trainer.Job
+	adamw                         train.AdamWConfig
+	prec, backend, launchCfg      *string
+	nproc, nnodes, nodeRank, port *int
+	masterAddr                    *string
+}
+
+// newTrainFlags adds train's flags to fs.
+func newTrainFlags(fs *flag.FlagSet) *trainFlags {
+	f := &trainFlags{}
+	j, h, a := &f.job, &f.job.Hyper, &f.adamw
+	fs.StringVar(&j.From, "model", "", "input model folder (config.json + safetensors)")
+	fs.StringVar(&j.Data, "data", "", "training rows: a JSONL file (input_ids, position_ids, loss_mask) or a shard folder")
+	fs.StringVar(&j.Output, "output", "", "output folder (created; holds checkpoints to resume from)")
+	fs.IntVar(&h.Steps, "steps", 0, "optimizer steps (0: one epoch, ceil(rows / (batch × grad-accum)))")
+	fs.Float64Var(&h.LR, "lr", 5e-5, "peak learning rate")
+	fs.IntVar(&h.Batch, "batch", 1, "rows per forward/backward pass (micro-batch)")
+	fs.IntVar(&h.GradAccum, "grad-accum", 1, "micro-batches per optimizer step; the loss is the mean over all their predicted tokens")
+	fs.StringVar(&h.Schedule, "schedule", "constant", "learning-rate schedule: constant, cosine or linear (transformers' formulas)")
+	fs.IntVar(&h.Warmup, "warmup", 0, "linear warm-up steps from 0 to --lr")
+	fs.Float64Var(&h.MinLR, "min-lr", 0, "learning rate reached at the last step by cosine and linear")
+	fs.Float64Var(&a.WeightDecay, "weight-decay", 0.1, "AdamW decoupled weight decay")
+	fs.BoolVar(&a.DecayAll, "decay-all", false, "also decay biases and norm weights (default: the Hugging Face Trainer convention, which exempts them)")
+	fs.Float64Var(&a.Beta1, "beta1", 0.9, "AdamW β1")
+	fs.Float64Var(&a.Beta2, "beta2", 0.999, "AdamW β2")
+	fs.Float64Var(&a.Eps, "eps", 1e-8, "AdamW epsilon")
+	fs.Float64Var(&h.GradClip, "grad-clip", 1.0, "clip the global gradient norm to this (0: no clipping; 1.0 is the transformers default)")
+	fs.Int64Var(&h.Seed, "seed", 2027, "random seed, recorded in checkpoints (training draws no random numbers: rows in file order, no dropout)")
+	fs.IntVar(&j.CheckpointEvery, "checkpoint-every", 10, "write a checkpoint every N steps (0: only at the end and on interrupt)")
+	fs.StringVar(&j.SaveDType, "save-dtype", "", "dtype of the final model.safetensors: float32, bfloat16 or float16 (default: the input config's torch_dtype, float32 if it has none)")
+	f.prec = precisionFlag(fs)
+	fs.BoolVar(&j.Checkpointing, "checkpointing", true, "activation checkpointing: recompute each layer's activations in the backward pass (less memory, one more forward pass)")
+	fs.IntVar(&j.Threads, "threads", 0, "goroutines for attention and elementwise work (0: all CPUs); part of the checkpointed settings")
+	fs.BoolVar(&j.Force, "force", false, "resume even if the checkpoint was made with other settings")
+	f.backend = fs.String("backend", "go", "training engine: go (embedded) or torch (PyTorch FSDP through torchrun)")
+	f.launchCfg = fs.String("launch-config", "", "torch: launcher settings JSON (written by `longrecipe plan`)")
+	f.nproc = fs.Int("nproc", 0, "torch: processes (GPUs) per node (default 1)")
+	f.nnodes = fs.Int("nnodes", 0, "torch: number of nodes (default 1)")
+	f.nodeRank = fs.Int("node-rank", -1, "torch: this node's rank (default 0)")
+	f.masterAddr = fs.String("master-addr", "", "torch: rank-0 host (default 127.0.0.1)")
+	f.port = fs.Int("master-port", 0, "torch: rendezvous port (default: a free one; required with --nnodes > 1)")
+	return f
+}
+
+// check validates the job's flags, naming the flag at fault.
+func (f *trainFlags) check() error {
+	j, h := &f.job, &f.job.Hyper
+	for _, req := range []struct{ name, val string }{{"model", j.From}, {"data", j.Data}, {"output", j.Output}} {
+		if req.val == "" {
+			return usageErrorf("--%s is required", req.name)
+		}
+	}
+	if h.Steps < 0 || h.Batch <= 0 || h.GradAccum <= 0 || j.CheckpointEvery < 0 || j.Threads < 0 || h.Warmup < 0 {
+		return usageErrorf("--steps, --warmup, --checkpoint-every, --threads must be >= 0 and --batch, --grad-accum > 0")
+	}
+	if err := (train.Schedule{Kind: h.Schedule, LR: h.LR, Warmup: h.Warmup, MinLR: h.MinLR, Total: max(h.Steps, 1)}).Validate(); err != nil {
+		return usageErrorf("%v", err)
+	}
+	if err := (train.AdamWConfig{Beta1: f.adamw.Beta1, Beta2: f.adamw.Beta2, Eps: f.adamw.Eps, WeightDecay: f.adamw.WeightDecay}).Validate(); err != nil {
+		return usageErrorf("%v", err)
+	}
+	if !(h.GradClip >= 0) || math.IsInf(h.GradClip, 0) {
+		return usageErrorf("--grad-clip %v must be >= 0 and finite", h.GradClip)
+	}
+	if j.SaveDType != "" && !train.SaveDTypeOK(j.SaveDType) {
+		return usageErrorf("--save-dtype %q: want float32, bfloat16 or float16", j.SaveDType)
+	}
+	if a, b := filepath.Clean(j.From), filepath.Clean(j.Output); a == b {
+		return usageErrorf("--output must differ from --model (the input folder would be overwritten)")
+	}
+	_, err := parsePrecision(*f.prec)
+	return err
+}
+
+// settings are the trainer settings of the flags: the backend, the
+// precision and, for torch, the launch file with the flags over it.
+func (f *trainFlags) settings() (trainer.Settings, error) {
+	s := trainer.Settings{Backend: *f.backend, Precision: *f.prec}
+	launchFlags := *f.launchCfg != "" || *f.nproc != 0 || *f.nnodes != 0 || *f.nodeRank >= 0 || *f.masterAddr != "" || *f.port != 0
+	switch {
+	case *f.backend == "go" && launchFlags:
+		return s, usageErrorf("--launch-config, --nproc, --nnodes, --node-rank, --master-addr and --master-port need --backend torch")
+	case *f.backend != "torch":
+		return s, nil // trainer.New names a bad backend
+	}
+	var err error
+	s.Launch, err = launchSettings(*f.launchCfg, *f.nproc, *f.nnodes, *f.nodeRank, *f.masterAddr, *f.port)
+	return s, err
 }
 
 // launchSettings reads the launcher config file (if any) and applies the
