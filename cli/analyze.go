@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,125 +33,165 @@ func runAnalyze(ctx context.Context, env *Env, args []string) error {
 			"their kinds (numerals, punctuation, whitespace, pronouns, auxiliaries, conjunctions,\n"+
 			"adpositions, other). Writes DIR/report.json, DIR/kinds.png (kind shares of the top set per\n"+
 			"position bucket), DIR/kinds_ratio.png and DIR/impactful.json for \"prepare --impactful\".")
-	base := fs.String("base", "", "model folder: the base model (models mode) or the model (context mode)")
-	ext := fs.String("extended", "", "model folder of the extended model (models mode)")
-	dataPath := fs.String("data", "", "documents: .jsonl (\"text\", tokenized with BOS, or \"input_ids\", used as they are), .parquet, text file or folder (default: the embedded corpus's held-out split)")
-	samples := fs.Int("samples", 50, "number of documents to analyse (the first N)")
-	maxLen := fs.Int("max-len", 0, "truncate documents to this many tokens (0: the model's max_position_embeddings)")
-	tokPath := fs.String("tokenizer", "", "tokenizer.json (default: BASE/tokenizer.json)")
-	mode := fs.String("mode", "models", "models: base vs extended model; context: one model, short vs full context")
-	short := fs.Int("short-context", 0, "context mode: tokens of short context (default max-len/8)")
-	stride := fs.Int("stride", 0, "context mode: targets per short window (default short-context/4); contexts span [C, C+stride)")
-	buckets := fs.String("buckets", "auto", "position buckets: lower bounds \"0,1024,2048\" or auto (log-spaced up to max-len)")
-	top := fs.Float64("top", 0.2, "fraction of tokens per bucket in the top set")
-	score := fs.String("score", "prob", "rank tokens by Δ of prob or logprob")
-	minCount := fs.Int("min-count", 5, "impactful ids: minimum occurrences")
-	minRatio := fs.Float64("min-ratio", 2, "impactful ids: minimum top-set rate as a multiple of --top")
-	output := fs.String("output", "", "output folder")
-	force := fs.Bool("force", false, "replace an existing non-empty output folder")
-	prec := precisionFlag(fs)
+	f := newAnalyzeFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("unexpected arguments %q", fs.Args())
 	}
-	switch {
-	case *output == "":
-		return usageErrorf("--output is required")
-	case *base == "":
-		return usageErrorf("--base is required")
-	case *mode == "models" && *ext == "":
-		return usageErrorf("--mode models needs --extended")
-	case *mode == "context" && *ext != "":
-		return usageErrorf("--mode context uses one model (--base); drop --extended")
-	case *mode != "models" && *mode != "context":
-		return usageErrorf("--mode %q is neither models nor context", *mode)
-	case *samples < 1:
-		return usageErrorf("--samples %d must be at least 1", *samples)
-	case *maxLen < 0 || *short < 0 || *stride < 0:
-		return usageErrorf("--max-len, --short-context and --stride must not be negative")
-	}
-	if *tokPath == "" {
-		*tokPath = filepath.Join(*base, "tokenizer.json")
-		if _, err := os.Stat(*tokPath); err != nil {
-			return usageErrorf("no --tokenizer given and %s is missing", *tokPath)
-		}
-	}
-	if err := checkWrite("analyze", *output, *force, *base, *ext, *tokPath, *dataPath); err != nil {
+	if err := f.check(); err != nil {
 		return err
 	}
-	tok, err := tokenizer.Load(*tokPath)
+	tok, mBase, mExt, err := f.load(ctx)
 	if err != nil {
 		return err
 	}
-	mBase, err := loadModel(ctx, *base, *prec)
-	if err != nil {
-		return err
-	}
-	scorerModel := mBase
-	var mExt *model.Model
-	if *mode == "models" {
-		if mExt, err = loadModel(ctx, *ext, *prec); err != nil {
-			return err
-		}
-		if mExt.Cfg.VocabSize != mBase.Cfg.VocabSize {
-			return fmt.Errorf("analyze: base model has %d token ids, extended model %d", mBase.Cfg.VocabSize, mExt.Cfg.VocabSize)
-		}
-		scorerModel = mExt
-	}
-	if tok.VocabSize() > mBase.Cfg.VocabSize {
-		return fmt.Errorf("analyze: tokenizer %s has %d ids, more than the model's vocab_size %d", *tokPath, tok.VocabSize(), mBase.Cfg.VocabSize)
-	}
-	if *maxLen == 0 {
-		*maxLen = scorerModel.Cfg.MaxPositionEmbeddings
-		if *maxLen <= 0 {
-			return usageErrorf("the model has no max_position_embeddings; give --max-len")
-		}
-	}
-	bk, err := analyze.ParseBuckets(*buckets, *maxLen)
+	bk, err := analyze.ParseBuckets(f.buckets, f.maxLen)
 	if err != nil {
 		return usageErrorf("--buckets: %v", err)
 	}
-	docs, source, err := analyzeDocs(*dataPath, tok, *samples, *maxLen)
+	docs, source, err := analyzeDocs(f.data, tok, f.samples, f.maxLen)
 	if err != nil {
 		return err
 	}
-	meta := map[string]string{"mode": *mode, "base": *base, "data": source, "tokenizer": *tokPath,
-		"max_len": fmt.Sprint(*maxLen), "samples": fmt.Sprint(len(docs)), "precision": mBase.Precision().String()}
-	j := analyze.Job{Base: mBase, Vocab: tok, Docs: docs, Meta: meta, Progress: env.Stderr,
-		Options: analyze.Options{Buckets: bk, Top: *top, Score: *score, MinCount: *minCount, MinRatio: *minRatio}}
-	if *mode == "models" {
-		meta["extended"] = *ext
-		j.Extended = mExt
-	} else {
-		if *short == 0 {
-			*short = max(*maxLen/8, 1)
-		}
-		if *stride == 0 {
-			*stride = max(*short/4, 1)
-		}
-		meta["short_context"], meta["stride"] = fmt.Sprint(*short), fmt.Sprint(*stride)
-		j.Short, j.Stride = *short, *stride
-	}
+	j := f.job(mBase, mExt, tok, docs, source)
+	j.Options.Buckets, j.Progress = bk, env.Stderr
 	r, err := analyze.Run(ctx, j)
 	if err != nil {
 		return err
 	}
-	what := "extended " + *ext + " vs base " + *base
-	if *mode == "context" {
-		what = fmt.Sprintf("%s, full context vs last %d–%d tokens", *base, *short, *short+*stride-1)
-	}
-	src := fmt.Sprintf("analyze: %s; %d documents of %s (≤ %d tokens); top %g%% by Δ%s; %s",
-		what, len(docs), source, *maxLen, 100*r.Top, r.Score, r.ImpactfulRule)
-	if err := analyze.WriteOutputs(*output, r, tok.Hash(), src); err != nil {
+	if err := analyze.WriteOutputs(f.output, r, tok.Hash(), f.source(r, len(docs), source)); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "analysed %d tokens of %d documents; kinds by over-representation in the top set: %s\n",
 		r.Tokens, r.Documents, strings.Join(r.KindsByRatio, ", "))
 	fmt.Fprintf(env.Stdout, "wrote %s (%d impactful ids), %s, %s, %s\n",
-		filepath.Join(*output, analyze.ImpactfulJSON), len(r.Impactful), analyze.ReportFile, analyze.KindsPNG, analyze.RatioPNG)
+		filepath.Join(f.output, analyze.ImpactfulJSON), len(r.Impactful), analyze.ReportFile, analyze.KindsPNG, analyze.RatioPNG)
 	return nil
+}
+
+// analyzeFlags are analyze's flags.
+type analyzeFlags struct {
+	base, ext, data, tok, mode, buckets, score, output, prec string
+	samples, maxLen, short, stride, minCount                 int
+	top, minRatio                                            float64
+	force                                                    bool
+}
+
+// newAnalyzeFlags adds analyze's flags to fs.
+func newAnalyzeFlags(fs *flag.FlagSet) *analyzeFlags {
+	f := &analyzeFlags{}
+	fs.StringVar(&f.base, "base", "", "model folder: the base model (models mode) or the model (context mode)")
+	fs.StringVar(&f.ext, "extended", "", "model folder of the extended model (models mode)")
+	fs.StringVar(&f.data, "data", "", "documents: .jsonl (\"text\", tokenized with BOS, or \"input_ids\", used as they are), .parquet, text file or folder (default: the embedded corpus's held-out split)")
+	fs.IntVar(&f.samples, "samples", 50, "number of documents to analyse (the first N)")
+	fs.IntVar(&f.maxLen, "max-len", 0, "truncate documents to this many tokens (0: the model's max_position_embeddings)")
+	fs.StringVar(&f.tok, "tokenizer", "", "tokenizer.json (default: BASE/tokenizer.json)")
+	fs.StringVar(&f.mode, "mode", "models", "models: base vs extended model; context: one model, short vs full context")
+	fs.IntVar(&f.short, "short-context", 0, "context mode: tokens of short context (default max-len/8)")
+	fs.IntVar(&f.stride, "stride", 0, "context mode: targets per short window (default short-context/4); contexts span [C, C+stride)")
+	fs.StringVar(&f.buckets, "buckets", "auto", "position buckets: lower bounds \"0,1024,2048\" or auto (log-spaced up to max-len)")
+	fs.Float64Var(&f.top, "top", 0.2, "fraction of tokens per bucket in the top set")
+	fs.StringVar(&f.score, "score", "prob", "rank tokens by Δ of prob or logprob")
+	fs.IntVar(&f.minCount, "min-count", 5, "impactful ids: minimum occurrences")
+	fs.Float64Var(&f.minRatio, "min-ratio", 2, "impactful ids: minimum top-set rate as a multiple of --top")
+	fs.StringVar(&f.output, "output", "", "output folder")
+	fs.BoolVar(&f.force, "force", false, "replace an existing non-empty output folder")
+	fs.StringVar(&f.prec, "precision", "auto", precisionUsage)
+	return f
+}
+
+// check validates the flags, defaults the tokenizer to BASE's and checks
+// the output folder.
+func (f *analyzeFlags) check() error {
+	switch {
+	case f.output == "":
+		return usageErrorf("--output is required")
+	case f.base == "":
+		return usageErrorf("--base is required")
+	case f.mode == "models" && f.ext == "":
+		return usageErrorf("--mode models needs --extended")
+	case f.mode == "context" && f.ext != "":
+		return usageErrorf("--mode context uses one model (--base); drop --extended")
+	case f.mode != "models" && f.mode != "context":
+		return usageErrorf("--mode %q is neither models nor context", f.mode)
+	case f.samples < 1:
+		return usageErrorf("--samples %d must be at least 1", f.samples)
+	case f.maxLen < 0 || f.short < 0 || f.stride < 0:
+		return usageErrorf("--max-len, --short-context and --stride must not be negative")
+	}
+	if f.tok == "" {
+		f.tok = filepath.Join(f.base, "tokenizer.json")
+		if _, err := os.Stat(f.tok); err != nil {
+			return usageErrorf("no --tokenizer given and %s is missing", f.tok)
+		}
+	}
+	return checkWrite("analyze", f.output, f.force, f.base, f.ext, f.tok, f.data)
+}
+
+// load loads the tokenizer and the models (ext nil in context mode),
+// checks that their vocabularies agree and defaults --max-len to the
+// scoring model's window.
+func (f *analyzeFlags) load(ctx context.Context) (tok *tokenizer.Tokenizer, base, ext *model.Model, err error) {
+	if tok, err = tokenizer.Load(f.tok); err != nil {
+		return nil, nil, nil, err
+	}
+	if base, err = loadModel(ctx, f.base, f.prec); err != nil {
+		return nil, nil, nil, err
+	}
+	scorer := base
+	if f.mode == "models" {
+		if ext, err = loadModel(ctx, f.ext, f.prec); err != nil {
+			return nil, nil, nil, err
+		}
+		if ext.Cfg.VocabSize != base.Cfg.VocabSize {
+			return nil, nil, nil, fmt.Errorf("analyze: base model has %d token ids, extended model %d", base.Cfg.VocabSize, ext.Cfg.VocabSize)
+		}
+		scorer = ext
+	}
+	if tok.VocabSize() > base.Cfg.VocabSize {
+		return nil, nil, nil, fmt.Errorf("analyze: tokenizer %s has %d ids, more than the model's vocab_size %d", f.tok, tok.VocabSize(), base.Cfg.VocabSize)
+	}
+	if f.maxLen == 0 {
+		if f.maxLen = scorer.Cfg.MaxPositionEmbeddings; f.maxLen <= 0 {
+			return nil, nil, nil, usageErrorf("the model has no max_position_embeddings; give --max-len")
+		}
+	}
+	return tok, base, ext, nil
+}
+
+// job is the analysis of the flags (context mode's short window and
+// stride defaulted), with the settings recorded in its report.
+func (f *analyzeFlags) job(base, ext *model.Model, tok *tokenizer.Tokenizer, docs [][]int32, source string) analyze.Job {
+	meta := map[string]string{"mode": f.mode, "base": f.base, "data": source, "tokenizer": f.tok,
+		"max_len": fmt.Sprint(f.maxLen), "samples": fmt.Sprint(len(docs)), "precision": base.Precision().String()}
+	j := analyze.Job{Base: base, Vocab: tok, Docs: docs, Meta: meta,
+		Options: analyze.Options{Top: f.top, Score: f.score, MinCount: f.minCount, MinRatio: f.minRatio}}
+	if f.mode == "models" {
+		meta["extended"] = f.ext
+		j.Extended = ext
+		return j
+	}
+	if f.short == 0 {
+		f.short = max(f.maxLen/8, 1)
+	}
+	if f.stride == 0 {
+		f.stride = max(f.short/4, 1)
+	}
+	meta["short_context"], meta["stride"] = fmt.Sprint(f.short), fmt.Sprint(f.stride)
+	j.Short, j.Stride = f.short, f.stride
+	return j
+}
+
+// source describes the analysis in impactful.json.
+func (f *analyzeFlags) source(r *analyze.Report, docs int, data string) string {
+	what := "extended " + f.ext + " vs base " + f.base
+	if f.mode == "context" {
+		what = fmt.Sprintf("%s, full context vs last %d–%d tokens", f.base, f.short, f.short+f.stride-1)
+	}
+	return fmt.Sprintf("analyze: %s; %d documents of %s (≤ %d tokens); top %g%% by Δ%s; %s",
+		what, docs, data, f.maxLen, 100*r.Top, r.Score, r.ImpactfulRule)
 }
 
 // analyzeDocs reads the documents to analyse (steps.AnalysisDocs), by

@@ -6,10 +6,13 @@ import (
 	"github.com/longrecipe/longrecipe/model"
 )
 
+// precisionUsage is the --precision flag's help.
+const precisionUsage = "matrix multiplies: bf16 (bfloat16 operands, float32 accumulation; weights, optimizer, norms, softmax and loss stay float32), fp32, or auto (bf16 where the CPU has AVX512_BF16 or AMX, else fp32)"
+
 // precisionFlag adds --precision, the arithmetic of the model's matrix
 // multiplies, to fs (train, score, generate, eval).
 func precisionFlag(fs *flag.FlagSet) *string {
-	return fs.String("precision", "auto", "matrix multiplies: bf16 (bfloat16 operands, float32 accumulation; weights, optimizer, norms, softmax and loss stay float32), fp32, or auto (bf16 where the CPU has AVX512_BF16 or AMX, else fp32)")
+	return fs.String("precision", "auto", precisionUsage)
 }
 
 // parsePrecision reads a --precision value.
