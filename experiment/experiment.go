@@ -782,19 +782,13 @@ func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from stri
 		deps = []string{from}
 	}
 	if err := x.do(ctx, stage.Stage{Name: stageName(name, "eval"), Dir: dir, Settings: opts, Deps: deps, Run: func(ctx context.Context, out string) (any, error) {
-		sess, err := folder.Open(modelDir, folder.Options{Tokenizer: filepath.Join(x.o.Base, "tokenizer.json"), PPLWindow: x.window, Name: label, Precision: x.o.Precision})
-		if err != nil {
-			return nil, err
-		}
-		res, err := sess.Run(ctx, eval.Options{
+		fo := folder.Options{Tokenizer: filepath.Join(x.o.Base, "tokenizer.json"), PPLWindow: x.window, Name: label, Precision: x.o.Precision}
+		res, err := folder.Evaluate(ctx, modelDir, fo, eval.Options{
 			Tasks: append(append([]string{}, evalTasks...), eval.PerplexityTask), Lengths: lengths, Depths: x.depths(),
 			Samples: x.o.Samples, Seed: uint64(x.o.Seed), Haystack: x.haystack,
 			PPLDocs: x.heldOut, PPLSource: "held-out split", PPLShortTokens: x.shortTokens(), Progress: x.o.Progress, TokenizerName: "tokenizer.json",
-		})
+		}, out)
 		if err != nil {
-			return nil, err
-		}
-		if err := eval.WriteReport(out, res); err != nil {
 			return nil, err
 		}
 		nll, err := answerNLL(res, x.tok)

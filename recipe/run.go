@@ -325,18 +325,11 @@ func (e *runEnv) evaluate(ctx context.Context, dir string) (any, error) {
 	for _, mm := range models {
 		name, path := mm[0], mm[1]
 		fo.Name = name
-		s, err := folder.Open(path, fo)
-		if err != nil {
-			return nil, err
-		}
-		res, err := s.Run(ctx, eval.Options{Tasks: r.Eval.Tasks, Lengths: lengths, Depths: r.Eval.Depths, Samples: r.Eval.Samples,
-			Seed: uint64(r.Seed), Progress: e.opt.Progress})
+		out := filepath.Join(dir, name)
+		res, err := folder.Evaluate(ctx, path, fo, eval.Options{Tasks: r.Eval.Tasks, Lengths: lengths, Depths: r.Eval.Depths, Samples: r.Eval.Samples,
+			Seed: uint64(r.Seed), Progress: e.opt.Progress}, out)
 		if err != nil {
 			return nil, fmt.Errorf("eval %s: %w", name, err)
-		}
-		out := filepath.Join(dir, name)
-		if err := eval.WriteReport(out, res); err != nil {
-			return nil, err
 		}
 		dirs = append(dirs, out)
 		summary[name] = map[string]float64{}

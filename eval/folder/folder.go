@@ -171,3 +171,21 @@ func AutoParallel(m *model.Model, tokens int) int {
 	}
 	return max(1, min(runtime.GOMAXPROCS(0), int(ForkBudget/max(1, m.InferBytes(tokens)))))
 }
+
+// Evaluate opens the model folder dir (Open), runs the evaluation o on it
+// and writes its report into out (eval.WriteReport): the evaluation step
+// of the recipe and the experiment.
+func Evaluate(ctx context.Context, dir string, fo Options, o eval.Options, out string) (*eval.Results, error) {
+	s, err := Open(dir, fo)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Run(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := eval.WriteReport(out, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}

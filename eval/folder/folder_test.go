@@ -139,3 +139,26 @@ func TestOptions(t *testing.T) {
 		t.Fatal("a missing haystack file was accepted")
 	}
 }
+
+// TestEvaluate: the step opens the folder, runs and writes a report that
+// reads back as the results it returned; a missing folder is an error.
+func TestEvaluate(t *testing.T) {
+	dir := testfix.Llama{}.Write(t, filepath.Join(t.TempDir(), "m"))
+	out := filepath.Join(t.TempDir(), "report")
+	o := eval.Options{Tasks: []string{eval.Passkey}, Lengths: []int{128}, Depths: []float64{0.5}, Samples: 1, Seed: 1}
+	res, err := Evaluate(context.Background(), dir, Options{Haystack: "noise"}, o, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := eval.LoadResults(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := res.Mean(eval.Passkey, 128)
+	if m, ok := got.Mean(eval.Passkey, 128); !ok || m != want {
+		t.Fatalf("report passkey@128 %v (%v), returned %v", m, ok, want)
+	}
+	if _, err := Evaluate(context.Background(), filepath.Join(dir, "none"), Options{}, o, t.TempDir()); err == nil {
+		t.Fatal("missing model folder: no error")
+	}
+}
