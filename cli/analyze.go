@@ -34,11 +34,8 @@ func runAnalyze(ctx context.Context, env *Env, args []string) error {
 			"adpositions, other). Writes DIR/report.json, DIR/kinds.png (kind shares of the top set per\n"+
 			"position bucket), DIR/kinds_ratio.png and DIR/impactful.json for \"prepare --impactful\".")
 	f := newAnalyzeFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageErrorf("unexpected arguments %q", fs.Args())
 	}
 	if err := f.check(); err != nil {
 		return err

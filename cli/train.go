@@ -38,11 +38,8 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 			"losses equal the Go trainer's. --launch-config reads the settings `longrecipe plan` writes;\n"+
 			"the flags given override it. Its checkpoints are its own (resume with the same backend).")
 	f := newTrainFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageErrorf("unexpected arguments %q", fs.Args())
 	}
 	if err := f.check(); err != nil {
 		return err
