@@ -5,7 +5,12 @@
 //     new window and RoPE base, before any training);
 //   - Rows: a data job (prepare or replay packing) into binary shards;
 //   - Train: one training run through a trainer.Trainer, summarised;
-//   - Merge: the weighted average with the original weights.
+//   - Merge: the weighted average with the original weights;
+//   - AnalysisDocs: the documents an impactful-token analysis scores
+//     (the analysis itself is analyze.Run).
+//
+// The evaluation step is folder.Evaluate (package eval/folder), the one
+// way a model folder becomes an evaluation.
 //
 // Each step is a function or a Run method with the signature of
 // stage.Stage.Run, taking typed settings; the caller (package recipe,
