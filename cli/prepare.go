@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math"
 	"strconv"
@@ -52,126 +53,20 @@ func runPrepare(ctx context.Context, env *Env, args []string) error {
 			"method are skipped and counted in the manifest. The output depends on --seed, never on --threads.\n"+
 			"Selection: sentences holding an impactful token are kept; the others are dropped with probability p.\n"+
 			"--select-ratio r is the reference code's parameter: p = (int(10r)-1)/10, so r = 0.6 means p = 0.5.")
-	tokPath := fs.String("tokenizer", "", "tokenizer.json (needed for text, for longrecipe's sentence ends, for --impactful digits and replay)")
-	input := fs.String("input", "", "corpus file or folder (required)")
-	methodS := fs.String("method", "longrecipe", "longrecipe, pose, randpos, full or replay")
-	ltS := fs.String("target-length", "", "Lt, the context window to train for, e.g. 80k (required)")
-	lsS := fs.String("train-length", "", "Ls, real tokens per row, e.g. 24k")
-	ratio := fs.Float64("ratio", 0, "Ls as a fraction of Lt (instead of --train-length), e.g. 0.3")
-	impactful := fs.String("impactful", "", `impactful tokens: "digits" or a JSON file {"token_ids": [...]} written by analyze`)
-	dropProb := fs.Float64("drop-prob", -1, "probability of dropping a sentence without impactful tokens (default 0.5 with --impactful, else 0)")
-	selectRatio := fs.Float64("select-ratio", -1, "reference-compatible select_ratio r (p = (int(10r)-1)/10)")
-	seed := fs.Uint64("seed", 2027, "random seed")
-	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
-	output := fs.String("output", "", "output dataset folder (required)")
-	force := fs.Bool("force", false, "replace an existing non-empty output folder")
-	formatS := fs.String("format", "shards", "data file format: shards (native), jsonl or parquet")
-	shardMB := fs.Int64("shard-mb", 256, "start a new data file after about this many MiB")
-	textField := fs.String("text-field", "text", "JSONL/Parquet field holding text")
-	idsField := fs.String("ids-field", "input_ids", "JSONL/Parquet field holding token ids (pre-tokenized corpora)")
-	promptField := fs.String("prompt-field", "prompt", "replay: field holding the prompt (e.g. instruction)")
-	responseField := fs.String("response-field", "response", "replay: field holding the response (e.g. output)")
-	separator := fs.String("separator", "\n", "replay: text appended to the prompt")
-	maskPrompt := fs.Bool("mask-prompt", false, "replay: no loss on prompt tokens (labels -100 in jsonl/parquet)")
-	replayInput := fs.String("replay-input", "", "replay JSONL to mix into a long-context method's rows")
-	replayFraction := fs.Float64("replay-fraction", 0, "fraction of all rows that are replay rows, e.g. 0.05")
-	if err := parseFlags(fs, args); err != nil {
+	f := newPrepareFlags(fs)
+	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageErrorf("unexpected arguments %q", fs.Args())
-	}
-	if *input == "" || *output == "" || *ltS == "" {
-		return usageErrorf("--input, --output and --target-length are required")
-	}
-	method, err := data.ParseMethod(*methodS)
+	job, err := f.job()
 	if err != nil {
-		return usageErrorf("--method: %v", err)
+		return err
 	}
-	format, err := shards.ParseFormat(*formatS)
-	if err != nil {
-		return usageErrorf("--format: %v", err)
-	}
-	lt, err := parseLength(*ltS)
-	if err != nil {
-		return usageErrorf("--target-length: %v", err)
-	}
-	var ls int
-	switch {
-	case *lsS != "" && *ratio != 0:
-		return usageErrorf("give --train-length or --ratio, not both")
-	case *lsS != "":
-		if ls, err = parseLength(*lsS); err != nil {
-			return usageErrorf("--train-length: %v", err)
-		}
-	case *ratio != 0:
-		if !(*ratio > 0 && *ratio <= 1) {
-			return usageErrorf("--ratio %v: want a fraction in (0, 1]", *ratio)
-		}
-		ls = positions.TrainLength(*ratio, lt)
-	case method == data.Full:
-		ls = lt
-	default:
-		return usageErrorf("give --train-length or --ratio")
-	}
-	if ls > lt || ls <= 0 {
-		return usageErrorf("train length %d must be in [1, target length %d]", ls, lt)
-	}
-	if method == data.Full {
-		ls = lt
-	}
-	if *dropProb >= 0 && *selectRatio >= 0 {
-		return usageErrorf("give --drop-prob or --select-ratio, not both")
-	}
-	if *replayFraction != 0 && *replayInput == "" || *replayInput != "" && *replayFraction == 0 {
-		return usageErrorf("--replay-input and --replay-fraction go together")
-	}
-	if *replayInput != "" && method == data.Replay {
-		return usageErrorf("--replay-input mixes replay into another method; with --method replay give the replay file as --input")
-	}
-
-	job := data.Job{
-		Input: *input, Output: *output, Format: format, MaxShardBytes: *shardMB << 20,
-		Method: method, TargetLength: lt, TrainLength: ls, Seed: *seed, Threads: *threads,
-		Impactful: *impactful, Corpus: data.CorpusOptions{TextField: *textField, IDsField: *idsField},
-		Progress: env.Stderr,
-	}
-	switch {
-	case *dropProb >= 0:
-		if *dropProb > 1 {
-			return usageErrorf("--drop-prob %v outside [0, 1]", *dropProb)
-		}
-		job.DropProb = dropProb
-	case *selectRatio >= 0:
-		p, err := data.DropProbFromSelectRatio(*selectRatio)
-		if err != nil {
-			return usageErrorf("--select-ratio: %v", err)
-		}
-		job.DropProb, job.SelectRatio = &p, selectRatio
-	}
-	if *impactful != "" && method == data.Replay {
-		return usageErrorf("--impactful does not apply to --method replay")
-	}
-	needsTok := method == data.LongRecipe || method == data.Replay || *replayInput != "" || *impactful != "" || (job.DropProb != nil && *job.DropProb > 0)
-	if needsTok && *tokPath == "" {
-		return usageErrorf("--tokenizer is required here (sentence ends, digit tokens and replay text come from the vocabulary)")
-	}
-	if *tokPath != "" {
-		tok, err := tokenizer.Load(*tokPath)
-		if err != nil {
-			return err
-		}
-		job.Tokenizer = tok
-	}
-	if method == data.Replay || *replayInput != "" {
-		job.Replay = &data.ReplayConfig{Input: *replayInput, PromptField: *promptField, ResponseField: *responseField,
-			Separator: *separator, MaskPrompt: *maskPrompt, Fraction: *replayFraction}
-	}
-	impactfulFile := *impactful
+	job.Progress = env.Stderr
+	impactfulFile := f.impactful
 	if impactfulFile == "digits" {
 		impactfulFile = ""
 	}
-	if err := checkWrite("prepare", *output, *force, *input, *tokPath, *replayInput, impactfulFile); err != nil {
+	if err := checkWrite("prepare", f.output, f.force, f.input, f.tok, f.replayInput, impactfulFile); err != nil {
 		return err
 	}
 	m, err := data.RunJob(ctx, job)
@@ -181,9 +76,165 @@ func runPrepare(ctx context.Context, env *Env, args []string) error {
 	counts := m.Counts
 	if counts.ReplayExhausted {
 		fmt.Fprintf(env.Stderr, "prepare: WARNING the replay input ran out: %d replay rows, fewer than --replay-fraction %v asks for\n",
-			counts.ReplayRows, *replayFraction)
+			counts.ReplayRows, f.replayFraction)
 	}
 	fmt.Fprintf(env.Stderr, "prepare: %d documents read, %d rows, %d tokens, skipped %v -> %s\n",
-		counts.DocumentsRead, counts.Rows, counts.Tokens, counts.DocumentsSkipped, *output)
+		counts.DocumentsRead, counts.Rows, counts.Tokens, counts.DocumentsSkipped, f.output)
 	return nil
+}
+
+// prepareFlags are prepare's flags.
+type prepareFlags struct {
+	tok, input, method, lt, ls, impactful, output, format, textField, idsField string
+	promptField, responseField, separator, replayInput                         string
+	ratio, dropProb, selectRatio, replayFraction                               float64
+	seed                                                                       uint64
+	threads                                                                    int
+	shardMB                                                                    int64
+	force, maskPrompt                                                          bool
+}
+
+// newPrepareFlags adds prepare's flags to fs.
+func newPrepareFlags(fs *flag.FlagSet) *prepareFlags {
+	f := &prepareFlags{}
+	fs.StringVar(&f.tok, "tokenizer", "", "tokenizer.json (needed for text, for longrecipe's sentence ends, for --impactful digits and replay)")
+	fs.StringVar(&f.input, "input", "", "corpus file or folder (required)")
+	fs.StringVar(&f.method, "method", "longrecipe", "longrecipe, pose, randpos, full or replay")
+	fs.StringVar(&f.lt, "target-length", "", "Lt, the context window to train for, e.g. 80k (required)")
+	fs.StringVar(&f.ls, "train-length", "", "Ls, real tokens per row, e.g. 24k")
+	fs.Float64Var(&f.ratio, "ratio", 0, "Ls as a fraction of Lt (instead of --train-length), e.g. 0.3")
+	fs.StringVar(&f.impactful, "impactful", "", `impactful tokens: "digits" or a JSON file {"token_ids": [...]} written by analyze`)
+	fs.Float64Var(&f.dropProb, "drop-prob", -1, "probability of dropping a sentence without impactful tokens (default 0.5 with --impactful, else 0)")
+	fs.Float64Var(&f.selectRatio, "select-ratio", -1, "reference-compatible select_ratio r (p = (int(10r)-1)/10)")
+	fs.Uint64Var(&f.seed, "seed", 2027, "random seed")
+	fs.IntVar(&f.threads, "threads", 0, "worker threads (0 = all cores)")
+	fs.StringVar(&f.output, "output", "", "output dataset folder (required)")
+	fs.BoolVar(&f.force, "force", false, "replace an existing non-empty output folder")
+	fs.StringVar(&f.format, "format", "shards", "data file format: shards (native), jsonl or parquet")
+	fs.Int64Var(&f.shardMB, "shard-mb", 256, "start a new data file after about this many MiB")
+	fs.StringVar(&f.textField, "text-field", "text", "JSONL/Parquet field holding text")
+	fs.StringVar(&f.idsField, "ids-field", "input_ids", "JSONL/Parquet field holding token ids (pre-tokenized corpora)")
+	fs.StringVar(&f.promptField, "prompt-field", "prompt", "replay: field holding the prompt (e.g. instruction)")
+	fs.StringVar(&f.responseField, "response-field", "response", "replay: field holding the response (e.g. output)")
+	fs.StringVar(&f.separator, "separator", "\n", "replay: text appended to the prompt")
+	fs.BoolVar(&f.maskPrompt, "mask-prompt", false, "replay: no loss on prompt tokens (labels -100 in jsonl/parquet)")
+	fs.StringVar(&f.replayInput, "replay-input", "", "replay JSONL to mix into a long-context method's rows")
+	fs.Float64Var(&f.replayFraction, "replay-fraction", 0, "fraction of all rows that are replay rows, e.g. 0.05")
+	return f
+}
+
+// job checks the flags and returns the data job they describe (its
+// tokenizer loaded), naming the flag at fault.
+func (f *prepareFlags) job() (data.Job, error) {
+	var j data.Job
+	if f.input == "" || f.output == "" || f.lt == "" {
+		return j, usageErrorf("--input, --output and --target-length are required")
+	}
+	method, err := data.ParseMethod(f.method)
+	if err != nil {
+		return j, usageErrorf("--method: %v", err)
+	}
+	format, err := shards.ParseFormat(f.format)
+	if err != nil {
+		return j, usageErrorf("--format: %v", err)
+	}
+	lt, ls, err := f.lengths(method)
+	if err != nil {
+		return j, err
+	}
+	if err := f.checkMix(method); err != nil {
+		return j, err
+	}
+	j = data.Job{
+		Input: f.input, Output: f.output, Format: format, MaxShardBytes: f.shardMB << 20,
+		Method: method, TargetLength: lt, TrainLength: ls, Seed: f.seed, Threads: f.threads,
+		Impactful: f.impactful, Corpus: data.CorpusOptions{TextField: f.textField, IDsField: f.idsField},
+	}
+	if j.DropProb, j.SelectRatio, err = f.selection(); err != nil {
+		return j, err
+	}
+	if f.impactful != "" && method == data.Replay {
+		return j, usageErrorf("--impactful does not apply to --method replay")
+	}
+	needsTok := method == data.LongRecipe || method == data.Replay || f.replayInput != "" || f.impactful != "" || (j.DropProb != nil && *j.DropProb > 0)
+	if needsTok && f.tok == "" {
+		return j, usageErrorf("--tokenizer is required here (sentence ends, digit tokens and replay text come from the vocabulary)")
+	}
+	if f.tok != "" {
+		if j.Tokenizer, err = tokenizer.Load(f.tok); err != nil {
+			return j, err
+		}
+	}
+	if method == data.Replay || f.replayInput != "" {
+		j.Replay = &data.ReplayConfig{Input: f.replayInput, PromptField: f.promptField, ResponseField: f.responseField,
+			Separator: f.separator, MaskPrompt: f.maskPrompt, Fraction: f.replayFraction}
+	}
+	return j, nil
+}
+
+// lengths are Lt and Ls: --target-length, and --train-length or
+// --ratio (positions.TrainLength), Lt itself for the full method.
+func (f *prepareFlags) lengths(method data.Method) (lt, ls int, err error) {
+	if lt, err = parseLength(f.lt); err != nil {
+		return 0, 0, usageErrorf("--target-length: %v", err)
+	}
+	switch {
+	case f.ls != "" && f.ratio != 0:
+		return 0, 0, usageErrorf("give --train-length or --ratio, not both")
+	case f.ls != "":
+		if ls, err = parseLength(f.ls); err != nil {
+			return 0, 0, usageErrorf("--train-length: %v", err)
+		}
+	case f.ratio != 0:
+		if !(f.ratio > 0 && f.ratio <= 1) {
+			return 0, 0, usageErrorf("--ratio %v: want a fraction in (0, 1]", f.ratio)
+		}
+		ls = positions.TrainLength(f.ratio, lt)
+	case method == data.Full:
+		ls = lt
+	default:
+		return 0, 0, usageErrorf("give --train-length or --ratio")
+	}
+	if ls > lt || ls <= 0 {
+		return 0, 0, usageErrorf("train length %d must be in [1, target length %d]", ls, lt)
+	}
+	if method == data.Full {
+		ls = lt
+	}
+	return lt, ls, nil
+}
+
+// checkMix checks the flags that go together: one way to set the drop
+// probability, and replay mixed into another method.
+func (f *prepareFlags) checkMix(method data.Method) error {
+	switch {
+	case f.dropProb >= 0 && f.selectRatio >= 0:
+		return usageErrorf("give --drop-prob or --select-ratio, not both")
+	case f.replayFraction != 0 && f.replayInput == "" || f.replayInput != "" && f.replayFraction == 0:
+		return usageErrorf("--replay-input and --replay-fraction go together")
+	case f.replayInput != "" && method == data.Replay:
+		return usageErrorf("--replay-input mixes replay into another method; with --method replay give the replay file as --input")
+	}
+	return nil
+}
+
+// selection is the drop probability of --drop-prob or --select-ratio
+// (nil: the method's default) and the select ratio given.
+func (f *prepareFlags) selection() (drop, selectRatio *float64, err error) {
+	switch {
+	case f.dropProb >= 0:
+		if f.dropProb > 1 {
+			return nil, nil, usageErrorf("--drop-prob %v outside [0, 1]", f.dropProb)
+		}
+		p := f.dropProb
+		return &p, nil, nil
+	case f.selectRatio >= 0:
+		p, err := data.DropProbFromSelectRatio(f.selectRatio)
+		if err != nil {
+			return nil, nil, usageErrorf("--select-ratio: %v", err)
+		}
+		r := f.selectRatio
+		return &p, &r, nil
+	}
+	return nil, nil, nil
 }
