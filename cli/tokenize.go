@@ -49,11 +49,8 @@ func runTokenize(ctx context.Context, env *Env, args []string) error {
 	field := fs.String("text-field", "text", "JSONL field holding the document text")
 	format := fs.String("format", "jsonl", "input format: jsonl or text")
 	addSpecial := fs.Bool("add-special-tokens", false, "add the post-processor's special tokens (e.g. BOS)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseOnlyFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageErrorf("unexpected arguments %q", fs.Args())
 	}
 	if *tokPath == "" {
 		return usageErrorf("--tokenizer is required")
@@ -70,94 +67,140 @@ func runTokenize(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	loadTime := time.Since(loadStart)
-
-	var in io.Reader = env.Stdin
-	inName := "stdin"
-	var inSize int64
-	if *input != "-" {
-		f, err := paths.OpenRegular(*input)
-		if err != nil {
-			return fmt.Errorf("open input: %w", err)
-		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil {
-			inSize = st.Size()
-		}
-		in, inName = f, *input
+	in, inName, inSize, closeIn, err := tokenizeInput(env, *input)
+	if err != nil {
+		return err
 	}
-
-	var out io.Writer = env.Stdout
-	var af *atomicfile.File
-	if *output != "-" {
-		if af, err = atomicfile.Create(*output); err != nil {
-			return err
-		}
+	defer closeIn()
+	out, af, err := tokenizeOutput(env, *output)
+	if err != nil {
+		return err
+	}
+	if af != nil {
 		defer af.Abort()
-		out = af
 	}
-	bw := bufio.NewWriterSize(out, 1<<20)
-
 	var bar *progress.Bar
 	if progress.IsTerminal(env.Stderr) {
 		bar = progress.New(env.Stderr, "tokenize", inSize, "bytes")
 	}
 	start := time.Now()
-	st := tokenizeStats{}
-	encode := func(texts []string, consumed int64) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		ids := tk.EncodeBatch(texts, *addSpecial)
-		var line []byte
-		for _, row := range ids {
-			line = appendIDsLine(line[:0], row)
-			if _, err := bw.Write(line); err != nil {
-				return fmt.Errorf("write %s: %w", *output, err)
-			}
-			st.tokens += int64(len(row))
-		}
-		for _, t := range texts {
-			st.bytes += int64(len(t))
-		}
-		st.docs += int64(len(texts))
-		if bar != nil {
-			bar.Add(consumed)
-		}
-		return nil
-	}
-	if *format == "text" {
-		text, err := io.ReadAll(io.LimitReader(in, data.MaxDocumentBytes+1))
-		if err != nil {
-			return fmt.Errorf("read %s: %w", inName, err)
-		}
-		if len(text) > data.MaxDocumentBytes {
-			return fmt.Errorf("%s: over the limit of %d bytes for one document", inName, data.MaxDocumentBytes)
-		}
-		err = encode([]string{string(text)}, int64(len(text)))
-		if err != nil {
-			return err
-		}
-	} else if err := readJSONLBatches(in, inName, *field, encode); err != nil {
+	tj := tokenizeJob{tk: tk, addSpecial: *addSpecial, field: *field, text: *format == "text", output: *output, bar: bar}
+	st, err := tj.run(ctx, in, inName, out)
+	if err != nil {
 		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", *output, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return context.Cause(ctx) // interrupted: publish nothing
 	}
 	if af != nil {
 		if err := af.Commit(); err != nil {
 			return err
 		}
 	}
-	if bar != nil {
-		bar.Finish()
-	}
 	el := time.Since(start)
 	fmt.Fprintf(env.Stderr, "tokenize: %d documents, %d bytes, %d tokens in %.3fs (%.2f MB/s; tokenizer load %.3fs)\n",
 		st.docs, st.bytes, st.tokens, el.Seconds(), float64(st.bytes)/1e6/el.Seconds(), loadTime.Seconds())
 	return nil
+}
+
+// tokenizeInput opens --input: a regular file, or stdin for "-"; it
+// returns the reader, its name and size (0 when unknown) and a close
+// function.
+func tokenizeInput(env *Env, input string) (io.Reader, string, int64, func(), error) {
+	if input == "-" {
+		return env.Stdin, "stdin", 0, func() {}, nil
+	}
+	f, err := paths.OpenRegular(input)
+	if err != nil {
+		return nil, "", 0, nil, fmt.Errorf("open input: %w", err)
+	}
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	return f, input, size, func() { f.Close() }, nil
+}
+
+// tokenizeOutput opens --output for an atomic write (nil file for "-":
+// stdout).
+func tokenizeOutput(env *Env, output string) (io.Writer, *atomicfile.File, error) {
+	if output == "-" {
+		return env.Stdout, nil, nil
+	}
+	af, err := atomicfile.Create(output)
+	if err != nil {
+		return nil, nil, err
+	}
+	return af, af, nil
+}
+
+// tokenizeJob encodes the documents of one input.
+type tokenizeJob struct {
+	tk         *tokenizer.Tokenizer
+	addSpecial bool
+	field      string // the JSONL text field
+	text       bool   // the whole input is one document
+	output     string // for messages
+	bar        *progress.Bar
+}
+
+// run encodes in's documents in batches on all cores and writes one
+// {"input_ids": [...]} line per document to out, in input order, and
+// finishes the bar. An interrupted run returns the interruption, never a
+// short output.
+func (t *tokenizeJob) run(ctx context.Context, in io.Reader, inName string, out io.Writer) (tokenizeStats, error) {
+	bw := bufio.NewWriterSize(out, 1<<20)
+	var st tokenizeStats
+	encode := func(texts []string, consumed int64) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var line []byte
+		for _, row := range t.tk.EncodeBatch(texts, t.addSpecial) {
+			line = appendIDsLine(line[:0], row)
+			if _, err := bw.Write(line); err != nil {
+				return fmt.Errorf("write %s: %w", t.output, err)
+			}
+			st.tokens += int64(len(row))
+		}
+		for _, s := range texts {
+			st.bytes += int64(len(s))
+		}
+		st.docs += int64(len(texts))
+		if t.bar != nil {
+			t.bar.Add(consumed)
+		}
+		return nil
+	}
+	var err error
+	if t.text {
+		err = encodeWhole(in, inName, encode)
+	} else {
+		err = readJSONLBatches(in, inName, t.field, encode)
+	}
+	if err != nil {
+		return st, err
+	}
+	if err := bw.Flush(); err != nil {
+		return st, fmt.Errorf("write %s: %w", t.output, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return st, context.Cause(ctx) // interrupted: publish nothing
+	}
+	if t.bar != nil {
+		t.bar.Finish()
+	}
+	return st, nil
+}
+
+// encodeWhole reads all of in (at most data.MaxDocumentBytes) as one
+// document and encodes it.
+func encodeWhole(in io.Reader, inName string, encode func(texts []string, consumed int64) error) error {
+	text, err := io.ReadAll(io.LimitReader(in, data.MaxDocumentBytes+1))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", inName, err)
+	}
+	if len(text) > data.MaxDocumentBytes {
+		return fmt.Errorf("%s: over the limit of %d bytes for one document", inName, data.MaxDocumentBytes)
+	}
+	return encode([]string{string(text)}, int64(len(text)))
 }
 
 type tokenizeStats struct{ docs, bytes, tokens int64 }
