@@ -202,14 +202,14 @@ type runSpec struct {
 // tokens before the analysis control (the analysis compares it with the
 // base).
 var runs = []runSpec{
-	{Name: LongRecipe30, Label: "LongRecipe 30%", Method: data.LongRecipe, Ratio: positions.DefaultRatio, Select: selDigits, Stages: true},
+	{Name: LongRecipe30, Label: "LongRecipe 30%", Method: data.LongRecipe, Ratio: 0.3, Select: selDigits, Stages: true},
 	{Name: FLT, Label: "FLT (equal tokens)", Method: data.Full, Ratio: 1, Stages: true},
 	{Name: FLTSequences, Label: "FLT (equal sequences)", Method: data.Full, Ratio: 1, EqualSequences: true, Stages: true},
-	{Name: PoSE, Label: "PoSE", Method: data.PoSE, Ratio: positions.DefaultRatio, Stages: true},
-	{Name: RandPos, Label: "RandPos", Method: data.RandPos, Ratio: positions.DefaultRatio, Stages: true},
-	{Name: LongRecipe30NoSelect, Label: "LongRecipe 30% without selection", Method: data.LongRecipe, Ratio: positions.DefaultRatio},
-	{Name: LongRecipe30Random, Label: "LongRecipe 30% random drops", Method: data.LongRecipe, Ratio: positions.DefaultRatio, Select: selRandom},
-	{Name: LongRecipe30Analysis, Label: "LongRecipe 30% analysis set", Method: data.LongRecipe, Ratio: positions.DefaultRatio, Select: selAnalysis},
+	{Name: PoSE, Label: "PoSE", Method: data.PoSE, Ratio: 0.3, Stages: true},
+	{Name: RandPos, Label: "RandPos", Method: data.RandPos, Ratio: 0.3, Stages: true},
+	{Name: LongRecipe30NoSelect, Label: "LongRecipe 30% without selection", Method: data.LongRecipe, Ratio: 0.3},
+	{Name: LongRecipe30Random, Label: "LongRecipe 30% random drops", Method: data.LongRecipe, Ratio: 0.3, Select: selRandom},
+	{Name: LongRecipe30Analysis, Label: "LongRecipe 30% analysis set", Method: data.LongRecipe, Ratio: 0.3, Select: selAnalysis},
 	{Name: LongRecipe10, Label: "LongRecipe 10%", Method: data.LongRecipe, Ratio: 0.1, Select: selDigits},
 	{Name: LongRecipe20, Label: "LongRecipe 20%", Method: data.LongRecipe, Ratio: 0.2, Select: selDigits},
 	{Name: LongRecipe40, Label: "LongRecipe 40%", Method: data.LongRecipe, Ratio: 0.4, Select: selDigits},
