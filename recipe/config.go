@@ -1,9 +1,3 @@
-// Package recipe runs the three-stage LongRecipe recipe from one TOML file:
-// prepare → stage 1 context extension → replay data → stage 2 annealing →
-// stage 3 merge with the original → evaluation. Each stage writes its own
-// folder with a stage.json manifest; a rerun skips the stages whose outputs
-// are complete and whose inputs have not changed, and an interrupted
-// training stage resumes from its last checkpoint.
 package recipe
 
 import (
