@@ -397,7 +397,7 @@ func TestBackendSettings(t *testing.T) {
 		{"no master", good + "backend = \"torch\"\n[extend.launch]\nnnodes = 2\n", "extend.launch.master_addr: required"},
 		{"port", good + "backend = \"torch\"\n[extend.launch]\nmaster_port = 70000\n", "extend.launch.master_port 70000"},
 		{"sharding", good + "backend = \"torch\"\n[extend.launch]\nsharding = \"zero3\"\n", "extend.launch.sharding"},
-		{"unknown launch key", good + "backend = \"torch\"\n[extend.launch]\nnprocs = 2\n", "extend.launch.unknown key(s) nprocs"},
+		{"unknown launch key", good + "backend = \"torch\"\n[extend.launch]\nnprocs = 2\n", "extend.launch.nprocs: unknown key"},
 		{"launch precision", good + "backend = \"torch\"\n[extend.launch]\nprecision = \"bf16\"\n", "extend.launch.precision: set the recipe's precision"},
 	}
 	for _, c := range cases {

@@ -48,7 +48,7 @@ func (t LaunchTable) Launch() (torchlaunch.Launch, error) {
 	if c := t.Config(); c != "" {
 		var err error
 		if l, err = torchlaunch.LoadLaunch(c); err != nil {
-			return l, err
+			return l, fmt.Errorf("config: %w", err)
 		}
 	}
 	over := maps.Clone(t)
@@ -59,7 +59,7 @@ func (t LaunchTable) Launch() (torchlaunch.Launch, error) {
 // Overlay sets the launch settings named by keys (torchlaunch.Launch's
 // JSON names, as a recipe's launch table or the command line give them)
 // in l, checks the result (CheckLaunch) and fills in the launcher's
-// defaults. An error names the key.
+// defaults. An error starts with the key at fault ("nnodes: …").
 func Overlay(l torchlaunch.Launch, keys map[string]any) (torchlaunch.Launch, error) {
 	var unknown []string
 	known := launchKeys()
@@ -70,7 +70,10 @@ func Overlay(l torchlaunch.Launch, keys map[string]any) (torchlaunch.Launch, err
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return l, fmt.Errorf("unknown key(s) %s", strings.Join(unknown, ", "))
+		if len(unknown) > 1 {
+			return l, fmt.Errorf("%s: unknown key (so are %s)", unknown[0], strings.Join(unknown[1:], ", "))
+		}
+		return l, fmt.Errorf("%s: unknown key", unknown[0])
 	}
 	b, err := json.Marshal(keys)
 	if err != nil {

@@ -104,11 +104,12 @@ func TestLaunchTable(t *testing.T) {
 		tab  LaunchTable
 		want string
 	}{
-		{LaunchTable{"nprocs": int64(2), "zz": true}, "unknown key(s) nprocs, zz"},
+		{LaunchTable{"nprocs": int64(2), "zz": true}, "nprocs: unknown key (so are zz)"},
+		{LaunchTable{"nprocs": int64(2)}, "nprocs: unknown key"},
 		{LaunchTable{"nproc_per_node": "two"}, "nproc_per_node: want int, not string"},
 		{LaunchTable{"precision": "bf16"}, "precision: set the recipe's precision"},
-		{LaunchTable{"plan": "x"}, "unknown key(s) plan"},
-		{LaunchTable{"config": filepath.Join(dir, "missing.json")}, "missing.json"},
+		{LaunchTable{"plan": "x"}, "plan: unknown key"},
+		{LaunchTable{"config": filepath.Join(dir, "missing.json")}, "config: launch config"},
 		{LaunchTable{"config": int64(3)}, "config: want a file name"},
 		{LaunchTable{"nnodes": int64(2), "master_port": int64(29500)}, "master_addr: required"},
 		{LaunchTable{"node_rank": int64(1)}, "node_rank 1"},
