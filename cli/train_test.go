@@ -222,3 +222,30 @@ func TestTrainCLIKillResume(t *testing.T) {
 		}
 	}
 }
+
+// TestLaunchSettings: the torch flags go over the launch file by the rule
+// of a recipe's launch table; a bad combination is a command-line error.
+func TestLaunchSettings(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "launch.json")
+	if err := os.WriteFile(file, []byte(`{"nproc_per_node": 4, "sharding": "ddp", "precision": "bf16"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := launchSettings(file, 8, 0, -1, "", 0)
+	if err != nil || l.NprocPerNode != 8 || l.Sharding != "ddp" || l.Precision != "bf16" || l.Launcher != "torchrun" {
+		t.Fatalf("launch %+v, %v: want 8 processes over the file's ddp, bf16", l, err)
+	}
+	for _, c := range []struct {
+		nnodes, rank, port int
+		addr, want         string
+	}{
+		{2, -1, 0, "h", "master_port is required"},
+		{2, 1, 29500, "", "master_addr: required"},
+		{1, 1, 0, "", "node_rank 1"},
+		{0, -1, -2, "", "must be >= 0"},
+	} {
+		_, err := launchSettings("", 0, c.nnodes, c.rank, c.addr, c.port)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, errUsage) {
+			t.Errorf("%+v: error %v, want a usage error mentioning %q", c, err, c.want)
+		}
+	}
+}

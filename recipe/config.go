@@ -20,7 +20,7 @@ import (
 	"github.com/longrecipe/longrecipe/eval"
 	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/positions"
-	"github.com/longrecipe/longrecipe/torchlaunch"
+	"github.com/longrecipe/longrecipe/trainer"
 )
 
 // Recipe is the parsed recipe file. Relative paths in it are relative to the
@@ -34,12 +34,12 @@ type Recipe struct {
 	Seed int64 `toml:"seed"`
 	// Threads bounds the worker goroutines (0: all cores).
 	Threads int `toml:"threads"`
-	// Precision is the arithmetic of the Go engine's matrix multiplies in
-	// training and evaluation: "bf16" (bfloat16 operands, float32
-	// accumulation), "fp32", or "auto"/"" (bf16 where the CPU has
-	// AVX512_BF16 or AMX, else fp32). The resolved value is an input of
-	// the Go training stages and of the evaluation. The torch backend's
-	// precision is its launch table's.
+	// Precision is the arithmetic of the matrix multiplies in training
+	// and evaluation: "bf16" (bfloat16 operands, float32 accumulation),
+	// "fp32", or "auto"/"" (on the Go engine bf16 where the CPU has
+	// AVX512_BF16 or AMX, else fp32; on the torch backend its launch
+	// settings decide). The resolved value is an input of the training
+	// stages and of the evaluation (trainer.Settings.Input).
 	Precision string `toml:"precision,omitempty"`
 
 	Base   Base   `toml:"base"`
@@ -94,78 +94,17 @@ type Train struct {
 	// or "torch" (PyTorch launched with torchrun; see Launch).
 	Backend string `toml:"backend" json:"backend"`
 	// Launch says where a torch stage runs ([extend.launch],
-	// [anneal.launch]). It is not part of the stage's inputs: changing it
-	// resumes an interrupted stage rather than restarting it.
-	Launch Launch `toml:"launch,omitempty" json:"-"`
+	// [anneal.launch]: the torch launcher's keys, see
+	// trainer.LaunchTable). It is not part of the stage's inputs: changing
+	// it resumes an interrupted stage rather than restarting it.
+	Launch trainer.LaunchTable `toml:"launch,omitempty" json:"-"`
 }
 
 // Backends are the values of Train.Backend.
 const (
-	BackendGo    = "go"
-	BackendTorch = "torch"
+	BackendGo    = trainer.BackendGo
+	BackendTorch = trainer.BackendTorch
 )
-
-// Launch is the process layout of a torch training stage; its keys are
-// those of the torch launcher's JSON settings (package torchlaunch), which
-// Config may name as a file: the table's keys override the file's. Zero
-// values take the launcher's defaults (torchrun, one process on one node,
-// FSDP).
-type Launch struct {
-	// Config is a launcher settings file (JSON, as written by `longrecipe
-	// plan`), relative to the recipe file.
-	Config string `toml:"config,omitempty" json:"config,omitempty"`
-	// Launcher is "torchrun" or "accelerate".
-	Launcher     string `toml:"launcher,omitempty" json:"launcher,omitempty"`
-	NProcPerNode int    `toml:"nproc_per_node,omitempty" json:"nproc_per_node,omitempty"`
-	NNodes       int    `toml:"nnodes,omitempty" json:"nnodes,omitempty"`
-	NodeRank     int    `toml:"node_rank,omitempty" json:"node_rank,omitempty"`
-	MasterAddr   string `toml:"master_addr,omitempty" json:"master_addr,omitempty"`
-	MasterPort   int    `toml:"master_port,omitempty" json:"master_port,omitempty"`
-	// Sharding is "fsdp", "ddp" or "none"; Precision "auto", "bf16" or
-	// "fp32".
-	Sharding  string `toml:"sharding,omitempty" json:"sharding,omitempty"`
-	Precision string `toml:"precision,omitempty" json:"precision,omitempty"`
-	// AttnImplementation is "auto", "flash_attention_2", "sdpa" or
-	// "eager"; CPUOffload offloads parameters, gradients and optimizer
-	// state to the CPU; Python is the interpreter ("": the cached venv).
-	AttnImplementation string `toml:"attn_implementation,omitempty" json:"attn_implementation,omitempty"`
-	CPUOffload         bool   `toml:"cpu_offload,omitempty" json:"cpu_offload,omitempty"`
-	Python             string `toml:"python,omitempty" json:"python,omitempty"`
-}
-
-// Torch returns the launcher settings: the Config file's, overridden by
-// the table's non-zero keys, with the launcher's defaults.
-func (l *Launch) Torch() (torchlaunch.Launch, error) {
-	var t torchlaunch.Launch
-	if l.Config != "" {
-		var err error
-		if t, err = torchlaunch.LoadLaunch(l.Config); err != nil {
-			return t, err
-		}
-	}
-	setS := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	setI := func(dst *int, v int) {
-		if v != 0 {
-			*dst = v
-		}
-	}
-	setS(&t.Launcher, l.Launcher)
-	setI(&t.NprocPerNode, l.NProcPerNode)
-	setI(&t.NNodes, l.NNodes)
-	setI(&t.NodeRank, l.NodeRank)
-	setS(&t.MasterAddr, l.MasterAddr)
-	setI(&t.MasterPort, l.MasterPort)
-	setS(&t.Sharding, l.Sharding)
-	setS(&t.Precision, l.Precision)
-	setS(&t.AttnImplementation, l.AttnImplementation)
-	setS(&t.Python, l.Python)
-	t.CPUOffload = t.CPUOffload || l.CPUOffload
-	return t.WithDefaults(), nil
-}
 
 // Extend is stage 1, context extension.
 type Extend struct {
@@ -259,11 +198,8 @@ func Parse(b []byte, name, dir string) (*Recipe, error) {
 	if !eval.IsHaystackName(r.Eval.Haystack) && !filepath.IsAbs(r.Eval.Haystack) {
 		r.Eval.Haystack = filepath.Join(dir, r.Eval.Haystack)
 	}
-	for _, p := range []*string{&r.Extend.Launch.Config, &r.Anneal.Launch.Config} {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
-		}
-	}
+	r.Extend.Launch.Anchor(dir)
+	r.Anneal.Launch.Anchor(dir)
 	if r.Extend.Impactful != "" && r.Extend.Impactful != "digits" && !filepath.IsAbs(r.Extend.Impactful) {
 		r.Extend.Impactful = filepath.Join(dir, r.Extend.Impactful)
 	}
@@ -396,28 +332,17 @@ func (t *Train) validate(stage string) error {
 func (t *Train) validateBackend(stage string) error {
 	switch t.Backend {
 	case BackendGo:
-		if t.Launch != (Launch{}) {
+		if len(t.Launch) > 0 {
 			return fmt.Errorf("%s.launch: only for backend = %q (%s.backend is %q)", stage, BackendTorch, stage, t.Backend)
 		}
 		return nil
 	case BackendTorch:
-		return t.Launch.validate(stage + ".launch")
+		if _, err := t.Launch.Launch(); err != nil {
+			return fmt.Errorf("%s.launch.%w", stage, err)
+		}
+		return nil
 	}
 	return fmt.Errorf("%s.backend %q: want %q or %q", stage, t.Backend, BackendGo, BackendTorch)
-}
-
-func (l *Launch) validate(table string) error {
-	t, err := l.Torch()
-	if err != nil {
-		return fmt.Errorf("%s: %w", table, err)
-	}
-	if t.NNodes > 1 && (t.MasterAddr == "127.0.0.1" || t.MasterAddr == "localhost") {
-		return fmt.Errorf("%s.master_addr: required when nnodes > 1 (the rank-0 host)", table)
-	}
-	if err := t.Validate(); err != nil {
-		return fmt.Errorf("%s.%w", table, err)
-	}
-	return nil
 }
 
 // Ls returns the training length: TrainLength, or Ratio·TargetLength.

@@ -16,7 +16,9 @@ import (
 	"github.com/longrecipe/longrecipe/eval/folder"
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/testfix"
+	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/train"
+	"github.com/longrecipe/longrecipe/trainer"
 )
 
 // minimalRecipe has the required keys only.
@@ -219,7 +221,7 @@ func abs32(x float32) float32 {
 // left partial, with a checkpoint.
 type interrupting struct{}
 
-func (interrupting) Train(ctx context.Context, j TrainJob) (*TrainOutputs, error) {
+func (interrupting) Train(ctx context.Context, j trainer.Job) (*train.Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -230,7 +232,7 @@ func (interrupting) Train(ctx context.Context, j TrainJob) (*TrainOutputs, error
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	return GoTrainer{}.Train(ctx, j)
+	return trainer.Go{Precision: model.FP32}.Train(ctx, j) // the recipes it runs ask for fp32
 }
 
 // stageTheta reads the RoPE base of a model folder.
@@ -288,7 +290,7 @@ func TestResumeWithChangedInputs(t *testing.T) {
 		return extendOnly(t, dir, prec, "steps = 20\ncheckpoint_every = 10\nrope_theta = "+theta+"\nlr = "+lr)
 	}
 	var log bytes.Buffer
-	run := func(r *Recipe, tr Trainer) error {
+	run := func(r *Recipe, tr trainer.Trainer) error {
 		log.Reset()
 		_, err := Run(context.Background(), r, Options{Log: &log, Trainer: tr})
 		return err
@@ -296,7 +298,7 @@ func TestResumeWithChangedInputs(t *testing.T) {
 	extend := filepath.Join(dir, "run", "2-extend")
 	steps := []struct {
 		name, theta, lr string
-		trainer         Trainer
+		trainer         trainer.Trainer
 		wantErr         string
 		wantLog         string
 		wantTheta       float64
@@ -395,7 +397,8 @@ func TestBackendSettings(t *testing.T) {
 		{"no master", good + "backend = \"torch\"\n[extend.launch]\nnnodes = 2\n", "extend.launch.master_addr: required"},
 		{"port", good + "backend = \"torch\"\n[extend.launch]\nmaster_port = 70000\n", "extend.launch.master_port 70000"},
 		{"sharding", good + "backend = \"torch\"\n[extend.launch]\nsharding = \"zero3\"\n", "extend.launch.sharding"},
-		{"unknown launch key", good + "backend = \"torch\"\n[extend.launch]\nnprocs = 2\n", "unknown key(s) extend.launch.nprocs"},
+		{"unknown launch key", good + "backend = \"torch\"\n[extend.launch]\nnprocs = 2\n", "extend.launch.unknown key(s) nprocs"},
+		{"launch precision", good + "backend = \"torch\"\n[extend.launch]\nprecision = \"bf16\"\n", "extend.launch.precision: set the recipe's precision"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -415,16 +418,28 @@ func TestBackendSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := trainerFor(r.Extend.Train, Options{})
+	s, err := r.settings(r.Extend.Train)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tt, ok := tr.(TorchTrainer)
+	tr, err := trainer.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt, ok := tr.(trainer.Torch)
 	if l := tt.Launch; !ok || l.NprocPerNode != 8 || l.Sharding != "ddp" || l.Precision != "bf16" || l.Launcher != "torchrun" || l.NNodes != 1 {
 		t.Fatalf("trainer %T, launch %+v; want torch, 8 processes, ddp, bf16, torchrun on one node", tr, tt.Launch)
 	}
-	if tr, err := trainerFor(Train{Backend: BackendGo}, Options{}); err != nil || tr != (GoTrainer{}) {
-		t.Fatalf("go backend: %T, %v", tr, err)
+	// The recipe's precision reaches the torch launch settings.
+	r.Precision = "fp32"
+	if s, err = r.settings(r.Extend.Train); err != nil {
+		t.Fatal(err)
+	}
+	if tr, err = trainer.New(s); err != nil || tr.(trainer.Torch).Launch.Precision != "fp32" {
+		t.Fatalf("recipe precision fp32: trainer %+v, %v", tr, err)
+	}
+	if s, err := r.settings(Train{Backend: BackendGo}); err != nil || s.Backend != BackendGo || s.Precision != "fp32" {
+		t.Fatalf("go backend: %+v, %v", s, err)
 	}
 	if _, err := Parse([]byte(good+"backend = \"torch\"\n[extend.launch]\nconfig = \"missing.json\"\n"), "b.toml", dir); err == nil || !strings.Contains(err.Error(), "extend.launch") {
 		t.Fatalf("missing launch file: error %v", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/longrecipe/longrecipe/stage"
 	"github.com/longrecipe/longrecipe/tokenizer"
 	"github.com/longrecipe/longrecipe/train"
+	"github.com/longrecipe/longrecipe/trainer"
 )
 
 // Options control Run.
@@ -27,7 +28,7 @@ type Options struct {
 	FromStage string
 	// Trainer, when set, trains both training stages whatever their
 	// backend setting (tests and embedders pass their own).
-	Trainer Trainer
+	Trainer trainer.Trainer
 	// Log receives one line per stage event; Progress receives progress
 	// bars. Either may be nil.
 	Log, Progress io.Writer
@@ -91,7 +92,8 @@ type runEnv struct {
 	theta    float64         // the extended model's RoPE base
 	ls       int             // the stage-1 training length
 	dirs     map[string]string
-	trainers map[string]Trainer // by stage
+	trainers map[string]trainer.Trainer // by stage
+	inputs   map[string]string          // each training stage's precision input (trainer.Settings.Input)
 }
 
 // newRunEnv reads the base model's config and tokenizer, resolves the
@@ -110,7 +112,7 @@ func newRunEnv(r *Recipe, opt Options) (*runEnv, error) {
 		return nil, fmt.Errorf("recipe base.tokenizer: %w", err)
 	}
 	e := &runEnv{r: r, opt: opt, tok: tok, base: base, threads: r.Threads, theta: r.Extend.RopeTheta, ls: r.Extend.Ls(),
-		dirs: map[string]string{}, trainers: map[string]Trainer{}}
+		dirs: map[string]string{}, trainers: map[string]trainer.Trainer{}, inputs: map[string]string{}}
 	if e.threads == 0 {
 		e.threads = runtime.GOMAXPROCS(0)
 	}
@@ -130,15 +132,35 @@ func newRunEnv(r *Recipe, opt Options) (*runEnv, error) {
 		e.dirs[s] = r.StageDir(s)
 	}
 	e.dirs["extend-start"] = e.dirs["extend"] + "-start"
-	if e.trainers["extend"], err = trainerFor(r.Extend.Train, opt); err != nil {
-		return nil, fmt.Errorf("recipe extend.backend: %w", err)
+	if err := e.pickTrainer("extend", r.Extend.Train); err != nil {
+		return nil, err
 	}
 	if r.Data.Replay != "" {
-		if e.trainers["anneal"], err = trainerFor(r.Anneal.Train, opt); err != nil {
-			return nil, fmt.Errorf("recipe anneal.backend: %w", err)
+		if err := e.pickTrainer("anneal", r.Anneal.Train); err != nil {
+			return nil, err
 		}
 	}
 	return e, nil
+}
+
+// pickTrainer resolves a training stage's trainer settings: its trainer
+// (opt.Trainer when set: tests and embedders pass their own) and the
+// precision it records among its inputs.
+func (e *runEnv) pickTrainer(name string, t Train) error {
+	s, err := e.r.settings(t)
+	if err != nil {
+		return fmt.Errorf("recipe %s.launch.%w", name, err)
+	}
+	if e.inputs[name], err = s.Input(); err != nil {
+		return fmt.Errorf("recipe %w", err)
+	}
+	e.trainers[name] = e.opt.Trainer
+	if e.trainers[name] == nil {
+		if e.trainers[name], err = trainer.New(s); err != nil {
+			return fmt.Errorf("recipe %s.backend: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // trained is the folder of the last training stage.
@@ -199,14 +221,14 @@ func (e *runEnv) stages() []recipeStage {
 			"base": r.Base.Model, "rope_theta": e.theta, "max_position_embeddings": r.Extend.TargetLength,
 		}}},
 		{Stage: stage.Stage{Name: "extend", Dir: dirs["extend"], Deps: []string{"prepare", "extend-start"}, Resumable: true, Continue: lengthened(r.Extend.Train), Run: e.extend, Settings: map[string]any{
-			"train": r.Extend.Train, "seed": r.Seed, "threads": e.threads, "precision": e.goPrecision(r.Extend.Train),
+			"train": r.Extend.Train, "seed": r.Seed, "threads": e.threads, "precision": e.inputs["extend"],
 		}}},
 		{disabled: !replay, Stage: stage.Stage{Name: "replay", Dir: dirs["replay"], Run: e.replay, Settings: map[string]any{
 			"replay": r.Data.Replay, "prompt_field": r.Data.PromptField, "response_field": r.Data.ResponseField,
 			"mask_prompt": r.Data.MaskPrompt, "ls": e.ls, "tokenizer": e.tok.Hash(), "seed": r.Seed,
 		}}},
 		{disabled: !replay, Stage: stage.Stage{Name: "anneal", Dir: dirs["anneal"], Deps: []string{"extend", "replay"}, Resumable: true, Continue: lengthened(r.Anneal.Train), Run: e.anneal,
-			Settings: map[string]any{"train": r.Anneal.Train, "seed": r.Seed, "threads": e.threads, "precision": e.goPrecision(r.Anneal.Train)}}},
+			Settings: map[string]any{"train": r.Anneal.Train, "seed": r.Seed, "threads": e.threads, "precision": e.inputs["anneal"]}}},
 		{disabled: r.Merge.Skip, Stage: stage.Stage{Name: "merge", Dir: dirs["merge"], Deps: []string{trained}, Run: e.merge,
 			Settings: map[string]any{"weights": r.Merge.Weights, "original": r.Base.Model}}},
 		{disabled: r.Eval.Skip, Stage: stage.Stage{Name: "eval", Dir: dirs["eval"], Deps: evalDeps, Run: e.evaluate,
@@ -279,16 +301,6 @@ func (e *runEnv) anneal(ctx context.Context, dir string) (any, error) {
 	return e.train(ctx, "anneal", e.dirs["extend"], e.dirs["replay"], dir, e.r.Anneal.Train)
 }
 
-// goPrecision is the precision input of a training stage: the resolved
-// Go-engine precision, or "" for the torch backend (its launch table
-// decides, and a launch setting is not a stage input).
-func (e *runEnv) goPrecision(t Train) string {
-	if t.Backend == BackendTorch {
-		return ""
-	}
-	return e.prec.String()
-}
-
 // merge averages the last trained model with the original.
 func (e *runEnv) merge(ctx context.Context, dir string) (any, error) {
 	return merge.Merge(ctx, []string{e.trained(), e.r.Base.Model}, dir, merge.Options{Weights: e.r.Merge.Weights, Overwrite: true, Progress: e.opt.Progress})
@@ -301,10 +313,15 @@ func (e *runEnv) train(ctx context.Context, stageName, from, dataDir, out string
 	if dtype == "" {
 		dtype = "float32"
 	}
-	return e.trainers[stageName].Train(ctx, TrainJob{
-		From: from, Data: dataDir, Output: out, Train: t, Seed: e.r.Seed, Threads: e.threads, Precision: e.prec, SaveDType: dtype,
-		Progress: e.opt.Progress, Log: e.opt.Log,
-	})
+	j := trainer.Job{
+		Hyper: hyper(t, e.r.Seed), From: from, Data: dataDir, Output: out, CheckpointEvery: t.CheckpointEvery,
+		Threads: e.threads, Checkpointing: true, SaveDType: dtype, Progress: e.opt.Progress, Log: e.opt.Log,
+	}
+	res, err := e.trainers[stageName].Train(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	return outputs(res, j)
 }
 
 // evaluate runs the suite on each model (opened by package eval/folder,
