@@ -96,7 +96,7 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkEnv(p, *f.python); err != nil {
+	if err := checkEnv(ctx, p, *f.python); err != nil {
 		return err
 	}
 	if err := printPlan(env, p, *f.asJSON); err != nil {
@@ -116,7 +116,7 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 
 // checkEnv adds the checks of the Python environment python ("" none,
 // "auto" the cached one) to p.
-func checkEnv(p *plan.Plan, python string) error {
+func checkEnv(ctx context.Context, p *plan.Plan, python string) error {
 	if python == "" {
 		return nil
 	}
@@ -130,7 +130,7 @@ func checkEnv(p *plan.Plan, python string) error {
 			return err
 		}
 	}
-	probe, err := plan.ProbeEnv(python)
+	probe, err := torchlaunch.ProbeEnv(ctx, python)
 	if err != nil {
 		return err
 	}
