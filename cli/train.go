@@ -111,6 +111,11 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 		Threads: *threads, Checkpointing: *checkpointing, SaveDType: *saveDtype, Force: *force,
 		Progress: env.Stderr, Log: env.Stderr, Precision: precision,
 	}
+	release, err := lockOutput(env, "train", *output)
+	if err != nil {
+		return err
+	}
+	defer release()
 	var res *train.Result
 	if *backend == "torch" {
 		l, lerr := launchSettings(*launchCfg, *nproc, *nnodes, *nodeRank, *masterAddr, *masterPort)

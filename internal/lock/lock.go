@@ -44,7 +44,11 @@ type Holder struct {
 type Lock struct {
 	path   string
 	holder Holder
-	once   sync.Once
+	// made are the missing parent folders Take created (deepest first),
+	// removed again by Release if still empty: a command that fails leaves
+	// no trace.
+	made []string
+	once sync.Once
 }
 
 // Path returns the lock file of output: .NAME.lock beside the output once
@@ -73,43 +77,52 @@ const attempts = 100
 // "longrecipe run"). note, when not nil, receives one line when a stale
 // lock is taken over.
 func Take(output, command string, note func(string)) (*Lock, error) {
+	l, made, err := take(output, command, note)
+	if err != nil {
+		removeEmpty(made)
+	}
+	return l, err
+}
+
+func take(output, command string, note func(string)) (*Lock, []string, error) {
 	path, err := Path(output)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", output, err)
+		return nil, nil, fmt.Errorf("lock %s: %w", output, err)
 	}
 	host, err := os.Hostname()
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", output, err)
+		return nil, nil, fmt.Errorf("lock %s: %w", output, err)
 	}
 	me := Holder{PID: os.Getpid(), Host: host, Since: time.Now().UTC().Truncate(time.Second), Command: command}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("lock %s: %w", output, err)
+	made, err := mkdirs(filepath.Dir(path))
+	if err != nil {
+		return nil, made, fmt.Errorf("lock %s: %w", output, err)
 	}
 	for range attempts {
 		ok, err := create(path, me)
 		if err != nil {
-			return nil, fmt.Errorf("lock %s: %w", output, err)
+			return nil, made, fmt.Errorf("lock %s: %w", output, err)
 		}
 		if ok {
-			l := &Lock{path: path, holder: me}
+			l := &Lock{path: path, holder: me, made: made}
 			held.Lock()
 			held.m[l] = true
 			held.Unlock()
-			return l, nil
+			return l, nil, nil
 		}
 		h, err := read(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			continue // released meanwhile: try again
 		case err != nil:
-			return nil, fmt.Errorf("lock %s: %s: %w (delete it if no command is writing %s)", output, path, err, output)
+			return nil, made, fmt.Errorf("lock %s: %s: %w (delete it if no command is writing %s)", output, path, err, output)
 		case h.Host != host || alive(h.PID):
-			return nil, fmt.Errorf("%s is locked by pid %d on %s since %s (%s; delete it if that command is no longer running)",
+			return nil, made, fmt.Errorf("%s is locked by pid %d on %s since %s (%s; delete it if that command is no longer running)",
 				output, h.PID, h.Host, h.Since.Format(time.RFC3339), path)
 		}
 		removed, busy, err := takeOver(path, h, me)
 		if err != nil {
-			return nil, fmt.Errorf("lock %s: %w", output, err)
+			return nil, made, fmt.Errorf("lock %s: %w", output, err)
 		}
 		if busy {
 			time.Sleep(time.Millisecond)
@@ -119,7 +132,32 @@ func Take(output, command string, note func(string)) (*Lock, error) {
 			note(fmt.Sprintf("%s: took over the stale lock of pid %d on %s (that process is gone)", output, h.PID, h.Host))
 		}
 	}
-	return nil, fmt.Errorf("lock %s: %s keeps changing hands; is another command starting on it?", output, path)
+	return nil, made, fmt.Errorf("lock %s: %s keeps changing hands; is another command starting on it?", output, path)
+}
+
+// mkdirs creates dir and its missing parents, and returns the folders it
+// created, deepest first.
+func mkdirs(dir string) ([]string, error) {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || filepath.Dir(d) == d {
+			break
+		}
+		missing = append(missing, d)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return missing, nil
+}
+
+// removeEmpty removes the folders, deepest first, while they are empty.
+func removeEmpty(dirs []string) {
+	for _, d := range dirs {
+		if os.Remove(d) != nil {
+			return
+		}
+	}
 }
 
 // create makes the lock file with O_EXCL; false when it exists.
@@ -218,6 +256,7 @@ func (l *Lock) Release() error {
 			return // taken over or removed by hand: not ours to remove
 		}
 		err = os.Remove(l.path)
+		removeEmpty(l.made)
 	})
 	return err
 }

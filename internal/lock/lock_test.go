@@ -150,3 +150,25 @@ func TestRacingTakers(t *testing.T) {
 		}
 	}
 }
+
+// TestNoTraceLeft: the parent folders Take creates for the lock file go
+// again on Release (while empty), so a command that fails leaves nothing;
+// folders the command filled stay.
+func TestNoTraceLeft(t *testing.T) {
+	dir := t.TempDir()
+	for _, fill := range []bool{false, true} {
+		out := filepath.Join(dir, "a", "b", "out")
+		l, err := Take(out, "test", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fill {
+			os.MkdirAll(out, 0o755)
+		}
+		l.Release()
+		_, err = os.Stat(filepath.Join(dir, "a"))
+		if fill != (err == nil) {
+			t.Errorf("filled %v: stat of the created parent: %v", fill, err)
+		}
+	}
+}
