@@ -33,6 +33,8 @@ func TestLockedOutputRefused(t *testing.T) {
 		{"merge", "--models", m, m + "2", "--output", out},
 		{"prepare", "--input", "x.jsonl", "--output", out, "--method", "randpos", "--target-length", "10", "--train-length", "5"},
 		{"import", "--gguf", junk, "--output", out},
+		{"quickstart", "--base", m, "--output", out},
+		{"tinybase", "--output", out}, // not run once free: it would build
 	}
 	host, _ := os.Hostname()
 	lockFile, _ := lock.Path(out)
@@ -50,6 +52,9 @@ func TestLockedOutputRefused(t *testing.T) {
 			t.Errorf("%s while locked: wrote %s", args[0], out)
 		}
 		l.Release()
+		if args[0] == "tinybase" {
+			continue
+		}
 		code, _, stderr = runMain(args...)
 		if strings.Contains(stderr, "locked") {
 			t.Errorf("%s after release: exit %d, %q", args[0], code, stderr)
