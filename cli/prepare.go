@@ -171,6 +171,11 @@ func runPrepare(ctx context.Context, env *Env, args []string) error {
 	if impactfulFile == "digits" {
 		impactfulFile = ""
 	}
+	release, err := lockOutput(env, "prepare", *output)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := checkWrite("prepare", *output, *force, *input, *tokPath, *replayInput, impactfulFile); err != nil {
 		return err
 	}

@@ -40,6 +40,11 @@ func runQuickstart(ctx context.Context, env *Env, args []string) error {
 		return usageErrorf("unexpected arguments %q", fs.Args())
 	}
 	o.Log, o.Progress = env.Stderr, env.Stderr
+	release, err := lockOutput(env, "quickstart", o.Output)
+	if err != nil {
+		return err
+	}
+	defer release()
 	rep, err := quickstart.Run(ctx, o)
 	if err != nil {
 		return err

@@ -47,6 +47,11 @@ func runRecipe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	release, err := lockOutput(env, "run", r.Output)
+	if err != nil {
+		return err
+	}
+	defer release()
 	sum, err := recipe.Run(ctx, r, recipe.Options{FromStage: *from, Log: env.Stderr, Progress: env.Stderr})
 	if err != nil {
 		return err

@@ -114,6 +114,11 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	}
 	h := train.Hyper{Steps: *steps, Batch: *batch, GradAccum: *accum, Schedule: *schedule, LR: *lr, Warmup: *warmup, MinLR: *minLR, GradClip: *clip, Seed: *seed}
 	h.SetAdamW(train.AdamWConfig{Beta1: *beta1, Beta2: *beta2, Eps: *eps, WeightDecay: *wd, DecayAll: *decayAll})
+	release, err := lockOutput(env, "train", *output)
+	if err != nil {
+		return err
+	}
+	defer release()
 	res, err := tr.Train(ctx, trainer.Job{
 		Hyper: h, From: *modelDir, Data: *data, Output: *output, CheckpointEvery: *every,
 		Threads: *threads, Checkpointing: *checkpointing, SaveDType: *saveDtype, Force: *force,

@@ -51,6 +51,10 @@ func Resolve(path string) (string, error) {
 	}
 }
 
+// Within reports whether p is dir or lies inside it (both resolved, as by
+// Resolve).
+func Within(p, dir string) bool { return within(p, dir) }
+
 // within reports whether p is dir or lies inside it (both resolved).
 func within(p, dir string) bool {
 	if p == dir {
