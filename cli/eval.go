@@ -246,7 +246,7 @@ func parseLengths(s string) ([]int, error) {
 			num, mult = f[:len(f)-1], 1024
 		}
 		n, err := strconv.Atoi(num)
-		if err != nil || n <= 0 || n > 1<<24/mult {
+		if err != nil || n <= 0 || n > eval.MaxLength/mult {
 			return nil, fmt.Errorf("%q is not a positive token count", f)
 		}
 		out = append(out, n*mult)
