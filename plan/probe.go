@@ -6,9 +6,10 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // Probe is what the Python environment of the launch machine offers.
@@ -53,7 +54,7 @@ func lastLine(s string) string {
 // ReadPins reads the pinned versions of a requirements lock file
 // ("name==version" lines; names lower-cased).
 func ReadPins(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := paths.ReadRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("pins: %w", err)
 	}

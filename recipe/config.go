@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -20,6 +19,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/longrecipe/longrecipe/eval"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/torchlaunch"
 )
@@ -224,7 +224,7 @@ type Eval struct {
 
 // Load reads and validates a recipe file.
 func Load(path string) (*Recipe, error) {
-	b, err := os.ReadFile(path)
+	b, err := paths.ReadRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("recipe: %w", err)
 	}
