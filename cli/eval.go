@@ -183,6 +183,10 @@ func (f *evalFlags) options() (eval.Options, error) {
 		return opt, usageErrorf("--ppl-sequences %d is negative", *f.pplSequences)
 	case *f.parallel < 0:
 		return opt, usageErrorf("--parallel %d is negative", *f.parallel)
+	case *f.endpointTimeout <= 0:
+		return opt, usageErrorf("--endpoint-timeout %v: want > 0 (a request without a time limit could wait forever on a silent server)", *f.endpointTimeout)
+	case *f.endpointRetries < 0:
+		return opt, usageErrorf("--endpoint-retries %d is negative", *f.endpointRetries)
 	case *f.lengths == "":
 		return opt, usageErrorf("--lengths is required (e.g. --lengths 1k,2k,4k)")
 	}
@@ -280,7 +284,7 @@ func parseLengths(s string) ([]int, error) {
 			num, mult = f[:len(f)-1], 1024
 		}
 		n, err := strconv.Atoi(num)
-		if err != nil || n <= 0 || n > 1<<24/mult {
+		if err != nil || n <= 0 || n > eval.MaxLength/mult {
 			return nil, fmt.Errorf("%q is not a positive token count", f)
 		}
 		out = append(out, n*mult)

@@ -59,6 +59,7 @@ import (
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
 	"github.com/longrecipe/longrecipe/internal/inputs"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/merge"
 	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/positions"
@@ -401,7 +402,7 @@ func (x *runner) writeInputs() error {
 		if e.IsDir() || !(strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".safetensors")) || n == stage.FileName || n == stage.PendingFileName {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(x.o.Base, n))
+		b, err := paths.ReadRegular(filepath.Join(x.o.Base, n))
 		if err != nil {
 			return fmt.Errorf("experiment: base model: %w", err)
 		}
@@ -870,7 +871,7 @@ func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from stri
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, AnswerNLLFile))
+	b, err := paths.ReadRegular(filepath.Join(dir, AnswerNLLFile))
 	if err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
 	"github.com/longrecipe/longrecipe/internal/inputs"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/positions"
 	"github.com/longrecipe/longrecipe/recipe"
 	"github.com/longrecipe/longrecipe/tinybase"
@@ -144,7 +145,7 @@ func writeRecipe(o Options, base string, window int) (string, error) {
 		return "", err
 	}
 	p := filepath.Join(o.Output, "recipe.toml")
-	if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, b.Bytes()) {
+	if old, err := paths.ReadRegular(p); err == nil && bytes.Equal(old, b.Bytes()) {
 		return p, nil
 	}
 	return p, atomicfile.WriteFile(p, b.Bytes())

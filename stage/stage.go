@@ -56,6 +56,7 @@ import (
 	"time"
 
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // FileName is the record of a finished stage inside its folder.
@@ -397,7 +398,7 @@ func decodeOutputs(rec *Record, out any, name string) error {
 
 // readRecord returns the record in path, or nil if there is none.
 func readRecord(path string) (*Record, error) {
-	b, err := os.ReadFile(path)
+	b, err := paths.ReadRegular(path)
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrInvalid) {
 		return nil, nil
 	}
