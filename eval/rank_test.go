@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -91,8 +92,12 @@ func TestScorePartial(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := Partial{GoldLL: readerHit * n, Candidates: NumDistractors + 1, Rank: 1, Top1: 1, NeedleGain: (readerHit - readerMiss) * n}
-			if *got != want || r.scored != NumDistractors+2 {
+			scores := []float64{readerHit * n}
+			for range p.Distractors {
+				scores = append(scores, readerMiss*n)
+			}
+			want := Partial{GoldLL: readerHit * n, Candidates: NumDistractors + 1, Rank: 1, Top1: 1, NeedleGain: (readerHit - readerMiss) * n, Scores: scores, Copy: 1}
+			if !reflect.DeepEqual(*got, want) || r.scored != NumDistractors+2 {
 				t.Errorf("%s %s reader: %+v after %d scorings, want %+v after %d", w.Name, task, *got, r.scored, want, NumDistractors+2)
 			}
 			blind, err := ScorePartial(&fakeScorer{}, byteTok{}, p)
@@ -142,7 +147,7 @@ func TestRunPartial(t *testing.T) {
 		}
 	}
 	md := Markdown(res)
-	for _, want := range []string{"chance 10 %", "| passkey | 1k | 6 | 100.0 | -3.000 | +9.000 |", "| niah_single | 2k | 6 | 100.0 | -4.000 | +12.000 |"} {
+	for _, want := range []string{"chance 10 %", "| passkey | 1k | 6 | 100.0 | 100.0 | +0.0 | -3.000 | +9.000 |", "| niah_single | 2k | 6 | 100.0 | 100.0 | +0.0 | -4.000 | +12.000 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("results.md lacks %q:\n%s", want, md)
 		}

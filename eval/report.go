@@ -36,8 +36,10 @@ func LengthLabel(n int) string {
 	return strconv.Itoa(n)
 }
 
-// WriteReport writes results.json, results.md, one heatmap per task and,
-// with perplexity, ppl_by_position.png into dir (created if needed).
+// WriteReport writes results.json, results.md, items.jsonl (one line per
+// prompt, see Item), one heatmap per task and, with perplexity,
+// ppl_by_position.png and ppl_docs.jsonl (one line per document) into
+// dir (created if needed).
 func WriteReport(dir string, r *Results) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("eval: report directory: %w", err)
@@ -51,6 +53,9 @@ func WriteReport(dir string, r *Results) error {
 	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, ResultsMD), []byte(Markdown(r))); err != nil {
 		return fmt.Errorf("eval: %w", err)
+	}
+	if err := writeRecords(dir, r); err != nil {
+		return err
 	}
 	for _, t := range r.Tasks {
 		if t == PerplexityTask {
@@ -67,6 +72,22 @@ func WriteReport(dir string, r *Results) error {
 			Series: []plot.Series{pplSeries(r)},
 		}
 		if err := c.SavePNG(filepath.Join(dir, PPLPlot)); err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeRecords writes items.jsonl (when r holds its prompt texts, as
+// Run's results do) and, with perplexity, ppl_docs.jsonl.
+func writeRecords(dir string, r *Results) error {
+	if items, ok := r.ItemRecords(); ok && len(items) > 0 {
+		if err := writeJSONL(filepath.Join(dir, ItemsJSONL), items); err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+	}
+	if r.PPL != nil && len(r.PPL.Docs) > 0 {
+		if err := writeJSONL(filepath.Join(dir, PPLDocsJSONL), r.PPL.Docs); err != nil {
 			return fmt.Errorf("eval: %w", err)
 		}
 	}
@@ -204,8 +225,8 @@ func Markdown(r *Results) string {
 }
 
 // writePartial renders the likelihood view: top-1 rate of the gold answer
-// among its distractors, its log-likelihood and the needle's gain, task ×
-// length.
+// among its distractors, the copy baseline and the margin over it, the
+// gold answer's log-likelihood and the needle's gain, task × length.
 func writePartial(b *strings.Builder, r *Results) {
 	if len(r.Partial) == 0 {
 		return
@@ -216,13 +237,20 @@ func writePartial(b *strings.Builder, r *Results) {
 			cs = append(cs, c)
 		}
 	}
-	fmt.Fprintf(b, "Gold answer ranked by log-likelihood among %d candidates (the answer and distractors of the same form; chance %.0f %%), its log-likelihood, and its gain when the needle is present vs absent (nats):\n\n", NumDistractors+1, 100*cs[0].Chance)
-	b.WriteString("| task | length | n | top-1 (%) | gold log-lik | needle gain |\n|---|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(b, "Gold answer ranked by log-likelihood among %d candidates (the answer and distractors of the same form; chance %.0f %%). "+
+		"Copy is the copy baseline: the expected top-1 of the no-model rule \"pick a candidate whose words all occur in the prompt\" (ties at random); "+
+		"a task whose copy baseline exceeds %.0f %% measures whether the model reaches the needle, not whether it retrieves the right one. "+
+		"Then the gold answer's log-likelihood and its gain when the needle is present vs absent (nats):\n\n", NumDistractors+1, 100*cs[0].Chance, 100*MaxClaimCopy)
+	b.WriteString("| task | length | n | top-1 (%) | copy (%) | margin (pts) | gold log-lik | needle gain |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range cs {
-		fmt.Fprintf(b, "| %s | %s | %d | %.1f | %.3f | %+.3f |\n", c.Task, LengthLabel(c.Length), c.N, 100*c.Top1, c.GoldLL, c.NeedleGain)
+		fmt.Fprintf(b, "| %s | %s | %d | %.1f | %.1f | %+.1f | %.3f | %+.3f |\n", c.Task, LengthLabel(c.Length), c.N, 100*c.Top1, 100*c.Copy, 100*(c.Top1-c.Copy), c.GoldLL, c.NeedleGain)
 	}
 	b.WriteString("\n")
 }
+
+// MaxClaimCopy is the highest copy baseline a task may have for a claim
+// to rest on it.
+const MaxClaimCopy = 0.30
 
 func formatDepths(ds []float64) string {
 	if len(ds) == 0 {
