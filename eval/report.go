@@ -413,6 +413,7 @@ func CompareMarkdown(rs []*Results) string {
 		for _, r := range rs {
 			row(r.Model, func(l int) (float64, bool) { return meanOverTasks(r, l) })
 		}
+		writeStartDiff(&b, rs, header, row)
 		var tasks []string
 		for _, r := range rs {
 			for _, c := range r.Summary {
@@ -455,8 +456,41 @@ func CompareMarkdown(rs []*Results) string {
 	return b.String()
 }
 
-// writeComparePartial renders, per ranked task, the top-1 rate and the
-// needle gain of each model by length.
+// StartModel is the name the comparison gives the start model (the base
+// with its RoPE settings raised for the longer window, untrained): when a
+// compared result has this name, every other model's ranked and greedy
+// numbers are also shown as differences from it.
+const StartModel = "start"
+
+// writeStartDiff renders each model's mean accuracy minus the start
+// model's, when a start model is compared.
+func writeStartDiff(b *strings.Builder, rs []*Results, header func(string), row func(string, func(int) (float64, bool))) {
+	var start *Results
+	for _, r := range rs {
+		if r.Model == StartModel {
+			start = r
+		}
+	}
+	if start == nil {
+		return
+	}
+	b.WriteString("\nMean accuracy minus the start model's (pts; the start model is the base with its RoPE settings raised, untrained):\n\n")
+	header("model")
+	for _, r := range rs {
+		if r == start {
+			continue
+		}
+		row(r.Model, func(l int) (float64, bool) {
+			v, ok := meanOverTasks(r, l)
+			s, sok := meanOverTasks(start, l)
+			return v - s, ok && sok
+		})
+	}
+}
+
+// writeComparePartial renders, per ranked task, the top-1 rate of each
+// model by length with the copy baseline as a row, its difference from
+// the start model (when one is compared), and the needle gain.
 func writeComparePartial(b *strings.Builder, rs []*Results, lengths []int) {
 	var tasks []string
 	for _, r := range rs {
@@ -466,38 +500,76 @@ func writeComparePartial(b *strings.Builder, rs []*Results, lengths []int) {
 			}
 		}
 	}
+	var start *Results
+	for _, r := range rs {
+		if r.Model == StartModel {
+			start = r
+		}
+	}
+	top1 := func(c PartialCell) float64 { return c.Top1 }
 	for _, t := range tasks {
-		for _, m := range []struct {
-			title string
-			get   func(PartialCell) string
-		}{
-			{"top-1 rate of the gold answer among its distractors (%%; chance %.0f %%)", func(c PartialCell) string { return strconv.FormatFloat(100*c.Top1, 'f', 1, 64) }},
-			{"needle gain in the gold answer's log-likelihood (nats)", func(c PartialCell) string { return strconv.FormatFloat(c.NeedleGain, 'f', 3, 64) }},
-		} {
-			title := m.title
-			if strings.Contains(title, "%.0f") {
-				title = fmt.Sprintf(title, 100/float64(NumDistractors+1))
-			}
-			fmt.Fprintf(b, "\n%s, %s:\n\n| model |", t, title)
-			for _, l := range lengths {
-				fmt.Fprintf(b, " %s |", LengthLabel(l))
-			}
-			b.WriteString("\n|---|")
-			for range lengths {
-				b.WriteString("---:|")
-			}
-			b.WriteString("\n")
+		fmt.Fprintf(b, "\n%s, top-1 rate of the gold answer among its distractors (%%; chance %.0f %%; copy: the no-model rule that picks a candidate found in the prompt):\n\n", t, 100/float64(NumDistractors+1))
+		partialTable(b, rs, lengths, t, top1, "%.1f", 100, true)
+		if start != nil {
+			fmt.Fprintf(b, "\n%s, top-1 rate minus the start model's (pts):\n\n", t)
+			var others []*Results
 			for _, r := range rs {
-				fmt.Fprintf(b, "| %s |", r.Model)
-				for _, l := range lengths {
-					v := "–"
-					if c, ok := r.PartialMean(t, l); ok {
-						v = m.get(c)
-					}
-					fmt.Fprintf(b, " %s |", v)
+				if r != start {
+					others = append(others, r)
 				}
-				b.WriteString("\n")
+			}
+			partialTable(b, others, lengths, t, func(c PartialCell) float64 {
+				sc, ok := start.PartialMean(c.Task, c.Length)
+				if !ok {
+					return math.NaN()
+				}
+				return c.Top1 - sc.Top1
+			}, "%+.1f", 100, false)
+		}
+		fmt.Fprintf(b, "\n%s, needle gain in the gold answer's log-likelihood (nats):\n\n", t)
+		partialTable(b, rs, lengths, t, func(c PartialCell) float64 { return c.NeedleGain }, "%.3f", 1, false)
+	}
+}
+
+// partialTable renders one model × length table of f over the ranked
+// cells of task (scaled by k), with the copy baseline as a last row when
+// withCopy is set.
+func partialTable(b *strings.Builder, rs []*Results, lengths []int, task string, f func(PartialCell) float64, format string, k float64, withCopy bool) {
+	b.WriteString("| model |")
+	for _, l := range lengths {
+		fmt.Fprintf(b, " %s |", LengthLabel(l))
+	}
+	b.WriteString("\n|---|")
+	for range lengths {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	row := func(name string, get func(l int) (float64, bool)) {
+		fmt.Fprintf(b, "| %s |", name)
+		for _, l := range lengths {
+			v, ok := get(l)
+			if ok && !math.IsNaN(v) {
+				fmt.Fprintf(b, " "+format+" |", k*v)
+			} else {
+				b.WriteString(" – |")
 			}
 		}
+		b.WriteString("\n")
+	}
+	for _, r := range rs {
+		row(r.Model, func(l int) (float64, bool) {
+			c, ok := r.PartialMean(task, l)
+			return f(c), ok
+		})
+	}
+	if withCopy {
+		row("*copy baseline*", func(l int) (float64, bool) {
+			for _, r := range rs {
+				if c, ok := r.PartialMean(task, l); ok {
+					return c.Copy, true
+				}
+			}
+			return 0, false
+		})
 	}
 }
