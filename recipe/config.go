@@ -142,7 +142,8 @@ type Merge struct {
 	Weights []float64 `toml:"weights"`
 }
 
-// Eval is the final evaluation of base, extended and merged models.
+// Eval is the final evaluation of the base, start (θ raised, untrained),
+// extended, annealed and merged models.
 type Eval struct {
 	Skip    bool      `toml:"skip"`
 	Tasks   []string  `toml:"tasks"`

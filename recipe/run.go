@@ -204,7 +204,7 @@ func (e *runEnv) stages() []recipeStage {
 	if replay {
 		trained = "anneal"
 	}
-	evalDeps := []string{"extend"}
+	evalDeps := []string{"extend-start", "extend"}
 	if replay {
 		evalDeps = append(evalDeps, "anneal")
 	}
@@ -325,10 +325,12 @@ func (e *runEnv) train(ctx context.Context, stageName, from, dataDir, out string
 }
 
 // evaluate runs the suite on each model (opened by package eval/folder,
-// as the eval command does) and writes a comparison.
+// as the eval command does) and writes a comparison. The start model
+// (the base with the new window's RoPE settings, untrained) is evaluated
+// too, as the control every trained model is compared with.
 func (e *runEnv) evaluate(ctx context.Context, dir string) (any, error) {
 	r := e.r
-	models := [][2]string{{"base", r.Base.Model}, {"extend", e.dirs["extend"]}}
+	models := [][2]string{{"base", r.Base.Model}, {eval.StartModel, e.dirs["extend-start"]}, {"extend", e.dirs["extend"]}}
 	if r.Data.Replay != "" {
 		models = append(models, [2]string{"anneal", e.dirs["anneal"]})
 	}
