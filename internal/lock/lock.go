@@ -187,7 +187,7 @@ func create(path string, h Holder) (bool, error) {
 func read(path string) (Holder, error) {
 	var h Holder
 	for i := range 50 {
-		b, err := os.ReadFile(path)
+		b, err := paths.ReadRegular(path)
 		if err != nil {
 			return h, err
 		}
