@@ -172,3 +172,27 @@ func TestNoTraceLeft(t *testing.T) {
 		}
 	}
 }
+
+// TestInsideLockedFolder: an output inside a folder a live holder has
+// locked (a train into a stage folder of a running recipe) is refused;
+// a stale lock above is ignored.
+func TestInsideLockedFolder(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	l, err := Take(run, "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stageDir := filepath.Join(run, "2-extend")
+	if _, err := Take(stageDir, "test", nil); err == nil || !strings.Contains(err.Error(), "is inside "+run+", which is locked by pid") {
+		t.Errorf("output inside a locked folder: %v", err)
+	}
+	l.Release()
+	host, _ := os.Hostname()
+	writeHolder(t, run, Holder{PID: deadPID(t), Host: host, Since: time.Unix(1, 0).UTC()})
+	l2, err := Take(stageDir, "test", nil)
+	if err != nil {
+		t.Fatalf("stale lock above: %v", err)
+	}
+	l2.Release()
+}
