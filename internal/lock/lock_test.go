@@ -196,3 +196,23 @@ func TestInsideLockedFolder(t *testing.T) {
 	}
 	l2.Release()
 }
+
+// FuzzParse: any lock-file content parses to a holder with a pid > 0 or
+// to an error, never a panic; a holder written by Take parses back.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"pid":12,"host":"h","since":"2026-01-01T00:00:00Z"}` + "\n"))
+	f.Add([]byte("junk"))
+	f.Add([]byte(`{"pid":-1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := parse(b)
+		if err == nil && h.PID <= 0 {
+			t.Fatalf("parsed pid %d from %q", h.PID, b)
+		}
+		if err == nil {
+			again, _ := json.Marshal(h)
+			if h2, err := parse(again); err != nil || !same(h, h2) {
+				t.Fatalf("round trip of %+v: %+v, %v", h, h2, err)
+			}
+		}
+	})
+}
