@@ -63,7 +63,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		defer release()
-		return eval.Compare(*f.output, dirs)
+		return publishDir("eval", *f.output, func(dir string) error { return eval.Compare(dir, dirs) })
 	}
 	if len(rest) > 0 {
 		return usageErrorf("unexpected arguments %q", rest)
@@ -87,7 +87,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := eval.WriteReport(*f.output, res); err != nil {
+	if err := publishDir("eval", *f.output, func(dir string) error { return eval.WriteReport(dir, res) }); err != nil {
 		return err
 	}
 	fmt.Fprint(env.Stdout, eval.Markdown(res))
@@ -112,8 +112,7 @@ func (f *evalFlags) claimOutput(env *Env, inputs ...string) (func(), error) {
 // textFile returns the file a --haystack or --ppl-text value names ("" for
 // a built-in text).
 func textFile(v string) string {
-	switch v {
-	case "heldout", "noise", "repeat":
+	if eval.IsHaystackName(v) {
 		return ""
 	}
 	return v

@@ -67,13 +67,15 @@ func TestLockedOutputRefused(t *testing.T) {
 }
 
 // TestEvalOutputRule: a second eval into the same --output needs --force
-// (it used to replace the earlier report silently), and an output that is
-// the model folder is refused even with --force.
+// (it used to replace the earlier report silently), an output that is the
+// model folder is refused even with --force, and a forced report replaces
+// the whole folder (no file of the earlier report is left to mix in).
 func TestEvalOutputRule(t *testing.T) {
 	m := evalModel(t)
 	out := filepath.Join(t.TempDir(), "report")
 	os.Mkdir(out, 0o755)
 	os.WriteFile(filepath.Join(out, "results.json"), []byte("{}"), 0o644)
+	os.WriteFile(filepath.Join(out, "heatmap_vt.png"), []byte("old"), 0o644)
 	args := []string{"--model", m, "--tasks", "passkey", "--lengths", "512", "--depths", "0", "--samples", "1", "--max-new-tokens", "2", "--output"}
 	_, stderr, code := evalCLI(t, append(args, out)...)
 	if code != 1 || !strings.Contains(stderr, "use --force") {
@@ -88,6 +90,15 @@ func TestEvalOutputRule(t *testing.T) {
 	}
 	if _, stderr, code = evalCLI(t, append(args, out, "--force")...); code != 0 {
 		t.Errorf("eval --force: exit %d, %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "heatmap_vt.png")); err == nil {
+		t.Error("a file of the earlier report is left in the forced one")
+	}
+	if _, err := os.Stat(filepath.Join(out, "heatmap_passkey.png")); err != nil {
+		t.Errorf("forced report: %v", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 1 {
+		t.Errorf("left beside the report: %d entries", len(entries))
 	}
 }
 

@@ -46,28 +46,29 @@ type Stamp struct {
 
 // contentOf returns the content record of the input at path, reusing the
 // hashes of known files (by resolved path) whose size and modification
-// time are unchanged.
-func contentOf(path string, known map[string]Stamp) (*Content, error) {
+// time are unchanged, and the number of bytes it read to hash the others.
+func contentOf(path string, known map[string]Stamp) (*Content, int64, error) {
 	res, err := paths.Resolve(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	st, err := os.Stat(res)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	c := &Content{Path: res}
+	var read int64
 	if !st.IsDir() {
-		s, err := stampOf(res, "", known)
+		s, n, err := stampOf(res, "", known)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		c.Files, c.SHA256 = []Stamp{s}, s.SHA256
-		return c, nil
+		return c, n, nil
 	}
 	entries, err := os.ReadDir(res)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	h := sha256.New()
 	for _, e := range entries { // in name order
@@ -78,40 +79,43 @@ func contentOf(path string, known map[string]Stamp) (*Content, error) {
 		if err != nil || !fi.Mode().IsRegular() {
 			continue // a subfolder, or a dangling link: not part of the input
 		}
-		s, err := stampOf(res, e.Name(), known)
+		s, n, err := stampOf(res, e.Name(), known)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
+		read += n
 		c.Files = append(c.Files, s)
 		fmt.Fprintf(h, "%s %s\n", s.Name, s.SHA256)
 	}
 	c.SHA256 = hex.EncodeToString(h.Sum(nil))
-	return c, nil
+	return c, read, nil
 }
 
-// stampOf stamps the file name inside dir (name "": dir is the file).
-func stampOf(dir, name string, known map[string]Stamp) (Stamp, error) {
+// stampOf stamps the file name inside dir (name "": dir is the file) and
+// returns the bytes it read (0 when the known hash holds).
+func stampOf(dir, name string, known map[string]Stamp) (Stamp, int64, error) {
 	p := filepath.Join(dir, name)
 	fi, err := os.Stat(p)
 	if err != nil {
-		return Stamp{}, err
+		return Stamp{}, 0, err
 	}
 	s := Stamp{Name: name, Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
 	if k, ok := known[p]; ok && k.Size == s.Size && k.MTime == s.MTime && k.SHA256 != "" {
 		s.SHA256 = k.SHA256
-		return s, nil
+		return s, 0, nil
 	}
 	f, err := paths.OpenRegular(p) // a FIFO is refused, not waited on
 	if err != nil {
-		return Stamp{}, err
+		return Stamp{}, 0, err
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return Stamp{}, fmt.Errorf("%s: %w", p, err)
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return Stamp{}, 0, fmt.Errorf("%s: %w", p, err)
 	}
 	s.SHA256 = hex.EncodeToString(h.Sum(nil))
-	return s, nil
+	return s, n, nil
 }
 
 // remember adds the files of the inputs recorded in rec to known.

@@ -244,9 +244,13 @@ func (r *Runner) contents(s Stage, rec, done, pending *Record) (map[string]strin
 	sums := map[string]string{}
 	rec.Inputs = map[string]*Content{}
 	for name, path := range s.Inputs {
-		c, err := contentOf(path, r.known)
+		start := time.Now()
+		c, read, err := contentOf(path, r.known)
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", name, err)
+		}
+		if read >= 1<<28 {
+			r.logf("%s: hashed input %s (%.1f GB) in %.1fs", s.Name, name, float64(read)/1e9, time.Since(start).Seconds())
 		}
 		remember(r.known, &Record{Inputs: map[string]*Content{name: c}})
 		rec.Inputs[name], sums[name] = c, c.SHA256

@@ -10,6 +10,9 @@
 //   - Take creates the file with O_CREATE|O_EXCL: of any number of
 //     processes only one succeeds; the others fail at once with
 //     "OUTPUT is locked by pid N on HOST (since T)".
+//   - An output inside a locked folder is locked too: Take fails while a
+//     live holder has the lock of any folder above the output (a train
+//     into a stage folder of a recipe that is running).
 //   - A lock whose holder is gone (same host, no process with that pid:
 //     a run killed with kill -9) is stale: Take takes it over and says so
 //     through its note callback. A lock held on another host is never
@@ -94,6 +97,9 @@ func take(output, command string, note func(string)) (*Lock, []string, error) {
 		return nil, nil, fmt.Errorf("lock %s: %w", output, err)
 	}
 	me := Holder{PID: os.Getpid(), Host: host, Since: time.Now().UTC().Truncate(time.Second), Command: command}
+	if err := checkAbove(output, path, host); err != nil {
+		return nil, nil, err
+	}
 	made, err := mkdirs(filepath.Dir(path))
 	if err != nil {
 		return nil, made, fmt.Errorf("lock %s: %w", output, err)
@@ -133,6 +139,27 @@ func take(output, command string, note func(string)) (*Lock, []string, error) {
 		}
 	}
 	return nil, made, fmt.Errorf("lock %s: %s keeps changing hands; is another command starting on it?", output, path)
+}
+
+// checkAbove fails when a folder above the output (whose lock file is
+// path) is locked by a live holder. Stale locks there are left alone.
+func checkAbove(output, path, host string) error {
+	for d := filepath.Dir(path); filepath.Dir(d) != d; d = filepath.Dir(d) {
+		p := filepath.Join(filepath.Dir(d), "."+filepath.Base(d)+".lock")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // none: not a holder
+		}
+		h, err := parse(b)
+		if err != nil {
+			continue // not a lock file (or one being written): not a holder
+		}
+		if h.Host != host || alive(h.PID) {
+			return fmt.Errorf("%s is inside %s, which is locked by pid %d on %s since %s (%s; delete it if that command is no longer running)",
+				output, d, h.PID, h.Host, h.Since.Format(time.RFC3339), p)
+		}
+	}
+	return nil
 }
 
 // mkdirs creates dir and its missing parents, and returns the folders it
@@ -192,14 +219,20 @@ func read(path string) (Holder, error) {
 			return h, err
 		}
 		if len(b) > 0 && b[len(b)-1] == '\n' {
-			if err := json.Unmarshal(b, &h); err != nil || h.PID <= 0 {
-				return h, fmt.Errorf("not a lock file (want {\"pid\":N,\"host\":...})")
-			}
-			return h, nil
+			return parse(b)
 		}
 		time.Sleep(time.Duration(i+1) * time.Millisecond)
 	}
 	return h, fmt.Errorf("lock file is incomplete")
+}
+
+// parse reads the holder in the content of a lock file.
+func parse(b []byte) (Holder, error) {
+	var h Holder
+	if err := json.Unmarshal(b, &h); err != nil || h.PID <= 0 {
+		return Holder{}, fmt.Errorf("not a lock file (want {\"pid\":N,\"host\":...})")
+	}
+	return h, nil
 }
 
 // takeOver removes the stale lock file at path, held by h. Removal is

@@ -172,3 +172,47 @@ func TestNoTraceLeft(t *testing.T) {
 		}
 	}
 }
+
+// TestInsideLockedFolder: an output inside a folder a live holder has
+// locked (a train into a stage folder of a running recipe) is refused;
+// a stale lock above is ignored.
+func TestInsideLockedFolder(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	l, err := Take(run, "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stageDir := filepath.Join(run, "2-extend")
+	if _, err := Take(stageDir, "test", nil); err == nil || !strings.Contains(err.Error(), "is inside "+run+", which is locked by pid") {
+		t.Errorf("output inside a locked folder: %v", err)
+	}
+	l.Release()
+	host, _ := os.Hostname()
+	writeHolder(t, run, Holder{PID: deadPID(t), Host: host, Since: time.Unix(1, 0).UTC()})
+	l2, err := Take(stageDir, "test", nil)
+	if err != nil {
+		t.Fatalf("stale lock above: %v", err)
+	}
+	l2.Release()
+}
+
+// FuzzParse: any lock-file content parses to a holder with a pid > 0 or
+// to an error, never a panic; a holder written by Take parses back.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"pid":12,"host":"h","since":"2026-01-01T00:00:00Z"}` + "\n"))
+	f.Add([]byte("junk"))
+	f.Add([]byte(`{"pid":-1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := parse(b)
+		if err == nil && h.PID <= 0 {
+			t.Fatalf("parsed pid %d from %q", h.PID, b)
+		}
+		if err == nil {
+			again, _ := json.Marshal(h)
+			if h2, err := parse(again); err != nil || !same(h, h2) {
+				t.Fatalf("round trip of %+v: %+v, %v", h, h2, err)
+			}
+		}
+	})
+}
