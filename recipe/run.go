@@ -96,7 +96,7 @@ type runEnv struct {
 	ls       int             // the stage-1 training length
 	dirs     map[string]string
 	trainers map[string]trainer.Trainer // by stage
-	inputs   map[string]string          // each training stage's precision input (trainer.Settings.Input)
+	precIn   map[string]string          // each training stage's precision input (trainer.Settings.Input)
 }
 
 // newRunEnv reads the base model's config and tokenizer, resolves the
@@ -115,7 +115,7 @@ func newRunEnv(r *Recipe, opt Options) (*runEnv, error) {
 		return nil, fmt.Errorf("recipe base.tokenizer: %w", err)
 	}
 	e := &runEnv{r: r, opt: opt, tok: tok, base: base, threads: r.Threads, theta: r.Extend.RopeTheta, ls: r.Extend.Ls(),
-		dirs: map[string]string{}, trainers: map[string]trainer.Trainer{}, inputs: map[string]string{}}
+		dirs: map[string]string{}, trainers: map[string]trainer.Trainer{}, precIn: map[string]string{}}
 	if e.threads == 0 {
 		e.threads = runtime.GOMAXPROCS(0)
 	}
@@ -154,7 +154,7 @@ func (e *runEnv) pickTrainer(name string, t Train) error {
 	if err != nil {
 		return fmt.Errorf("recipe %s.launch.%w", name, err)
 	}
-	if e.inputs[name], err = s.Input(); err != nil {
+	if e.precIn[name], err = s.Input(); err != nil {
 		return fmt.Errorf("recipe %w", err)
 	}
 	e.trainers[name] = e.opt.Trainer
@@ -262,14 +262,14 @@ func (e *runEnv) stages() []recipeStage {
 			"rope_theta": e.theta, "max_position_embeddings": r.Extend.TargetLength,
 		}}},
 		{Stage: stage.Stage{Name: "extend", Dir: dirs["extend"], Deps: []string{"prepare", "extend-start"}, Resumable: true, Continue: lengthened(r.Extend.Train), Run: e.extend, Settings: map[string]any{
-			"train": r.Extend.Train, "seed": r.Seed, "threads": e.threads, "precision": e.inputs["extend"],
+			"train": r.Extend.Train, "seed": r.Seed, "threads": e.threads, "precision": e.precIn["extend"],
 		}}},
 		{disabled: !replay, Stage: stage.Stage{Name: "replay", Dir: dirs["replay"], Run: e.replay, Inputs: e.inputs("data.replay", "base.tokenizer"), Settings: map[string]any{
 			"prompt_field": r.Data.PromptField, "response_field": r.Data.ResponseField,
 			"mask_prompt": r.Data.MaskPrompt, "ls": e.ls, "seed": r.Seed,
 		}}},
 		{disabled: !replay, Stage: stage.Stage{Name: "anneal", Dir: dirs["anneal"], Deps: []string{"extend", "replay"}, Resumable: true, Continue: lengthened(r.Anneal.Train), Run: e.anneal,
-			Settings: map[string]any{"train": r.Anneal.Train, "seed": r.Seed, "threads": e.threads, "precision": e.inputs["anneal"]}}},
+			Settings: map[string]any{"train": r.Anneal.Train, "seed": r.Seed, "threads": e.threads, "precision": e.precIn["anneal"]}}},
 		{disabled: r.Merge.Skip, Stage: stage.Stage{Name: "merge", Dir: dirs["merge"], Deps: []string{trained}, Run: e.merge,
 			Inputs: e.inputs("base.model"), Settings: map[string]any{"weights": r.Merge.Weights}}},
 		{disabled: r.Eval.Skip, Stage: stage.Stage{Name: "eval", Dir: dirs["eval"], Deps: evalDeps, Run: e.evaluate,
