@@ -51,7 +51,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer release()
-	res, err := gguf.Import(*in, *out, gguf.ImportOptions{DType: dt, Force: *force, MaxShardBytes: maxShard})
+	res, err := gguf.Import(ctx, *in, *out, gguf.ImportOptions{DType: dt, Force: *force, MaxShardBytes: maxShard})
 	if err != nil {
 		return err
 	}

@@ -188,6 +188,10 @@ func runPrepare(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stderr, "prepare: WARNING the replay input ran out: %d replay rows, fewer than --replay-fraction %v asks for\n",
 			counts.ReplayRows, *replayFraction)
 	}
+	if counts.ReplayRowsDropped > 0 {
+		fmt.Fprintf(env.Stderr, "prepare: dropped %d replay rows that are all prompt (prompts longer than the train length under --mask-prompt; the trainer has nothing to predict in them)\n",
+			counts.ReplayRowsDropped)
+	}
 	fmt.Fprintf(env.Stderr, "prepare: %d documents read, %d rows, %d tokens, skipped %v -> %s\n",
 		counts.DocumentsRead, counts.Rows, counts.Tokens, counts.DocumentsSkipped, *output)
 	return nil

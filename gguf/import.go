@@ -1,10 +1,12 @@
 package gguf
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
@@ -38,8 +40,10 @@ type ImportResult struct {
 // tokenizer.json, tokenizer_config.json, generation_config.json and
 // safetensors. The folder is built next to output under a temporary name
 // and renamed into place, so output is either the complete model or
-// untouched; nothing is written elsewhere.
-func Import(path, output string, opts ImportOptions) (*ImportResult, error) {
+// untouched; nothing is written elsewhere. A cancelled ctx stops the
+// conversion before the next chunk of weights is written and publishes
+// nothing (the error wraps ctx.Err()).
+func Import(ctx context.Context, path, output string, opts ImportOptions) (*ImportResult, error) {
 	if opts.DType == "" {
 		opts.DType = hf.BF16
 	}
@@ -70,8 +74,11 @@ func Import(path, output string, opts ImportOptions) (*ImportResult, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp) // no-op after the rename
-	if err := writeFolder(tmp, cfg, srcs, tokJSON, tokCfg, opts); err != nil {
+	if err := writeFolder(tmp, cfg, withContext(ctx, srcs), tokJSON, tokCfg, opts); err != nil {
 		return nil, fmt.Errorf("import %s: %w", path, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("import %s: stopped before publishing %s: %w", path, output, err)
 	}
 	if err := replaceDir(tmp, output); err != nil {
 		return nil, err
@@ -98,6 +105,7 @@ func plan(m *Model, dtype hf.DType) (*hf.Config, []hf.TensorSource, *ImportResul
 	}
 	res := &ImportResult{Arch: arch, Parts: len(m.Parts), Types: map[string]int{}}
 	var srcs []hf.TensorSource
+	var names []string
 	for _, t := range m.Tensors {
 		if t.Name == "rope_freqs.weight" {
 			// llama3 RoPE scaling, stored as factors: it goes into the
@@ -118,12 +126,37 @@ func plan(m *Model, dtype hf.DType) (*hf.Config, []hf.TensorSource, *ImportResul
 			return nil, nil, nil, err
 		}
 		srcs = append(srcs, src)
+		names = append(names, t.Name)
 		res.Tensors++
 		res.Parameters += t.Elements()
 		res.Bytes += t.Elements() * int64(dtype.Size())
 		res.Types[t.Type.String()]++
 	}
+	if err := checkTensors(m.Path, arch, cfg, srcs, names); err != nil {
+		return nil, nil, nil, err
+	}
 	return cfg, srcs, res, nil
+}
+
+// withContext makes each tensor's chunks stop with ctx's error once ctx
+// is done, so a long conversion ends at the next chunk.
+func withContext(ctx context.Context, srcs []hf.TensorSource) []hf.TensorSource {
+	out := slices.Clone(srcs)
+	for i := range out {
+		chunks := out[i].Chunks
+		if chunks == nil {
+			continue
+		}
+		out[i].Chunks = func(yield func([]float32) error) error {
+			return chunks(func(v []float32) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				return yield(v)
+			})
+		}
+	}
+	return out
 }
 
 func writeFolder(dir string, cfg *hf.Config, srcs []hf.TensorSource, tokJSON, tokCfg []byte, opts ImportOptions) error {

@@ -1,6 +1,7 @@
 package gguf
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,7 @@ func TestImportNeverOverInput(t *testing.T) {
 	in := writeFile(t, models, "tiny.gguf", tinyModel("llama", "qwen2", nil))
 	os.Symlink(models, filepath.Join(dir, "link"))
 	for _, out := range []string{models, in, filepath.Join(dir, "link"), dir} {
-		_, err := Import(in, out, ImportOptions{Force: true})
+		_, err := Import(context.Background(), in, out, ImportOptions{Force: true})
 		if err == nil || !strings.Contains(err.Error(), "input") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("output %s: error %v, want one line refusing the input", out, err)
 		}

@@ -319,6 +319,9 @@ func (r *Recipe) Validate() error {
 // recipe that could not be evaluated (or would size its buffers by an
 // absurd length) fails before any stage runs.
 func (e *Eval) validate() error {
+	if e.PPLWindow < -1 || e.PPLWindow > eval.MaxLength {
+		return fmt.Errorf("eval.ppl_window %d: want -1 (none), 0 (the base's window) or 1..%d", e.PPLWindow, eval.MaxLength)
+	}
 	for _, l := range e.Lengths {
 		if l < eval.MinLength || l > eval.MaxLength {
 			return fmt.Errorf("eval.lengths: %d: want %d..%d tokens", l, eval.MinLength, eval.MaxLength)

@@ -69,6 +69,7 @@ func TestParseErrors(t *testing.T) {
 		{"eval length tiny", good + "[eval]\nlengths = [8]\n", "eval.lengths: 8"},
 		{"eval task unknown", good + "[eval]\ntasks = [\"passkey\", \"qa\"]\n", "eval.tasks: unknown task \"qa\""},
 		{"eval task twice", good + "[eval]\ntasks = [\"ppl\", \"ppl\"]\n", "eval.tasks: \"ppl\" listed twice"},
+		{"ppl window", good + "[eval]\nppl_window = -2\n", "eval.ppl_window -2"},
 		{"eval huge skipped", good + "[eval]\nskip = true\nlengths = [1073741824]\n", ""},
 		{"target huge", strings.Replace(good, "target_length = 2048", "target_length = 1073741824", 1), "extend.target_length 1073741824"},
 	}

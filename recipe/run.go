@@ -321,6 +321,9 @@ func (e *runEnv) dataset(ctx context.Context, j data.Job) (any, error) {
 	if m.Counts.Rows == 0 {
 		return nil, fmt.Errorf("%s gave no rows (documents read %d, skipped %v): use longer documents or a shorter train length", j.Input, m.Counts.DocumentsRead, m.Counts.DocumentsSkipped)
 	}
+	if n := m.Counts.ReplayRowsDropped; n > 0 && e.opt.Log != nil {
+		fmt.Fprintf(e.opt.Log, "recipe: %s: dropped %d replay rows that are all prompt (prompts longer than the train length %d under mask_prompt)\n", j.Input, n, j.TrainLength)
+	}
 	return m.Counts, nil
 }
 

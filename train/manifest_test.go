@@ -94,3 +94,37 @@ func resumableConfig(out string, steps int) Config {
 	h.Schedule, h.MinLR, h.Warmup = "constant", 0, 0
 	return Config{Hyper: h, Model: newBigram(8, 1), Data: cyclicRows(4, 8), Output: out, CheckpointEvery: 2}
 }
+
+// FuzzVerifyManifest reads arbitrary bytes as a checkpoint's manifest.json
+// beside intact files: verifyManifest must not panic, and it may accept
+// only the exact bytes writeManifest wrote.
+func FuzzVerifyManifest(f *testing.F) {
+	dir := f.TempDir()
+	for i, name := range manifestCovers {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(strings.Repeat("x", i+1)), 0o644); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := writeManifest(dir); err != nil {
+		f.Fatal(err)
+	}
+	good, err := os.ReadFile(filepath.Join(dir, manifestFile))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"format":"longrecipe-train-checkpoint-manifest/1","files":{}}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := t.TempDir()
+		for i, name := range manifestCovers {
+			os.WriteFile(filepath.Join(d, name), []byte(strings.Repeat("x", i+1)), 0o644)
+		}
+		if err := os.WriteFile(filepath.Join(d, manifestFile), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := verifyManifest(d); err == nil && string(b) != string(good) {
+			t.Fatalf("accepted a manifest other than the written one: %q", b)
+		}
+	})
+}

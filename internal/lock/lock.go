@@ -146,7 +146,7 @@ func take(output, command string, note func(string)) (*Lock, []string, error) {
 func checkAbove(output, path, host string) error {
 	for d := filepath.Dir(path); filepath.Dir(d) != d; d = filepath.Dir(d) {
 		p := filepath.Join(filepath.Dir(d), "."+filepath.Base(d)+".lock")
-		b, err := os.ReadFile(p)
+		b, err := paths.ReadRegular(p)
 		if err != nil {
 			continue // none: not a holder
 		}

@@ -10,7 +10,9 @@
 //     allowed.
 //   - CheckRegular and OpenRegular refuse a FIFO, socket or device in place
 //     of a data file before opening it, since open(2) on a FIFO blocks until
-//     a writer appears, deaf to signals.
+//     a writer appears, deaf to signals. They (and ReadRegular) are the one
+//     way the project opens a file to read it: a test fails on any other
+//     os.Open or os.ReadFile outside a short list of reasoned exceptions.
 //   - CheckReplace is the one overwrite rule: an existing output (a non-empty
 //     folder or a file) is replaced only with --force.
 package paths
