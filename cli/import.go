@@ -46,7 +46,12 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return usageErrorf("--max-shard-size: %v", err)
 	}
-	res, err := gguf.Import(*in, *out, gguf.ImportOptions{DType: dt, Force: *force, MaxShardBytes: maxShard})
+	release, err := lockOutput(env, "import", *out)
+	if err != nil {
+		return err
+	}
+	defer release()
+	res, err := gguf.Import(ctx, *in, *out, gguf.ImportOptions{DType: dt, Force: *force, MaxShardBytes: maxShard})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/longrecipe/longrecipe/plan"
@@ -21,7 +22,7 @@ func init() {
 }
 
 const planUsage = "plan MODEL_DIR --target-length Lt (--ratio r | --train-length Ls) --gpus N --gpu-mem GiB " +
-	"[--nodes N] [--tokens-per-sec X] [--python PY|auto] [--json] [--write-launch FILE [--master-addr HOST]]\n" +
+	"[--nodes N] [--tokens-per-sec X] [--python PY|auto] [--json] [--write-launch FILE [--master-addr HOST] [--force]]\n" +
 	"       longrecipe plan --served DIR --target-length Lt"
 
 const planSummary = "Estimates, before anything is launched, what training one LongRecipe stage on the torch backend\n" +
@@ -41,7 +42,7 @@ type planFlags struct {
 	ratio, gpuMem, tps, peak, mfu, hostMem *float64
 	gpus, nodes, sp, chunk, steps, batch   *int
 	precision, sharding                    *string
-	asJSON                                 *bool
+	asJSON, force                          *bool
 }
 
 func newPlanFlags(fs *flag.FlagSet) *planFlags {
@@ -66,6 +67,7 @@ func newPlanFlags(fs *flag.FlagSet) *planFlags {
 		hostMem:   fs.Float64("host-mem", 0, "host memory per node in GiB, to check (default: not checked)"),
 		asJSON:    fs.Bool("json", false, "print the plan as JSON"),
 		launch:    fs.String("write-launch", "", "write the launcher config (torchlaunch JSON) of a passing plan to this file"),
+		force:     fs.Bool("force", false, "replace an existing --write-launch file"),
 		master:    fs.String("master-addr", "", "host of rank 0 for the launcher config (required with --nodes > 1)"),
 		python:    fs.String("python", "", "also check this Python environment (the launch machine's): FSDP2 import, tested versions, visible GPUs; \"auto\": the cached one"),
 		served:    fs.String("served", "", "check the folder DIR serves at the target length (vLLM's rule) instead of planning"),
@@ -87,6 +89,9 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	}
 	in, err := f.input()
 	if err != nil {
+		return err
+	}
+	if err := f.checkLaunchOutput(rest[0]); err != nil {
 		return err
 	}
 	if in.Model, err = plan.LoadModel(rest[0]); err != nil {
@@ -112,6 +117,24 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("plan failed its checks; see above")
 	}
 	return nil
+}
+
+// checkLaunchOutput applies the output rule to --write-launch before
+// anything is planned: an existing file is replaced only with --force, and
+// never one the plan reads (the model folder's files, --metrics).
+func (f *planFlags) checkLaunchOutput(modelDir string) error {
+	if *f.launch == "" {
+		return nil
+	}
+	inputs := []string{modelDir, *f.metrics}
+	entries, err := os.ReadDir(modelDir)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	for _, e := range entries {
+		inputs = append(inputs, filepath.Join(modelDir, e.Name()))
+	}
+	return checkWrite("plan --write-launch", *f.launch, *f.force, inputs...)
 }
 
 // checkEnv adds the checks of the Python environment python ("" none,

@@ -66,6 +66,11 @@ func runPrepare(ctx context.Context, env *Env, args []string) error {
 	if impactfulFile == "digits" {
 		impactfulFile = ""
 	}
+	release, err := lockOutput(env, "prepare", f.output)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := checkWrite("prepare", f.output, f.force, f.input, f.tok, f.replayInput, impactfulFile); err != nil {
 		return err
 	}
@@ -77,6 +82,10 @@ func runPrepare(ctx context.Context, env *Env, args []string) error {
 	if counts.ReplayExhausted {
 		fmt.Fprintf(env.Stderr, "prepare: WARNING the replay input ran out: %d replay rows, fewer than --replay-fraction %v asks for\n",
 			counts.ReplayRows, f.replayFraction)
+	}
+	if counts.ReplayRowsDropped > 0 {
+		fmt.Fprintf(env.Stderr, "prepare: dropped %d replay rows that are all prompt (prompts longer than the train length under --mask-prompt; the trainer has nothing to predict in them)\n",
+			counts.ReplayRowsDropped)
 	}
 	fmt.Fprintf(env.Stderr, "prepare: %d documents read, %d rows, %d tokens, skipped %v -> %s\n",
 		counts.DocumentsRead, counts.Rows, counts.Tokens, counts.DocumentsSkipped, f.output)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
 	"github.com/longrecipe/longrecipe/internal/lines"
 	"github.com/longrecipe/longrecipe/internal/paths"
@@ -47,11 +48,12 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 		"Reads JSONL rows {\"input_ids\": [...], \"position_ids\": [...]} (position_ids optional,\n"+
 			"default 0..T-1; blank lines are skipped) and writes one row {\"logprobs\": [...]} per input\n"+
 			"row, in order: the T-1 values log p(x[t+1] | x[0..t]). \"-\" means stdin / stdout.\n"+
-			"A row over --max-tokens is refused, naming its line, before it is read into memory.")
+			"A row longer than --max-tokens (default: the longest whose scoring fits in the available\n"+
+			"memory) is refused, naming its line, before it is read into memory.")
 	modelDir := fs.String("model", "", "model folder (config.json + safetensors)")
 	input := fs.String("input", "", "input JSONL file, or - for stdin")
 	output := fs.String("output", "", "output JSONL file, or - for stdout")
-	maxTokens := fs.Int("max-tokens", 0, "longest row accepted, in tokens (0: 4 × the model's max_position_embeddings)")
+	maxTokens := fs.Int("max-tokens", 0, "longest row accepted, in tokens (0: the longest whose scoring fits in the available memory)")
 	force := fs.Bool("force", false, "replace an existing output file")
 	prec := precisionFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -73,8 +75,9 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *maxTokens == 0 {
-		*maxTokens = 4 * m.Cfg.MaxPositionEmbeddings
+	sc := &scorer{m: m, maxTokens: *maxTokens, avail: hf.MemAvailable()}
+	if err := sc.setLimit(); err != nil {
+		return err
 	}
 	in, name, total, closeIn, err := openInput(env, *input)
 	if err != nil {
@@ -83,7 +86,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	defer closeIn()
 	bar := progress.New(env.Stderr, "score", total, "B")
 	defer bar.Finish()
-	sc := &scorer{m: m, name: name, maxTokens: *maxTokens, bar: bar}
+	sc.name, sc.bar = name, bar
 	if *output == "-" {
 		return sc.rows(ctx, in, env.Stdout)
 	}
@@ -120,8 +123,60 @@ func openInput(env *Env, input string) (io.Reader, string, int64, func(), error)
 type scorer struct {
 	m         *model.Model
 	name      string // input name, for messages
-	maxTokens int
-	bar       *progress.Bar
+	maxTokens int    // longest row (--max-tokens, or the memory bound)
+	// avail is the memory available for scoring (0: unknown); byMemory
+	// says that maxTokens is the memory bound, not --max-tokens.
+	avail    int64
+	byMemory bool
+	bar      *progress.Bar
+}
+
+// Per token of a row, besides the model's pass (model.InferBytes): the
+// input line, the parsed ids and positions, and the output values.
+const scoreRowBytesPerToken = scoreBytesPerToken + 3*4
+
+// limitName says where maxTokens comes from, for messages.
+func (s *scorer) limitName() string {
+	if s.byMemory {
+		return fmt.Sprintf("the most whose scoring fits in the %s of memory available", humanBytes(s.avail))
+	}
+	return fmt.Sprintf("--max-tokens %d", s.maxTokens)
+}
+
+// rowBytes estimates the memory scoring a row of n tokens needs.
+func (s *scorer) rowBytes(n int) int64 {
+	return s.m.InferBytes(n) + int64(n)*scoreRowBytesPerToken
+}
+
+// setLimit fills maxTokens when --max-tokens was not given: the longest
+// row whose scoring (rowBytes, linear in its length) fits in the
+// available memory, so a base model can be scored well beyond its window.
+// Where the available memory is unknown, 4 × the window.
+func (s *scorer) setLimit() error {
+	if s.maxTokens > 0 {
+		return nil
+	}
+	if s.avail <= 0 {
+		s.maxTokens = 4 * s.m.Cfg.MaxPositionEmbeddings
+		return nil
+	}
+	fixed, per := s.rowBytes(0), s.rowBytes(1)-s.rowBytes(0)
+	n := (s.avail - fixed) / max(per, 1)
+	if n < 2 {
+		return fmt.Errorf("score: %s of memory available, not enough to score even a 2-token row with this model (%s + %s per token)",
+			humanBytes(s.avail), humanBytes(fixed), humanBytes(per))
+	}
+	s.maxTokens, s.byMemory = int(min(n, hf.MaxPositions)), true
+	return nil
+}
+
+// limitError describes a row of n tokens over the limit.
+func (s *scorer) limitError(n int) error {
+	if s.byMemory {
+		return fmt.Errorf("%d tokens: scoring them needs about %s, more than the %s of memory available (--max-tokens sets the limit)",
+			n, humanBytes(s.rowBytes(n)), humanBytes(s.avail))
+	}
+	return fmt.Errorf("%d tokens, over --max-tokens %d", n, s.maxTokens)
 }
 
 // rows scores every row of in and writes the results to w. Errors about
@@ -140,7 +195,7 @@ func (s *scorer) rows(ctx context.Context, in io.Reader, w io.Writer) error {
 		}
 		var tl *lines.TooLongError
 		if errors.As(err, &tl) {
-			return fmt.Errorf("%w (a row of more than --max-tokens %d tokens)", err, s.maxTokens)
+			return fmt.Errorf("%w (a row of more than %d tokens, %s)", err, s.maxTokens, s.limitName())
 		}
 		if err != nil {
 			return err
@@ -180,7 +235,7 @@ func (s *scorer) row(data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("input_ids is missing or empty")
 	}
 	if len(row.InputIDs) > s.maxTokens {
-		return nil, fmt.Errorf("%d tokens, over --max-tokens %d", len(row.InputIDs), s.maxTokens)
+		return nil, s.limitError(len(row.InputIDs))
 	}
 	lp, err := s.m.LogProbs(row.InputIDs, row.PositionIDs)
 	if err != nil {

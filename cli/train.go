@@ -54,6 +54,11 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	}
 	f.job.Hyper.SetAdamW(f.adamw)
 	f.job.Progress, f.job.Log = env.Stderr, env.Stderr
+	release, err := lockOutput(env, "train", f.job.Output)
+	if err != nil {
+		return err
+	}
+	defer release()
 	res, err := tr.Train(ctx, f.job)
 	if err != nil {
 		return err

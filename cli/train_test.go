@@ -150,7 +150,9 @@ func TestTrainCLIHelperProcess(t *testing.T) {
 // TestTrainCLIKillResume runs "longrecipe train" as a subprocess, kills it
 // with SIGKILL twice after a checkpoint (mid-step), reruns the same command
 // until it finishes, and requires the final model and optimizer state to
-// be byte-identical to an uninterrupted run's.
+// be byte-identical to an uninterrupted run's. While the first subprocess
+// runs, a second train on its output is refused (the output lock), and the
+// rerun takes over the lock the killed one left.
 func TestTrainCLIKillResume(t *testing.T) {
 	mdir, data := writeTinyModel(t)
 	args := func(out string) []string {
@@ -192,6 +194,15 @@ func TestTrainCLIKillResume(t *testing.T) {
 			}
 			time.Sleep(time.Millisecond)
 		}
+		if after == 3 {
+			// A second train on the same output fails at once instead of
+			// interleaving its writes with the running one's.
+			code, _, errOut := runMain(args(out)...)
+			want := fmt.Sprintf("is locked by pid %d", cmd.Process.Pid)
+			if code != 1 || !strings.Contains(errOut, want) {
+				t.Errorf("second train while the first runs: exit %d, %q; want 1 and %q", code, errOut, want)
+			}
+		}
 		time.Sleep(5 * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		err := cmd.Wait()
@@ -210,6 +221,9 @@ func TestTrainCLIKillResume(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "resuming from") {
 		t.Errorf("the rerun did not report a resume:\n%s", stderr)
+	}
+	if !strings.Contains(stderr.String(), "took over the stale lock of pid") {
+		t.Errorf("the rerun did not take over the killed run's lock:\n%s", stderr)
 	}
 	for _, f := range []string{"model.safetensors", "config.json", "checkpoints/step-00000030/weights.safetensors", "checkpoints/step-00000030/optimizer.safetensors"} {
 		a, err1 := os.ReadFile(filepath.Join(ref, f))

@@ -242,7 +242,11 @@ func PrepareCorpus(ctx context.Context, corpus Corpus, cfg Config, sink Sink) (s
 	if err := p.collect(); err != nil {
 		return p.counts, err
 	}
-	return p.finish(), nil
+	c := p.finish()
+	if c.Rows == 0 && c.ReplayRowsDropped > 0 {
+		return c, fmt.Errorf("replay: all %d rows are prompt only under mask_prompt (prompts longer than the train length %d): nothing to train on", c.ReplayRowsDropped, cfg.TrainLength)
+	}
+	return c, nil
 }
 
 // pipeline is one PrepareCorpus run.
@@ -465,10 +469,12 @@ func (p *pipeline) finish() shards.Counts {
 	if p.packer != nil {
 		c.ReplayRows = c.Rows
 		c.ReplayTokensDropped = int64(p.packer.leftover())
+		c.ReplayRowsDropped = p.packer.dropped
 	}
 	if p.mixer != nil {
 		c.ReplayExhausted = p.mixer.exhausted
 		c.ReplayTokensDropped = int64(p.mixer.packer.leftover())
+		c.ReplayRowsDropped = p.mixer.packer.dropped
 		for _, r := range p.mixer.queue {
 			c.ReplayTokensDropped += int64(len(r.InputIDs))
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/longrecipe/longrecipe/positions"
 	"github.com/longrecipe/longrecipe/shards"
@@ -70,11 +71,15 @@ func (r *ReplayConfig) tokenize(tok Tokenizer, d *Document) (replayDoc, error) {
 }
 
 // replayPacker concatenates replay documents and cuts rows of ls tokens.
+// Under mask, a row with no trained token after its first (all prompt: a
+// prompt longer than ls) is dropped and counted, since the trainer refuses
+// a step without a predicted token.
 type replayPacker struct {
-	ls   int
-	mask bool
-	ids  []int32
-	lm   []bool
+	ls      int
+	mask    bool
+	ids     []int32
+	lm      []bool
+	dropped int64 // rows dropped for having no predicted token
 }
 
 // add appends a document and returns the rows it completes.
@@ -96,11 +101,15 @@ func (p *replayPacker) add(rd replayDoc) []shards.Row {
 			InputIDs:    append([]int32(nil), p.ids[off:off+p.ls]...),
 			PositionIDs: positions.Full(p.ls),
 		}
+		off += p.ls
 		if p.mask {
-			r.LossMask = append([]bool(nil), p.lm[off:off+p.ls]...)
+			r.LossMask = append([]bool(nil), p.lm[off-p.ls:off]...)
+			if !slices.Contains(r.LossMask[1:], true) {
+				p.dropped++
+				continue
+			}
 		}
 		rows = append(rows, r)
-		off += p.ls
 	}
 	p.ids = append(p.ids[:0], p.ids[off:]...)
 	if p.mask {

@@ -147,7 +147,7 @@ func TestEngineOnePrefill(t *testing.T) {
 	partials := 0
 	for i, a := range one.Items {
 		b := two.Items[i]
-		if a.Output != b.Output || (a.Partial == nil) != (b.Partial == nil) || (a.Partial != nil && *a.Partial != *b.Partial) {
+		if a.Output != b.Output || (a.Partial == nil) != (b.Partial == nil) || (a.Partial != nil && !reflect.DeepEqual(*a.Partial, *b.Partial)) {
 			t.Errorf("item %d (%s): one prefill %q %+v, separate %q %+v", i, a.Task, a.Output, a.Partial, b.Output, b.Partial)
 		}
 		if a.Partial != nil {

@@ -109,7 +109,7 @@ func solve(task, text string) []string { return solveIn(HeldOutWording, task, te
 // solveIn returns the answers of a prompt of task in wording w, found by
 // reading it.
 func solveIn(w *Wording, task, text string) []string {
-	switch task {
+	switch baseTask(task) {
 	case Passkey:
 		m := tmplRe(w.PasskeyNeedle, map[string]string{"key": `(\d+)`}).FindStringSubmatch(text)
 		if m == nil || m[1] != m[2] {

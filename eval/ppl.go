@@ -44,6 +44,19 @@ type PPLResult struct {
 	ShortTokens int     `json:"short_tokens"`
 	ShortNLL    float64 `json:"short_nll"`
 	ShortPPL    float64 `json:"short_ppl"`
+	// Docs are the long sequences one by one (ppl_docs.jsonl), for
+	// paired comparisons of models over the same documents.
+	Docs []PPLDoc `json:"docs,omitempty"`
+}
+
+// PPLDoc is the loss on one long sequence: Doc is its document's index in
+// the text, NLL the mean over its Tokens predicted tokens, BucketNLL the
+// mean in each bucket of PPLResult.Buckets (same order).
+type PPLDoc struct {
+	Doc       int       `json:"doc"`
+	Tokens    int       `json:"tokens"`
+	NLL       float64   `json:"nll"`
+	BucketNLL []float64 `json:"bucket_nll"`
 }
 
 // bucketEdges returns position bucket bounds for sequences of n tokens:
@@ -59,6 +72,7 @@ func bucketEdges(n int) []int {
 // pplPlan is what Perplexity scores: long sequences and short windows.
 type pplPlan struct {
 	long, short [][]int32
+	longDoc     []int // document index of each long sequence
 	tooShort    int
 }
 
@@ -77,6 +91,7 @@ func planPPL(tok Tokenizer, docs []string, length, sequences, window, short int)
 			p.tooShort++
 		} else if sequences == 0 || len(p.long) < sequences {
 			p.long = append(p.long, ids[i][:length])
+			p.longDoc = append(p.longDoc, i)
 		}
 	}
 	if window == 0 {
@@ -131,27 +146,7 @@ func Perplexity(ctx context.Context, ss []Scorer, tok Tokenizer, source string, 
 	if err != nil {
 		return nil, err
 	}
-	edges := bucketEdges(length)
-	sum := make([]float64, len(edges)-1)
-	cnt := make([]int, len(edges)-1)
-	for _, lp := range lps[:len(plan.long)] {
-		b := 0
-		for t, v := range lp {
-			pos := t + 1 // position of the predicted token
-			for pos >= edges[b+1] {
-				b++
-			}
-			sum[b] -= float64(v)
-			cnt[b]++
-		}
-	}
-	for b := range sum {
-		if cnt[b] == 0 {
-			continue
-		}
-		nll := sum[b] / float64(cnt[b])
-		res.Buckets = append(res.Buckets, PPLBucket{From: edges[b], To: edges[b+1], Tokens: cnt[b], NLL: nll, PPL: math.Exp(nll)})
-	}
+	res.Buckets, res.Docs = pplBuckets(bucketEdges(length), lps[:len(plan.long)], plan.longDoc)
 	if window == 0 {
 		return res, nil
 	}
@@ -166,6 +161,47 @@ func Perplexity(ctx context.Context, ss []Scorer, tok Tokenizer, source string, 
 	res.ShortNLL = nllSum / float64(res.ShortTokens)
 	res.ShortPPL = math.Exp(res.ShortNLL)
 	return res, nil
+}
+
+// pplBuckets returns the loss of the long sequences lps by position
+// bucket (edges from bucketEdges; empty buckets left out) and per
+// sequence (docs: each one's document index).
+func pplBuckets(edges []int, lps [][]float32, docs []int) ([]PPLBucket, []PPLDoc) {
+	sum := make([]float64, len(edges)-1)
+	cnt := make([]int, len(edges)-1)
+	var perDoc []PPLDoc
+	for i, lp := range lps {
+		dsum := make([]float64, len(edges)-1)
+		dcnt := make([]int, len(edges)-1)
+		b := 0
+		for t, v := range lp {
+			pos := t + 1 // position of the predicted token
+			for pos >= edges[b+1] {
+				b++
+			}
+			dsum[b] -= float64(v)
+			dcnt[b]++
+		}
+		d := PPLDoc{Doc: docs[i], Tokens: len(lp)}
+		for b := range dsum {
+			sum[b] += dsum[b]
+			cnt[b] += dcnt[b]
+			d.NLL += dsum[b] / float64(len(lp))
+			if dcnt[b] > 0 {
+				d.BucketNLL = append(d.BucketNLL, dsum[b]/float64(dcnt[b]))
+			}
+		}
+		perDoc = append(perDoc, d)
+	}
+	var buckets []PPLBucket
+	for b := range sum {
+		if cnt[b] == 0 {
+			continue
+		}
+		nll := sum[b] / float64(cnt[b])
+		buckets = append(buckets, PPLBucket{From: edges[b], To: edges[b+1], Tokens: cnt[b], NLL: nll, PPL: math.Exp(nll)})
+	}
+	return buckets, perDoc
 }
 
 // scoreAll scores seqs on the scorers, one sequence at a time on each,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 )
 
 // Partial is the likelihood view of one retrieval prompt, which sees
@@ -27,6 +28,11 @@ type Partial struct {
 	// the same prompt without the needle that holds it (Prompt.Ablated):
 	// positive when the model uses the needle.
 	NeedleGain float64 `json:"needle_gain"`
+	// Scores are the candidates' log-likelihoods, gold first, then
+	// Prompt.Distractors in order.
+	Scores []float64 `json:"scores"`
+	// Copy is the copy baseline's top-1 credit on this prompt (CopyTop1).
+	Copy float64 `json:"copy"`
 }
 
 // ContinuationScorer scores several continuations of one prompt at once:
@@ -63,16 +69,25 @@ func ScorePartial(s Scorer, tok Tokenizer, p *Prompt) (*Partial, error) {
 }
 
 // partialCandidates returns the token ids of p's gold answer (first) and
-// distractors, each after a space.
+// distractors, each after a space unless the prompt ends with one.
 func partialCandidates(tok Tokenizer, p *Prompt) ([][]int32, error) {
-	if len(p.Answers) != 1 || len(p.Distractors) == 0 || p.Ablated == nil {
-		return nil, fmt.Errorf("eval: %s sample %d: ranking needs one answer, distractors and the ablated prompt", p.Task, p.Index)
+	if p.Gold == "" || len(p.Distractors) == 0 || p.Ablated == nil {
+		return nil, fmt.Errorf("eval: %s sample %d: ranking needs a gold answer, distractors and the ablated prompt", p.Task, p.Index)
 	}
-	cands := [][]int32{tok.Encode(" "+p.Answers[0], false)}
-	for _, d := range p.Distractors {
-		cands = append(cands, tok.Encode(" "+d, false))
+	sep := " "
+	if strings.HasSuffix(p.Text, " ") {
+		sep = ""
+	}
+	var cands [][]int32
+	for _, c := range p.CandidateTexts() {
+		cands = append(cands, tok.Encode(sep+c, false))
 	}
 	return cands, nil
+}
+
+// CandidateTexts returns the ranked answers: Gold, then Distractors.
+func (p *Prompt) CandidateTexts() []string {
+	return append([]string{p.Gold}, p.Distractors...)
 }
 
 // scoreContinuations scores conts after prompt, with the prompt run once
@@ -107,7 +122,8 @@ func rankPartial(p *Prompt, cands [][]int32, lps, ablated [][]float32) (*Partial
 		return nil, fmt.Errorf("eval: %s sample %d: gold answer without the needle: %w", p.Task, p.Index, err)
 	}
 	rank, top1 := rankFirst(lls)
-	return &Partial{GoldLL: lls[0], Candidates: len(lls), Rank: rank, Top1: top1, NeedleGain: lls[0] - gold[0]}, nil
+	return &Partial{GoldLL: lls[0], Candidates: len(lls), Rank: rank, Top1: top1, NeedleGain: lls[0] - gold[0],
+		Scores: lls, Copy: CopyTop1(p.Text, p.CandidateTexts(), 0)}, nil
 }
 
 // sums returns the summed log-probability of each continuation, checking
@@ -178,9 +194,12 @@ type PartialCell struct {
 	Length int      `json:"length"`
 	Depth  *float64 `json:"depth,omitempty"`
 	N      int      `json:"n"`
-	// Top1 is the top-1 rate, Chance its guessing level (1/candidates).
+	// Top1 is the top-1 rate, Chance its guessing level (1/candidates),
+	// Copy the copy baseline's (CopyTop1; the rate of a rule that picks
+	// a candidate found in the prompt).
 	Top1   float64 `json:"top1"`
 	Chance float64 `json:"chance"`
+	Copy   float64 `json:"copy"`
 	// GoldLL and NeedleGain are means, nats.
 	GoldLL     float64 `json:"gold_ll"`
 	NeedleGain float64 `json:"needle_gain"`
@@ -242,6 +261,7 @@ func aggregatePartial(items []SampleResult, tasks []string) []PartialCell {
 			c.N++
 			c.Top1 += it.Partial.Top1
 			c.Chance += 1 / float64(it.Partial.Candidates)
+			c.Copy += it.Partial.Copy
 			c.GoldLL += it.Partial.GoldLL
 			c.NeedleGain += it.Partial.NeedleGain
 		}
@@ -251,7 +271,7 @@ func aggregatePartial(items []SampleResult, tasks []string) []PartialCell {
 	for _, k := range keys {
 		c := *acc[k]
 		n := float64(c.N)
-		c.Top1, c.Chance, c.GoldLL, c.NeedleGain = c.Top1/n, c.Chance/n, c.GoldLL/n, c.NeedleGain/n
+		c.Top1, c.Chance, c.Copy, c.GoldLL, c.NeedleGain = c.Top1/n, c.Chance/n, c.Copy/n, c.GoldLL/n, c.NeedleGain/n
 		out = append(out, c)
 	}
 	return out

@@ -3,6 +3,8 @@ package eval
 import (
 	"context"
 	"math"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -91,8 +93,12 @@ func TestScorePartial(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := Partial{GoldLL: readerHit * n, Candidates: NumDistractors + 1, Rank: 1, Top1: 1, NeedleGain: (readerHit - readerMiss) * n}
-			if *got != want || r.scored != NumDistractors+2 {
+			scores := []float64{readerHit * n}
+			for range p.Distractors {
+				scores = append(scores, readerMiss*n)
+			}
+			want := Partial{GoldLL: readerHit * n, Candidates: NumDistractors + 1, Rank: 1, Top1: 1, NeedleGain: (readerHit - readerMiss) * n, Scores: scores, Copy: 1}
+			if !reflect.DeepEqual(*got, want) || r.scored != NumDistractors+2 {
 				t.Errorf("%s %s reader: %+v after %d scorings, want %+v after %d", w.Name, task, *got, r.scored, want, NumDistractors+2)
 			}
 			blind, err := ScorePartial(&fakeScorer{}, byteTok{}, p)
@@ -142,7 +148,7 @@ func TestRunPartial(t *testing.T) {
 		}
 	}
 	md := Markdown(res)
-	for _, want := range []string{"chance 10 %", "| passkey | 1k | 6 | 100.0 | -3.000 | +9.000 |", "| niah_single | 2k | 6 | 100.0 | -4.000 | +12.000 |"} {
+	for _, want := range []string{"chance 10 %", "| passkey | 1k | 6 | 100.0 | 100.0 | +0.0 | -3.000 | +9.000 |", "| niah_single | 2k | 6 | 100.0 | 100.0 | +0.0 | -4.000 | +12.000 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("results.md lacks %q:\n%s", want, md)
 		}
@@ -151,7 +157,40 @@ func TestRunPartial(t *testing.T) {
 	other.Model = "other"
 	other.Partial = nil
 	cmp := CompareMarkdown([]*Results{res, &other})
-	for _, want := range []string{"passkey, top-1 rate of the gold answer among its distractors (%; chance 10 %)", "| reader | 100.0 | 100.0 |", "| other | – | – |", "| reader | 9.000 | 9.000 |"} {
+	for _, want := range []string{"passkey, top-1 rate of the gold answer among its distractors (%; chance 10 %; copy", "| reader | 100.0 | 100.0 |", "| other | – | – |",
+		"| reader | 9.000 | 9.000 |", "| *copy baseline* | 100.0 | 100.0 |"} {
+		if !strings.Contains(cmp, want) {
+			t.Errorf("compare.md lacks %q:\n%s", want, cmp)
+		}
+	}
+	if strings.Contains(cmp, "start model") {
+		t.Errorf("compare.md without a start model shows differences from one:\n%s", cmp)
+	}
+}
+
+// TestCompareStartModel checks the differences from the start model: a
+// start model at half the reader's top-1 and accuracy gives the reader
+// +50 pts on each.
+func TestCompareStartModel(t *testing.T) {
+	opt := Options{Tasks: []string{Passkey}, Lengths: []int{1024}, Depths: []float64{0, 1}, Samples: 2, Seed: 9, ModelName: "reader"}
+	res, err := Run(context.Background(), &reader{w: HeldOutWording}, byteTok{}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := *res
+	start.Model = StartModel
+	start.Items = slices.Clone(res.Items)
+	for i := range start.Items {
+		p := *start.Items[i].Partial
+		if i%2 == 0 {
+			start.Items[i].Score, p.Top1 = 0, 0
+		}
+		start.Items[i].Partial = &p
+	}
+	start.Aggregate()
+	cmp := CompareMarkdown([]*Results{&start, res})
+	for _, want := range []string{"Mean accuracy minus the start model's", "| reader | 50.0 | 50.0 |",
+		"passkey, top-1 rate minus the start model's (pts):\n\n| model | 1k |\n|---|---:|\n| reader | +50.0 |\n"} {
 		if !strings.Contains(cmp, want) {
 			t.Errorf("compare.md lacks %q:\n%s", want, cmp)
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/plot"
 )
 
@@ -36,8 +37,10 @@ func LengthLabel(n int) string {
 	return strconv.Itoa(n)
 }
 
-// WriteReport writes results.json, results.md, one heatmap per task and,
-// with perplexity, ppl_by_position.png into dir (created if needed).
+// WriteReport writes results.json, results.md, items.jsonl (one line per
+// prompt, see Item), one heatmap per task and, with perplexity,
+// ppl_by_position.png and ppl_docs.jsonl (one line per document) into
+// dir (created if needed).
 func WriteReport(dir string, r *Results) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("eval: report directory: %w", err)
@@ -51,6 +54,9 @@ func WriteReport(dir string, r *Results) error {
 	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, ResultsMD), []byte(Markdown(r))); err != nil {
 		return fmt.Errorf("eval: %w", err)
+	}
+	if err := writeRecords(dir, r); err != nil {
+		return err
 	}
 	for _, t := range r.Tasks {
 		if t == PerplexityTask {
@@ -67,6 +73,22 @@ func WriteReport(dir string, r *Results) error {
 			Series: []plot.Series{pplSeries(r)},
 		}
 		if err := c.SavePNG(filepath.Join(dir, PPLPlot)); err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeRecords writes items.jsonl (when r holds its prompt texts, as
+// Run's results do) and, with perplexity, ppl_docs.jsonl.
+func writeRecords(dir string, r *Results) error {
+	if items, ok := r.ItemRecords(); ok && len(items) > 0 {
+		if err := writeJSONL(filepath.Join(dir, ItemsJSONL), items); err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+	}
+	if r.PPL != nil && len(r.PPL.Docs) > 0 {
+		if err := writeJSONL(filepath.Join(dir, PPLDocsJSONL), r.PPL.Docs); err != nil {
 			return fmt.Errorf("eval: %w", err)
 		}
 	}
@@ -204,8 +226,8 @@ func Markdown(r *Results) string {
 }
 
 // writePartial renders the likelihood view: top-1 rate of the gold answer
-// among its distractors, its log-likelihood and the needle's gain, task ×
-// length.
+// among its distractors, the copy baseline and the margin over it, the
+// gold answer's log-likelihood and the needle's gain, task × length.
 func writePartial(b *strings.Builder, r *Results) {
 	if len(r.Partial) == 0 {
 		return
@@ -216,13 +238,20 @@ func writePartial(b *strings.Builder, r *Results) {
 			cs = append(cs, c)
 		}
 	}
-	fmt.Fprintf(b, "Gold answer ranked by log-likelihood among %d candidates (the answer and distractors of the same form; chance %.0f %%), its log-likelihood, and its gain when the needle is present vs absent (nats):\n\n", NumDistractors+1, 100*cs[0].Chance)
-	b.WriteString("| task | length | n | top-1 (%) | gold log-lik | needle gain |\n|---|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(b, "Gold answer ranked by log-likelihood among %d candidates (the answer and distractors of the same form; chance %.0f %%). "+
+		"Copy is the copy baseline: the expected top-1 of the no-model rule \"pick a candidate whose words all occur in the prompt\" (ties at random); "+
+		"a task whose copy baseline exceeds %.0f %% measures whether the model reaches the needle, not whether it retrieves the right one. "+
+		"Then the gold answer's log-likelihood and its gain when the needle is present vs absent (nats):\n\n", NumDistractors+1, 100*cs[0].Chance, 100*MaxClaimCopy)
+	b.WriteString("| task | length | n | top-1 (%) | copy (%) | margin (pts) | gold log-lik | needle gain |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range cs {
-		fmt.Fprintf(b, "| %s | %s | %d | %.1f | %.3f | %+.3f |\n", c.Task, LengthLabel(c.Length), c.N, 100*c.Top1, c.GoldLL, c.NeedleGain)
+		fmt.Fprintf(b, "| %s | %s | %d | %.1f | %.1f | %+.1f | %.3f | %+.3f |\n", c.Task, LengthLabel(c.Length), c.N, 100*c.Top1, 100*c.Copy, 100*(c.Top1-c.Copy), c.GoldLL, c.NeedleGain)
 	}
 	b.WriteString("\n")
 }
+
+// MaxClaimCopy is the highest copy baseline a task may have for a claim
+// to rest on it.
+const MaxClaimCopy = 0.30
 
 func formatDepths(ds []float64) string {
 	if len(ds) == 0 {
@@ -238,7 +267,7 @@ func formatDepths(ds []float64) string {
 // LoadResults reads dir/results.json.
 func LoadResults(dir string) (*Results, error) {
 	path := filepath.Join(dir, ResultsJSON)
-	data, err := os.ReadFile(path)
+	data, err := paths.ReadRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
@@ -385,6 +414,7 @@ func CompareMarkdown(rs []*Results) string {
 		for _, r := range rs {
 			row(r.Model, func(l int) (float64, bool) { return meanOverTasks(r, l) })
 		}
+		writeStartDiff(&b, rs, header, row)
 		var tasks []string
 		for _, r := range rs {
 			for _, c := range r.Summary {
@@ -427,8 +457,41 @@ func CompareMarkdown(rs []*Results) string {
 	return b.String()
 }
 
-// writeComparePartial renders, per ranked task, the top-1 rate and the
-// needle gain of each model by length.
+// StartModel is the name the comparison gives the start model (the base
+// with its RoPE settings raised for the longer window, untrained): when a
+// compared result has this name, every other model's ranked and greedy
+// numbers are also shown as differences from it.
+const StartModel = "start"
+
+// writeStartDiff renders each model's mean accuracy minus the start
+// model's, when a start model is compared.
+func writeStartDiff(b *strings.Builder, rs []*Results, header func(string), row func(string, func(int) (float64, bool))) {
+	var start *Results
+	for _, r := range rs {
+		if r.Model == StartModel {
+			start = r
+		}
+	}
+	if start == nil {
+		return
+	}
+	b.WriteString("\nMean accuracy minus the start model's (pts; the start model is the base with its RoPE settings raised, untrained):\n\n")
+	header("model")
+	for _, r := range rs {
+		if r == start {
+			continue
+		}
+		row(r.Model, func(l int) (float64, bool) {
+			v, ok := meanOverTasks(r, l)
+			s, sok := meanOverTasks(start, l)
+			return v - s, ok && sok
+		})
+	}
+}
+
+// writeComparePartial renders, per ranked task, the top-1 rate of each
+// model by length with the copy baseline as a row, its difference from
+// the start model (when one is compared), and the needle gain.
 func writeComparePartial(b *strings.Builder, rs []*Results, lengths []int) {
 	var tasks []string
 	for _, r := range rs {
@@ -438,38 +501,76 @@ func writeComparePartial(b *strings.Builder, rs []*Results, lengths []int) {
 			}
 		}
 	}
+	var start *Results
+	for _, r := range rs {
+		if r.Model == StartModel {
+			start = r
+		}
+	}
+	top1 := func(c PartialCell) float64 { return c.Top1 }
 	for _, t := range tasks {
-		for _, m := range []struct {
-			title string
-			get   func(PartialCell) string
-		}{
-			{"top-1 rate of the gold answer among its distractors (%%; chance %.0f %%)", func(c PartialCell) string { return strconv.FormatFloat(100*c.Top1, 'f', 1, 64) }},
-			{"needle gain in the gold answer's log-likelihood (nats)", func(c PartialCell) string { return strconv.FormatFloat(c.NeedleGain, 'f', 3, 64) }},
-		} {
-			title := m.title
-			if strings.Contains(title, "%.0f") {
-				title = fmt.Sprintf(title, 100/float64(NumDistractors+1))
-			}
-			fmt.Fprintf(b, "\n%s, %s:\n\n| model |", t, title)
-			for _, l := range lengths {
-				fmt.Fprintf(b, " %s |", LengthLabel(l))
-			}
-			b.WriteString("\n|---|")
-			for range lengths {
-				b.WriteString("---:|")
-			}
-			b.WriteString("\n")
+		fmt.Fprintf(b, "\n%s, top-1 rate of the gold answer among its distractors (%%; chance %.0f %%; copy: the no-model rule that picks a candidate found in the prompt):\n\n", t, 100/float64(NumDistractors+1))
+		partialTable(b, rs, lengths, t, top1, "%.1f", 100, true)
+		if start != nil {
+			fmt.Fprintf(b, "\n%s, top-1 rate minus the start model's (pts):\n\n", t)
+			var others []*Results
 			for _, r := range rs {
-				fmt.Fprintf(b, "| %s |", r.Model)
-				for _, l := range lengths {
-					v := "–"
-					if c, ok := r.PartialMean(t, l); ok {
-						v = m.get(c)
-					}
-					fmt.Fprintf(b, " %s |", v)
+				if r != start {
+					others = append(others, r)
 				}
-				b.WriteString("\n")
+			}
+			partialTable(b, others, lengths, t, func(c PartialCell) float64 {
+				sc, ok := start.PartialMean(c.Task, c.Length)
+				if !ok {
+					return math.NaN()
+				}
+				return c.Top1 - sc.Top1
+			}, "%+.1f", 100, false)
+		}
+		fmt.Fprintf(b, "\n%s, needle gain in the gold answer's log-likelihood (nats):\n\n", t)
+		partialTable(b, rs, lengths, t, func(c PartialCell) float64 { return c.NeedleGain }, "%.3f", 1, false)
+	}
+}
+
+// partialTable renders one model × length table of f over the ranked
+// cells of task (scaled by k), with the copy baseline as a last row when
+// withCopy is set.
+func partialTable(b *strings.Builder, rs []*Results, lengths []int, task string, f func(PartialCell) float64, format string, k float64, withCopy bool) {
+	b.WriteString("| model |")
+	for _, l := range lengths {
+		fmt.Fprintf(b, " %s |", LengthLabel(l))
+	}
+	b.WriteString("\n|---|")
+	for range lengths {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	row := func(name string, get func(l int) (float64, bool)) {
+		fmt.Fprintf(b, "| %s |", name)
+		for _, l := range lengths {
+			v, ok := get(l)
+			if ok && !math.IsNaN(v) {
+				fmt.Fprintf(b, " "+format+" |", k*v)
+			} else {
+				b.WriteString(" – |")
 			}
 		}
+		b.WriteString("\n")
+	}
+	for _, r := range rs {
+		row(r.Model, func(l int) (float64, bool) {
+			c, ok := r.PartialMean(task, l)
+			return f(c), ok
+		})
+	}
+	if withCopy {
+		row("*copy baseline*", func(l int) (float64, bool) {
+			for _, r := range rs {
+				if c, ok := r.PartialMean(task, l); ok {
+					return c.Copy, true
+				}
+			}
+			return 0, false
+		})
 	}
 }

@@ -20,10 +20,16 @@
 //   - Each sample's randomness is a function of (seed, task, length,
 //     depth, sample), so adding tasks or lengths changes no other prompt.
 //   - Scoring is RULER's string-match recall, with whole-word matching;
-//     on a model that scores, single-answer needle tasks are also ranked
-//     against NumDistractors answers of the same form by log-likelihood,
-//     and the needle's gain in the answer's log-likelihood is measured
-//     (Partial).
+//     on a model that scores, single-answer needle tasks and the decoy
+//     tasks are also ranked against NumDistractors answers of the same
+//     form by log-likelihood, and the needle's gain in the answer's
+//     log-likelihood is measured (Partial). The decoy tasks' distractors
+//     include answers found in the prompt (decoy.go); every ranked cell
+//     states its copy baseline (CopyTop1), and only tasks whose copy
+//     baseline is at most MaxClaimCopy can support a claim.
+//   - A report folder holds items.jsonl (every prompt, its candidates and
+//     their scores) and ppl_docs.jsonl (the loss of every document), from
+//     which its figures can be recomputed.
 package eval
 
 import (
@@ -94,6 +100,10 @@ type SampleResult struct {
 	// Partial is the likelihood view (rank among distractors, needle
 	// gain) of single-answer needle tasks on a model that scores.
 	Partial *Partial `json:"partial,omitempty"`
+	// Prompt and Candidates (gold first) are the texts, kept for
+	// items.jsonl rather than results.json.
+	Prompt     string   `json:"-"`
+	Candidates []string `json:"-"`
 }
 
 // Cell is a mean score over samples: task × length × depth, or task ×
@@ -327,7 +337,10 @@ func answer(ctx context.Context, workers []Model, gen *Generator, jobs []job, op
 				r := SampleResult{
 					Task: j.task, Length: j.length, Index: j.index, PromptTokens: len(t.p.Tokens),
 					Expected: t.p.Answers, Output: out, Score: Score(out, t.p.Answers), Seconds: time.Since(t0).Seconds(),
-					Partial: part,
+					Partial: part, Prompt: t.p.Text,
+				}
+				if part != nil {
+					r.Candidates = t.p.CandidateTexts()
 				}
 				if !math.IsNaN(j.depth) {
 					d := j.depth

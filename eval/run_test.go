@@ -3,6 +3,7 @@ package eval
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
@@ -31,8 +32,8 @@ func TestRunScoresAndReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 5 depth tasks × 2 lengths × 3 depths × 2 samples + 3 others × 2 × 2.
-	if want := 5*2*3*2 + 3*2*2; len(res.Items) != want || m.solver.calls != want {
+	// 9 depth tasks × 2 lengths × 3 depths × 2 samples + 4 others × 2 × 2.
+	if want := 9*2*3*2 + 4*2*2; len(res.Items) != want || m.solver.calls != want {
 		t.Fatalf("%d items, %d calls, want %d", len(res.Items), m.solver.calls, want)
 	}
 	for _, it := range res.Items {
@@ -43,11 +44,11 @@ func TestRunScoresAndReports(t *testing.T) {
 			t.Errorf("%s: prompt %d tokens for length %d", it.Task, it.PromptTokens, it.Length)
 		}
 	}
-	if len(res.Summary) != 8*2 {
-		t.Errorf("%d summary cells, want 16", len(res.Summary))
+	if len(res.Summary) != 13*2 {
+		t.Errorf("%d summary cells, want 26", len(res.Summary))
 	}
-	if len(res.Cells) != 5*2*3+3*2 {
-		t.Errorf("%d cells, want 36", len(res.Cells))
+	if len(res.Cells) != 9*2*3+4*2 {
+		t.Errorf("%d cells, want 62", len(res.Cells))
 	}
 	if !strings.Contains(prog.String(), "eval") || !strings.Contains(prog.String(), "ppl") {
 		t.Errorf("progress output %q", prog.String())
@@ -111,12 +112,82 @@ func TestRunScoresAndReports(t *testing.T) {
 	if b := img.Bounds(); b.Dx() != 900 || b.Dy() != 540 {
 		t.Errorf("heatmap size %v", b)
 	}
+	checkRecords(t, dir, res, long)
 	back, err := LoadResults(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(back.Items) != len(res.Items) || back.PPL.ShortPPL != res.PPL.ShortPPL || back.Items[3].Output != res.Items[3].Output {
 		t.Error("results.json does not round-trip")
+	}
+}
+
+// checkRecords checks items.jsonl and ppl_docs.jsonl beside a report of
+// res: one line per prompt with its fields, the copy baseline computed
+// from the file equal to the report's, and one line per long document
+// with the fake scorer's known loss.
+func checkRecords(t *testing.T, dir string, res *Results, long int) {
+	t.Helper()
+	items, err := ReadItems(filepath.Join(dir, ItemsJSONL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != len(res.Items) {
+		t.Fatalf("items.jsonl has %d lines for %d prompts", len(items), len(res.Items))
+	}
+	ranked := 0
+	for i, it := range items {
+		s := res.Items[i]
+		if it.Task != s.Task || it.Length != s.Length || it.Seed != res.Seed || it.Index != s.Index || it.Greedy != s.Output ||
+			len(sotuTok(t).Encode(it.Prompt, true)) != s.PromptTokens || (it.Depth != nil) != UsesDepth(it.Task) {
+			t.Fatalf("item %d: %+v does not match its sample %+v", i, it, s)
+		}
+		if it.Gold == nil {
+			continue
+		}
+		ranked++
+		if *it.Gold != 0 || len(it.Candidates) != NumDistractors+1 || len(it.Scores) != len(it.Candidates) || it.Candidates[0] == "" || it.Scores[0] != s.Partial.GoldLL {
+			t.Errorf("item %d (%s): candidates %q gold %d scores %v", i, it.Task, it.Candidates, *it.Gold, it.Scores)
+		}
+	}
+	// 7 ranked depth tasks × 2 lengths × 3 depths × 2 samples, and
+	// decoy_vt's 2 × 2.
+	if want := 7*2*3*2 + 2*2; ranked != want {
+		t.Errorf("%d ranked items, want %d", ranked, want)
+	}
+	for _, c := range CopyBaseline(items) {
+		if c.Length == 0 {
+			continue
+		}
+		pc, ok := res.PartialMean(c.Task, c.Length)
+		if !ok || math.Abs(pc.Copy-c.Copy) > 1e-12 || pc.N != c.N {
+			t.Errorf("%s %d: copy baseline from items.jsonl %v (n %d), report %v (n %d)", c.Task, c.Length, c.Copy, c.N, pc.Copy, pc.N)
+		}
+		if want := strings.HasPrefix(c.Task, "decoy_"); (c.Copy <= MaxClaimCopy) != want {
+			t.Errorf("%s %d: copy baseline %v", c.Task, c.Length, c.Copy)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(dir, PPLDocsJSONL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var want float64
+	for pos := 1; pos < 4096; pos++ {
+		want += fakeNLL(pos)
+	}
+	want /= 4095
+	for _, l := range lines {
+		var d PPLDoc
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Tokens != 4095 || math.Abs(d.NLL-want) > 1e-6 || len(d.BucketNLL) != len(res.PPL.Buckets) {
+			t.Errorf("ppl_docs.jsonl line %+v, want %d tokens, NLL %v", d, 4095, want)
+		}
+	}
+	if len(lines) != long {
+		t.Errorf("ppl_docs.jsonl has %d lines, want %d", len(lines), long)
 	}
 }
 

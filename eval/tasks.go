@@ -25,12 +25,13 @@ const (
 )
 
 // SyntheticTasks lists the generated tasks in report order.
-var SyntheticTasks = []string{Passkey, NIAHSingle, NIAHMultiKey, NIAHMultiValue, NIAHMultiQuery, VariableTrack, CommonWords, FrequentWords}
+var SyntheticTasks = []string{Passkey, NIAHSingle, NIAHMultiKey, NIAHMultiValue, NIAHMultiQuery, VariableTrack, CommonWords, FrequentWords,
+	DecoyPasskey, DecoyMultiKey, DecoyMultiValue, DecoyMultiQuery, DecoyVT}
 
 // UsesDepth reports whether a task places its needle at a chosen depth
 // (the others spread their content over the whole context).
 func UsesDepth(task string) bool {
-	switch task {
+	switch baseTask(task) {
 	case Passkey, NIAHSingle, NIAHMultiKey, NIAHMultiValue, NIAHMultiQuery:
 		return true
 	}
@@ -42,6 +43,7 @@ func UsesDepth(task string) bool {
 var defaultMaxNew = map[string]int{
 	Passkey: 20, NIAHSingle: 32, NIAHMultiKey: 32, NIAHMultiValue: 64, NIAHMultiQuery: 64,
 	VariableTrack: 48, CommonWords: 120, FrequentWords: 50,
+	DecoyPasskey: 20, DecoyMultiKey: 32, DecoyMultiValue: 48, DecoyMultiQuery: 48, DecoyVT: 32,
 }
 
 // Tokenizer is what the suite needs of a tokenizer (tokenizer.Tokenizer
@@ -63,11 +65,16 @@ type Prompt struct {
 	Answers []string
 	// MaxNew is the generation budget in tokens.
 	MaxNew int
-	// Distractors are answers of the same form as the single answer (as
-	// many digits), none of them in the prompt, for ranking the answer by
-	// log-likelihood (ScorePartial); nil for tasks with several answers
-	// or no needle.
+	// Gold is the answer ranked by log-likelihood against Distractors
+	// (ScorePartial): the single answer, or a decoy task's answers as
+	// one text ("" when nothing is ranked).
+	Gold string
+	// Distractors are answers of the same form as Gold. On the older
+	// needle tasks none occurs in the prompt; on the decoy tasks the
+	// first InContext do (decoy.go). nil for tasks with several answers
+	// (other than the decoy tasks) or no needle.
 	Distractors []string
+	InContext   int
 	// Ablated is the prompt without the needle that holds the answer
 	// (other needles stay), encoded like Tokens; nil where Distractors is.
 	Ablated []int32
@@ -118,7 +125,7 @@ func (g *Generator) Generate(task string, length int, depth float64, index int) 
 		w = HeldOutWording
 	}
 	hay := g.Haystack
-	if hay == nil || hay.Noisy() || task == Passkey || task == VariableTrack {
+	if b := baseTask(task); hay == nil || hay.Noisy() || b == Passkey || b == VariableTrack {
 		hay = w.NoiseHaystack()
 	}
 	rng := g.rng(task, length, depth, index)
@@ -144,6 +151,16 @@ func (g *Generator) Generate(task string, length int, depth float64, index int) 
 		spec = commonWords(rng, w, length)
 	case FrequentWords:
 		spec = frequentWords(rng, w)
+	case DecoyPasskey:
+		spec = decoyPasskey(rng, hay, wc, w, depth)
+	case DecoyMultiKey:
+		spec = decoyNIAH(rng, hay, wc, w, depth, decoyKeys, 1, 1)
+	case DecoyMultiValue:
+		spec = decoyNIAH(rng, hay, wc, w, depth, decoyMVKeys, decoyMVValues, 1)
+	case DecoyMultiQuery:
+		spec = decoyNIAH(rng, hay, wc, w, depth, decoyKeys, 1, 2)
+	case DecoyVT:
+		spec = decoyVT(rng, hay, wc, w)
 	default:
 		return nil, fmt.Errorf("eval: unknown task %q (known: %s)", task, strings.Join(SyntheticTasks, ", "))
 	}
@@ -153,9 +170,19 @@ func (g *Generator) Generate(task string, length int, depth float64, index int) 
 		return nil, err
 	}
 	p := &Prompt{Task: task, Length: length, Depth: depth, Index: index, Text: f.text, Tokens: f.ids, Answers: spec.answers, MaxNew: defaultMaxNew[task]}
-	if spec.ablatable && len(spec.answers) == 1 {
+	if spec.ablatable && (len(spec.answers) == 1 || spec.gold != "") {
 		p.Ablated = g.Tok.Encode(spec.build(f.n, false), true)
-		p.Distractors = distractors(g.rng("distractors|"+task, length, depth, index), spec.answers[0], f.text, NumDistractors)
+		drng := g.rng("distractors|"+task, length, depth, index)
+		p.Gold = spec.answers[0]
+		if spec.fresh == nil {
+			p.Distractors = distractors(drng, p.Gold, f.text, NumDistractors)
+			return p, nil
+		}
+		if spec.gold != "" {
+			p.Gold = spec.gold
+		}
+		p.InContext = len(spec.decoys)
+		p.Distractors = append(slices.Clone(spec.decoys), outOfContext(drng, spec.fresh, p.Gold, f.text, spec.decoys, NumDistractors-len(spec.decoys))...)
 	}
 	return p, nil
 }
@@ -167,6 +194,15 @@ type taskSpec struct {
 	build     func(n int, needles bool) string
 	answers   []string
 	ablatable bool
+	// values are the needles' values (niah), in needle order.
+	values []string
+	// Decoy tasks: gold is the ranked answer ("": answers[0]), decoys
+	// the in-context distractors and fresh a maker of answers of the
+	// same form (the out-of-context distractors). Without fresh, the
+	// distractors are numbers absent from the prompt.
+	gold   string
+	decoys []string
+	fresh  func(*rand.Rand) string
 }
 
 // distractors returns k distinct numbers with as many digits as answer
@@ -309,7 +345,7 @@ func niah(rng *rand.Rand, hay *Haystack, wc *wordCost, w *Wording, depth float64
 		ctx := hide(words, wc.cum(words), hidden)
 		return w.NIAHIntro + "\n" + ctx + "\n" + fill(w.NIAHQuestion, "query", query)
 	}
-	return taskSpec{build: build, answers: answers, ablatable: true}
+	return taskSpec{build: build, answers: answers, ablatable: true, values: vals}
 }
 
 // varNames returns n distinct names of k uppercase letters.

@@ -25,6 +25,9 @@ type Wording struct {
 	// Passkey: intro line, the needle (with {key} twice) and the question
 	// the answer follows.
 	PasskeyIntro, PasskeyNeedle, PasskeyQuestion string
+	// PasskeyDecoy is a decoy key's sentence ({key}) in decoy_passkey,
+	// written for this project in both wordings.
+	PasskeyDecoy string
 	// Needle tasks: intro, one needle ({key}, {value}) and the question
 	// ({query}, twice).
 	NIAHIntro, NIAHNeedle, NIAHQuestion string
@@ -47,6 +50,7 @@ var HeldOutWording = &Wording{
 	PasskeyIntro:    "Somewhere in the long passage below a secret number is written down. Read it all, hold that number in mind, and give it back when you are asked at the end.",
 	PasskeyNeedle:   "Secret number: {key}. Hold on to this secret number, {key}.",
 	PasskeyQuestion: "Which secret number was written in the passage? The secret number was",
+	PasskeyDecoy:    "A torn bus ticket shows {key}.",
 	NIAHIntro:       "Hidden codes for a few labels are scattered through the passage below. Note every label together with its code, since questions about the codes come afterwards.",
 	NIAHNeedle:      "A hidden code for {key} reads {value}.",
 	NIAHQuestion:    "Which hidden codes for {query} appear in the passage? The hidden codes for {query} in the passage are",
@@ -61,13 +65,14 @@ var HeldOutWording = &Wording{
 }
 
 // RULERWording is PoSE's passkey prompt and RULER's task prompts, word
-// for word.
+// for word (the decoy sentence of decoy_passkey is this project's).
 var RULERWording = &Wording{
 	Name:            "ruler",
 	Noise:           "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.",
 	PasskeyIntro:    "There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. I will quiz you about the important information there.",
 	PasskeyNeedle:   "The pass key is {key}. Remember it. {key} is the pass key.",
 	PasskeyQuestion: "What is the pass key? The pass key is",
+	PasskeyDecoy:    "A decoy key, {key}, is not the pass key.",
 	NIAHIntro:       "Some special magic numbers are hidden within the following text. Make sure to memorize it. I will quiz you about the numbers afterwards.",
 	NIAHNeedle:      "One of the special magic numbers for {key} is: {value}.",
 	NIAHQuestion:    "What are all the special magic numbers for {query} mentioned in the provided text? The special magic numbers for {query} mentioned in the provided text are",
@@ -98,7 +103,7 @@ func fill(tmpl string, pairs ...string) string {
 
 // templates returns every template of w.
 func (w *Wording) templates() []string {
-	return []string{w.Noise, w.PasskeyIntro, w.PasskeyNeedle, w.PasskeyQuestion,
+	return []string{w.Noise, w.PasskeyIntro, w.PasskeyNeedle, w.PasskeyQuestion, w.PasskeyDecoy,
 		w.NIAHIntro, w.NIAHNeedle, w.NIAHQuestion, w.VTIntro, w.VTAssign, w.VTChain, w.VTQuestion,
 		w.CWEIntro, w.CWEQuestion, w.FWEIntro, w.FWEQuestion}
 }

@@ -50,6 +50,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/longrecipe/longrecipe/analyze"
@@ -59,6 +60,7 @@ import (
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/inputs"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/positions"
 	"github.com/longrecipe/longrecipe/shards"
@@ -348,6 +350,26 @@ func runSeed(ctx context.Context, o Options) (*Results, error) {
 	return x.res, x.res.charts(o.Output)
 }
 
+// quickHeldOut returns the held-out texts the evaluation uses. Under the
+// quick settings the few held-out documents kept may each be shorter than
+// Lt (the first addresses of the corpus are short), while perplexity needs
+// one of at least Lt tokens: consecutive documents are joined until each
+// has 3/2·Lt words (a word is at least one token), then cut to that length
+// for a cheap perplexity.
+func quickHeldOut(texts []string, lt int, quick bool) []string {
+	if !quick {
+		return slices.Clone(texts)
+	}
+	n := lt * 3 / 2
+	out := inputs.Join(texts, n)
+	for i, t := range out {
+		if ws := strings.Fields(t); len(ws) > n {
+			out[i] = strings.Join(ws[:n], " ")
+		}
+	}
+	return out
+}
+
 func absPath(p string) string {
 	if a, err := filepath.Abs(p); err == nil {
 		return a
@@ -374,13 +396,7 @@ func (x *runner) writeInputs() error {
 	for k, v := range f.SHA256 {
 		x.hashes[k] = v
 	}
-	x.heldOut = make([]string, len(f.HeldOutTexts))
-	for i, t := range f.HeldOutTexts {
-		x.heldOut[i] = t
-		if ws := strings.Fields(t); x.o.Quick && len(ws) > x.lt*3/2 {
-			x.heldOut[i] = strings.Join(ws[:x.lt*3/2], " ") // quick: a cheap perplexity
-		}
-	}
+	x.heldOut = quickHeldOut(f.HeldOutTexts, x.lt, x.o.Quick)
 	if x.haystack, err = eval.TextHaystack("held-out split", x.heldOut); err != nil {
 		return fmt.Errorf("experiment: held-out haystack: %w", err)
 	}
@@ -395,7 +411,7 @@ func (x *runner) writeInputs() error {
 		if e.IsDir() || !(strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".safetensors")) || n == stage.FileName || n == stage.PendingFileName {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(x.o.Base, n))
+		b, err := paths.ReadRegular(filepath.Join(x.o.Base, n))
 		if err != nil {
 			return fmt.Errorf("experiment: base model: %w", err)
 		}
@@ -810,7 +826,7 @@ func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from stri
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, AnswerNLLFile))
+	b, err := paths.ReadRegular(filepath.Join(dir, AnswerNLLFile))
 	if err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}

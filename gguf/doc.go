@@ -32,4 +32,10 @@
 // chat template, and safetensors in bf16 or f32, streaming one tensor at a
 // time. Llama-architecture attention query and key rows, which llama.cpp's
 // converter permutes per head, are put back into Hugging Face order.
+// Before anything is written the tensors are checked against the model the
+// metadata describes (block_count, head counts, feed-forward and embedding
+// sizes): every expected tensor present once with its shape, none extra;
+// the error names the GGUF file and the tensor. The folder is built under
+// a temporary name and renamed into place; a cancelled context stops the
+// conversion at the next chunk of weights and publishes nothing.
 package gguf

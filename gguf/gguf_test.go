@@ -19,6 +19,8 @@ type builder struct {
 	data    bytes.Buffer
 	align   int
 	version uint32
+	// setU32 replaces the value of a uint32 key when it is written.
+	setU32 map[string]uint32
 }
 
 func newBuilder() *builder { return &builder{align: 32, version: 3} }
@@ -35,6 +37,9 @@ func (g *builder) key(k string, t ValueType) {
 }
 
 func (g *builder) u32(k string, v uint32) *builder {
+	if o, ok := g.setU32[k]; ok {
+		v = o
+	}
 	g.key(k, TypeUint32)
 	binary.Write(&g.kv, binary.LittleEndian, v)
 	return g

@@ -1,14 +1,16 @@
 package gguf
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // ImportOptions controls Import.
@@ -38,15 +40,17 @@ type ImportResult struct {
 // tokenizer.json, tokenizer_config.json, generation_config.json and
 // safetensors. The folder is built next to output under a temporary name
 // and renamed into place, so output is either the complete model or
-// untouched; nothing is written elsewhere.
-func Import(path, output string, opts ImportOptions) (*ImportResult, error) {
+// untouched; nothing is written elsewhere. A cancelled ctx stops the
+// conversion before the next chunk of weights is written and publishes
+// nothing (the error wraps ctx.Err()).
+func Import(ctx context.Context, path, output string, opts ImportOptions) (*ImportResult, error) {
 	if opts.DType == "" {
 		opts.DType = hf.BF16
 	}
 	if opts.DType != hf.BF16 && opts.DType != hf.F32 {
 		return nil, fmt.Errorf("import: dtype %s not supported (want BF16 or F32)", opts.DType)
 	}
-	if err := checkOutput(output, opts.Force); err != nil {
+	if err := checkOutput(output, opts.Force, path); err != nil {
 		return nil, err
 	}
 	m, err := Open(path)
@@ -54,6 +58,9 @@ func Import(path, output string, opts ImportOptions) (*ImportResult, error) {
 		return nil, err
 	}
 	defer m.Close()
+	if err := paths.CheckOutput("import", output, m.Parts...); err != nil {
+		return nil, err // every part of a split model is an input
+	}
 	cfg, srcs, res, err := plan(m, opts.DType)
 	if err != nil {
 		return nil, err
@@ -67,8 +74,11 @@ func Import(path, output string, opts ImportOptions) (*ImportResult, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp) // no-op after the rename
-	if err := writeFolder(tmp, cfg, srcs, tokJSON, tokCfg, opts); err != nil {
+	if err := writeFolder(tmp, cfg, withContext(ctx, srcs), tokJSON, tokCfg, opts); err != nil {
 		return nil, fmt.Errorf("import %s: %w", path, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("import %s: stopped before publishing %s: %w", path, output, err)
 	}
 	if err := replaceDir(tmp, output); err != nil {
 		return nil, err
@@ -95,6 +105,7 @@ func plan(m *Model, dtype hf.DType) (*hf.Config, []hf.TensorSource, *ImportResul
 	}
 	res := &ImportResult{Arch: arch, Parts: len(m.Parts), Types: map[string]int{}}
 	var srcs []hf.TensorSource
+	var names []string
 	for _, t := range m.Tensors {
 		if t.Name == "rope_freqs.weight" {
 			// llama3 RoPE scaling, stored as factors: it goes into the
@@ -115,12 +126,37 @@ func plan(m *Model, dtype hf.DType) (*hf.Config, []hf.TensorSource, *ImportResul
 			return nil, nil, nil, err
 		}
 		srcs = append(srcs, src)
+		names = append(names, t.Name)
 		res.Tensors++
 		res.Parameters += t.Elements()
 		res.Bytes += t.Elements() * int64(dtype.Size())
 		res.Types[t.Type.String()]++
 	}
+	if err := checkTensors(m.Path, arch, cfg, srcs, names); err != nil {
+		return nil, nil, nil, err
+	}
 	return cfg, srcs, res, nil
+}
+
+// withContext makes each tensor's chunks stop with ctx's error once ctx
+// is done, so a long conversion ends at the next chunk.
+func withContext(ctx context.Context, srcs []hf.TensorSource) []hf.TensorSource {
+	out := slices.Clone(srcs)
+	for i := range out {
+		chunks := out[i].Chunks
+		if chunks == nil {
+			continue
+		}
+		out[i].Chunks = func(yield func([]float32) error) error {
+			return chunks(func(v []float32) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				return yield(v)
+			})
+		}
+	}
+	return out
 }
 
 func writeFolder(dir string, cfg *hf.Config, srcs []hf.TensorSource, tokJSON, tokCfg []byte, opts ImportOptions) error {
@@ -153,29 +189,21 @@ func idJSON(id int) string {
 	return fmt.Sprint(id)
 }
 
-// checkOutput refuses an existing file, or a non-empty folder unless force.
-func checkOutput(output string, force bool) error {
+// checkOutput is the shared output rule (package paths) for a folder: the
+// output is not an input and does not contain one (symbolic links
+// resolved), an existing file is refused, and a non-empty folder is
+// replaced only with force.
+func checkOutput(output string, force bool, inputs ...string) error {
 	if output == "" {
 		return errors.New("import: no output folder")
 	}
-	st, err := os.Stat(output)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	if err := paths.CheckOutput("import", output, inputs...); err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("import: %w", err)
-	}
-	if !st.IsDir() {
+	if st, err := os.Stat(output); err == nil && !st.IsDir() {
 		return fmt.Errorf("import: output %s exists and is not a folder", output)
 	}
-	entries, err := os.ReadDir(output)
-	if err != nil {
-		return fmt.Errorf("import: %w", err)
-	}
-	if len(entries) > 0 && !force {
-		return fmt.Errorf("import: output folder %s is not empty (use --force to replace it)", output)
-	}
-	return nil
+	return paths.CheckReplace("import", output, force)
 }
 
 func makeTemp(output string) (string, error) {

@@ -1,6 +1,7 @@
 package gguf
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,13 @@ import (
 // F32 weights whose values are their element index) with a byte-level
 // vocabulary pre-tokenized as pre; edit lets a test change the metadata or tensors.
 func tinyModel(arch, pre string, edit func(g *builder)) []byte {
+	return tinyModelTensors(arch, pre, edit, nil, nil)
+}
+
+// tinyModelTensors is tinyModel with the uint32 metadata keys in setU32
+// replaced and each tensor's GGUF dims passed through dims (nil:
+// unchanged; a nil result leaves the tensor out).
+func tinyModelTensors(arch, pre string, edit func(g *builder), setU32 map[string]uint32, dims func(name string, d []int64) []int64) []byte {
 	tokens := []string{"<|endoftext|>", "<|im_start|>"}
 	for b := range 256 {
 		tokens = append(tokens, string(byteLevelAlphabet[b]))
@@ -25,7 +33,9 @@ func tinyModel(arch, pre string, edit func(g *builder)) []byte {
 		types[i] = 1
 	}
 	types[0], types[1] = tokenControl, tokenControl
-	g := newBuilder().str("general.architecture", arch).u32(arch+".block_count", 1).
+	g0 := newBuilder()
+	g0.setU32 = setU32
+	g := g0.str("general.architecture", arch).u32(arch+".block_count", 1).
 		u32(arch+".context_length", 64).u32(arch+".embedding_length", 8).
 		u32(arch+".feed_forward_length", 16).u32(arch+".attention.head_count", 2).
 		u32(arch+".attention.head_count_kv", 1).f32(arch+".rope.freq_base", 5e5).
@@ -56,6 +66,11 @@ func tinyModel(arch, pre string, edit func(g *builder)) []byte {
 		{"blk.0.ffn_down.weight", []int64{16, 8}},
 	}
 	for _, s := range shapes {
+		if dims != nil {
+			if s.dims = dims(s.name, s.dims); s.dims == nil {
+				continue
+			}
+		}
 		n := 1
 		for _, d := range s.dims {
 			n *= int(d)
@@ -69,7 +84,7 @@ func TestImportTiny(t *testing.T) {
 	dir := t.TempDir()
 	in := writeFile(t, dir, "tiny.gguf", tinyModel("llama", "qwen2", nil))
 	out := filepath.Join(dir, "hf")
-	res, err := Import(in, out, ImportOptions{DType: hf.F32})
+	res, err := Import(context.Background(), in, out, ImportOptions{DType: hf.F32})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,10 +128,10 @@ func TestImportTiny(t *testing.T) {
 	if !strings.Contains(string(tc), `"chat_template": "{{ x }}"`) {
 		t.Errorf("tokenizer_config.json: %s", tc)
 	}
-	if _, err := Import(in, out, ImportOptions{}); err == nil || !strings.Contains(err.Error(), "--force") {
+	if _, err := Import(context.Background(), in, out, ImportOptions{}); err == nil || !strings.Contains(err.Error(), "--force") {
 		t.Errorf("overwrite without force: %v", err)
 	}
-	if _, err := Import(in, out, ImportOptions{Force: true}); err != nil {
+	if _, err := Import(context.Background(), in, out, ImportOptions{Force: true}); err != nil {
 		t.Errorf("overwrite with force: %v", err)
 	}
 }
@@ -142,7 +157,7 @@ func TestImportRefuses(t *testing.T) {
 	for _, c := range cases {
 		dir := t.TempDir()
 		in := writeFile(t, dir, "m.gguf", c.data)
-		_, err := Import(in, filepath.Join(dir, "out"), ImportOptions{})
+		_, err := Import(context.Background(), in, filepath.Join(dir, "out"), ImportOptions{})
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "m.gguf") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error %v, want one line naming m.gguf and %q", c.name, err, c.want)
 		}
@@ -240,7 +255,7 @@ func TestImportLlama3Rope(t *testing.T) {
 		in := writeFile(t, dir, "m.gguf", tinyModel("llama", "qwen2", func(g *builder) {
 			g.tensor("rope_freqs.weight", F32, []int64{2}, f32Bytes(c.factors))
 		}))
-		res, err := Import(in, filepath.Join(dir, "out"), ImportOptions{})
+		res, err := Import(context.Background(), in, filepath.Join(dir, "out"), ImportOptions{})
 		if c.want != "" {
 			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "rope_freqs.weight") {
 				t.Errorf("factors %v: error %v", c.factors, err)

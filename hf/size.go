@@ -60,7 +60,15 @@ func (c *Config) CheckMemory(bytesPerParam int64) error {
 }
 
 // memTotal returns the physical memory in bytes, 0 when unknown.
-func memTotal() int64 {
+func memTotal() int64 { return meminfo("MemTotal:") }
+
+// MemAvailable returns the memory that can be allocated now without
+// swapping, in bytes (Linux: MemAvailable of /proc/meminfo), 0 when
+// unknown.
+func MemAvailable() int64 { return meminfo("MemAvailable:") }
+
+// meminfo returns a /proc/meminfo field in bytes, 0 when unknown.
+func meminfo(field string) int64 {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0
@@ -69,7 +77,7 @@ func memTotal() int64 {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "MemTotal:" {
+		if len(fields) >= 2 && fields[0] == field {
 			kb, err := strconv.ParseInt(fields[1], 10, 64)
 			if err != nil {
 				return 0

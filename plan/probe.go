@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"strings"
 
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/torchlaunch"
 )
 
@@ -22,7 +22,7 @@ func lastLine(s string) string {
 // ReadPins reads the pinned versions of a requirements lock file
 // ("name==version" lines; names lower-cased).
 func ReadPins(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := paths.ReadRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("pins: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/inputs"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/positions"
 	"github.com/longrecipe/longrecipe/recipe"
 	"github.com/longrecipe/longrecipe/tinybase"
@@ -126,9 +127,12 @@ func Recipe(o Options, base string, window int) *recipe.Recipe {
 	a.Steps, a.LR, a.Batch, a.Schedule, a.MinLR = o.AnnealSteps, 2e-4, 4, "linear", 0
 	// Stage 3: average with the original weights.
 	r.Merge.Weights = []float64{0.5, 0.5}
-	r.Eval.Tasks = []string{"passkey", "niah_single", "ppl"}
+	// The decoy tasks rank answers found in the prompt (copy baseline ≤
+	// 25 %); passkey and niah_single show whether a model reaches the
+	// needle at all (copy baseline 100 %). They need the base's window.
+	r.Eval.Tasks = []string{eval.Passkey, eval.NIAHSingle, eval.DecoyPasskey, eval.DecoyMultiKey, eval.PerplexityTask}
 	r.Eval.Lengths = nil
-	for l := window / 2; l <= lt; l *= 2 {
+	for l := window; l <= lt; l *= 2 {
 		r.Eval.Lengths = append(r.Eval.Lengths, l)
 	}
 	r.Eval.Depths, r.Eval.Samples, r.Eval.PPLCorpus = []float64{0, 0.5, 1}, o.Samples, "corpus-heldout.jsonl"
@@ -144,18 +148,18 @@ func writeRecipe(o Options, base string, window int) (string, error) {
 		return "", err
 	}
 	p := filepath.Join(o.Output, "recipe.toml")
-	if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, b.Bytes()) {
+	if old, err := paths.ReadRegular(p); err == nil && bytes.Equal(old, b.Bytes()) {
 		return p, nil
 	}
 	return p, atomicfile.WriteFile(p, b.Bytes())
 }
 
-// report reads the evaluation of the four models into the before/after
+// report reads the evaluation of the five models into the before/after
 // table.
 func report(rpath string, sum *recipe.Summary) (*Report, error) {
 	rep := &Report{RecipeFile: rpath, Final: sum.Final, EvalDir: sum.Dirs["eval"]}
 	var rs []*eval.Results
-	for _, name := range []string{"base", "extend", "anneal", "merge"} {
+	for _, name := range []string{"base", eval.StartModel, "extend", "anneal", "merge"} {
 		res, err := eval.LoadResults(filepath.Join(rep.EvalDir, name))
 		if err != nil {
 			return nil, err

@@ -25,7 +25,7 @@ func TestQuickstartTiny(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	for _, row := range []string{"| base |", "| extend |", "| anneal |", "| merge |", "Perplexity"} {
+	for _, row := range []string{"| base |", "| start |", "| extend |", "| anneal |", "| merge |", "Perplexity", "minus the start model", "| *copy baseline* |"} {
 		if !strings.Contains(rep.Markdown, row) {
 			t.Fatalf("report lacks %q:\n%s", row, rep.Markdown)
 		}
@@ -69,7 +69,7 @@ func TestRecipeRoundTrip(t *testing.T) {
 		t.Fatalf("paths: %+v %+v %q", got.Base, got.Data, got.Eval.PPLCorpus)
 	}
 	if !reflect.DeepEqual(got.Extend, want.Extend) || !reflect.DeepEqual(got.Anneal.Train, want.Anneal.Train) || got.Eval.Samples != want.Eval.Samples ||
-		!slices.Equal(got.Eval.Lengths, []int{128, 256, 512, 1024, 2048}) || !slices.Equal(got.Eval.Tasks, want.Eval.Tasks) {
+		!slices.Equal(got.Eval.Lengths, []int{256, 512, 1024, 2048}) || !slices.Equal(got.Eval.Tasks, want.Eval.Tasks) {
 		t.Fatalf("read back:\n%+v\n%+v\nwant\n%+v\n%+v", got.Extend, got.Eval, want.Extend, want.Eval)
 	}
 	if strings.Contains(b.String(), "launch") {

@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
+	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/longrecipe/longrecipe/eval"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/positions"
 	"github.com/longrecipe/longrecipe/trainer"
@@ -134,7 +136,8 @@ type Merge struct {
 	Weights []float64 `toml:"weights"`
 }
 
-// Eval is the final evaluation of base, extended and merged models.
+// Eval is the final evaluation of the base, start (θ raised, untrained),
+// extended, annealed and merged models.
 type Eval struct {
 	Skip    bool      `toml:"skip"`
 	Tasks   []string  `toml:"tasks"`
@@ -156,7 +159,7 @@ type Eval struct {
 
 // Load reads and validates a recipe file.
 func Load(path string) (*Recipe, error) {
-	b, err := os.ReadFile(path)
+	b, err := paths.ReadRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("recipe: %w", err)
 	}
@@ -244,6 +247,9 @@ func defaults() *Recipe {
 
 // Validate checks the recipe's values.
 func (r *Recipe) Validate() error {
+	if err := r.checkNumbers(); err != nil {
+		return err
+	}
 	switch {
 	case r.Output == "":
 		return fmt.Errorf("output: required (the run folder)")
@@ -296,14 +302,77 @@ func (r *Recipe) Validate() error {
 				return fmt.Errorf("eval.depths: %v outside [0, 1]", d)
 			}
 		}
-		for _, l := range r.Eval.Lengths {
-			if l <= 0 {
-				return fmt.Errorf("eval.lengths: %d must be > 0", l)
-			}
+		if err := r.Eval.validate(); err != nil {
+			return err
 		}
 	}
 	return nil
 }
+
+// validate checks the evaluation's lengths and tasks at load, so that a
+// recipe that could not be evaluated (or would size its buffers by an
+// absurd length) fails before any stage runs.
+func (e *Eval) validate() error {
+	if e.PPLWindow < -1 || e.PPLWindow > eval.MaxLength {
+		return fmt.Errorf("eval.ppl_window %d: want -1 (none), 0 (the base's window) or 1..%d", e.PPLWindow, eval.MaxLength)
+	}
+	for _, l := range e.Lengths {
+		if l < eval.MinLength || l > eval.MaxLength {
+			return fmt.Errorf("eval.lengths: %d: want %d..%d tokens", l, eval.MinLength, eval.MaxLength)
+		}
+	}
+	seen := map[string]bool{}
+	for _, t := range e.Tasks {
+		if t != eval.PerplexityTask && !slices.Contains(eval.SyntheticTasks, t) {
+			return fmt.Errorf("eval.tasks: unknown task %q (known: %s, %s)", t, strings.Join(eval.SyntheticTasks, ", "), eval.PerplexityTask)
+		}
+		if seen[t] {
+			return fmt.Errorf("eval.tasks: %q listed twice", t)
+		}
+		seen[t] = true
+	}
+	return nil
+}
+
+// checkNumbers refuses a non-finite number (inf, nan) in any float setting
+// and the out-of-range values the other checks do not cover, naming the
+// key. It runs first, so that later comparisons see finite values.
+func (r *Recipe) checkNumbers() error {
+	type num struct {
+		key string
+		v   float64
+	}
+	nums := []num{{"extend.ratio", r.Extend.Ratio}, {"extend.drop_prob", r.Extend.DropProb}, {"extend.rope_theta", r.Extend.RopeTheta}}
+	for _, t := range []struct {
+		stage string
+		t     *Train
+	}{{"extend", &r.Extend.Train}, {"anneal", &r.Anneal.Train}} {
+		nums = append(nums, num{t.stage + ".lr", t.t.LR}, num{t.stage + ".min_lr", t.t.MinLR},
+			num{t.stage + ".weight_decay", t.t.WeightDecay}, num{t.stage + ".grad_clip", t.t.GradClip})
+	}
+	for i, w := range r.Merge.Weights {
+		nums = append(nums, num{fmt.Sprintf("merge.weights[%d]", i), w})
+	}
+	for i, d := range r.Eval.Depths {
+		nums = append(nums, num{fmt.Sprintf("eval.depths[%d]", i), d})
+	}
+	for _, n := range nums {
+		if math.IsNaN(n.v) || math.IsInf(n.v, 0) {
+			return fmt.Errorf("%s %v: want a finite number", n.key, n.v)
+		}
+	}
+	switch rt := r.Extend.RopeTheta; {
+	case rt != 0 && rt != -1 && !(rt > 1):
+		return fmt.Errorf("extend.rope_theta %v: want 0 (default for the window), -1 (keep the base's) or > 1", rt)
+	case r.Extend.TargetLength > MaxTargetLength:
+		return fmt.Errorf("extend.target_length %d: want at most %d", r.Extend.TargetLength, MaxTargetLength)
+	}
+	return nil
+}
+
+// MaxTargetLength bounds extend.target_length (16M tokens, the longest
+// evaluation length): training rows and position tables are sized by it.
+const MaxTargetLength = eval.MaxLength
 
 func (t *Train) validate(stage string) error {
 	if err := t.validateBackend(stage); err != nil {
@@ -318,6 +387,12 @@ func (t *Train) validate(stage string) error {
 		return fmt.Errorf("%s.batch and grad_accum: want > 0", stage)
 	case t.Warmup < 0 || t.CheckpointEvery < 0:
 		return fmt.Errorf("%s.warmup and checkpoint_every: want >= 0", stage)
+	case !(t.MinLR >= 0 && t.MinLR <= t.LR):
+		return fmt.Errorf("%s.min_lr %v: want [0, lr = %v]", stage, t.MinLR, t.LR)
+	case !(t.WeightDecay >= 0):
+		return fmt.Errorf("%s.weight_decay %v: want >= 0", stage, t.WeightDecay)
+	case !(t.GradClip >= 0):
+		return fmt.Errorf("%s.grad_clip %v: want >= 0 (0: no clipping)", stage, t.GradClip)
 	}
 	return nil
 }

@@ -64,6 +64,9 @@ func Run(ctx context.Context, r *Recipe, opt Options) (*Summary, error) {
 		return nil, err
 	}
 	runner := &stage.Runner{Log: opt.Log, Prefix: "stage "}
+	if err := checkInputs(e.stages()); err != nil {
+		return nil, err
+	}
 	done := map[string]*StageFile{}
 	for _, s := range e.stages() {
 		if s.disabled {
@@ -92,7 +95,7 @@ type runEnv struct {
 	ls       int             // the stage-1 training length
 	dirs     map[string]string
 	trainers map[string]trainer.Trainer // by stage
-	inputs   map[string]string          // each training stage's precision input (trainer.Settings.Input)
+	precIn   map[string]string          // each training stage's precision input (trainer.Settings.Input)
 }
 
 // newRunEnv reads the base model's config and tokenizer, resolves the
@@ -111,7 +114,7 @@ func newRunEnv(r *Recipe, opt Options) (*runEnv, error) {
 		return nil, fmt.Errorf("recipe base.tokenizer: %w", err)
 	}
 	e := &runEnv{r: r, opt: opt, tok: tok, base: base, threads: r.Threads, theta: r.Extend.RopeTheta, ls: r.Extend.Ls(),
-		dirs: map[string]string{}, trainers: map[string]trainer.Trainer{}, inputs: map[string]string{}}
+		dirs: map[string]string{}, trainers: map[string]trainer.Trainer{}, precIn: map[string]string{}}
 	if e.threads == 0 {
 		e.threads = runtime.GOMAXPROCS(0)
 	}
@@ -145,7 +148,7 @@ func (e *runEnv) pickTrainer(name string, t Train) error {
 	if err != nil {
 		return fmt.Errorf("recipe %s.launch.%w", name, err)
 	}
-	if e.inputs[name], err = s.Input(); err != nil {
+	if e.precIn[name], err = s.Input(); err != nil {
 		return fmt.Errorf("recipe %w", err)
 	}
 	e.trainers[name] = e.opt.Trainer
@@ -189,8 +192,46 @@ func (s *recipeStage) of() string {
 	return s.Name
 }
 
+// checkInputs refuses, before any stage runs or any folder is cleared, a
+// recipe one of whose inputs lies inside one of its stage folders (a base
+// model continued from an earlier run's merge in the same output folder, a
+// corpus kept in a stage folder).
+func checkInputs(stages []recipeStage) error {
+	var all []stage.Stage
+	for _, s := range stages {
+		if !s.disabled {
+			all = append(all, s.Stage)
+		}
+	}
+	if err := stage.CheckInputs(all...); err != nil {
+		return fmt.Errorf("recipe: %w", err)
+	}
+	return nil
+}
+
+// inputs maps the named recipe settings that are files or folders read by
+// a stage to their paths (skipping unset ones, "digits" and haystack
+// names). The stage runner keys the stage by their contents.
+func (e *runEnv) inputs(names ...string) map[string]string {
+	r := e.r
+	paths := map[string]string{
+		"base.model": r.Base.Model, "base.tokenizer": r.Base.Tokenizer, "data.corpus": r.Data.Corpus, "data.replay": r.Data.Replay,
+		"extend.impactful": r.Extend.Impactful, "eval.haystack": r.Eval.Haystack, "eval.ppl_corpus": r.Eval.PPLCorpus,
+	}
+	out := map[string]string{}
+	for _, n := range names {
+		p := paths[n]
+		if p == "" || (n == "extend.impactful" && p == "digits") || (n == "eval.haystack" && eval.IsHaystackName(p)) {
+			continue
+		}
+		out[n] = p
+	}
+	return out
+}
+
 // stages lists the recipe's stages with their inputs: the settings that
-// determine each one's output and the stages it reads.
+// determine each one's output, the stages it reads and the files and
+// folders it reads (keyed by content, not path).
 func (e *runEnv) stages() []recipeStage {
 	r, dirs := e.r, e.dirs
 	replay := r.Data.Replay != ""
@@ -198,7 +239,7 @@ func (e *runEnv) stages() []recipeStage {
 	if replay {
 		trained = "anneal"
 	}
-	evalDeps := []string{"extend"}
+	evalDeps := []string{"extend-start", "extend"}
 	if replay {
 		evalDeps = append(evalDeps, "anneal")
 	}
@@ -206,28 +247,38 @@ func (e *runEnv) stages() []recipeStage {
 		evalDeps = append(evalDeps, "merge")
 	}
 	return []recipeStage{
-		{Stage: stage.Stage{Name: "prepare", Dir: dirs["prepare"], Run: e.prepare, Settings: map[string]any{
-			"corpus": r.Data.Corpus, "text_field": r.Data.TextField, "tokenizer": e.tok.Hash(),
-			"method": r.Extend.Method, "lt": r.Extend.TargetLength, "ls": e.ls,
-			"impactful": r.Extend.Impactful, "drop_prob": r.Extend.DropProb, "seed": r.Seed,
-		}}},
-		{part: "extend", Stage: stage.Stage{Name: "extend-start", Dir: dirs["extend-start"], Run: e.start, Settings: map[string]any{
-			"base": r.Base.Model, "rope_theta": e.theta, "max_position_embeddings": r.Extend.TargetLength,
+		{Stage: stage.Stage{Name: "prepare", Dir: dirs["prepare"], Run: e.prepare, Inputs: e.inputs("data.corpus", "base.tokenizer", "extend.impactful"),
+			Settings: map[string]any{
+				"text_field": r.Data.TextField, "method": r.Extend.Method, "lt": r.Extend.TargetLength, "ls": e.ls,
+				"impactful": impactfulSetting(r.Extend.Impactful), "drop_prob": r.Extend.DropProb, "seed": r.Seed,
+			}}},
+		{part: "extend", Stage: stage.Stage{Name: "extend-start", Dir: dirs["extend-start"], Run: e.start, Inputs: e.inputs("base.model"), Settings: map[string]any{
+			"rope_theta": e.theta, "max_position_embeddings": r.Extend.TargetLength,
 		}}},
 		{Stage: stage.Stage{Name: "extend", Dir: dirs["extend"], Deps: []string{"prepare", "extend-start"}, Resumable: true, Continue: lengthened(r.Extend.Train), Run: e.extend, Settings: map[string]any{
-			"train": r.Extend.Train, "seed": r.Seed, "threads": e.threads, "precision": e.inputs["extend"],
+			"train": r.Extend.Train, "seed": r.Seed, "threads": e.threads, "precision": e.precIn["extend"],
 		}}},
-		{disabled: !replay, Stage: stage.Stage{Name: "replay", Dir: dirs["replay"], Run: e.replay, Settings: map[string]any{
-			"replay": r.Data.Replay, "prompt_field": r.Data.PromptField, "response_field": r.Data.ResponseField,
-			"mask_prompt": r.Data.MaskPrompt, "ls": e.ls, "tokenizer": e.tok.Hash(), "seed": r.Seed,
+		{disabled: !replay, Stage: stage.Stage{Name: "replay", Dir: dirs["replay"], Run: e.replay, Inputs: e.inputs("data.replay", "base.tokenizer"), Settings: map[string]any{
+			"prompt_field": r.Data.PromptField, "response_field": r.Data.ResponseField,
+			"mask_prompt": r.Data.MaskPrompt, "ls": e.ls, "seed": r.Seed,
 		}}},
 		{disabled: !replay, Stage: stage.Stage{Name: "anneal", Dir: dirs["anneal"], Deps: []string{"extend", "replay"}, Resumable: true, Continue: lengthened(r.Anneal.Train), Run: e.anneal,
-			Settings: map[string]any{"train": r.Anneal.Train, "seed": r.Seed, "threads": e.threads, "precision": e.inputs["anneal"]}}},
+			Settings: map[string]any{"train": r.Anneal.Train, "seed": r.Seed, "threads": e.threads, "precision": e.precIn["anneal"]}}},
 		{disabled: r.Merge.Skip, Stage: stage.Stage{Name: "merge", Dir: dirs["merge"], Deps: []string{trained}, Run: e.merge,
-			Settings: map[string]any{"weights": r.Merge.Weights, "original": r.Base.Model}}},
+			Inputs: e.inputs("base.model"), Settings: map[string]any{"weights": r.Merge.Weights}}},
 		{disabled: r.Eval.Skip, Stage: stage.Stage{Name: "eval", Dir: dirs["eval"], Deps: evalDeps, Run: e.evaluate,
-			Settings: map[string]any{"eval": r.Eval, "base": r.Base.Model, "seed": r.Seed, "precision": e.prec.String()}}},
+			Inputs:   e.inputs("base.model", "base.tokenizer", "eval.haystack", "eval.ppl_corpus"),
+			Settings: map[string]any{"eval": r.Eval, "seed": r.Seed, "precision": e.prec.String()}}},
 	}
+}
+
+// impactfulSetting is the impactful setting as a stage setting: "digits"
+// or none as written; a file is a declared input, keyed by its content.
+func impactfulSetting(s string) string {
+	if s == "" || s == "digits" {
+		return s
+	}
+	return "file"
 }
 
 // prepare builds the stage-1 rows.
@@ -260,6 +311,9 @@ func (e *runEnv) dataset(ctx context.Context, j data.Job) (any, error) {
 	c, err := steps.Rows(ctx, j)
 	if err != nil {
 		return nil, err
+	}
+	if n := c.ReplayRowsDropped; n > 0 && e.opt.Log != nil {
+		fmt.Fprintf(e.opt.Log, "recipe: %s: dropped %d replay rows that are all prompt (prompts longer than the train length %d under mask_prompt)\n", j.Input, n, j.TrainLength)
 	}
 	return c, nil
 }
@@ -298,10 +352,12 @@ func (e *runEnv) train(ctx context.Context, stageName, from, dataDir, out string
 }
 
 // evaluate runs the suite on each model (opened by package eval/folder,
-// as the eval command does) and writes a comparison.
+// as the eval command does) and writes a comparison. The start model
+// (the base with the new window's RoPE settings, untrained) is evaluated
+// too, as the control every trained model is compared with.
 func (e *runEnv) evaluate(ctx context.Context, dir string) (any, error) {
 	r := e.r
-	models := [][2]string{{"base", r.Base.Model}, {"extend", e.dirs["extend"]}}
+	models := [][2]string{{"base", r.Base.Model}, {eval.StartModel, e.dirs["extend-start"]}, {"extend", e.dirs["extend"]}}
 	if r.Data.Replay != "" {
 		models = append(models, [2]string{"anneal", e.dirs["anneal"]})
 	}

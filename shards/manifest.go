@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
+
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // ManifestName is the file name of a dataset's manifest inside its directory.
@@ -84,6 +85,10 @@ type Counts struct {
 	ReplayRows int64 `json:"replay_rows,omitempty"`
 	// ReplayTokensDropped counts replay tokens after the last full row.
 	ReplayTokensDropped int64 `json:"replay_tokens_dropped,omitempty"`
+	// ReplayRowsDropped counts replay rows left out because none of their
+	// tokens is trained on (all prompt under mask_prompt: a prompt longer
+	// than the row); the trainer refuses a step without a predicted token.
+	ReplayRowsDropped int64 `json:"replay_rows_dropped,omitempty"`
 	// ReplayExhausted is true when the replay input ran out before the
 	// requested replay fraction was reached.
 	ReplayExhausted bool `json:"replay_exhausted,omitempty"`
@@ -105,7 +110,7 @@ type ShardInfo struct {
 // ReadManifest reads and checks dir/manifest.json.
 func ReadManifest(dir string) (*Manifest, error) {
 	path := filepath.Join(dir, ManifestName)
-	b, err := os.ReadFile(path)
+	b, err := paths.ReadRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}

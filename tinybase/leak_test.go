@@ -69,6 +69,10 @@ func TestLeakGuardFindsEvalText(t *testing.T) {
 				t.Errorf("%s wording, %s prompt: not found", w.Name, task)
 			}
 		}
+		// The decoy sentence alone (decoy_passkey) is found too.
+		if _, _, ok := d.Find("He read it aloud: " + strings.ReplaceAll(w.PasskeyDecoy, "{key}", "55555") + " Then he left."); !ok {
+			t.Errorf("%s wording: the decoy sentence %q is not found", w.Name, w.PasskeyDecoy)
+		}
 	}
 	words, _ := trainingTexts(t)
 	rng := rand.New(rand.NewPCG(1, 2))

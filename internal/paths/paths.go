@@ -10,7 +10,9 @@
 //     allowed.
 //   - CheckRegular and OpenRegular refuse a FIFO, socket or device in place
 //     of a data file before opening it, since open(2) on a FIFO blocks until
-//     a writer appears, deaf to signals.
+//     a writer appears, deaf to signals. They (and ReadRegular) are the one
+//     way the project opens a file to read it: a test fails on any other
+//     os.Open or os.ReadFile outside a short list of reasoned exceptions.
 //   - CheckReplace is the one overwrite rule: an existing output (a non-empty
 //     folder or a file) is replaced only with --force.
 package paths
@@ -18,6 +20,7 @@ package paths
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -50,6 +53,10 @@ func Resolve(path string) (string, error) {
 		cur = parent
 	}
 }
+
+// Within reports whether p is dir or lies inside it (both resolved, as by
+// Resolve).
+func Within(p, dir string) bool { return within(p, dir) }
 
 // within reports whether p is dir or lies inside it (both resolved).
 func within(p, dir string) bool {
@@ -177,10 +184,14 @@ func OpenRegular(path string) (*os.File, error) {
 	return f, nil
 }
 
-// ReadRegular is os.ReadFile for a path that must be a regular file.
+// ReadRegular is os.ReadFile for a path that must be a regular file; it
+// reads through OpenRegular, so a FIFO swapped in after the check is still
+// refused without blocking.
 func ReadRegular(path string) ([]byte, error) {
-	if err := CheckRegular(path); err != nil {
+	f, err := OpenRegular(path)
+	if err != nil {
 		return nil, err
 	}
-	return os.ReadFile(path)
+	defer f.Close()
+	return io.ReadAll(f)
 }
