@@ -3,7 +3,9 @@ package eval
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -263,7 +265,8 @@ func formatDepths(ds []float64) string {
 	return strings.Join(s, ",")
 }
 
-// LoadResults reads dir/results.json.
+// LoadResults reads dir/results.json and, when there is one, the copy
+// baseline of dir/items.jsonl.
 func LoadResults(dir string) (*Results, error) {
 	path := filepath.Join(dir, ResultsJSON)
 	data, err := os.ReadFile(path)
@@ -282,6 +285,11 @@ func LoadResults(dir string) (*Results, error) {
 		r.Model = filepath.Base(filepath.Clean(dir))
 	}
 	r.Aggregate()
+	if items, err := ReadItems(filepath.Join(dir, ItemsJSONL)); err == nil {
+		r.ItemsCopy = CopyBaseline(items)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
 	return &r, nil
 }
 
@@ -563,13 +571,24 @@ func partialTable(b *strings.Builder, rs []*Results, lengths []int, task string,
 		})
 	}
 	if withCopy {
-		row("*copy baseline*", func(l int) (float64, bool) {
-			for _, r := range rs {
-				if c, ok := r.PartialMean(task, l); ok {
-					return c.Copy, true
-				}
-			}
-			return 0, false
-		})
+		row("*copy baseline*", func(l int) (float64, bool) { return copyOf(rs, task, l) })
 	}
+}
+
+// copyOf is the copy baseline of task at length: from the first result
+// read with an items.jsonl, else from the first result's ranked cells.
+func copyOf(rs []*Results, task string, length int) (float64, bool) {
+	for _, r := range rs {
+		for _, c := range r.ItemsCopy {
+			if c.Task == task && c.Length == length {
+				return c.Copy, true
+			}
+		}
+	}
+	for _, r := range rs {
+		if c, ok := r.PartialMean(task, length); ok {
+			return c.Copy, true
+		}
+	}
+	return 0, false
 }

@@ -120,6 +120,12 @@ func TestRunScoresAndReports(t *testing.T) {
 	if len(back.Items) != len(res.Items) || back.PPL.ShortPPL != res.PPL.ShortPPL || back.Items[3].Output != res.Items[3].Output {
 		t.Error("results.json does not round-trip")
 	}
+	// Reports of results read back take the copy baseline from items.jsonl.
+	want, _ := res.PartialMean(DecoyPasskey, 2048)
+	back.Partial = nil
+	if got, ok := copyOf([]*Results{back}, DecoyPasskey, 2048); !ok || math.Abs(got-want.Copy) > 1e-12 {
+		t.Errorf("copy baseline read back from items.jsonl: %v, %v; want %v", got, ok, want.Copy)
+	}
 }
 
 // checkRecords checks items.jsonl and ppl_docs.jsonl beside a report of
