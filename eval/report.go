@@ -446,20 +446,7 @@ func CompareMarkdown(rs []*Results) string {
 		}
 	}
 	if len(withPPL) > 0 {
-		b.WriteString("\nPerplexity (long sequences: one document each):\n\n| model | text | long sequences | last bucket | last-bucket ppl | short window | short tokens | short ppl |\n|---|---|---:|---|---:|---:|---:|---:|\n")
-		for _, r := range withPPL {
-			p := r.PPL
-			last, lastPPL := "–", "–"
-			if n := len(p.Buckets); n > 0 {
-				last = fmt.Sprintf("%d–%d", p.Buckets[n-1].From, p.Buckets[n-1].To-1)
-				lastPPL = fmt.Sprintf("%.3f", p.Buckets[n-1].PPL)
-			}
-			short := "–"
-			if p.Windows > 0 {
-				short = fmt.Sprintf("%.3f", p.ShortPPL)
-			}
-			fmt.Fprintf(&b, "| %s | %s | %d × %d | %s | %s | %d | %d | %s |\n", r.Model, p.Source, p.Sequences, p.Length, last, lastPPL, p.Window, p.ShortTokens, short)
-		}
+		writeComparePPL(&b, withPPL)
 	}
 	return b.String()
 }
@@ -469,6 +456,35 @@ func CompareMarkdown(rs []*Results) string {
 // compared result has this name, every other model's ranked and greedy
 // numbers are also shown as differences from it.
 const StartModel = "start"
+
+// writeComparePPL renders the perplexity of each model, with its
+// last-bucket loss minus the start model's when one is compared.
+func writeComparePPL(b *strings.Builder, rs []*Results) {
+	var startNLL float64
+	hasStart := false
+	for _, r := range rs {
+		if n := len(r.PPL.Buckets); r.Model == StartModel && n > 0 {
+			startNLL, hasStart = r.PPL.Buckets[n-1].NLL, true
+		}
+	}
+	b.WriteString("\nPerplexity (long sequences: one document each; NLL − start: the last bucket's mean loss minus the start model's, nats):\n\n| model | text | long sequences | last bucket | last-bucket ppl | NLL − start | short window | short tokens | short ppl |\n|---|---|---:|---|---:|---:|---:|---:|---:|\n")
+	for _, r := range rs {
+		p := r.PPL
+		last, lastPPL, vsStart := "–", "–", "–"
+		if n := len(p.Buckets); n > 0 {
+			last = fmt.Sprintf("%d–%d", p.Buckets[n-1].From, p.Buckets[n-1].To-1)
+			lastPPL = fmt.Sprintf("%.3f", p.Buckets[n-1].PPL)
+			if hasStart {
+				vsStart = fmt.Sprintf("%+.4f", p.Buckets[n-1].NLL-startNLL)
+			}
+		}
+		short := "–"
+		if p.Windows > 0 {
+			short = fmt.Sprintf("%.3f", p.ShortPPL)
+		}
+		fmt.Fprintf(b, "| %s | %s | %d × %d | %s | %s | %s | %d | %d | %s |\n", r.Model, p.Source, p.Sequences, p.Length, last, lastPPL, vsStart, p.Window, p.ShortTokens, short)
+	}
+}
 
 // writeStartDiff renders each model's mean accuracy minus the start
 // model's, when a start model is compared.
