@@ -120,6 +120,11 @@ func TestClaimTables(t *testing.T) {
 			t.Errorf("%s: top-1 vs start %+v", m.Name, m.Top1VsStart)
 		}
 	}
+	per[0].finish()
+	if md := per[0].Markdown(); !strings.Contains(md, "Retrieval claims use the claim tasks (decoy_passkey: copy baseline ≤ 30 %)") ||
+		!strings.Contains(md, "| top-1 claim tasks (200) | − start (pts) | copy baseline |") || !strings.Contains(md, "| 70.0 | +40.0 | 20.0 |") {
+		t.Errorf("per-seed results.md:\n%s", md)
+	}
 	md := s.Markdown()
 	for _, want := range []string{"## Final models (after replay and merge)", "## Stage-1 models", "training FLOPs are 30.0 % ± 0.0 % of FLT's", "paired bootstrap",
 		"| LongRecipe 30 % retrieves better than the start model (θ raised, untrained)<br>*LongRecipe 30 % − start model, top-1* | (implicit: training is what extends the window) | +40.0 pts ± 0.0 pts (n = 3: +40.0 pts, +40.0 pts, +40.0 pts) |"} {
