@@ -27,10 +27,12 @@ type claim struct {
 	// map to themselves).
 	value func(r *Results, at func(RunName) RunName) float64
 	// atLeast / atMost: the claim holds when the whole interval is at
-	// least / at most the bound, fails when the whole interval is on the
+	// least / at most the bound (strictly above it when strict: "beats"
+	// is not met by a tie), fails when the whole interval is on the
 	// other side, and is undecided otherwise.
 	bound   float64
 	atLeast bool
+	strict  bool
 	format  func(v float64) string
 	// finalOnly claims are about merged models (no stage-1 row).
 	finalOnly bool
@@ -130,18 +132,18 @@ var claims = []claim{
 		bound: 0.9, atLeast: true, format: pctf},
 	{ID: "vs-start", Text: "LongRecipe 30 % retrieves better than the start model (θ raised, untrained)",
 		Paper: "(implicit: training is what extends the window)", Measure: "LongRecipe 30 % − start model, top-1",
-		value: diff(LongRecipe30, Start), bound: 0, atLeast: true, format: ptsf},
+		value: diff(LongRecipe30, Start), bound: 0, atLeast: true, strict: true, format: ptsf},
 	{ID: "vs-start-ppl", Text: "LongRecipe 30 % has a lower long-position loss than the start model",
 		Paper: "(implicit)", Measure: "NLL start − NLL LongRecipe 30 %, positions Lt/2…Lt",
 		value: func(r *Results, at func(RunName) RunName) float64 {
 			return ev(r, Start, lastNLL) - ev(r, at(LongRecipe30), lastNLL)
-		}, bound: 0, atLeast: true, format: natsf},
+		}, bound: 0, atLeast: true, strict: true, format: natsf},
 	{ID: "tok-pose", Text: "At equal tokens LongRecipe 30 % beats PoSE (retrieval)",
 		Paper: "NIAH(M) 78.9 vs 68.8", Measure: "LongRecipe 30 % − PoSE, top-1",
-		value: diff(LongRecipe30, PoSE), bound: 0, atLeast: true, format: ptsf},
+		value: diff(LongRecipe30, PoSE), bound: 0, atLeast: true, strict: true, format: ptsf},
 	{ID: "tok-randpos", Text: "At equal tokens LongRecipe 30 % beats RandPos (retrieval)",
 		Paper: "NIAH(M) 78.9 vs 71.8", Measure: "LongRecipe 30 % − RandPos, top-1",
-		value: diff(LongRecipe30, RandPos), bound: 0, atLeast: true, format: ptsf},
+		value: diff(LongRecipe30, RandPos), bound: 0, atLeast: true, strict: true, format: ptsf},
 	{ID: "merge-short", Text: "The merged model's short-context perplexity is within 2 % of the base's",
 		Paper: "merge restores general ability (MMLU 63.0 vs original 65.7)", Measure: "LongRecipe 30 % + replay + merge short ppl / base − 1",
 		value: func(r *Results, at func(RunName) RunName) float64 {
@@ -149,10 +151,10 @@ var claims = []claim{
 		}, bound: 0.02, format: func(v float64) string { return fmt.Sprintf("%+.1f %%", 100*v) }, finalOnly: true},
 	{ID: "control-noselect", Text: "Control: digit selection beats no selection (same positions)",
 		Paper: "without token analysis 71.9 vs 78.9", Measure: "LongRecipe 30 % − without selection, top-1",
-		value: diff(LongRecipe30, LongRecipe30NoSelect), bound: 0, atLeast: true, format: ptsf},
+		value: diff(LongRecipe30, LongRecipe30NoSelect), bound: 0, atLeast: true, strict: true, format: ptsf},
 	{ID: "control-random", Text: "Control: digit selection beats random drops at the same kept fraction",
 		Paper: "random sentence selection 70.1 vs 78.9", Measure: "LongRecipe 30 % − random drops, top-1",
-		value: diff(LongRecipe30, LongRecipe30Random), bound: 0, atLeast: true, format: ptsf},
+		value: diff(LongRecipe30, LongRecipe30Random), bound: 0, atLeast: true, strict: true, format: ptsf},
 	{ID: "control-analysis", Text: "Control: the analysis-derived impactful set does at least as well as digits",
 		Paper: "(the released code uses digits)", Measure: "analysis set − digits, top-1",
 		value: diff(LongRecipe30Analysis, LongRecipe30), bound: 0, atLeast: true, format: ptsf},
@@ -164,15 +166,16 @@ var claims = []claim{
 				best = math.Max(best, ev(r, at(n), top1))
 			}
 			return ev(r, at(LongRecipe30), top1) - best
-		}, bound: 0, atLeast: true, format: ptsf},
+		}, bound: 0, atLeast: true, strict: true, format: ptsf},
 }
 
 // verdict decides a claim from its interval over seeds and its paired
 // bootstrap interval: "yes" when both are wholly on the claimed side of
 // the bound, "no" when both are wholly on the other side, "undecided"
-// otherwise; with one seed the mean stands for the seed interval, marked
-// "(1 seed)"; without bootstrap data the seed interval decides alone;
-// "n/a" when nothing was measured.
+// otherwise or when the value is undefined on some seed; with one seed
+// the mean stands for the seed interval, marked "(1 seed)"; without
+// bootstrap data the seed interval decides alone; "n/a" when nothing was
+// measured.
 func (c claim) verdict(iv Interval, bs Bootstrap) (string, *bool) {
 	if iv.N == 0 {
 		return "n/a", nil
@@ -182,7 +185,15 @@ func (c claim) verdict(iv Interval, bs Bootstrap) (string, *bool) {
 	if iv.N == 1 {
 		lo, hi, suffix = iv.Mean, iv.Mean, " (1 seed)"
 	}
-	good := func(v float64) bool { return (c.atLeast && v >= c.bound) || (!c.atLeast && v <= c.bound) }
+	good := func(v float64) bool {
+		if c.strict {
+			return c.atLeast && v > c.bound || !c.atLeast && v < c.bound
+		}
+		return c.atLeast && v >= c.bound || !c.atLeast && v <= c.bound
+	}
+	if iv.Missing > 0 {
+		return fmt.Sprintf("undecided (undefined on %d seed(s))", iv.Missing), nil
+	}
 	side := func(lo, hi float64) int { // 1: claimed side, -1: other side, 0: straddles
 		switch {
 		case good(lo) && good(hi):

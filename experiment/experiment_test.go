@@ -288,9 +288,20 @@ func TestTInterval(t *testing.T) {
 		{[]float64{0.5, 1.3, 0.9}, none, "undecided (an interval straddles the bound)"},
 		{[]float64{0.95}, none, "yes (1 seed)"},
 		{[]float64{math.NaN()}, none, "n/a"},
+		{[]float64{0.95, math.NaN()}, none, "undecided (undefined on 1 seed(s))"},
 	} {
 		if got, _ := c.verdict(tInterval(tc.vs), tc.bs); got != tc.want {
 			t.Errorf("verdict(%v, %+v) = %q, want %q", tc.vs, tc.bs, got, tc.want)
+		}
+	}
+	// "Beats" is strict: a tie does not hold.
+	beats := claim{bound: 0, atLeast: true, strict: true, format: ptsf}
+	for _, tc := range []struct {
+		vs   []float64
+		want string
+	}{{[]float64{0, 0, 0}, "**no**"}, {[]float64{0.02, 0.03, 0.04}, "yes"}, {[]float64{0, 0.05, 0.1}, "undecided (an interval straddles the bound)"}} {
+		if got, _ := beats.verdict(tInterval(tc.vs), none); got != tc.want {
+			t.Errorf("strict verdict(%v) = %q, want %q", tc.vs, got, tc.want)
 		}
 	}
 }
