@@ -301,6 +301,7 @@ type ModelSummary struct {
 	LastPPL      Interval `json:"last_ppl"`
 	ShortPPL     Interval `json:"short_ppl"`
 	FLOPs        Interval `json:"train_flops"`
+	Top1VsCopy   Interval `json:"top1_vs_copy"`
 	Top1VsStart  Interval `json:"top1_vs_start"`
 	NLLVsStart   Interval `json:"last_nll_vs_start"`
 }
@@ -378,6 +379,7 @@ func (s *Summary) modelSummary(name RunName, per []*Results) *ModelSummary {
 		LongTop1:     over(of(top1)), ReachTop1: over(of(func(m *ModelResult) float64 { return m.ReachTop1 })),
 		NeedleGain: over(of(func(m *ModelResult) float64 { return m.LongNeedleGain })),
 		LastPPL:    over(of(lastPPL)), ShortPPL: over(of(shortPPL)), FLOPs: over(of(flops)),
+		Top1VsCopy:  over(of(func(m *ModelResult) float64 { return m.LongTop1 - m.LongCopy })),
 		Top1VsStart: over(func(i int, m *ModelResult) float64 { return m.LongTop1 - ev(rs[i], Start, top1) }),
 		NLLVsStart:  over(func(i int, m *ModelResult) float64 { return lastNLL(m) - ev(rs[i], Start, lastNLL) }),
 	}
@@ -478,9 +480,9 @@ func (s *Summary) Markdown() string {
 	p("training rows of 30 %% of Lt, so it is not judged.\n")
 	p("\nCharts: [%s](%s) (each method by stage) and [%s](%s) (controls and ratios): top-1 over the claim tasks, mean over seeds.\n", MethodsPlot, MethodsPlot, ControlsPlot, ControlsPlot)
 	p("\n## Models (mean ± 95 %% interval over seeds; differences from the start model per seed)\n\n")
-	p("| model | long greedy acc (%%) | top-1 claim tasks (%%) | − start (pts) | top-1 copy-solvable tasks (%%) | needle gain (nats) | ppl Lt/2…Lt | NLL − start (nats) | short ppl | train FLOPs |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| model | long greedy acc (%%) | top-1 claim tasks (%%) | − copy baseline (pts) | − start (pts) | top-1 copy-solvable tasks (%%) | needle gain (nats) | ppl Lt/2…Lt | NLL − start (nats) | short ppl | train FLOPs |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, m := range s.Models {
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m.Label, ivf(m.LongAccuracy, 100, "%.1f"), ivf(m.LongTop1, 100, "%.1f"), ivf(m.Top1VsStart, 100, "%+.1f"),
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m.Label, ivf(m.LongAccuracy, 100, "%.1f"), ivf(m.LongTop1, 100, "%.1f"), ivf(m.Top1VsCopy, 100, "%+.1f"), ivf(m.Top1VsStart, 100, "%+.1f"),
 			ivf(m.ReachTop1, 100, "%.1f"), ivf(m.NeedleGain, 1, "%.2f"), ivf(m.LastPPL, 1, "%.2f"), ivf(m.NLLVsStart, 1, "%+.3f"), ivf(m.ShortPPL, 1, "%.2f"), ivf(m.FLOPs, 1, "%.3g"))
 	}
 	return b.String()
