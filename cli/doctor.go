@@ -2,12 +2,9 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"strings"
 
 	"github.com/longrecipe/longrecipe/torchlaunch"
@@ -23,43 +20,6 @@ func init() {
 
 const doctorUsage = "doctor [--python PATH]"
 
-// doctorProbe prints the versions the torch backend depends on as JSON. It
-// never fails: a missing package is null.
-const doctorProbe = `
-import json, sys, importlib.metadata as md
-def v(p):
-    try: return md.version(p)
-    except Exception: return None
-r = {"python": sys.version.split()[0]}
-for p in ("torch", "transformers", "accelerate", "deepspeed", "flash-attn", "ring-flash-attn", "safetensors", "pyarrow"):
-    r[p] = v(p)
-try:
-    import torch
-    r["cuda"] = torch.cuda.is_available()
-    r["cuda_version"] = torch.version.cuda
-    r["devices"] = torch.cuda.device_count() if r["cuda"] else 0
-    r["device_names"] = [torch.cuda.get_device_name(i) for i in range(r["devices"])]
-except Exception as e:
-    r["torch_error"] = (str(e).splitlines() or [type(e).__name__])[0]
-print(json.dumps(r))
-`
-
-// doctorReport is doctorProbe's output.
-type doctorReport struct {
-	Python      string   `json:"python"`
-	Torch       *string  `json:"torch"`
-	Transformer *string  `json:"transformers"`
-	Accelerate  *string  `json:"accelerate"`
-	DeepSpeed   *string  `json:"deepspeed"`
-	FlashAttn   *string  `json:"flash-attn"`
-	RingFlash   *string  `json:"ring-flash-attn"`
-	CUDA        bool     `json:"cuda"`
-	CUDAVersion *string  `json:"cuda_version"`
-	Devices     int      `json:"devices"`
-	DeviceNames []string `json:"device_names"`
-	TorchError  string   `json:"torch_error"`
-}
-
 func runDoctor(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "doctor", doctorUsage,
 		"Prints one line each for python, torch (CUDA? how many devices), transformers, accelerate,\n"+
@@ -74,56 +34,30 @@ func runDoctor(ctx context.Context, env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErrorf("unexpected arguments %q", fs.Args())
 	}
-	py, how := doctorPython(*pyFlag)
+	py, how := torchlaunch.FindPython(*pyFlag)
 	w := env.Stdout
 	if py == "" {
 		fmt.Fprintln(w, "python:        not found — install Python >= 3.10 (apt-get install python3 python3-venv), then run: bash scripts/pyenv.sh")
 		return errors.New("no Python interpreter; the torch backend cannot run (the Go backend needs nothing)")
 	}
-	out, err := exec.CommandContext(ctx, py, "-c", doctorProbe).Output()
-	var r doctorReport
-	if err == nil {
-		err = json.Unmarshal(out, &r)
-	}
+	r, err := torchlaunch.ProbeEnv(ctx, py)
 	if err != nil {
 		fmt.Fprintf(w, "python:        %s does not run (%v) — install Python >= 3.10, then run: bash scripts/pyenv.sh\n", py, err)
-		return fmt.Errorf("%s: %w", py, err)
+		return err
 	}
-	fmt.Fprintf(w, "python:        %s (%s, %s)\n", r.Python, py, how)
+	fmt.Fprintf(w, "python:        %s (%s, %s)\n", r.PythonVersion, py, how)
 	return doctorLines(w, &r)
 }
 
-// doctorPython picks the interpreter the torch backend would use, without
-// installing anything.
-func doctorPython(explicit string) (path, how string) {
-	switch {
-	case explicit != "":
-		return explicit, "--python"
-	case os.Getenv("LONGRECIPE_PYTHON") != "":
-		return os.Getenv("LONGRECIPE_PYTHON"), "$LONGRECIPE_PYTHON"
-	}
-	if p := torchlaunch.CachedPython(); p != "" {
-		return p, "the cached environment of scripts/pyenv.sh"
-	}
-	if p, err := exec.LookPath("python3"); err == nil {
-		return p, "python3 on PATH; the pinned environment is not installed: bash scripts/pyenv.sh"
-	}
-	return "", ""
-}
-
-func doctorLines(w io.Writer, r *doctorReport) error {
+// doctorLines prints one line per package the torch backend may use and
+// fails when a needed one is missing or broken.
+func doctorLines(w io.Writer, r *torchlaunch.Env) error {
 	const setup = "run: bash scripts/pyenv.sh (pinned torch, transformers, accelerate in a cached environment)"
-	ver := func(v *string) string {
-		if v == nil {
-			return ""
-		}
-		return *v
-	}
 	var missing []string
-	line := func(name string, v *string, ok, fix string, needed bool) {
-		switch {
-		case v != nil:
-			fmt.Fprintf(w, "%-14s %s%s\n", name+":", *v, ok)
+	line := func(name string, ok, fix string, needed bool) {
+		switch v, have := r.Versions[name]; {
+		case have:
+			fmt.Fprintf(w, "%-14s %s%s\n", name+":", v, ok)
 		default:
 			fmt.Fprintf(w, "%-14s not installed — %s\n", name+":", fix)
 			if needed {
@@ -133,19 +67,19 @@ func doctorLines(w io.Writer, r *doctorReport) error {
 	}
 	cuda := ", CUDA: no (CPU only: fp32, gloo)"
 	if r.CUDA {
-		cuda = fmt.Sprintf(", CUDA %s: %d device(s) %s", ver(r.CUDAVersion), r.Devices, strings.Join(r.DeviceNames, ", "))
+		cuda = fmt.Sprintf(", CUDA %s: %d device(s) %s", r.CUDAVersion, r.CUDADevices, strings.Join(r.DeviceNames, ", "))
 	}
-	if r.TorchError != "" && r.Torch != nil {
+	if _, have := r.Versions["torch"]; have && r.TorchError != "" {
 		cuda = ", but import torch fails: " + r.TorchError
 		missing = append(missing, "torch (broken)")
 	}
-	line("torch", r.Torch, cuda, setup, true)
-	line("transformers", r.Transformer, "", setup, true)
-	line("accelerate", r.Accelerate, " (launcher = \"accelerate\" works)", setup+"; only needed for launcher = \"accelerate\"", false)
-	line("deepspeed", r.DeepSpeed, " (not used: the torch backend shards with FSDP)", "not needed (the torch backend shards with FSDP full shard, the ZeRO-3 equivalent)", false)
+	line("torch", cuda, setup, true)
+	line("transformers", "", setup, true)
+	line("accelerate", " (launcher = \"accelerate\" works)", setup+"; only needed for launcher = \"accelerate\"", false)
+	line("deepspeed", " (not used: the torch backend shards with FSDP)", "not needed (the torch backend shards with FSDP full shard, the ZeRO-3 equivalent)", false)
 	flashFix := "optional, GPU only: pip install flash-attn --no-build-isolation (needs the CUDA toolkit); without it attention is SDPA"
-	line("flash-attn", r.FlashAttn, " (attn_implementation auto uses flash_attention_2 on CUDA)", flashFix, false)
-	line("ring-flash-attn", r.RingFlash, " (installed, but the torch backend does not use sequence parallelism)", "not needed (sequence_parallel must be 1; see the GPU docs for long rows)", false)
+	line("flash-attn", " (attn_implementation auto uses flash_attention_2 on CUDA)", flashFix, false)
+	line("ring-flash-attn", " (installed, but the torch backend does not use sequence parallelism)", "not needed (sequence_parallel must be 1; see the GPU docs for long rows)", false)
 	if len(missing) > 0 {
 		return fmt.Errorf("the torch backend cannot run: %s missing; %s", strings.Join(missing, ", "), setup)
 	}

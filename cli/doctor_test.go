@@ -3,24 +3,32 @@ package cli
 import (
 	"strings"
 	"testing"
+
+	"github.com/longrecipe/longrecipe/torchlaunch"
 )
 
 func TestDoctorLines(t *testing.T) {
-	s := func(v string) *string { return &v }
+	v := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
 	tests := []struct {
 		name  string
-		r     doctorReport
+		r     torchlaunch.Env
 		lines []string
 		err   string
 	}{
-		{"gpu box", doctorReport{Torch: s("2.15.0"), Transformer: s("5.23.0"), Accelerate: s("1.15.0"), FlashAttn: s("2.8.3"),
-			CUDA: true, CUDAVersion: s("13.2"), Devices: 2, DeviceNames: []string{"H200", "H200"}},
+		{"gpu box", torchlaunch.Env{Versions: v("torch", "2.15.0", "transformers", "5.23.0", "accelerate", "1.15.0", "flash-attn", "2.8.3"),
+			CUDA: true, CUDAVersion: "13.2", CUDADevices: 2, DeviceNames: []string{"H200", "H200"}},
 			[]string{"torch:         2.15.0, CUDA 13.2: 2 device(s) H200, H200", "flash-attn:    2.8.3", "deepspeed:     not installed — not needed"}, ""},
-		{"cpu box", doctorReport{Torch: s("2.15.0"), Transformer: s("5.23.0")},
+		{"cpu box", torchlaunch.Env{Versions: v("torch", "2.15.0", "transformers", "5.23.0")},
 			[]string{"CUDA: no (CPU only", "flash-attn:    not installed — optional, GPU only: pip install flash-attn", "accelerate:    not installed"}, ""},
-		{"no torch", doctorReport{Transformer: s("5.23.0")},
+		{"no torch", torchlaunch.Env{Versions: v("transformers", "5.23.0"), TorchError: "No module named 'torch'"},
 			[]string{"torch:         not installed — run: bash scripts/pyenv.sh"}, "torch missing"},
-		{"broken torch", doctorReport{Torch: s("2.15.0"), Transformer: s("5.23.0"), TorchError: "libcudart.so: cannot open"},
+		{"broken torch", torchlaunch.Env{Versions: v("torch", "2.15.0", "transformers", "5.23.0"), TorchError: "libcudart.so: cannot open"},
 			[]string{"import torch fails: libcudart.so"}, "torch (broken) missing"},
 	}
 	for _, tc := range tests {

@@ -52,6 +52,7 @@ type evalFlags struct {
 	precision                                                                           *string
 	samples, pplWindow, pplSequences, maxNew, endpointRetries, parallel                 *int
 	seed                                                                                *uint64
+	force                                                                               *bool
 	endpointTimeout                                                                     *time.Duration
 }
 
@@ -61,7 +62,13 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *f.compare != "" {
-		return eval.Compare(*f.output, append([]string{*f.compare}, rest...))
+		dirs := append([]string{*f.compare}, rest...)
+		release, err := f.claimOutput(env, dirs...)
+		if err != nil {
+			return err
+		}
+		defer release()
+		return publishDir("eval", *f.output, func(dir string) error { return eval.Compare(dir, dirs) })
 	}
 	if len(rest) > 0 {
 		return usageErrorf("unexpected arguments %q", rest)
@@ -70,6 +77,11 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	release, err := f.claimOutput(env, *f.modelDir, *f.tokPath, textFile(*f.haystack), textFile(*f.pplText))
+	if err != nil {
+		return err
+	}
+	defer release()
 	opt.Progress = env.Stderr
 	var res *eval.Results
 	if *f.endpoint != "" {
@@ -80,11 +92,35 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := eval.WriteReport(*f.output, res); err != nil {
+	if err := publishDir("eval", *f.output, func(dir string) error { return eval.WriteReport(dir, res) }); err != nil {
 		return err
 	}
 	fmt.Fprint(env.Stdout, eval.Markdown(res))
 	return nil
+}
+
+// claimOutput locks --output and applies the output rule to it (an
+// earlier report is replaced only with --force; never a folder that is or
+// holds one of the inputs), before any evaluation starts.
+func (f *evalFlags) claimOutput(env *Env, inputs ...string) (func(), error) {
+	release, err := lockOutput(env, "eval", *f.output)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkWrite("eval", *f.output, *f.force, inputs...); err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
+}
+
+// textFile returns the file a --haystack or --ppl-text value names ("" for
+// a built-in text).
+func textFile(v string) string {
+	if eval.IsHaystackName(v) {
+		return ""
+	}
+	return v
 }
 
 // parseEvalFlags reads the flags and the arguments between them (the
@@ -102,6 +138,7 @@ func parseEvalFlags(env *Env, args []string) (*evalFlags, []string, error) {
 		pplSequences:    fs.Int("ppl-sequences", 0, "ppl: at most this many long sequences, one per document (0: every document of the perplexity text that is long enough)"),
 		seed:            fs.Uint64("seed", 1, "random seed of the generated prompts"),
 		output:          fs.String("output", "", "directory for the reports"),
+		force:           fs.Bool("force", false, "replace the reports of an earlier evaluation in --output"),
 		wording:         fs.String("wording", "heldout", "prompt wording: heldout (written for this project, in no training data) or ruler (PoSE's passkey and RULER's published text, to compare with published numbers)"),
 		haystack:        fs.String("haystack", "", "needle filler: \"heldout\" (default: the held-out split of the shipped corpus), \"noise\" (PoSE's noise sentences; \"repeat\" is accepted), or a text or JSONL (\"text\") file; text shorter than a prompt is repeated"),
 		pplText:         fs.String("ppl-text", "", "text for ppl: a text or JSONL file (default: the --haystack file, else the held-out split of the shipped corpus)"),
@@ -150,6 +187,10 @@ func (f *evalFlags) options() (eval.Options, error) {
 		return opt, usageErrorf("--ppl-sequences %d is negative", *f.pplSequences)
 	case *f.parallel < 0:
 		return opt, usageErrorf("--parallel %d is negative", *f.parallel)
+	case *f.endpointTimeout <= 0:
+		return opt, usageErrorf("--endpoint-timeout %v: want > 0 (a request without a time limit could wait forever on a silent server)", *f.endpointTimeout)
+	case *f.endpointRetries < 0:
+		return opt, usageErrorf("--endpoint-retries %d is negative", *f.endpointRetries)
 	case *f.lengths == "":
 		return opt, usageErrorf("--lengths is required (e.g. --lengths 1k,2k,4k)")
 	}
@@ -247,7 +288,7 @@ func parseLengths(s string) ([]int, error) {
 			num, mult = f[:len(f)-1], 1024
 		}
 		n, err := strconv.Atoi(num)
-		if err != nil || n <= 0 || n > 1<<24/mult {
+		if err != nil || n <= 0 || n > eval.MaxLength/mult {
 			return nil, fmt.Errorf("%q is not a positive token count", f)
 		}
 		out = append(out, n*mult)

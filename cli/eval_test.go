@@ -120,6 +120,9 @@ func TestEvalUsageErrors(t *testing.T) {
 		{[]string{"--model", "m", "--output", "o", "--lengths", "1k", "--samples", "0"}, "--samples"},
 		{[]string{"--model", "m", "--output", "o", "--lengths", "1k", "--parallel", "-1"}, "--parallel"},
 		{[]string{"--model", "m", "--output", "o", "--lengths", "1k", "--wording", "pose"}, "--wording \"pose\""},
+		{[]string{"--endpoint", "http://h", "--endpoint-model", "x", "--tokenizer", "t", "--output", "o", "--lengths", "1k", "--endpoint-timeout", "0s"}, "--endpoint-timeout 0s: want > 0"},
+		{[]string{"--endpoint", "http://h", "--endpoint-model", "x", "--tokenizer", "t", "--output", "o", "--lengths", "1k", "--endpoint-timeout", "-5s"}, "--endpoint-timeout -5s: want > 0"},
+		{[]string{"--endpoint", "http://h", "--endpoint-model", "x", "--tokenizer", "t", "--output", "o", "--lengths", "1k", "--endpoint-retries", "-1"}, "--endpoint-retries"},
 	}
 	for _, c := range cases {
 		_, stderr, code := evalCLI(t, c.args...)

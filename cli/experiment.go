@@ -82,6 +82,11 @@ func runExperiment(ctx context.Context, env *Env, args []string) error {
 	case !(o.LR > 0) || !(o.AnnealLR > 0):
 		return usageErrorf("--lr and --anneal-lr must be > 0")
 	}
+	release, err := lockOutput(env, "experiment", o.Output)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if o.Base == "" {
 		o.Base = filepath.Join(o.Output, "base")
 		if err := tinybase.WriteShipped(o.Base); err != nil {

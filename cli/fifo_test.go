@@ -44,6 +44,11 @@ func TestFIFOInputsRefused(t *testing.T) {
 		{"config", []string{"score", "--model", badCfg, "--input", in, "--output", filepath.Join(tmp, "o3")}},
 		{"tokenizer", []string{"generate", "--model", dir, "--tokenizer", fifo, "--prompt", "x"}},
 		{"corpus", []string{"prepare", "--input", fifo, "--output", filepath.Join(tmp, "o4"), "--method", "randpos", "--target-length", "100", "--train-length", "10"}},
+		{"recipe", []string{"run", fifo}},
+		{"gguf", []string{"import", "--gguf", fifo, "--output", filepath.Join(tmp, "o5")}},
+		{"launch config", []string{"train", "--model", dir, "--data", in, "--output", filepath.Join(tmp, "o6"), "--backend", "torch", "--launch-config", fifo}},
+		{"tokenizer corpus", []string{"tokenizer", "train", "--input", fifo, "--output", filepath.Join(tmp, "o7.json")}},
+		{"haystack", []string{"eval", "--model", dir, "--lengths", "64", "--tasks", "passkey", "--haystack", fifo, "--output", filepath.Join(tmp, "o8")}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

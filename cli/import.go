@@ -46,6 +46,11 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return usageErrorf("--max-shard-size: %v", err)
 	}
+	release, err := lockOutput(env, "import", *out)
+	if err != nil {
+		return err
+	}
+	defer release()
 	res, err := gguf.Import(*in, *out, gguf.ImportOptions{DType: dt, Force: *force, MaxShardBytes: maxShard})
 	if err != nil {
 		return err

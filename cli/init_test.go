@@ -52,7 +52,7 @@ func TestHugeConfigCommands(t *testing.T) {
 	}{
 		{"init", []string{"init", "--config", hugeCfg, "--output", filepath.Join(tmp, "o")}, "more than the limit"},
 		{"score", []string{"score", "--model", bad, "--input", in, "--output", filepath.Join(tmp, "s.jsonl")}, "vocab_size 50000000 and hidden_size 32, but model.embed_tokens.weight on disk has shape [50 32]"},
-		{"generate", []string{"generate", "--model", bad, "--tokenizer", filepath.Join("..", "..", "assets", "tokenizer.json"), "--prompt", "x"}, "on disk has shape [50 32]"},
+		{"generate", []string{"generate", "--model", bad, "--tokenizer", filepath.Join("..", "assets", "tokenizer.json"), "--prompt", "x"}, "on disk has shape [50 32]"},
 		{"inspect", []string{"inspect", bad}, "on disk has shape [50 32]"},
 	}
 	for _, tc := range tests {

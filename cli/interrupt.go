@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/longrecipe/longrecipe/internal/lock"
 )
 
 // Interrupts. The first SIGINT (Ctrl-C) or SIGTERM cancels the command's
@@ -46,6 +48,7 @@ func interruptContext(stderr io.Writer, name string) (context.Context, func()) {
 		select {
 		case sig := <-sigs:
 			fmt.Fprintf(stderr, "longrecipe %s: %v again: exiting now\n", name, sig)
+			lock.ReleaseAll() // deferred releases do not run on exit
 			exitNow(signalExitCode(sig))
 		case <-done:
 		}

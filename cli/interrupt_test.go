@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/longrecipe/longrecipe/internal/lock"
 )
 
 const cliHelperEnv = "LONGRECIPE_CLI_HELPER_ARGS"
@@ -115,8 +117,13 @@ func TestScoreSIGTERMDuringBlockedRead(t *testing.T) {
 }
 
 // TestSecondSignalExitsAtOnce: the first signal cancels the context, the
-// second ends the process (exitNow) with 128+signal.
+// second ends the process (exitNow) with 128+signal, releasing the output
+// locks first (deferred releases do not run on exit).
 func TestSecondSignalExitsAtOnce(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := lock.Take(out, "test", nil); err != nil {
+		t.Fatal(err)
+	}
 	var mu sync.Mutex
 	codes := []int{}
 	exited := make(chan struct{}, 1)
@@ -150,9 +157,17 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	if len(codes) != 1 || codes[0] != 143 {
 		t.Errorf("exit codes %v, want [143]", codes)
 	}
+	if p, _ := lock.Path(out); fileExists(p) {
+		t.Error("the second signal left the output's lock behind")
+	}
 	if s := stderr.String(); !strings.Contains(s, "send it again to exit at once") || !strings.Contains(s, "again: exiting now") {
 		t.Errorf("stderr %q", s)
 	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 type syncBuffer struct {

@@ -14,11 +14,8 @@ func loadModel(ctx context.Context, dir, precision string) (*model.Model, error)
 	if err != nil {
 		return nil, err
 	}
-	m, err := model.Load(dir)
+	m, err := model.LoadPrecision(dir, p)
 	if err != nil {
-		return nil, err
-	}
-	if err := m.SetPrecision(p); err != nil {
 		return nil, err
 	}
 	m.SetStop(func() bool { return ctx.Err() != nil })

@@ -102,6 +102,11 @@ func runMerge(ctx context.Context, env *Env, args []string) error {
 		}
 		opts.MaxShardBytes = n
 	}
+	release, err := lockOutput(env, "merge", *output)
+	if err != nil {
+		return err
+	}
+	defer release()
 	res, err := merge.Merge(ctx, models, *output, opts)
 	if err != nil {
 		return err

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/longrecipe/longrecipe/plan"
+	"github.com/longrecipe/longrecipe/positions"
 	"github.com/longrecipe/longrecipe/torchlaunch"
 )
 
@@ -20,7 +22,7 @@ func init() {
 }
 
 const planUsage = "plan MODEL_DIR --target-length Lt (--ratio r | --train-length Ls) --gpus N --gpu-mem GiB " +
-	"[--nodes N] [--tokens-per-sec X] [--python PY|auto] [--json] [--write-launch FILE [--master-addr HOST]]\n" +
+	"[--nodes N] [--tokens-per-sec X] [--python PY|auto] [--json] [--write-launch FILE [--master-addr HOST] [--force]]\n" +
 	"       longrecipe plan --served DIR --target-length Lt"
 
 const planSummary = "Estimates, before anything is launched, what training one LongRecipe stage on the torch backend\n" +
@@ -40,14 +42,14 @@ type planFlags struct {
 	ratio, gpuMem, tps, peak, mfu, hostMem *float64
 	gpus, nodes, sp, chunk, steps, batch   *int
 	precision, sharding                    *string
-	asJSON                                 *bool
+	asJSON, force                          *bool
 }
 
 func newPlanFlags(fs *flag.FlagSet) *planFlags {
 	return &planFlags{
 		target:    fs.String("target-length", "", "Lt, the window to train for, e.g. 128k (required)"),
 		train:     fs.String("train-length", "", "Ls, tokens per training row (default: round(ratio·Lt))"),
-		ratio:     fs.Float64("ratio", 0.3, "Ls = round(ratio·Lt) when --train-length is not given"),
+		ratio:     fs.Float64("ratio", positions.DefaultRatio, "Ls = round(ratio·Lt) when --train-length is not given"),
 		gpus:      fs.Int("gpus", 0, "GPUs in all, over every node (required)"),
 		gpuMem:    fs.Float64("gpu-mem", 0, "memory of one GPU in GiB, e.g. 80 (required)"),
 		nodes:     fs.Int("nodes", 1, "nodes the GPUs are spread over"),
@@ -65,6 +67,7 @@ func newPlanFlags(fs *flag.FlagSet) *planFlags {
 		hostMem:   fs.Float64("host-mem", 0, "host memory per node in GiB, to check (default: not checked)"),
 		asJSON:    fs.Bool("json", false, "print the plan as JSON"),
 		launch:    fs.String("write-launch", "", "write the launcher config (torchlaunch JSON) of a passing plan to this file"),
+		force:     fs.Bool("force", false, "replace an existing --write-launch file"),
 		master:    fs.String("master-addr", "", "host of rank 0 for the launcher config (required with --nodes > 1)"),
 		python:    fs.String("python", "", "also check this Python environment (the launch machine's): FSDP2 import, tested versions, visible GPUs; \"auto\": the cached one"),
 		served:    fs.String("served", "", "check the folder DIR serves at the target length (vLLM's rule) instead of planning"),
@@ -88,6 +91,9 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := f.checkLaunchOutput(rest[0]); err != nil {
+		return err
+	}
 	if in.Model, err = plan.LoadModel(rest[0]); err != nil {
 		return err
 	}
@@ -95,7 +101,7 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkEnv(p, *f.python); err != nil {
+	if err := checkEnv(ctx, p, *f.python); err != nil {
 		return err
 	}
 	if err := printPlan(env, p, *f.asJSON); err != nil {
@@ -113,9 +119,27 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
+// checkLaunchOutput applies the output rule to --write-launch before
+// anything is planned: an existing file is replaced only with --force, and
+// never one the plan reads (the model folder's files, --metrics).
+func (f *planFlags) checkLaunchOutput(modelDir string) error {
+	if *f.launch == "" {
+		return nil
+	}
+	inputs := []string{modelDir, *f.metrics}
+	entries, err := os.ReadDir(modelDir)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	for _, e := range entries {
+		inputs = append(inputs, filepath.Join(modelDir, e.Name()))
+	}
+	return checkWrite("plan --write-launch", *f.launch, *f.force, inputs...)
+}
+
 // checkEnv adds the checks of the Python environment python ("" none,
 // "auto" the cached one) to p.
-func checkEnv(p *plan.Plan, python string) error {
+func checkEnv(ctx context.Context, p *plan.Plan, python string) error {
 	if python == "" {
 		return nil
 	}
@@ -129,7 +153,7 @@ func checkEnv(p *plan.Plan, python string) error {
 			return err
 		}
 	}
-	probe, err := plan.ProbeEnv(python)
+	probe, err := torchlaunch.ProbeEnv(ctx, python)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/longrecipe/longrecipe/data"
+	"github.com/longrecipe/longrecipe/positions"
 	"github.com/longrecipe/longrecipe/shards"
 	"github.com/longrecipe/longrecipe/tokenizer"
 )
@@ -107,7 +108,7 @@ func runPrepare(ctx context.Context, env *Env, args []string) error {
 		if !(*ratio > 0 && *ratio <= 1) {
 			return usageErrorf("--ratio %v: want a fraction in (0, 1]", *ratio)
 		}
-		ls = int(math.Round(*ratio * float64(lt)))
+		ls = positions.TrainLength(*ratio, lt)
 	case method == data.Full:
 		ls = lt
 	default:
@@ -170,6 +171,11 @@ func runPrepare(ctx context.Context, env *Env, args []string) error {
 	if impactfulFile == "digits" {
 		impactfulFile = ""
 	}
+	release, err := lockOutput(env, "prepare", *output)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := checkWrite("prepare", *output, *force, *input, *tokPath, *replayInput, impactfulFile); err != nil {
 		return err
 	}

@@ -39,7 +39,15 @@ func runQuickstart(ctx context.Context, env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErrorf("unexpected arguments %q", fs.Args())
 	}
+	if err := checkFromStageFlag(o.FromStage); err != nil {
+		return err
+	}
 	o.Log, o.Progress = env.Stderr, env.Stderr
+	release, err := lockOutput(env, "quickstart", o.Output)
+	if err != nil {
+		return err
+	}
+	defer release()
 	rep, err := quickstart.Run(ctx, o)
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/longrecipe/longrecipe/recipe"
 )
@@ -43,10 +45,18 @@ func runRecipe(ctx context.Context, env *Env, args []string) error {
 	if path == "" {
 		return usageErrorf("give the recipe file: %s", runUsage)
 	}
+	if err := checkFromStageFlag(*from); err != nil {
+		return err
+	}
 	r, err := recipe.Load(path)
 	if err != nil {
 		return err
 	}
+	release, err := lockOutput(env, "run", r.Output)
+	if err != nil {
+		return err
+	}
+	defer release()
 	sum, err := recipe.Run(ctx, r, recipe.Options{FromStage: *from, Log: env.Stderr, Progress: env.Stderr})
 	if err != nil {
 		return err
@@ -54,6 +64,15 @@ func runRecipe(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "recipe %s finished: final model %s\n", r.Name, sum.Final)
 	if ev, ok := sum.Dirs["eval"]; ok && !r.Eval.Skip {
 		fmt.Fprintf(env.Stdout, "evaluation: %s/compare\n", ev)
+	}
+	return nil
+}
+
+// checkFromStageFlag refuses a --from-stage that names no recipe stage as a
+// command-line mistake, listing the valid names.
+func checkFromStageFlag(from string) error {
+	if from != "" && !slices.Contains(recipe.Stages, from) {
+		return usageErrorf("--from-stage %q: want one of %s", from, strings.Join(recipe.Stages, ", "))
 	}
 	return nil
 }

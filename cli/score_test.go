@@ -110,7 +110,7 @@ func TestInitScore(t *testing.T) {
 }
 
 func TestGenerateCLI(t *testing.T) {
-	tokPath := filepath.Join("..", "..", "assets", "tokenizer.json")
+	tokPath := filepath.Join("..", "assets", "tokenizer.json")
 	tok, err := tokenizer.Load(tokPath)
 	if err != nil {
 		t.Fatal(err)

@@ -63,6 +63,11 @@ func runTinybase(ctx context.Context, env *Env, args []string) error {
 		return usageErrorf("unexpected arguments %q", fs.Args())
 	}
 	d.Output, d.Progress, d.Log = *out, env.Stderr, env.Stderr
+	release, err := lockOutput(env, "tinybase", *out)
+	if err != nil {
+		return err
+	}
+	defer release()
 	info, err := tinybase.Build(ctx, d)
 	if err != nil {
 		return err

@@ -56,6 +56,9 @@ func runTokenizerTrain(ctx context.Context, env *Env, args []string) error {
 	if *output == "" {
 		return usageErrorf("--output is required")
 	}
+	if *vocab > bpetrain.MaxVocabSize {
+		return usageErrorf("--vocab %d: want at most %d", *vocab, bpetrain.MaxVocabSize)
+	}
 	var inputs []string
 	if *input != "" {
 		inputs = strings.Split(*input, ",")

@@ -59,6 +59,8 @@ func TestTokenizerTrainCLI(t *testing.T) {
 		{[]string{"tokenizer", "train", "--input", in}, 2, "--output is required"},
 		{[]string{"tokenizer", "train", "--input", in, "--vocab", "100", "--output", out}, 1, "below 259"},
 		{[]string{"tokenizer", "train", "--input", in, "--vocab", "5000", "--output", out}, 1, "unreachable"},
+		{[]string{"tokenizer", "train", "--input", in, "--vocab", "2000000", "--output", out, "--force"}, 2, "--vocab 2000000: want at most 1048576"},
+		{[]string{"tokenizer", "train", "--input", in, "--vocab", "1000000000", "--output", out, "--force"}, 2, "--vocab 1000000000: want at most"},
 		{[]string{"tokenizer", "train", "--input", filepath.Join(dir, "missing.txt"), "--output", out}, 1, "missing.txt"},
 		{[]string{"tokenizer", "train", "--bos", "<x>", "--input", in, "--output", out}, 1, "not one of the special"},
 		{[]string{"tokenizer", "train", "--input", in, "--output", out}, 1, "already exists (use --force"},

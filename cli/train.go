@@ -9,6 +9,7 @@ import (
 
 	"github.com/longrecipe/longrecipe/torchlaunch"
 	"github.com/longrecipe/longrecipe/train"
+	"github.com/longrecipe/longrecipe/trainer"
 )
 
 func init() {
@@ -94,41 +95,35 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	if a, b := filepath.Clean(*modelDir), filepath.Clean(*output); a == b {
 		return usageErrorf("--output must differ from --model (the input folder would be overwritten)")
 	}
-	if *backend != "go" && *backend != "torch" {
-		return usageErrorf("--backend %q: want go or torch", *backend)
-	}
 	if *backend == "go" && (*launchCfg != "" || *nproc != 0 || *nnodes != 0 || *nodeRank >= 0 || *masterAddr != "" || *masterPort != 0) {
 		return usageErrorf("--launch-config, --nproc, --nnodes, --node-rank, --master-addr and --master-port need --backend torch")
 	}
-	precision, err := parsePrecision(*prec)
-	if err != nil {
+	if _, err := parsePrecision(*prec); err != nil {
 		return err
+	}
+	s := trainer.Settings{Backend: *backend, Precision: *prec}
+	if *backend == "torch" {
+		var err error
+		if s.Launch, err = launchSettings(*launchCfg, *nproc, *nnodes, *nodeRank, *masterAddr, *masterPort); err != nil {
+			return err
+		}
+	}
+	tr, err := trainer.New(s)
+	if err != nil {
+		return usageErrorf("--%v", err)
 	}
 	h := train.Hyper{Steps: *steps, Batch: *batch, GradAccum: *accum, Schedule: *schedule, LR: *lr, Warmup: *warmup, MinLR: *minLR, GradClip: *clip, Seed: *seed}
 	h.SetAdamW(train.AdamWConfig{Beta1: *beta1, Beta2: *beta2, Eps: *eps, WeightDecay: *wd, DecayAll: *decayAll})
-	job := train.FolderJob{
+	release, err := lockOutput(env, "train", *output)
+	if err != nil {
+		return err
+	}
+	defer release()
+	res, err := tr.Train(ctx, trainer.Job{
 		Hyper: h, From: *modelDir, Data: *data, Output: *output, CheckpointEvery: *every,
 		Threads: *threads, Checkpointing: *checkpointing, SaveDType: *saveDtype, Force: *force,
-		Progress: env.Stderr, Log: env.Stderr, Precision: precision,
-	}
-	var res *train.Result
-	if *backend == "torch" {
-		l, lerr := launchSettings(*launchCfg, *nproc, *nnodes, *nodeRank, *masterAddr, *masterPort)
-		if lerr != nil {
-			return lerr
-		}
-		if !*checkpointing {
-			f := false
-			l.ActivationCheckpointing = &f
-		}
-		if *prec == "fp32" || *prec == "bf16" {
-			l.Precision = *prec // auto: bf16 on CUDA, fp32 on CPU (the launcher's own rule)
-		}
-		res, err = torchlaunch.Train(ctx, torchlaunch.Job{Hyper: h, From: *modelDir, Data: *data, Output: *output,
-			CheckpointEvery: *every, SaveDType: *saveDtype, Force: *force, Launch: l, Progress: env.Stderr, Log: env.Stderr})
-	} else {
-		res, err = train.RunFolder(ctx, job)
-	}
+		Progress: env.Stderr, Log: env.Stderr,
+	})
 	if err != nil {
 		return err
 	}
@@ -142,7 +137,8 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 }
 
 // launchSettings reads the launcher config file (if any) and applies the
-// flags given on the command line over it.
+// flags given on the command line over it (trainer.Overlay, the rule of a
+// recipe's launch table).
 func launchSettings(path string, nproc, nnodes, nodeRank int, addr string, port int) (torchlaunch.Launch, error) {
 	l := torchlaunch.DefaultLaunch()
 	if path != "" {
@@ -154,22 +150,21 @@ func launchSettings(path string, nproc, nnodes, nodeRank int, addr string, port 
 	if nproc < 0 || nnodes < 0 || port < 0 {
 		return l, usageErrorf("--nproc, --nnodes and --master-port must be >= 0")
 	}
-	if nproc > 0 {
-		l.NprocPerNode = nproc
+	keys := map[string]any{}
+	for _, f := range []struct {
+		key string
+		v   any
+		set bool
+	}{
+		{"nproc_per_node", nproc, nproc > 0}, {"nnodes", nnodes, nnodes > 0}, {"node_rank", nodeRank, nodeRank >= 0},
+		{"master_addr", addr, addr != ""}, {"master_port", port, port > 0},
+	} {
+		if f.set {
+			keys[f.key] = f.v
+		}
 	}
-	if nnodes > 0 {
-		l.NNodes = nnodes
-	}
-	if nodeRank >= 0 {
-		l.NodeRank = nodeRank
-	}
-	if addr != "" {
-		l.MasterAddr = addr
-	}
-	if port > 0 {
-		l.MasterPort = port
-	}
-	if err := l.Validate(); err != nil {
+	l, err := trainer.Overlay(l, keys)
+	if err != nil {
 		return l, usageErrorf("%v", err)
 	}
 	return l, nil

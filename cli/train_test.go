@@ -150,7 +150,9 @@ func TestTrainCLIHelperProcess(t *testing.T) {
 // TestTrainCLIKillResume runs "longrecipe train" as a subprocess, kills it
 // with SIGKILL twice after a checkpoint (mid-step), reruns the same command
 // until it finishes, and requires the final model and optimizer state to
-// be byte-identical to an uninterrupted run's.
+// be byte-identical to an uninterrupted run's. While the first subprocess
+// runs, a second train on its output is refused (the output lock), and the
+// rerun takes over the lock the killed one left.
 func TestTrainCLIKillResume(t *testing.T) {
 	mdir, data := writeTinyModel(t)
 	args := func(out string) []string {
@@ -192,6 +194,15 @@ func TestTrainCLIKillResume(t *testing.T) {
 			}
 			time.Sleep(time.Millisecond)
 		}
+		if after == 3 {
+			// A second train on the same output fails at once instead of
+			// interleaving its writes with the running one's.
+			code, _, errOut := runMain(args(out)...)
+			want := fmt.Sprintf("is locked by pid %d", cmd.Process.Pid)
+			if code != 1 || !strings.Contains(errOut, want) {
+				t.Errorf("second train while the first runs: exit %d, %q; want 1 and %q", code, errOut, want)
+			}
+		}
 		time.Sleep(5 * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		err := cmd.Wait()
@@ -211,6 +222,9 @@ func TestTrainCLIKillResume(t *testing.T) {
 	if !strings.Contains(stderr.String(), "resuming from") {
 		t.Errorf("the rerun did not report a resume:\n%s", stderr)
 	}
+	if !strings.Contains(stderr.String(), "took over the stale lock of pid") {
+		t.Errorf("the rerun did not take over the killed run's lock:\n%s", stderr)
+	}
 	for _, f := range []string{"model.safetensors", "config.json", "checkpoints/step-00000030/weights.safetensors", "checkpoints/step-00000030/optimizer.safetensors"} {
 		a, err1 := os.ReadFile(filepath.Join(ref, f))
 		b, err2 := os.ReadFile(filepath.Join(out, f))
@@ -219,6 +233,33 @@ func TestTrainCLIKillResume(t *testing.T) {
 		}
 		if !bytes.Equal(a, b) {
 			t.Errorf("%s differs between the uninterrupted and the killed+resumed run", f)
+		}
+	}
+}
+
+// TestLaunchSettings: the torch flags go over the launch file by the rule
+// of a recipe's launch table; a bad combination is a command-line error.
+func TestLaunchSettings(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "launch.json")
+	if err := os.WriteFile(file, []byte(`{"nproc_per_node": 4, "sharding": "ddp", "precision": "bf16"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := launchSettings(file, 8, 0, -1, "", 0)
+	if err != nil || l.NprocPerNode != 8 || l.Sharding != "ddp" || l.Precision != "bf16" || l.Launcher != "torchrun" {
+		t.Fatalf("launch %+v, %v: want 8 processes over the file's ddp, bf16", l, err)
+	}
+	for _, c := range []struct {
+		nnodes, rank, port int
+		addr, want         string
+	}{
+		{2, -1, 0, "h", "master_port is required"},
+		{2, 1, 29500, "", "master_addr: required"},
+		{1, 1, 0, "", "node_rank 1"},
+		{0, -1, -2, "", "must be >= 0"},
+	} {
+		_, err := launchSettings("", 0, c.nnodes, c.rank, c.addr, c.port)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, errUsage) {
+			t.Errorf("%+v: error %v, want a usage error mentioning %q", c, err, c.want)
 		}
 	}
 }

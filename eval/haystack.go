@@ -7,9 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sort"
 	"strings"
+
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // Haystack is the filler text that needles are hidden in, as a sequence of
@@ -48,7 +49,7 @@ func TextHaystack(name string, docs []string) (*Haystack, error) {
 // "text" string field; ".jsonl" or ".jsonl.gz") or any other file as one
 // plain-text document (".gz" files are decompressed).
 func Documents(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := paths.ReadRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("eval: read corpus: %w", err)
 	}

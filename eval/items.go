@@ -5,7 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"path/filepath"
 	"strings"
 	"unicode"
@@ -163,7 +163,7 @@ func writeJSONL[T any](path string, v []T) error {
 
 // ReadItems reads an items.jsonl file.
 func ReadItems(path string) ([]Item, error) {
-	data, err := os.ReadFile(path)
+	data, err := paths.ReadRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/plot"
 )
 
@@ -269,7 +270,7 @@ func formatDepths(ds []float64) string {
 // baseline of dir/items.jsonl.
 func LoadResults(dir string) (*Results, error) {
 	path := filepath.Join(dir, ResultsJSON)
-	data, err := os.ReadFile(path)
+	data, err := paths.ReadRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}

@@ -67,8 +67,10 @@ import (
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
 	"github.com/longrecipe/longrecipe/internal/inputs"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/merge"
 	"github.com/longrecipe/longrecipe/model"
+	"github.com/longrecipe/longrecipe/positions"
 	"github.com/longrecipe/longrecipe/shards"
 	"github.com/longrecipe/longrecipe/stage"
 	"github.com/longrecipe/longrecipe/tokenizer"
@@ -208,14 +210,14 @@ type runSpec struct {
 // tokens before the analysis control (the analysis compares it with the
 // base).
 var runs = []runSpec{
-	{Name: LongRecipe30, Label: "LongRecipe 30%", Method: data.LongRecipe, Ratio: 0.3, Select: selDigits, Stages: true},
+	{Name: LongRecipe30, Label: "LongRecipe 30%", Method: data.LongRecipe, Ratio: positions.DefaultRatio, Select: selDigits, Stages: true},
 	{Name: FLT, Label: "FLT (equal tokens)", Method: data.Full, Ratio: 1, Stages: true},
 	{Name: FLTSequences, Label: "FLT (equal sequences)", Method: data.Full, Ratio: 1, EqualSequences: true, Stages: true},
-	{Name: PoSE, Label: "PoSE", Method: data.PoSE, Ratio: 0.3, Stages: true},
-	{Name: RandPos, Label: "RandPos", Method: data.RandPos, Ratio: 0.3, Stages: true},
-	{Name: LongRecipe30NoSelect, Label: "LongRecipe 30% without selection", Method: data.LongRecipe, Ratio: 0.3, Stages: true},
-	{Name: LongRecipe30Random, Label: "LongRecipe 30% random drops", Method: data.LongRecipe, Ratio: 0.3, Select: selRandom, Stages: true},
-	{Name: LongRecipe30Analysis, Label: "LongRecipe 30% analysis set", Method: data.LongRecipe, Ratio: 0.3, Select: selAnalysis, Stages: true},
+	{Name: PoSE, Label: "PoSE", Method: data.PoSE, Ratio: positions.DefaultRatio, Stages: true},
+	{Name: RandPos, Label: "RandPos", Method: data.RandPos, Ratio: positions.DefaultRatio, Stages: true},
+	{Name: LongRecipe30NoSelect, Label: "LongRecipe 30% without selection", Method: data.LongRecipe, Ratio: positions.DefaultRatio, Stages: true},
+	{Name: LongRecipe30Random, Label: "LongRecipe 30% random drops", Method: data.LongRecipe, Ratio: positions.DefaultRatio, Select: selRandom, Stages: true},
+	{Name: LongRecipe30Analysis, Label: "LongRecipe 30% analysis set", Method: data.LongRecipe, Ratio: positions.DefaultRatio, Select: selAnalysis, Stages: true},
 	// The ratio ablation trains LongRecipe 30 %'s steps at every ratio
 	// (equal steps, so the constant LR has acted as long on each), then
 	// replay and merge like the methods.
@@ -421,7 +423,7 @@ func (x *runner) writeInputs() error {
 		if e.IsDir() || !(strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".safetensors")) || n == stage.FileName || n == stage.PendingFileName {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(x.o.Base, n))
+		b, err := paths.ReadRegular(filepath.Join(x.o.Base, n))
 		if err != nil {
 			return fmt.Errorf("experiment: base model: %w", err)
 		}
@@ -546,7 +548,7 @@ func (x *runner) run(ctx context.Context, s runSpec, baseID any) error {
 	dir := filepath.Join(x.o.Output, "runs", string(s.Name))
 	ls := x.lt
 	if s.Method != data.Full {
-		ls = max(int(s.Ratio*float64(x.lt)+0.5), 1)
+		ls = positions.TrainLength(s.Ratio, x.lt)
 	}
 	prep, err := x.prepare(ctx, s, ls, filepath.Join(dir, "data"))
 	if err != nil {
@@ -651,11 +653,13 @@ func (x *runner) analysis(ctx context.Context) error {
 // analyze scores the first n training chunks (≤ Lt tokens) under the base
 // and the extended model and writes the analysis outputs into out.
 func (x *runner) analyze(ctx context.Context, extDir string, n int, out string) (any, error) {
-	base, err := model.Load(x.o.Base)
+	// The analysis compares per-token losses at fp32, whatever the runs'
+	// precision, so that its ranking does not move with the CPU.
+	base, err := model.LoadPrecision(x.o.Base, model.FP32)
 	if err != nil {
 		return nil, err
 	}
-	ext, err := model.Load(extDir)
+	ext, err := model.LoadPrecision(extDir, model.FP32)
 	if err != nil {
 		return nil, err
 	}
@@ -708,7 +712,7 @@ const replayStage = "replay data"
 func (x *runner) laterStages(ctx context.Context, s runSpec, ls int, dir string, tr *trained, baseID any) error {
 	var rprep prepared
 	replayDir := filepath.Join(x.o.Output, "replay-data")
-	rls := max(int(0.3*float64(x.lt)+0.5), 1)
+	rls := positions.TrainLength(positions.DefaultRatio, x.lt)
 	if err := x.do(ctx, stage.Stage{Name: replayStage, Dir: replayDir, Settings: map[string]any{
 		"replay": x.hashes["replay"], "tokenizer": x.tok.Hash(), "ls": rls, "seed": x.o.Seed,
 	}, Run: func(ctx context.Context, out string) (any, error) {
@@ -888,7 +892,7 @@ func (x *runner) evaluate(ctx context.Context, name RunName, modelDir, from stri
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, AnswerNLLFile))
+	b, err := paths.ReadRegular(filepath.Join(dir, AnswerNLLFile))
 	if err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}

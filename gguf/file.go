@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // Model is an opened GGUF model: one file, or every part of a split one.
@@ -56,7 +58,7 @@ func Open(path string) (*Model, error) {
 
 // openPart opens and parses one file, keeping it open for reading tensors.
 func (m *Model) openPart(path string) (*Header, error) {
-	f, err := os.Open(path)
+	f, err := paths.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: %w", err)
 	}

@@ -3,12 +3,12 @@ package gguf
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // ImportOptions controls Import.
@@ -46,7 +46,7 @@ func Import(path, output string, opts ImportOptions) (*ImportResult, error) {
 	if opts.DType != hf.BF16 && opts.DType != hf.F32 {
 		return nil, fmt.Errorf("import: dtype %s not supported (want BF16 or F32)", opts.DType)
 	}
-	if err := checkOutput(output, opts.Force); err != nil {
+	if err := checkOutput(output, opts.Force, path); err != nil {
 		return nil, err
 	}
 	m, err := Open(path)
@@ -54,6 +54,9 @@ func Import(path, output string, opts ImportOptions) (*ImportResult, error) {
 		return nil, err
 	}
 	defer m.Close()
+	if err := paths.CheckOutput("import", output, m.Parts...); err != nil {
+		return nil, err // every part of a split model is an input
+	}
 	cfg, srcs, res, err := plan(m, opts.DType)
 	if err != nil {
 		return nil, err
@@ -153,29 +156,21 @@ func idJSON(id int) string {
 	return fmt.Sprint(id)
 }
 
-// checkOutput refuses an existing file, or a non-empty folder unless force.
-func checkOutput(output string, force bool) error {
+// checkOutput is the shared output rule (package paths) for a folder: the
+// output is not an input and does not contain one (symbolic links
+// resolved), an existing file is refused, and a non-empty folder is
+// replaced only with force.
+func checkOutput(output string, force bool, inputs ...string) error {
 	if output == "" {
 		return errors.New("import: no output folder")
 	}
-	st, err := os.Stat(output)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	if err := paths.CheckOutput("import", output, inputs...); err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("import: %w", err)
-	}
-	if !st.IsDir() {
+	if st, err := os.Stat(output); err == nil && !st.IsDir() {
 		return fmt.Errorf("import: output %s exists and is not a folder", output)
 	}
-	entries, err := os.ReadDir(output)
-	if err != nil {
-		return fmt.Errorf("import: %w", err)
-	}
-	if len(entries) > 0 && !force {
-		return fmt.Errorf("import: output folder %s is not empty (use --force to replace it)", output)
-	}
-	return nil
+	return paths.CheckReplace("import", output, force)
 }
 
 func makeTemp(output string) (string, error) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // TokenizerFiles are the files of a model folder that describe its
@@ -63,7 +64,7 @@ func OpenModelDir(dir string) (*Config, *Checkpoint, error) {
 func CopyTokenizerFiles(src, dst string) ([]string, error) {
 	var copied []string
 	for _, name := range TokenizerFiles {
-		data, err := os.ReadFile(filepath.Join(src, name))
+		data, err := paths.ReadRegular(filepath.Join(src, name))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

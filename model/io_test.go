@@ -119,3 +119,31 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatal("Save int8: no error")
 	}
 }
+
+// TestLoadPrecision: the loaded model multiplies in the precision asked
+// for, and a bad precision or folder is an error naming the folder.
+func TestLoadPrecision(t *testing.T) {
+	m, err := New(tinyConfig(), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "m")
+	if err := m.Save(dir, "f32"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []Precision{FP32, BF16} {
+		got, err := LoadPrecision(dir, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.prec != p {
+			t.Fatalf("LoadPrecision(%v): precision %v", p, got.prec)
+		}
+	}
+	if _, err := LoadPrecision(dir, Precision(9)); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("bad precision: error %v, want it to name %s", err, dir)
+	}
+	if _, err := LoadPrecision(filepath.Join(dir, "missing"), FP32); err == nil {
+		t.Fatal("missing folder: no error")
+	}
+}

@@ -159,3 +159,16 @@ func (p Precision) dot(a, b []float32) float32 {
 	}
 	return s
 }
+
+// LoadPrecision is Load followed by SetPrecision: the one way a caller
+// gets a model that multiplies in p (training, evaluation, scoring).
+func LoadPrecision(dir string, p Precision) (*Model, error) {
+	m, err := Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.SetPrecision(p); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return m, nil
+}

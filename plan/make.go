@@ -3,6 +3,8 @@ package plan
 import (
 	"fmt"
 	"math"
+
+	"github.com/longrecipe/longrecipe/positions"
 )
 
 // Make checks in, chooses the layout (unless in forces it) and returns the
@@ -138,7 +140,7 @@ func trainLength(in Input) int {
 	if in.TrainLength > 0 {
 		return in.TrainLength
 	}
-	return max(1, int(math.Round(in.Ratio*float64(in.TargetLength))))
+	return positions.TrainLength(in.Ratio, in.TargetLength)
 }
 
 // hostBytes is the host memory a node needs: every local rank loads the

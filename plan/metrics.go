@@ -4,7 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
+
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // stepMetrics is the part of a metrics.jsonl line (the Go trainer's and the
@@ -21,7 +22,7 @@ type stepMetrics struct {
 // compilation, allocator warm-up) when there are others. It returns the steps
 // used.
 func ThroughputFromMetrics(path string) (float64, int, error) {
-	f, err := os.Open(path)
+	f, err := paths.OpenRegular(path)
 	if err != nil {
 		return 0, 0, fmt.Errorf("metrics: %w", err)
 	}

@@ -15,8 +15,8 @@
 // folder with only config.json is planned from the config's sizes. WriteLaunch
 // writes the launcher settings of a passing plan in the JSON of
 // torchlaunch.Launch (the contract of the torch launcher, shown in
-// docs/gpu.md), and refuses a plan whose checks failed. ProbeEnv and
-// EnvChecks add checks of the launch machine's Python environment (the
+// docs/gpu.md), and refuses a plan whose checks failed. EnvChecks
+// (on the result of torchlaunch.ProbeEnv) adds checks of the launch machine's Python environment (the
 // backend's FSDP2 import, the tested version pins, the visible GPUs);
 // CheckServed derives the window vLLM serves a trained folder at.
 //

@@ -3,47 +3,16 @@ package plan
 import (
 	"bufio"
 	"bytes"
-	_ "embed"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
+
+	"github.com/longrecipe/longrecipe/internal/paths"
+	"github.com/longrecipe/longrecipe/torchlaunch"
 )
 
-// Probe is what the Python environment of the launch machine offers.
-type Probe struct {
-	Python string `json:"python"`
-	// Versions maps a distribution (torch, transformers, accelerate,
-	// flash-attn) to its installed version; absent when not installed.
-	Versions map[string]string `json:"versions"`
-	// FSDP2Error is the error of the backend's FSDP2 import ("" when it
-	// works).
-	FSDP2Error string `json:"fsdp2_error"`
-	// CUDADevices and MinDeviceGiB describe the visible GPUs.
-	CUDADevices  int     `json:"cuda_devices"`
-	MinDeviceGiB float64 `json:"min_device_gib"`
-}
-
-//go:embed probe.py
-var probeScript string
-
-// ProbeEnv runs python on a short script (torch imported, transformers and
-// flash-attn only looked up) and returns what it found.
-func ProbeEnv(python string) (Probe, error) {
-	var stderr bytes.Buffer
-	cmd := exec.Command(python, "-c", probeScript)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return Probe{}, fmt.Errorf("probe %s: %v: %s", python, err, lastLine(stderr.String()))
-	}
-	p := Probe{Python: python}
-	if err := json.Unmarshal(bytes.TrimSpace(out), &p); err != nil {
-		return Probe{}, fmt.Errorf("probe %s: bad output %q: %w", python, lastLine(string(out)), err)
-	}
-	return p, nil
-}
+// Probe is what the Python environment of the launch machine offers
+// (torchlaunch.ProbeEnv, the one probe that doctor shares).
+type Probe = torchlaunch.Env
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
@@ -53,7 +22,7 @@ func lastLine(s string) string {
 // ReadPins reads the pinned versions of a requirements lock file
 // ("name==version" lines; names lower-cased).
 func ReadPins(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := paths.ReadRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("pins: %w", err)
 	}

@@ -3,8 +3,6 @@ package plan
 import (
 	"strings"
 	"testing"
-
-	"github.com/longrecipe/longrecipe/torchlaunch"
 )
 
 func TestEnvChecks(t *testing.T) {
@@ -41,27 +39,5 @@ func TestEnvChecks(t *testing.T) {
 		if tc.warn != "" && !strings.Contains(strings.Join(details, "\n"), tc.warn) {
 			t.Errorf("%s: no %q in %q", tc.name, tc.warn, details)
 		}
-	}
-}
-
-func TestProbeEnv(t *testing.T) {
-	t.Parallel() // Python start-up dominates: overlap it with the other Python tests
-	if testing.Short() {
-		t.Skip("-short: no Python")
-	}
-	py := torchlaunch.CachedPython()
-	if py == "" {
-		t.Skip("no cached Python environment (bash scripts/pyenv.sh)")
-	}
-	p, err := ProbeEnv(py)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pins, _ := ReadPins("../scaleout/requirements.lock")
-	if p.FSDP2Error != "" || !versionMatches(p.Versions["torch"], pins["torch"]) || p.Versions["transformers"] != pins["transformers"] {
-		t.Errorf("probe of the pinned environment: %+v (pins torch %s, transformers %s)", p, pins["torch"], pins["transformers"])
-	}
-	if _, err := ProbeEnv("/nonexistent/python"); err == nil || !strings.Contains(err.Error(), "/nonexistent/python") {
-		t.Errorf("missing interpreter: %v", err)
 	}
 }

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
+
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // Served is the context window a serving engine derives from a model
@@ -88,7 +89,7 @@ func scaleWindow(s *Served, cfg map[string]any) {
 
 // readJSON reads a JSON object; a missing optional file is an empty one.
 func readJSON(path string, required bool) (map[string]any, error) {
-	data, err := os.ReadFile(path)
+	data, err := paths.ReadRegular(path)
 	if errors.Is(err, fs.ErrNotExist) && !required {
 		return map[string]any{}, nil
 	}

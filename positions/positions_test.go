@@ -316,3 +316,23 @@ func BenchmarkRandPos(b *testing.B) {
 	}
 	b.ReportMetric(float64(24*1024*b.N)/b.Elapsed().Seconds(), "pos/s")
 }
+
+func TestTrainLength(t *testing.T) {
+	for _, c := range []struct {
+		ratio float64
+		lt    int
+		want  int
+	}{
+		{0.3, 1000, 300},
+		{0.3, 1001, 300}, // 300.3 rounds down
+		{0.3, 1005, 302}, // 301.5 rounds half up
+		{0.5, 3, 2},      // 1.5 rounds half away from zero
+		{1, 4096, 4096},  // the whole window
+		{0.001, 100, 1},  // 0.1 would round to 0: at least one token
+		{DefaultRatio, 10, 3},
+	} {
+		if got := TrainLength(c.ratio, c.lt); got != c.want {
+			t.Errorf("TrainLength(%v, %d) = %d, want %d", c.ratio, c.lt, got, c.want)
+		}
+	}
+}

@@ -17,6 +17,8 @@ import (
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
 	"github.com/longrecipe/longrecipe/internal/inputs"
+	"github.com/longrecipe/longrecipe/internal/paths"
+	"github.com/longrecipe/longrecipe/positions"
 	"github.com/longrecipe/longrecipe/recipe"
 	"github.com/longrecipe/longrecipe/tinybase"
 )
@@ -46,7 +48,7 @@ type Options struct {
 // are about one pass over the 214 corpus documents (one row each); 150
 // steps (2.8 passes) overfit and gave worse perplexity at every position.
 func DefaultOptions() Options {
-	return Options{Output: "quickstart-run", Factor: 8, Ratio: 0.3, ExtendSteps: 60, AnnealSteps: 10, Samples: 5, Seed: 2027}
+	return Options{Output: "quickstart-run", Factor: 8, Ratio: positions.DefaultRatio, ExtendSteps: 60, AnnealSteps: 10, Samples: 5, Seed: 2027}
 }
 
 // Report is what the quickstart prints.
@@ -146,7 +148,7 @@ func writeRecipe(o Options, base string, window int) (string, error) {
 		return "", err
 	}
 	p := filepath.Join(o.Output, "recipe.toml")
-	if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, b.Bytes()) {
+	if old, err := paths.ReadRegular(p); err == nil && bytes.Equal(old, b.Bytes()) {
 		return p, nil
 	}
 	return p, atomicfile.WriteFile(p, b.Bytes())

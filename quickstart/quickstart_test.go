@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -67,7 +68,7 @@ func TestRecipeRoundTrip(t *testing.T) {
 	if got.Base.Model != "/work/base" || got.Data.Corpus != "/work/corpus-train.jsonl" || got.Eval.PPLCorpus != "/work/corpus-heldout.jsonl" {
 		t.Fatalf("paths: %+v %+v %q", got.Base, got.Data, got.Eval.PPLCorpus)
 	}
-	if got.Extend != want.Extend || got.Anneal.Train != want.Anneal.Train || got.Eval.Samples != want.Eval.Samples ||
+	if !reflect.DeepEqual(got.Extend, want.Extend) || !reflect.DeepEqual(got.Anneal.Train, want.Anneal.Train) || got.Eval.Samples != want.Eval.Samples ||
 		!slices.Equal(got.Eval.Lengths, []int{256, 512, 1024, 2048}) || !slices.Equal(got.Eval.Tasks, want.Eval.Tasks) {
 		t.Fatalf("read back:\n%+v\n%+v\nwant\n%+v\n%+v", got.Extend, got.Eval, want.Extend, want.Eval)
 	}

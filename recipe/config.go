@@ -10,16 +10,19 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
+	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/longrecipe/longrecipe/eval"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/model"
-	"github.com/longrecipe/longrecipe/torchlaunch"
+	"github.com/longrecipe/longrecipe/positions"
+	"github.com/longrecipe/longrecipe/trainer"
 )
 
 // Recipe is the parsed recipe file. Relative paths in it are relative to the
@@ -33,12 +36,12 @@ type Recipe struct {
 	Seed int64 `toml:"seed"`
 	// Threads bounds the worker goroutines (0: all cores).
 	Threads int `toml:"threads"`
-	// Precision is the arithmetic of the Go engine's matrix multiplies in
-	// training and evaluation: "bf16" (bfloat16 operands, float32
-	// accumulation), "fp32", or "auto"/"" (bf16 where the CPU has
-	// AVX512_BF16 or AMX, else fp32). The resolved value is an input of
-	// the Go training stages and of the evaluation. The torch backend's
-	// precision is its launch table's.
+	// Precision is the arithmetic of the matrix multiplies in training
+	// and evaluation: "bf16" (bfloat16 operands, float32 accumulation),
+	// "fp32", or "auto"/"" (on the Go engine bf16 where the CPU has
+	// AVX512_BF16 or AMX, else fp32; on the torch backend its launch
+	// settings decide). The resolved value is an input of the training
+	// stages and of the evaluation (trainer.Settings.Input).
 	Precision string `toml:"precision,omitempty"`
 
 	Base   Base   `toml:"base"`
@@ -93,78 +96,17 @@ type Train struct {
 	// or "torch" (PyTorch launched with torchrun; see Launch).
 	Backend string `toml:"backend" json:"backend"`
 	// Launch says where a torch stage runs ([extend.launch],
-	// [anneal.launch]). It is not part of the stage's inputs: changing it
-	// resumes an interrupted stage rather than restarting it.
-	Launch Launch `toml:"launch,omitempty" json:"-"`
+	// [anneal.launch]: the torch launcher's keys, see
+	// trainer.LaunchTable). It is not part of the stage's inputs: changing
+	// it resumes an interrupted stage rather than restarting it.
+	Launch trainer.LaunchTable `toml:"launch,omitempty" json:"-"`
 }
 
 // Backends are the values of Train.Backend.
 const (
-	BackendGo    = "go"
-	BackendTorch = "torch"
+	BackendGo    = trainer.BackendGo
+	BackendTorch = trainer.BackendTorch
 )
-
-// Launch is the process layout of a torch training stage; its keys are
-// those of the torch launcher's JSON settings (package torchlaunch), which
-// Config may name as a file: the table's keys override the file's. Zero
-// values take the launcher's defaults (torchrun, one process on one node,
-// FSDP).
-type Launch struct {
-	// Config is a launcher settings file (JSON, as written by `longrecipe
-	// plan`), relative to the recipe file.
-	Config string `toml:"config,omitempty" json:"config,omitempty"`
-	// Launcher is "torchrun" or "accelerate".
-	Launcher     string `toml:"launcher,omitempty" json:"launcher,omitempty"`
-	NProcPerNode int    `toml:"nproc_per_node,omitempty" json:"nproc_per_node,omitempty"`
-	NNodes       int    `toml:"nnodes,omitempty" json:"nnodes,omitempty"`
-	NodeRank     int    `toml:"node_rank,omitempty" json:"node_rank,omitempty"`
-	MasterAddr   string `toml:"master_addr,omitempty" json:"master_addr,omitempty"`
-	MasterPort   int    `toml:"master_port,omitempty" json:"master_port,omitempty"`
-	// Sharding is "fsdp", "ddp" or "none"; Precision "auto", "bf16" or
-	// "fp32".
-	Sharding  string `toml:"sharding,omitempty" json:"sharding,omitempty"`
-	Precision string `toml:"precision,omitempty" json:"precision,omitempty"`
-	// AttnImplementation is "auto", "flash_attention_2", "sdpa" or
-	// "eager"; CPUOffload offloads parameters, gradients and optimizer
-	// state to the CPU; Python is the interpreter ("": the cached venv).
-	AttnImplementation string `toml:"attn_implementation,omitempty" json:"attn_implementation,omitempty"`
-	CPUOffload         bool   `toml:"cpu_offload,omitempty" json:"cpu_offload,omitempty"`
-	Python             string `toml:"python,omitempty" json:"python,omitempty"`
-}
-
-// Torch returns the launcher settings: the Config file's, overridden by
-// the table's non-zero keys, with the launcher's defaults.
-func (l *Launch) Torch() (torchlaunch.Launch, error) {
-	var t torchlaunch.Launch
-	if l.Config != "" {
-		var err error
-		if t, err = torchlaunch.LoadLaunch(l.Config); err != nil {
-			return t, err
-		}
-	}
-	setS := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	setI := func(dst *int, v int) {
-		if v != 0 {
-			*dst = v
-		}
-	}
-	setS(&t.Launcher, l.Launcher)
-	setI(&t.NprocPerNode, l.NProcPerNode)
-	setI(&t.NNodes, l.NNodes)
-	setI(&t.NodeRank, l.NodeRank)
-	setS(&t.MasterAddr, l.MasterAddr)
-	setI(&t.MasterPort, l.MasterPort)
-	setS(&t.Sharding, l.Sharding)
-	setS(&t.Precision, l.Precision)
-	setS(&t.AttnImplementation, l.AttnImplementation)
-	setS(&t.Python, l.Python)
-	t.CPUOffload = t.CPUOffload || l.CPUOffload
-	return t.WithDefaults(), nil
-}
 
 // Extend is stage 1, context extension.
 type Extend struct {
@@ -223,7 +165,7 @@ type Eval struct {
 
 // Load reads and validates a recipe file.
 func Load(path string) (*Recipe, error) {
-	b, err := os.ReadFile(path)
+	b, err := paths.ReadRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("recipe: %w", err)
 	}
@@ -259,11 +201,8 @@ func Parse(b []byte, name, dir string) (*Recipe, error) {
 	if !eval.IsHaystackName(r.Eval.Haystack) && !filepath.IsAbs(r.Eval.Haystack) {
 		r.Eval.Haystack = filepath.Join(dir, r.Eval.Haystack)
 	}
-	for _, p := range []*string{&r.Extend.Launch.Config, &r.Anneal.Launch.Config} {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
-		}
-	}
+	r.Extend.Launch.Anchor(dir)
+	r.Anneal.Launch.Anchor(dir)
 	if r.Extend.Impactful != "" && r.Extend.Impactful != "digits" && !filepath.IsAbs(r.Extend.Impactful) {
 		r.Extend.Impactful = filepath.Join(dir, r.Extend.Impactful)
 	}
@@ -298,7 +237,7 @@ func defaults() *Recipe {
 		Extend: Extend{
 			Train:     Train{LR: 5e-5, Batch: 1, GradAccum: 1, Schedule: "constant", WeightDecay: 0.1, GradClip: 1, CheckpointEvery: 10, Backend: BackendGo},
 			Method:    "longrecipe",
-			Ratio:     0.3,
+			Ratio:     positions.DefaultRatio,
 			Impactful: "digits",
 			DropProb:  0.5,
 		},
@@ -314,6 +253,9 @@ func defaults() *Recipe {
 
 // Validate checks the recipe's values.
 func (r *Recipe) Validate() error {
+	if err := r.checkNumbers(); err != nil {
+		return err
+	}
 	switch {
 	case r.Output == "":
 		return fmt.Errorf("output: required (the run folder)")
@@ -366,14 +308,74 @@ func (r *Recipe) Validate() error {
 				return fmt.Errorf("eval.depths: %v outside [0, 1]", d)
 			}
 		}
-		for _, l := range r.Eval.Lengths {
-			if l <= 0 {
-				return fmt.Errorf("eval.lengths: %d must be > 0", l)
-			}
+		if err := r.Eval.validate(); err != nil {
+			return err
 		}
 	}
 	return nil
 }
+
+// validate checks the evaluation's lengths and tasks at load, so that a
+// recipe that could not be evaluated (or would size its buffers by an
+// absurd length) fails before any stage runs.
+func (e *Eval) validate() error {
+	for _, l := range e.Lengths {
+		if l < eval.MinLength || l > eval.MaxLength {
+			return fmt.Errorf("eval.lengths: %d: want %d..%d tokens", l, eval.MinLength, eval.MaxLength)
+		}
+	}
+	seen := map[string]bool{}
+	for _, t := range e.Tasks {
+		if t != eval.PerplexityTask && !slices.Contains(eval.SyntheticTasks, t) {
+			return fmt.Errorf("eval.tasks: unknown task %q (known: %s, %s)", t, strings.Join(eval.SyntheticTasks, ", "), eval.PerplexityTask)
+		}
+		if seen[t] {
+			return fmt.Errorf("eval.tasks: %q listed twice", t)
+		}
+		seen[t] = true
+	}
+	return nil
+}
+
+// checkNumbers refuses a non-finite number (inf, nan) in any float setting
+// and the out-of-range values the other checks do not cover, naming the
+// key. It runs first, so that later comparisons see finite values.
+func (r *Recipe) checkNumbers() error {
+	type num struct {
+		key string
+		v   float64
+	}
+	nums := []num{{"extend.ratio", r.Extend.Ratio}, {"extend.drop_prob", r.Extend.DropProb}, {"extend.rope_theta", r.Extend.RopeTheta}}
+	for _, t := range []struct {
+		stage string
+		t     *Train
+	}{{"extend", &r.Extend.Train}, {"anneal", &r.Anneal.Train}} {
+		nums = append(nums, num{t.stage + ".lr", t.t.LR}, num{t.stage + ".min_lr", t.t.MinLR},
+			num{t.stage + ".weight_decay", t.t.WeightDecay}, num{t.stage + ".grad_clip", t.t.GradClip})
+	}
+	for i, w := range r.Merge.Weights {
+		nums = append(nums, num{fmt.Sprintf("merge.weights[%d]", i), w})
+	}
+	for i, d := range r.Eval.Depths {
+		nums = append(nums, num{fmt.Sprintf("eval.depths[%d]", i), d})
+	}
+	for _, n := range nums {
+		if math.IsNaN(n.v) || math.IsInf(n.v, 0) {
+			return fmt.Errorf("%s %v: want a finite number", n.key, n.v)
+		}
+	}
+	switch rt := r.Extend.RopeTheta; {
+	case rt != 0 && rt != -1 && !(rt > 1):
+		return fmt.Errorf("extend.rope_theta %v: want 0 (default for the window), -1 (keep the base's) or > 1", rt)
+	case r.Extend.TargetLength > MaxTargetLength:
+		return fmt.Errorf("extend.target_length %d: want at most %d", r.Extend.TargetLength, MaxTargetLength)
+	}
+	return nil
+}
+
+// MaxTargetLength bounds extend.target_length (16M tokens, the longest
+// evaluation length): training rows and position tables are sized by it.
+const MaxTargetLength = eval.MaxLength
 
 func (t *Train) validate(stage string) error {
 	if err := t.validateBackend(stage); err != nil {
@@ -388,6 +390,12 @@ func (t *Train) validate(stage string) error {
 		return fmt.Errorf("%s.batch and grad_accum: want > 0", stage)
 	case t.Warmup < 0 || t.CheckpointEvery < 0:
 		return fmt.Errorf("%s.warmup and checkpoint_every: want >= 0", stage)
+	case !(t.MinLR >= 0 && t.MinLR <= t.LR):
+		return fmt.Errorf("%s.min_lr %v: want [0, lr = %v]", stage, t.MinLR, t.LR)
+	case !(t.WeightDecay >= 0):
+		return fmt.Errorf("%s.weight_decay %v: want >= 0", stage, t.WeightDecay)
+	case !(t.GradClip >= 0):
+		return fmt.Errorf("%s.grad_clip %v: want >= 0 (0: no clipping)", stage, t.GradClip)
 	}
 	return nil
 }
@@ -396,28 +404,17 @@ func (t *Train) validate(stage string) error {
 func (t *Train) validateBackend(stage string) error {
 	switch t.Backend {
 	case BackendGo:
-		if t.Launch != (Launch{}) {
+		if len(t.Launch) > 0 {
 			return fmt.Errorf("%s.launch: only for backend = %q (%s.backend is %q)", stage, BackendTorch, stage, t.Backend)
 		}
 		return nil
 	case BackendTorch:
-		return t.Launch.validate(stage + ".launch")
+		if _, err := t.Launch.Launch(); err != nil {
+			return fmt.Errorf("%s.launch.%w", stage, err)
+		}
+		return nil
 	}
 	return fmt.Errorf("%s.backend %q: want %q or %q", stage, t.Backend, BackendGo, BackendTorch)
-}
-
-func (l *Launch) validate(table string) error {
-	t, err := l.Torch()
-	if err != nil {
-		return fmt.Errorf("%s: %w", table, err)
-	}
-	if t.NNodes > 1 && (t.MasterAddr == "127.0.0.1" || t.MasterAddr == "localhost") {
-		return fmt.Errorf("%s.master_addr: required when nnodes > 1 (the rank-0 host)", table)
-	}
-	if err := t.Validate(); err != nil {
-		return fmt.Errorf("%s.%w", table, err)
-	}
-	return nil
 }
 
 // Ls returns the training length: TrainLength, or Ratio·TargetLength.
@@ -425,8 +422,7 @@ func (e *Extend) Ls() int {
 	if e.TrainLength > 0 {
 		return e.TrainLength
 	}
-	ls := int(e.Ratio*float64(e.TargetLength) + 0.5)
-	return max(ls, 1)
+	return positions.TrainLength(e.Ratio, e.TargetLength)
 }
 
 // validPrecision reports whether s is a precision the recipe accepts.

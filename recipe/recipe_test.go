@@ -16,7 +16,9 @@ import (
 	"github.com/longrecipe/longrecipe/eval/folder"
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/testfix"
+	"github.com/longrecipe/longrecipe/model"
 	"github.com/longrecipe/longrecipe/train"
+	"github.com/longrecipe/longrecipe/trainer"
 )
 
 // minimalRecipe has the required keys only.
@@ -48,6 +50,27 @@ func TestParseErrors(t *testing.T) {
 		{"precision", "precision = \"fp16\"\n" + good, "precision \"fp16\""},
 		{"precision bf16", "precision = \"bf16\"\n" + good, ""},
 		{"syntax", good + "[[[", "syntax.toml"},
+		{"lr inf", strings.Replace(good, "steps = 10", "steps = 10\nlr = inf", 1), "extend.lr +Inf: want a finite number"},
+		{"lr nan", strings.Replace(good, "steps = 10", "steps = 10\nlr = nan", 1), "extend.lr NaN: want a finite number"},
+		{"anneal lr inf", good + "[anneal]\nlr = inf\n", "anneal.lr +Inf: want a finite number"},
+		{"min_lr nan", strings.Replace(good, "steps = 10", "steps = 10\nmin_lr = nan", 1), "extend.min_lr NaN"},
+		{"min_lr > lr", strings.Replace(good, "steps = 10", "steps = 10\nmin_lr = 1.0", 1), "extend.min_lr 1: want [0, lr"},
+		{"weight decay -inf", strings.Replace(good, "steps = 10", "steps = 10\nweight_decay = -inf", 1), "extend.weight_decay -Inf"},
+		{"weight decay negative", strings.Replace(good, "steps = 10", "steps = 10\nweight_decay = -0.1", 1), "extend.weight_decay -0.1: want >= 0"},
+		{"grad clip inf", strings.Replace(good, "steps = 10", "steps = 10\ngrad_clip = inf", 1), "extend.grad_clip +Inf"},
+		{"grad clip negative", strings.Replace(good, "steps = 10", "steps = 10\ngrad_clip = -1.0", 1), "extend.grad_clip -1"},
+		{"ratio nan", strings.Replace(good, "steps = 10", "steps = 10\nratio = nan", 1), "extend.ratio NaN"},
+		{"rope theta inf", strings.Replace(good, "steps = 10", "steps = 10\nrope_theta = inf", 1), "extend.rope_theta +Inf"},
+		{"rope theta 0.5", strings.Replace(good, "steps = 10", "steps = 10\nrope_theta = 0.5", 1), "extend.rope_theta 0.5"},
+		{"rope theta -1", strings.Replace(good, "steps = 10", "steps = 10\nrope_theta = -1.0", 1), ""},
+		{"merge weight inf", good + "[merge]\nweights = [inf, 0.5]\n", "merge.weights[0] +Inf"},
+		{"depth nan", good + "[eval]\ndepths = [0.5, nan]\n", "eval.depths[1] NaN"},
+		{"eval length huge", good + "[eval]\nlengths = [1024, 1073741824]\n", "eval.lengths: 1073741824: want 16..16777216"},
+		{"eval length tiny", good + "[eval]\nlengths = [8]\n", "eval.lengths: 8"},
+		{"eval task unknown", good + "[eval]\ntasks = [\"passkey\", \"qa\"]\n", "eval.tasks: unknown task \"qa\""},
+		{"eval task twice", good + "[eval]\ntasks = [\"ppl\", \"ppl\"]\n", "eval.tasks: \"ppl\" listed twice"},
+		{"eval huge skipped", good + "[eval]\nskip = true\nlengths = [1073741824]\n", ""},
+		{"target huge", strings.Replace(good, "target_length = 2048", "target_length = 1073741824", 1), "extend.target_length 1073741824"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -219,7 +242,7 @@ func abs32(x float32) float32 {
 // left partial, with a checkpoint.
 type interrupting struct{}
 
-func (interrupting) Train(ctx context.Context, j TrainJob) (*TrainOutputs, error) {
+func (interrupting) Train(ctx context.Context, j trainer.Job) (*train.Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -230,7 +253,7 @@ func (interrupting) Train(ctx context.Context, j TrainJob) (*TrainOutputs, error
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	return GoTrainer{}.Train(ctx, j)
+	return trainer.Go{Precision: model.FP32}.Train(ctx, j) // the recipes it runs ask for fp32
 }
 
 // stageTheta reads the RoPE base of a model folder.
@@ -288,7 +311,7 @@ func TestResumeWithChangedInputs(t *testing.T) {
 		return extendOnly(t, dir, prec, "steps = 20\ncheckpoint_every = 10\nrope_theta = "+theta+"\nlr = "+lr)
 	}
 	var log bytes.Buffer
-	run := func(r *Recipe, tr Trainer) error {
+	run := func(r *Recipe, tr trainer.Trainer) error {
 		log.Reset()
 		_, err := Run(context.Background(), r, Options{Log: &log, Trainer: tr})
 		return err
@@ -296,7 +319,7 @@ func TestResumeWithChangedInputs(t *testing.T) {
 	extend := filepath.Join(dir, "run", "2-extend")
 	steps := []struct {
 		name, theta, lr string
-		trainer         Trainer
+		trainer         trainer.Trainer
 		wantErr         string
 		wantLog         string
 		wantTheta       float64
@@ -395,7 +418,8 @@ func TestBackendSettings(t *testing.T) {
 		{"no master", good + "backend = \"torch\"\n[extend.launch]\nnnodes = 2\n", "extend.launch.master_addr: required"},
 		{"port", good + "backend = \"torch\"\n[extend.launch]\nmaster_port = 70000\n", "extend.launch.master_port 70000"},
 		{"sharding", good + "backend = \"torch\"\n[extend.launch]\nsharding = \"zero3\"\n", "extend.launch.sharding"},
-		{"unknown launch key", good + "backend = \"torch\"\n[extend.launch]\nnprocs = 2\n", "unknown key(s) extend.launch.nprocs"},
+		{"unknown launch key", good + "backend = \"torch\"\n[extend.launch]\nnprocs = 2\n", "extend.launch.unknown key(s) nprocs"},
+		{"launch precision", good + "backend = \"torch\"\n[extend.launch]\nprecision = \"bf16\"\n", "extend.launch.precision: set the recipe's precision"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -415,16 +439,28 @@ func TestBackendSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := trainerFor(r.Extend.Train, Options{})
+	s, err := r.settings(r.Extend.Train)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tt, ok := tr.(TorchTrainer)
+	tr, err := trainer.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt, ok := tr.(trainer.Torch)
 	if l := tt.Launch; !ok || l.NprocPerNode != 8 || l.Sharding != "ddp" || l.Precision != "bf16" || l.Launcher != "torchrun" || l.NNodes != 1 {
 		t.Fatalf("trainer %T, launch %+v; want torch, 8 processes, ddp, bf16, torchrun on one node", tr, tt.Launch)
 	}
-	if tr, err := trainerFor(Train{Backend: BackendGo}, Options{}); err != nil || tr != (GoTrainer{}) {
-		t.Fatalf("go backend: %T, %v", tr, err)
+	// The recipe's precision reaches the torch launch settings.
+	r.Precision = "fp32"
+	if s, err = r.settings(r.Extend.Train); err != nil {
+		t.Fatal(err)
+	}
+	if tr, err = trainer.New(s); err != nil || tr.(trainer.Torch).Launch.Precision != "fp32" {
+		t.Fatalf("recipe precision fp32: trainer %+v, %v", tr, err)
+	}
+	if s, err := r.settings(Train{Backend: BackendGo}); err != nil || s.Backend != BackendGo || s.Precision != "fp32" {
+		t.Fatalf("go backend: %+v, %v", s, err)
 	}
 	if _, err := Parse([]byte(good+"backend = \"torch\"\n[extend.launch]\nconfig = \"missing.json\"\n"), "b.toml", dir); err == nil || !strings.Contains(err.Error(), "extend.launch") {
 		t.Fatalf("missing launch file: error %v", err)

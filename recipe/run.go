@@ -19,6 +19,7 @@ import (
 	"github.com/longrecipe/longrecipe/stage"
 	"github.com/longrecipe/longrecipe/tokenizer"
 	"github.com/longrecipe/longrecipe/train"
+	"github.com/longrecipe/longrecipe/trainer"
 )
 
 // Options control Run.
@@ -27,7 +28,7 @@ type Options struct {
 	FromStage string
 	// Trainer, when set, trains both training stages whatever their
 	// backend setting (tests and embedders pass their own).
-	Trainer Trainer
+	Trainer trainer.Trainer
 	// Log receives one line per stage event; Progress receives progress
 	// bars. Either may be nil.
 	Log, Progress io.Writer
@@ -64,6 +65,9 @@ func Run(ctx context.Context, r *Recipe, opt Options) (*Summary, error) {
 		return nil, err
 	}
 	runner := &stage.Runner{Log: opt.Log, Prefix: "stage "}
+	if err := checkInputs(e.stages()); err != nil {
+		return nil, err
+	}
 	done := map[string]*StageFile{}
 	for _, s := range e.stages() {
 		if s.disabled {
@@ -91,7 +95,8 @@ type runEnv struct {
 	theta    float64         // the extended model's RoPE base
 	ls       int             // the stage-1 training length
 	dirs     map[string]string
-	trainers map[string]Trainer // by stage
+	trainers map[string]trainer.Trainer // by stage
+	precIn   map[string]string          // each training stage's precision input (trainer.Settings.Input)
 }
 
 // newRunEnv reads the base model's config and tokenizer, resolves the
@@ -110,7 +115,7 @@ func newRunEnv(r *Recipe, opt Options) (*runEnv, error) {
 		return nil, fmt.Errorf("recipe base.tokenizer: %w", err)
 	}
 	e := &runEnv{r: r, opt: opt, tok: tok, base: base, threads: r.Threads, theta: r.Extend.RopeTheta, ls: r.Extend.Ls(),
-		dirs: map[string]string{}, trainers: map[string]Trainer{}}
+		dirs: map[string]string{}, trainers: map[string]trainer.Trainer{}, precIn: map[string]string{}}
 	if e.threads == 0 {
 		e.threads = runtime.GOMAXPROCS(0)
 	}
@@ -130,15 +135,35 @@ func newRunEnv(r *Recipe, opt Options) (*runEnv, error) {
 		e.dirs[s] = r.StageDir(s)
 	}
 	e.dirs["extend-start"] = e.dirs["extend"] + "-start"
-	if e.trainers["extend"], err = trainerFor(r.Extend.Train, opt); err != nil {
-		return nil, fmt.Errorf("recipe extend.backend: %w", err)
+	if err := e.pickTrainer("extend", r.Extend.Train); err != nil {
+		return nil, err
 	}
 	if r.Data.Replay != "" {
-		if e.trainers["anneal"], err = trainerFor(r.Anneal.Train, opt); err != nil {
-			return nil, fmt.Errorf("recipe anneal.backend: %w", err)
+		if err := e.pickTrainer("anneal", r.Anneal.Train); err != nil {
+			return nil, err
 		}
 	}
 	return e, nil
+}
+
+// pickTrainer resolves a training stage's trainer settings: its trainer
+// (opt.Trainer when set: tests and embedders pass their own) and the
+// precision it records among its inputs.
+func (e *runEnv) pickTrainer(name string, t Train) error {
+	s, err := e.r.settings(t)
+	if err != nil {
+		return fmt.Errorf("recipe %s.launch.%w", name, err)
+	}
+	if e.precIn[name], err = s.Input(); err != nil {
+		return fmt.Errorf("recipe %w", err)
+	}
+	e.trainers[name] = e.opt.Trainer
+	if e.trainers[name] == nil {
+		if e.trainers[name], err = trainer.New(s); err != nil {
+			return fmt.Errorf("recipe %s.backend: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // trained is the folder of the last training stage.
@@ -173,8 +198,46 @@ func (s *recipeStage) of() string {
 	return s.Name
 }
 
+// checkInputs refuses, before any stage runs or any folder is cleared, a
+// recipe one of whose inputs lies inside one of its stage folders (a base
+// model continued from an earlier run's merge in the same output folder, a
+// corpus kept in a stage folder).
+func checkInputs(stages []recipeStage) error {
+	var all []stage.Stage
+	for _, s := range stages {
+		if !s.disabled {
+			all = append(all, s.Stage)
+		}
+	}
+	if err := stage.CheckInputs(all...); err != nil {
+		return fmt.Errorf("recipe: %w", err)
+	}
+	return nil
+}
+
+// inputs maps the named recipe settings that are files or folders read by
+// a stage to their paths (skipping unset ones, "digits" and haystack
+// names). The stage runner keys the stage by their contents.
+func (e *runEnv) inputs(names ...string) map[string]string {
+	r := e.r
+	paths := map[string]string{
+		"base.model": r.Base.Model, "base.tokenizer": r.Base.Tokenizer, "data.corpus": r.Data.Corpus, "data.replay": r.Data.Replay,
+		"extend.impactful": r.Extend.Impactful, "eval.haystack": r.Eval.Haystack, "eval.ppl_corpus": r.Eval.PPLCorpus,
+	}
+	out := map[string]string{}
+	for _, n := range names {
+		p := paths[n]
+		if p == "" || (n == "extend.impactful" && p == "digits") || (n == "eval.haystack" && eval.IsHaystackName(p)) {
+			continue
+		}
+		out[n] = p
+	}
+	return out
+}
+
 // stages lists the recipe's stages with their inputs: the settings that
-// determine each one's output and the stages it reads.
+// determine each one's output, the stages it reads and the files and
+// folders it reads (keyed by content, not path).
 func (e *runEnv) stages() []recipeStage {
 	r, dirs := e.r, e.dirs
 	replay := r.Data.Replay != ""
@@ -190,28 +253,38 @@ func (e *runEnv) stages() []recipeStage {
 		evalDeps = append(evalDeps, "merge")
 	}
 	return []recipeStage{
-		{Stage: stage.Stage{Name: "prepare", Dir: dirs["prepare"], Run: e.prepare, Settings: map[string]any{
-			"corpus": r.Data.Corpus, "text_field": r.Data.TextField, "tokenizer": e.tok.Hash(),
-			"method": r.Extend.Method, "lt": r.Extend.TargetLength, "ls": e.ls,
-			"impactful": r.Extend.Impactful, "drop_prob": r.Extend.DropProb, "seed": r.Seed,
-		}}},
-		{part: "extend", Stage: stage.Stage{Name: "extend-start", Dir: dirs["extend-start"], Run: e.start, Settings: map[string]any{
-			"base": r.Base.Model, "rope_theta": e.theta, "max_position_embeddings": r.Extend.TargetLength,
+		{Stage: stage.Stage{Name: "prepare", Dir: dirs["prepare"], Run: e.prepare, Inputs: e.inputs("data.corpus", "base.tokenizer", "extend.impactful"),
+			Settings: map[string]any{
+				"text_field": r.Data.TextField, "method": r.Extend.Method, "lt": r.Extend.TargetLength, "ls": e.ls,
+				"impactful": impactfulSetting(r.Extend.Impactful), "drop_prob": r.Extend.DropProb, "seed": r.Seed,
+			}}},
+		{part: "extend", Stage: stage.Stage{Name: "extend-start", Dir: dirs["extend-start"], Run: e.start, Inputs: e.inputs("base.model"), Settings: map[string]any{
+			"rope_theta": e.theta, "max_position_embeddings": r.Extend.TargetLength,
 		}}},
 		{Stage: stage.Stage{Name: "extend", Dir: dirs["extend"], Deps: []string{"prepare", "extend-start"}, Resumable: true, Continue: lengthened(r.Extend.Train), Run: e.extend, Settings: map[string]any{
-			"train": r.Extend.Train, "seed": r.Seed, "threads": e.threads, "precision": e.goPrecision(r.Extend.Train),
+			"train": r.Extend.Train, "seed": r.Seed, "threads": e.threads, "precision": e.precIn["extend"],
 		}}},
-		{disabled: !replay, Stage: stage.Stage{Name: "replay", Dir: dirs["replay"], Run: e.replay, Settings: map[string]any{
-			"replay": r.Data.Replay, "prompt_field": r.Data.PromptField, "response_field": r.Data.ResponseField,
-			"mask_prompt": r.Data.MaskPrompt, "ls": e.ls, "tokenizer": e.tok.Hash(), "seed": r.Seed,
+		{disabled: !replay, Stage: stage.Stage{Name: "replay", Dir: dirs["replay"], Run: e.replay, Inputs: e.inputs("data.replay", "base.tokenizer"), Settings: map[string]any{
+			"prompt_field": r.Data.PromptField, "response_field": r.Data.ResponseField,
+			"mask_prompt": r.Data.MaskPrompt, "ls": e.ls, "seed": r.Seed,
 		}}},
 		{disabled: !replay, Stage: stage.Stage{Name: "anneal", Dir: dirs["anneal"], Deps: []string{"extend", "replay"}, Resumable: true, Continue: lengthened(r.Anneal.Train), Run: e.anneal,
-			Settings: map[string]any{"train": r.Anneal.Train, "seed": r.Seed, "threads": e.threads, "precision": e.goPrecision(r.Anneal.Train)}}},
+			Settings: map[string]any{"train": r.Anneal.Train, "seed": r.Seed, "threads": e.threads, "precision": e.precIn["anneal"]}}},
 		{disabled: r.Merge.Skip, Stage: stage.Stage{Name: "merge", Dir: dirs["merge"], Deps: []string{trained}, Run: e.merge,
-			Settings: map[string]any{"weights": r.Merge.Weights, "original": r.Base.Model}}},
+			Inputs: e.inputs("base.model"), Settings: map[string]any{"weights": r.Merge.Weights}}},
 		{disabled: r.Eval.Skip, Stage: stage.Stage{Name: "eval", Dir: dirs["eval"], Deps: evalDeps, Run: e.evaluate,
-			Settings: map[string]any{"eval": r.Eval, "base": r.Base.Model, "seed": r.Seed, "precision": e.prec.String()}}},
+			Inputs:   e.inputs("base.model", "base.tokenizer", "eval.haystack", "eval.ppl_corpus"),
+			Settings: map[string]any{"eval": r.Eval, "seed": r.Seed, "precision": e.prec.String()}}},
 	}
+}
+
+// impactfulSetting is the impactful setting as a stage setting: "digits"
+// or none as written; a file is a declared input, keyed by its content.
+func impactfulSetting(s string) string {
+	if s == "" || s == "digits" {
+		return s
+	}
+	return "file"
 }
 
 // prepare builds the stage-1 rows.
@@ -279,16 +352,6 @@ func (e *runEnv) anneal(ctx context.Context, dir string) (any, error) {
 	return e.train(ctx, "anneal", e.dirs["extend"], e.dirs["replay"], dir, e.r.Anneal.Train)
 }
 
-// goPrecision is the precision input of a training stage: the resolved
-// Go-engine precision, or "" for the torch backend (its launch table
-// decides, and a launch setting is not a stage input).
-func (e *runEnv) goPrecision(t Train) string {
-	if t.Backend == BackendTorch {
-		return ""
-	}
-	return e.prec.String()
-}
-
 // merge averages the last trained model with the original.
 func (e *runEnv) merge(ctx context.Context, dir string) (any, error) {
 	return merge.Merge(ctx, []string{e.trained(), e.r.Base.Model}, dir, merge.Options{Weights: e.r.Merge.Weights, Overwrite: true, Progress: e.opt.Progress})
@@ -301,10 +364,15 @@ func (e *runEnv) train(ctx context.Context, stageName, from, dataDir, out string
 	if dtype == "" {
 		dtype = "float32"
 	}
-	return e.trainers[stageName].Train(ctx, TrainJob{
-		From: from, Data: dataDir, Output: out, Train: t, Seed: e.r.Seed, Threads: e.threads, Precision: e.prec, SaveDType: dtype,
-		Progress: e.opt.Progress, Log: e.opt.Log,
-	})
+	j := trainer.Job{
+		Hyper: hyper(t, e.r.Seed), From: from, Data: dataDir, Output: out, CheckpointEvery: t.CheckpointEvery,
+		Threads: e.threads, Checkpointing: true, SaveDType: dtype, Progress: e.opt.Progress, Log: e.opt.Log,
+	}
+	res, err := e.trainers[stageName].Train(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	return outputs(res, j)
 }
 
 // evaluate runs the suite on each model (opened by package eval/folder,

@@ -7,12 +7,12 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // labelsOf returns the Hugging Face labels of r: input ids, -100 where the
@@ -195,7 +195,7 @@ func (p *parquetFile) abort() { p.f.Abort() }
 // readParquetRows reads a whole Parquet data file (input_ids,
 // position_ids, optional labels list columns) into memory.
 func readParquetRows(path string) ([]Row, error) {
-	f, err := os.Open(path)
+	f, err := paths.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("open data file: %w", err)
 	}

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
+
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // ManifestName is the file name of a dataset's manifest inside its directory.
@@ -105,7 +106,7 @@ type ShardInfo struct {
 // ReadManifest reads and checks dir/manifest.json.
 func ReadManifest(dir string) (*Manifest, error) {
 	path := filepath.Join(dir, ManifestName)
-	b, err := os.ReadFile(path)
+	b, err := paths.ReadRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
+
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // Dataset is a read-only, random-access list of rows. Row may be called
@@ -128,7 +130,7 @@ type shardFile struct {
 }
 
 func openShardFile(path string) (*shardFile, error) {
-	f, err := os.Open(path)
+	f, err := paths.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("open shard: %w", err)
 	}
@@ -257,7 +259,7 @@ func (p *parquetData) close() error               { p.rows = nil; return nil }
 
 // fileCRC checks the CRC-32C of a whole file.
 func fileCRC(path string, want uint32) error {
-	f, err := os.Open(path)
+	f, err := paths.OpenRegular(path)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}

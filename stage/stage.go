@@ -3,10 +3,15 @@
 // only the work whose inputs changed. It is the one runner of the project.
 //
 // A stage is a folder and a function that fills it. Its inputs are its
-// settings (any JSON-encodable value: paths, hyperparameters, file hashes)
-// and the input hashes of the stages it reads from (Deps, by name, run
-// earlier by the same Runner). The input hash is the SHA-256 of the JSON
-// encoding of both. Before a stage's function starts, the runner writes
+// settings (any JSON-encodable value: hyperparameters, file hashes), the
+// input hashes of the stages it reads from (Deps, by name, run earlier by
+// the same Runner) and the contents of the files and folders it reads
+// from outside the pipeline (Inputs: a corpus, a base model), keyed by
+// content, not path (see Content: size and modification time as the fast
+// check, SHA-256 when they change). The input hash is the SHA-256 of the
+// JSON encoding of the three. No declared input may lie inside a stage
+// folder (CheckInputs): the runner refuses the stage, naming the input,
+// before it clears anything. Before a stage's function starts, the runner writes
 // dir/pending.json (hash and settings); when the function returns without
 // error it writes dir/stage.json (hash, settings, outputs, timing) and
 // removes pending.json. From the folder alone, a stage is:
@@ -20,7 +25,8 @@
 //     stage is cleared and run again.
 //   - inputs changed: stage.json or pending.json records another hash. The
 //     folder is cleared and the stage runs from the start, and the log
-//     says so, naming the settings and upstream stages that differ. This
+//     says so, naming the settings, upstream stages and inputs ("input
+//     data.corpus") that differ. This
 //     holds for a partial stage too: a partial folder never resumes under
 //     settings other than the ones it was started with — unless the
 //     stage's Continue accepts the change (a training run given more
@@ -50,6 +56,7 @@ import (
 	"time"
 
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // FileName is the record of a finished stage inside its folder.
@@ -69,6 +76,8 @@ type Record struct {
 	Settings json.RawMessage `json:"settings"`
 	// Deps maps the upstream stages to their input hashes.
 	Deps map[string]string `json:"deps,omitempty"`
+	// Inputs records the declared inputs by name (Stage.Inputs).
+	Inputs map[string]*Content `json:"inputs,omitempty"`
 	// Outputs is what the stage's function returned.
 	Outputs  json.RawMessage `json:"outputs,omitempty"`
 	Finished time.Time       `json:"finished,omitzero"`
@@ -86,6 +95,11 @@ type Stage struct {
 	Settings any
 	// Deps are the names of earlier stages whose outputs this one reads.
 	Deps []string
+	// Inputs are the files and folders from outside the pipeline that the
+	// stage reads, by the setting that names them ("data.corpus",
+	// "base.model"). They key the stage by their contents; none may lie
+	// inside a stage folder.
+	Inputs map[string]string
 	// Resumable stages keep a partial folder with the same inputs.
 	Resumable bool
 	// Force reruns the stage from an empty folder even if done.
@@ -108,6 +122,9 @@ type Runner struct {
 	// Prefix starts every log line ("stage ", "experiment: ").
 	Prefix string
 	hashes map[string]string
+	// known are the files of inputs with a hash, by resolved path: from
+	// the records read, and hashed by this runner.
+	known map[string]Stamp
 }
 
 // Hash returns the input hash of a stage run (or skipped) by r.
@@ -125,19 +142,34 @@ func (r *Runner) logf(format string, args ...any) {
 // Run runs s unless it is done, and returns its record. When out is not
 // nil, the recorded outputs are decoded into it (done or run).
 func (r *Runner) Run(ctx context.Context, s Stage, out any) (*Record, error) {
-	rec, err := r.newRecord(s)
-	if err != nil {
-		return nil, fmt.Errorf("stage %s: %w", s.Name, err)
+	if err := CheckInputs(s); err != nil {
+		return nil, err
 	}
 	done, err := readRecord(filepath.Join(s.Dir, FileName))
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: %w", s.Name, err)
 	}
+	pending, err := readRecord(filepath.Join(s.Dir, PendingFileName))
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", s.Name, err)
+	}
+	rec, err := r.newRecord(s, done, pending)
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", s.Name, err)
+	}
 	if done != nil && done.InputHash == rec.InputHash && !s.Force {
+		if !sameStamps(done.Inputs, rec.Inputs) {
+			// Inputs touched but unchanged: record the new stamps so that
+			// the next run need not hash them again.
+			done.Inputs = rec.Inputs
+			if err := writeRecord(filepath.Join(s.Dir, FileName), done); err != nil {
+				return nil, fmt.Errorf("stage %s: %w", s.Name, err)
+			}
+		}
 		r.logf("%s: done already (%s)", s.Name, s.Dir)
 		return done, decodeOutputs(done, out, s.Name)
 	}
-	if err := r.prepareDir(s, rec, done); err != nil {
+	if err := r.prepareDir(s, rec, done, pending); err != nil {
 		return nil, fmt.Errorf("stage %s: %w", s.Name, err)
 	}
 	r.logf("%s: running → %s", s.Name, s.Dir)
@@ -157,14 +189,20 @@ func (r *Runner) Run(ctx context.Context, s Stage, out any) (*Record, error) {
 	return rec, decodeOutputs(rec, out, s.Name)
 }
 
-// newRecord computes the stage's input hash from its settings and its
-// dependencies' hashes, and remembers it.
-func (r *Runner) newRecord(s Stage) (*Record, error) {
+// newRecord computes the stage's input hash from its settings, its
+// dependencies' hashes and its inputs' contents (reusing the hashes the
+// folder's records hold for files unchanged in size and modification
+// time), and remembers it.
+func (r *Runner) newRecord(s Stage, done, pending *Record) (*Record, error) {
 	settings, err := json.Marshal(s.Settings)
 	if err != nil {
 		return nil, fmt.Errorf("settings: %w", err)
 	}
 	rec := &Record{Stage: s.Name, Settings: settings}
+	sums, err := r.contents(s, rec, done, pending)
+	if err != nil {
+		return nil, err
+	}
 	for _, d := range s.Deps {
 		h, ok := r.hashes[d]
 		if !ok {
@@ -178,7 +216,8 @@ func (r *Runner) newRecord(s Stage) (*Record, error) {
 	b, err := json.Marshal(struct {
 		Settings json.RawMessage   `json:"settings"`
 		Deps     map[string]string `json:"deps"`
-	}{settings, rec.Deps})
+		Inputs   map[string]string `json:"inputs,omitempty"`
+	}{settings, rec.Deps, sums})
 	if err != nil {
 		return nil, err
 	}
@@ -191,13 +230,37 @@ func (r *Runner) newRecord(s Stage) (*Record, error) {
 	return rec, nil
 }
 
+// contents records the stage's declared inputs in rec and returns their
+// content hashes by name (nil when it declares none).
+func (r *Runner) contents(s Stage, rec, done, pending *Record) (map[string]string, error) {
+	if len(s.Inputs) == 0 {
+		return nil, nil
+	}
+	if r.known == nil {
+		r.known = map[string]Stamp{}
+	}
+	remember(r.known, done)
+	remember(r.known, pending)
+	sums := map[string]string{}
+	rec.Inputs = map[string]*Content{}
+	for name, path := range s.Inputs {
+		start := time.Now()
+		c, read, err := contentOf(path, r.known)
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %w", name, err)
+		}
+		if read >= 1<<28 {
+			r.logf("%s: hashed input %s (%.1f GB) in %.1fs", s.Name, name, float64(read)/1e9, time.Since(start).Seconds())
+		}
+		remember(r.known, &Record{Inputs: map[string]*Content{name: c}})
+		rec.Inputs[name], sums[name] = c, c.SHA256
+	}
+	return sums, nil
+}
+
 // prepareDir keeps a partial folder of a resumable stage with the same
 // inputs and clears any other, then marks it pending.
-func (r *Runner) prepareDir(s Stage, rec, done *Record) error {
-	pending, err := readRecord(filepath.Join(s.Dir, PendingFileName))
-	if err != nil {
-		return err
-	}
+func (r *Runner) prepareDir(s Stage, rec, done, pending *Record) error {
 	// A folder holds stage.json or pending.json, not both: pending.json is
 	// written into a cleared folder, or into one without stage.json.
 	prev := done
@@ -251,12 +314,23 @@ func finish(dir string, rec *Record) error {
 
 // Changed names what differs between two records of a stage: the settings
 // whose values differ, as dotted paths into nested objects ("train.lr"),
-// and the upstream stages whose hashes differ ("upstream prepare").
+// the upstream stages whose hashes differ ("upstream prepare") and the
+// declared inputs whose contents differ ("input data.corpus").
 func Changed(old, cur *Record) []string {
 	out := diffJSON("", old.Settings, cur.Settings)
 	for d, h := range cur.Deps {
 		if old.Deps[d] != h {
 			out = append(out, "upstream "+d)
+		}
+	}
+	for n, c := range cur.Inputs {
+		if o, ok := old.Inputs[n]; !ok || o.SHA256 != c.SHA256 {
+			out = append(out, "input "+n)
+		}
+	}
+	for n := range old.Inputs {
+		if _, ok := cur.Inputs[n]; !ok {
+			out = append(out, "input "+n)
 		}
 	}
 	slices.Sort(out)
@@ -328,7 +402,7 @@ func decodeOutputs(rec *Record, out any, name string) error {
 
 // readRecord returns the record in path, or nil if there is none.
 func readRecord(path string) (*Record, error) {
-	b, err := os.ReadFile(path)
+	b, err := paths.ReadRegular(path)
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrInvalid) {
 		return nil, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 //go:embed shipped
@@ -47,7 +48,7 @@ func WriteShipped(dir string) error {
 			return err
 		}
 		dst := filepath.Join(dir, p)
-		if old, err := os.ReadFile(dst); err == nil && string(old) == string(b) {
+		if old, err := paths.ReadRegular(dst); err == nil && string(old) == string(b) {
 			return nil
 		}
 		return atomicfile.WriteFile(dst, b)

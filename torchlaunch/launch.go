@@ -19,7 +19,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
+
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // Launch is the launcher configuration: the JSON that "longrecipe plan"
@@ -149,7 +150,7 @@ func (l Launch) Validate() error {
 // checks it.
 func LoadLaunch(path string) (Launch, error) {
 	var l Launch
-	b, err := os.ReadFile(path)
+	b, err := paths.ReadRegular(path)
 	if err != nil {
 		return l, fmt.Errorf("launch config: %w", err)
 	}

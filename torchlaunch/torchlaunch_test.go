@@ -194,3 +194,28 @@ func TestTrainRefusesBadJobs(t *testing.T) {
 		t.Errorf("silent exit: err = %v", err)
 	}
 }
+
+// TestProbeEnv: the shared probe reads the cached environment's torch
+// (FSDP2 importable) and names an interpreter that does not run.
+func TestProbeEnv(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no Python")
+	}
+	if _, err := ProbeEnv(context.Background(), "/nonexistent/python"); err == nil || !strings.Contains(err.Error(), "/nonexistent/python") {
+		t.Errorf("missing interpreter: %v", err)
+	}
+	py := CachedPython()
+	if py == "" {
+		t.Skip("no cached Python environment (bash scripts/pyenv.sh)")
+	}
+	e, err := ProbeEnv(context.Background(), py)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Python != py || e.PythonVersion == "" || e.Versions["torch"] == "" || e.Versions["transformers"] == "" || e.TorchError != "" || e.FSDP2Error != "" {
+		t.Errorf("probe of the pinned environment: %+v", e)
+	}
+	if got, how := FindPython(py); got != py || how != "--python" {
+		t.Errorf("FindPython(%s) = %s, %s", py, got, how)
+	}
+}

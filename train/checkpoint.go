@@ -7,11 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/longrecipe/longrecipe/hf"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/model"
 )
 
@@ -21,10 +23,11 @@ import (
 //	checkpoints/step-00000040/weights.safetensors    fp32 master weights
 //	checkpoints/step-00000040/optimizer.safetensors  AdamW moments (exp_avg.NAME, exp_avg_sq.NAME)
 //	checkpoints/step-00000040/state.json             State
+//	checkpoints/step-00000040/manifest.json          size and SHA-256 of the three files above
 //
-// A checkpoint directory is written completely (each file atomically)
-// before "latest" is replaced atomically; older checkpoint directories are
-// removed afterwards. A crash at any point leaves "latest" naming a
+// A checkpoint directory is written completely (each file atomically, the
+// manifest last, see manifest.go) before "latest" is replaced atomically;
+// older checkpoint directories are removed afterwards. A crash at any point leaves "latest" naming a
 // complete checkpoint (or absent, before the first one).
 const (
 	checkpointDir  = "checkpoints"
@@ -36,6 +39,9 @@ const (
 	metricsFile    = "metrics.jsonl"
 	stepDirPattern = "step-%08d"
 )
+
+// stepDirName matches the names stepDirPattern makes.
+var stepDirName = regexp.MustCompile(`^step-[0-9]{8,}$`)
 
 // Hyper is every setting that determines the trained weights. It is stored
 // in each checkpoint; resuming with different values is an error unless
@@ -212,6 +218,9 @@ func writeCheckpoint(out string, params []*model.Param, opt *AdamW, st *State) e
 	if err := atomicfile.WriteFile(filepath.Join(dir, stateFile), append(b, '\n')); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	if err := writeManifest(dir); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
 	if err := atomicfile.WriteFile(filepath.Join(root, latestFile), []byte(name+"\n")); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
@@ -233,19 +242,22 @@ func writeCheckpoint(out string, params []*model.Param, opt *AdamW, st *State) e
 // and its state, or "" and nil when there is none yet.
 func latestCheckpoint(out string) (string, *State, error) {
 	root := filepath.Join(out, checkpointDir)
-	b, err := os.ReadFile(filepath.Join(root, latestFile))
+	b, err := paths.ReadRegular(filepath.Join(root, latestFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil, nil
 	}
 	if err != nil {
 		return "", nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	name := strings.TrimSpace(string(b))
-	if !strings.HasPrefix(name, "step-") || strings.ContainsAny(name, `/\`) {
-		return "", nil, fmt.Errorf("checkpoint: %s names %q, not a step-N directory", filepath.Join(root, latestFile), name)
+	name, ok := strings.CutSuffix(string(b), "\n")
+	if !ok || !stepDirName.MatchString(name) {
+		return "", nil, fmt.Errorf("checkpoint: %s holds %q, not the name of a step-NNNNNNNN directory (damaged)", filepath.Join(root, latestFile), b)
 	}
 	dir := filepath.Join(root, name)
-	sb, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err := verifyManifest(dir); err != nil {
+		return "", nil, err
+	}
+	sb, err := paths.ReadRegular(filepath.Join(dir, stateFile))
 	if err != nil {
 		return "", nil, fmt.Errorf("checkpoint named by %s: %w", filepath.Join(root, latestFile), err)
 	}

@@ -66,12 +66,9 @@ func RunFolder(ctx context.Context, j FolderJob) (*Result, error) {
 	if ds.Len() == 0 {
 		return nil, fmt.Errorf("training data %s has no rows", j.Data)
 	}
-	m, err := model.Load(j.From)
+	m, err := model.LoadPrecision(j.From, j.Precision)
 	if err != nil {
 		return nil, err
-	}
-	if err := m.SetPrecision(j.Precision); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
 	}
 	dtype := j.SaveDType
 	if dtype == "" {

@@ -18,7 +18,6 @@ package folder
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -65,12 +64,9 @@ func Open(dir string, o Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := model.Load(dir)
+	m, err := model.LoadPrecision(dir, o.Precision)
 	if err != nil {
 		return nil, err
-	}
-	if err := m.SetPrecision(o.Precision); err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	if o.Name == "" {
 		o.Name = filepath.Base(filepath.Clean(dir))

@@ -20,6 +20,7 @@ import (
 
 	"github.com/longrecipe/longrecipe/assets"
 	"github.com/longrecipe/longrecipe/internal/atomicfile"
+	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/tinybase"
 )
 
@@ -177,7 +178,7 @@ func writeJSONL(path string, n int, rec func(i int) any) (string, error) {
 	}
 	sum := sha256.Sum256([]byte(sb.String()))
 	hash := hex.EncodeToString(sum[:])
-	if old, err := os.ReadFile(path); err == nil && string(old) == sb.String() {
+	if old, err := paths.ReadRegular(path); err == nil && string(old) == sb.String() {
 		return hash, nil
 	}
 	return hash, atomicfile.WriteFile(path, []byte(sb.String()))

@@ -18,6 +18,7 @@ package paths
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -50,6 +51,10 @@ func Resolve(path string) (string, error) {
 		cur = parent
 	}
 }
+
+// Within reports whether p is dir or lies inside it (both resolved, as by
+// Resolve).
+func Within(p, dir string) bool { return within(p, dir) }
 
 // within reports whether p is dir or lies inside it (both resolved).
 func within(p, dir string) bool {
@@ -177,10 +182,14 @@ func OpenRegular(path string) (*os.File, error) {
 	return f, nil
 }
 
-// ReadRegular is os.ReadFile for a path that must be a regular file.
+// ReadRegular is os.ReadFile for a path that must be a regular file; it
+// reads through OpenRegular, so a FIFO swapped in after the check is still
+// refused without blocking.
 func ReadRegular(path string) ([]byte, error) {
-	if err := CheckRegular(path); err != nil {
+	f, err := OpenRegular(path)
+	if err != nil {
 		return nil, err
 	}
-	return os.ReadFile(path)
+	defer f.Close()
+	return io.ReadAll(f)
 }

@@ -75,7 +75,9 @@ class RowLoss(torch.nn.Module):
         self.lm = lm
         self.ce_chunk = max(1, int(ce_chunk))
 
-    def hidden(self, ids: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    def hidden(self, ids: torch.Tensor, pos: torch.Tensor, ring=None) -> torch.Tensor:
+        if ring is not None:  # context parallel: this rank's part of the row (longrecipe_torch.cp)
+            return self.lm.model(input_ids=ids, position_ids=pos, use_cache=False, cp_ring=ring).last_hidden_state
         n = ids.shape[1]
         mask = torch.ones_like(ids)
         kw = {}
@@ -86,8 +88,8 @@ class RowLoss(torch.nn.Module):
         out = self.lm.model(input_ids=ids, position_ids=pos, attention_mask=mask, use_cache=False, **kw)
         return out.last_hidden_state
 
-    def forward(self, ids: torch.Tensor, pos: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        h = self.hidden(ids, pos)[0]
+    def forward(self, ids: torch.Tensor, pos: torch.Tensor, targets: torch.Tensor, ring=None) -> torch.Tensor:
+        h = self.hidden(ids, pos, ring)[0]
         head = self.lm.lm_head
         total = h.new_zeros((), dtype=torch.float32)
         n = h.shape[0]

@@ -7,9 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/longrecipe/longrecipe/internal/paths"
 )
 
 // ReadTexts reads training texts from a file. A name ending in ".jsonl",
@@ -18,7 +19,7 @@ import (
 // other file (optionally gzipped) is one document in UTF-8. Errors name the
 // file and line.
 func ReadTexts(path string) ([]string, error) {
-	f, err := os.Open(path)
+	f, err := paths.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("read training texts: %w", err)
 	}

@@ -101,6 +101,11 @@ func splitSpecials(text string, specials []string) []string {
 	return segs
 }
 
+// MaxVocabSize is the largest vocabulary Train builds (1M tokens, eight
+// times Llama 3's): the vocabulary and its index are allocated by the
+// requested size before any merge, so an absurd size is refused first.
+const MaxVocabSize = 1 << 20
+
 // Options configure Train.
 type Options struct {
 	// VocabSize is the total number of tokens: the 256 byte tokens, one
@@ -164,6 +169,9 @@ func (o *Options) check() error {
 	}
 	if min := 256 + len(o.Specials); o.VocabSize < min {
 		return fmt.Errorf("bpetrain: vocabulary size %d is below %d (256 bytes + %d special tokens)", o.VocabSize, min, len(o.Specials))
+	}
+	if o.VocabSize > MaxVocabSize {
+		return fmt.Errorf("bpetrain: vocabulary size %d is above %d", o.VocabSize, MaxVocabSize)
 	}
 	return nil
 }

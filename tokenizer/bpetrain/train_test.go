@@ -158,6 +158,7 @@ func TestTrainOptionErrors(t *testing.T) {
 	}{
 		{Options{VocabSize: 255}, "below 256"},
 		{Options{VocabSize: 257, Specials: []string{"<a>", "<b>"}}, "below 258"},
+		{Options{VocabSize: 1_000_000_000}, "above 1048576"},
 		{Options{VocabSize: 300, Specials: []string{"<a>", "<a>"}}, "given twice"},
 		{Options{VocabSize: 300, Specials: []string{""}}, "empty"},
 		{Options{VocabSize: 300, Specials: []string{" <a>"}}, "surrounding spaces"},

@@ -1,0 +1,167 @@
+"""Context parallelism (longrecipe_torch.cp) is exact: a gapped LongRecipe
+row of 4k+ tokens (odd length, so it is padded) split over 2 and 4 gloo
+ranks gives the per-token log-probs and parameter gradients of one process
+within 1e-5 (fp32, activation checkpointing on, as in training). Negative
+controls: a split the ring does not expect (contiguous instead of zigzag:
+a wrong causal mask) and local position ids instead of the row's (a wrong
+RoPE offset) must fail the same comparison."""
+
+import multiprocessing as mp
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+from longrecipe_torch import cp
+from longrecipe_torch.model import RowLoss
+
+TOL = 1e-5
+
+
+def tiny_lm(attn):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(vocab_size=256, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, max_position_embeddings=16384, rope_theta=10000.0,
+                      attn_implementation=attn)
+    torch.manual_seed(11)
+    lm = LlamaForCausalLM(cfg).float()
+    with torch.no_grad():  # larger weights than the initialiser's, so attention is far from uniform
+        for p in lm.parameters():
+            if p.dim() == 2:
+                p.mul_(4.0)
+    lm.config.use_cache = False
+    lm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    lm.train()
+    return lm
+
+
+def gapped_row(n, seed):
+    """LongRecipe-like: a few contiguous segments at increasing offsets with
+    gaps between them; some targets masked."""
+    g = np.random.default_rng(seed)
+    ids = g.integers(1, 256, n)
+    cuts = np.sort(g.choice(np.arange(1, n), 5, replace=False))
+    pos, at, prev = [], 0, 0
+    for c in list(cuts) + [n]:
+        pos.extend(range(at, at + c - prev))
+        at += c - prev + int(g.integers(100, 2000))
+        prev = c
+    tg = np.full(n, -100)
+    tg[:-1] = ids[1:]
+    tg[g.random(n) < 0.1] = -100
+    return (torch.tensor(ids)[None], torch.tensor(pos)[None], torch.tensor(tg)[None])
+
+
+def logprobs_and_grads(model, ids, pos, tg, ring=None):
+    """Per-position log p(target) (0 where no target) and the gradients of
+    the summed NLL, through RowLoss as the trainer runs it."""
+    model.zero_grad(set_to_none=True)
+    loss = model(ids, pos, tg, ring)
+    loss.backward()
+    with torch.no_grad():
+        h = model.hidden(ids, pos, ring)[0]
+        lp = torch.log_softmax(model.lm.lm_head(h), -1)
+        t = tg[0].clamp(min=0)
+        lp = lp.gather(1, t[:, None])[:, 0] * (tg[0] != -100)
+    return float(loss.detach()), lp, {k: p.grad.clone() for k, p in model.named_parameters()}
+
+
+def _worker(rank, world, port, n, seed, fault, out):
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        ring, _, _ = cp.mesh(world, rank, world)
+        lm = tiny_lm("sdpa")
+        cp.enable(lm)
+        model = RowLoss(lm, ce_chunk=1000)
+        ids, pos, tg = gapped_row(n, seed)
+        if fault == "contiguous":  # the split the ring does not expect
+            cp.zigzag_index = lambda n_pad, size, r: torch.arange(r * n_pad // size, (r + 1) * n_pad // size)
+        ids, pos, tg, idx = cp.shard_row(ids, pos, tg, ring)
+        if fault == "local-positions":  # RoPE from the rank's own offsets
+            pos = torch.arange(pos.shape[1])[None]
+        loss, lp, grads = logprobs_and_grads(model, ids, pos, tg, ring)
+        torch.save({"idx": idx, "loss": loss, "lp": lp, "grads": grads}, os.path.join(out, f"rank{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cp(world, n, seed, fault, out):
+    ctx = mp.get_context("fork")
+    port = _free_port()
+    ps = [ctx.Process(target=_worker, args=(r, world, port, n, seed, fault, str(out))) for r in range(world)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join(300)
+        assert p.exitcode == 0, f"rank exited with {p.exitcode}"
+    parts = [torch.load(os.path.join(out, f"rank{r}.pt")) for r in range(world)]
+    n_pad = cp.padded_len(n, world)
+    lp = torch.zeros(n_pad)
+    for part in parts:
+        lp[part["idx"]] = part["lp"]
+    grads = {k: sum(part["grads"][k] for part in parts) for k in parts[0]["grads"]}
+    return sum(part["loss"] for part in parts), lp[:n], grads
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """One process, sdpa, the whole row: {n: (loss, logprobs, grads)}."""
+    model = RowLoss(tiny_lm("sdpa"), ce_chunk=1000)
+    out = {}
+    for n, seed in ((4097, 1), (4101, 2)):
+        out[n] = logprobs_and_grads(model, *gapped_row(n, seed))
+    return out
+
+
+def differences(ref, got):
+    """(max |Δ log-prob|, max over tensors of max |Δ grad| / max |grad|)."""
+    loss0, lp0, g0 = ref
+    _, lp1, g1 = got
+    dlp = float((lp0 - lp1).abs().max())
+    dg = max(float((g0[k] - g1[k]).abs().max() / g0[k].abs().max()) for k in g0)
+    return dlp, dg
+
+
+@pytest.mark.parametrize("world,n,seed", [(2, 4097, 1), (4, 4101, 2)])
+def test_cp_equals_one_process(reference, tmp_path, world, n, seed):
+    got = run_cp(world, n, seed, None, tmp_path)
+    dlp, dg = differences(reference[n], got)
+    print(f"CP {world}, {n} tokens: max |d log-prob| {dlp:.2e}, max relative |d grad| {dg:.2e}")
+    assert abs(got[0] - reference[n][0]) <= TOL * abs(reference[n][0])
+    assert dlp <= TOL and dg <= TOL, (world, dlp, dg)
+    assert cp.padded_len(n, world) > n, "the row should need padding"
+
+
+@pytest.mark.parametrize("fault", ["contiguous", "local-positions"])
+def test_wrong_split_fails(reference, tmp_path, fault):
+    dlp, dg = differences(reference[4097], run_cp(2, 4097, 1, fault, tmp_path))
+    print(f"fault {fault}: max |d log-prob| {dlp:.2e}, max relative |d grad| {dg:.2e}")
+    assert dlp > 100 * TOL and dg > 100 * TOL, (fault, dlp, dg)
+
+
+def test_mesh_refuses_a_degree_that_does_not_divide():
+    with pytest.raises(ValueError, match="context_parallel 3 does not divide the world size 4"):
+        cp.mesh(4, 0, 3)
+
+
+def test_padding_and_split():
+    for n, size in ((1, 2), (7, 2), (4101, 4), (64, 4)):
+        n_pad = cp.padded_len(n, size)
+        assert n_pad >= n and n_pad % (2 * size) == 0 and n_pad - n < 2 * size
+        every = torch.cat([cp.zigzag_index(n_pad, size, r) for r in range(size)])
+        assert sorted(every.tolist()) == list(range(n_pad))
+    assert cp.zigzag_index(8, 2, 0).tolist() == [0, 1, 6, 7]
+    assert cp.zigzag_index(8, 2, 1).tolist() == [2, 3, 4, 5]
