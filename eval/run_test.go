@@ -126,6 +126,13 @@ func TestRunScoresAndReports(t *testing.T) {
 	if got, ok := copyOf([]*Results{back}, DecoyPasskey, 2048); !ok || math.Abs(got-want.Copy) > 1e-12 {
 		t.Errorf("copy baseline read back from items.jsonl: %v, %v; want %v", got, ok, want.Copy)
 	}
+	// A report folder written before items.jsonl existed still loads.
+	if err := os.Remove(filepath.Join(dir, ItemsJSONL)); err != nil {
+		t.Fatal(err)
+	}
+	if old, err := LoadResults(dir); err != nil || old.ItemsCopy != nil {
+		t.Errorf("results without items.jsonl: %v, items copy %v", err, old.ItemsCopy)
+	}
 }
 
 // checkRecords checks items.jsonl and ppl_docs.jsonl beside a report of
