@@ -100,11 +100,11 @@ func runExperiment(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	for _, t := range res.Targets {
-		met := "n/a"
-		if t.Met != nil {
-			met = map[bool]string{true: "met", false: "NOT met"}[*t.Met]
+		verdict := "n/a"
+		if f := strings.Fields(t.Holds); len(f) > 0 {
+			verdict = strings.Trim(f[0], "*")
 		}
-		fmt.Fprintf(env.Stdout, "%-8s %s: %s\n", met, t.Claim, t.Measured)
+		fmt.Fprintf(env.Stdout, "%-10s %s: %s\n", verdict, t.Claim, t.Measured)
 	}
 	fmt.Fprintf(env.Stdout, "report: %s\n", filepath.Join(o.Output, experiment.ResultsMD))
 	return nil

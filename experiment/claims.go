@@ -247,8 +247,8 @@ func (c claim) boot(bs Bootstrap) string {
 
 // target is the claim's row for the command line and the per-seed report.
 func (c claim) target(iv Interval, bs Bootstrap) Target {
-	_, met := c.verdict(iv, bs)
-	return Target{Claim: c.Text, Measured: c.measured(iv), Value: finite(iv.Mean), Met: met}
+	holds, met := c.verdict(iv, bs)
+	return Target{Claim: c.Text, Measured: c.measured(iv), Value: finite(iv.Mean), Met: met, Holds: holds}
 }
 
 // ClaimResult is one row of a claim table.
@@ -505,7 +505,7 @@ func ivf(iv Interval, k float64, f string) string {
 	case iv.N == 1:
 		return fmt.Sprintf(f, k*iv.Mean)
 	}
-	return fmt.Sprintf(f+" ± "+f, k*iv.Mean, k*iv.HalfWidth)
+	return fmt.Sprintf(f, k*iv.Mean) + " ± " + strings.TrimPrefix(fmt.Sprintf(f, k*iv.HalfWidth), "+")
 }
 
 func joinSeeds(v []int64) string {

@@ -24,11 +24,7 @@ func (r *Results) Markdown() string {
 	p("\n## Claims on the final models of this seed (the claim tables over seeds are in ../results.md)\n\n")
 	p("Retrieval claims use the claim tasks (%s: copy baseline ≤ %.0f %%).\n\n| claim | measured | met |\n|---|---|---|\n", strings.Join(r.ClaimTasks, ", "), 100*eval.MaxClaimCopy)
 	for _, t := range r.Targets {
-		met := "n/a"
-		if t.Met != nil {
-			met = map[bool]string{true: "yes", false: "**no**"}[*t.Met]
-		}
-		p("| %s | %s | %s |\n", t.Claim, t.Measured, met)
+		p("| %s | %s | %s |\n", t.Claim, t.Measured, t.Holds)
 	}
 
 	ms := r.sorted()

@@ -159,8 +159,11 @@ type Target struct {
 	Measured string `json:"measured"`
 	// Value is the measured ratio or difference (nil when undefined).
 	Value *float64 `json:"value"`
-	// Met is nil when a number it needs is missing.
-	Met *bool `json:"met"`
+	// Met is nil when a number it needs is missing or the intervals do
+	// not decide; Holds says which ("yes", "**no**", "undecided (…)",
+	// "n/a").
+	Met   *bool  `json:"met"`
+	Holds string `json:"holds"`
 }
 
 func (x *runner) newResults() *Results {
