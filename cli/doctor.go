@@ -145,7 +145,7 @@ func doctorLines(w io.Writer, r *doctorReport) error {
 	line("deepspeed", r.DeepSpeed, " (not used: the torch backend shards with FSDP)", "not needed (the torch backend shards with FSDP full shard, the ZeRO-3 equivalent)", false)
 	flashFix := "optional, GPU only: pip install flash-attn --no-build-isolation (needs the CUDA toolkit); without it attention is SDPA"
 	line("flash-attn", r.FlashAttn, " (attn_implementation auto uses flash_attention_2 on CUDA)", flashFix, false)
-	line("ring-flash-attn", r.RingFlash, " (installed, but the torch backend does not use sequence parallelism)", "not needed (sequence_parallel must be 1; see the GPU docs for long rows)", false)
+	line("ring-flash-attn", r.RingFlash, " (installed; context parallelism uses the backend's own ring attention, not this package)", "not needed (context parallelism uses the backend's own ring attention)", false)
 	if len(missing) > 0 {
 		return fmt.Errorf("the torch backend cannot run: %s missing; %s", strings.Join(missing, ", "), setup)
 	}

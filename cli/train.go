@@ -19,7 +19,7 @@ func init() {
 	})
 }
 
-const trainUsage = "train --model DIR --data F.jsonl|SHARD_DIR --output DIR [--steps N] [--lr 5e-5] [--batch 1] [--grad-accum 1] [--schedule constant|cosine|linear] [--backend go|torch [--nproc N] [--nnodes N --node-rank R --master-addr A --master-port P] [--launch-config F]] [flags]"
+const trainUsage = "train --model DIR --data F.jsonl|SHARD_DIR --output DIR [--steps N] [--lr 5e-5] [--batch 1] [--grad-accum 1] [--schedule constant|cosine|linear] [--backend go|torch [--nproc N] [--context-parallel N] [--nnodes N --node-rank R --master-addr A --master-port P] [--launch-config F]] [flags]"
 
 func runTrain(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "train", trainUsage,
@@ -33,7 +33,8 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 			"grad-accum 1 (the paper: 1 × 96), sized for a CPU.\n"+
 			"--backend torch runs the same training on PyTorch (FSDP full shard over --nproc processes per\n"+
 			"node, torchrun; bf16 on GPUs, fp32 on CPU) with the Python environment of scripts/pyenv.sh; its\n"+
-			"losses equal the Go trainer's. --launch-config reads the settings `longrecipe plan` writes;\n"+
+			"losses equal the Go trainer's. --context-parallel N splits each row over N ranks (ring\n"+
+			"attention; world = data-parallel x N, FSDP over all ranks). --launch-config reads the settings `longrecipe plan` writes;\n"+
 			"the flags given override it. Its checkpoints are its own (resume with the same backend).")
 	modelDir := fs.String("model", "", "input model folder (config.json + safetensors)")
 	data := fs.String("data", "", "training rows: a JSONL file (input_ids, position_ids, loss_mask) or a shard folder")
@@ -61,6 +62,7 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	backend := fs.String("backend", "go", "training engine: go (embedded) or torch (PyTorch FSDP through torchrun)")
 	launchCfg := fs.String("launch-config", "", "torch: launcher settings JSON (written by `longrecipe plan`)")
 	nproc := fs.Int("nproc", 0, "torch: processes (GPUs) per node (default 1)")
+	cpDeg := fs.Int("context-parallel", 0, "torch: ranks that share one row (ring attention; must divide the world size; default 1)")
 	nnodes := fs.Int("nnodes", 0, "torch: number of nodes (default 1)")
 	nodeRank := fs.Int("node-rank", -1, "torch: this node's rank (default 0)")
 	masterAddr := fs.String("master-addr", "", "torch: rank-0 host (default 127.0.0.1)")
@@ -97,8 +99,8 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	if *backend != "go" && *backend != "torch" {
 		return usageErrorf("--backend %q: want go or torch", *backend)
 	}
-	if *backend == "go" && (*launchCfg != "" || *nproc != 0 || *nnodes != 0 || *nodeRank >= 0 || *masterAddr != "" || *masterPort != 0) {
-		return usageErrorf("--launch-config, --nproc, --nnodes, --node-rank, --master-addr and --master-port need --backend torch")
+	if *backend == "go" && (*launchCfg != "" || *nproc != 0 || *cpDeg != 0 || *nnodes != 0 || *nodeRank >= 0 || *masterAddr != "" || *masterPort != 0) {
+		return usageErrorf("--launch-config, --nproc, --context-parallel, --nnodes, --node-rank, --master-addr and --master-port need --backend torch")
 	}
 	precision, err := parsePrecision(*prec)
 	if err != nil {
@@ -113,7 +115,7 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	}
 	var res *train.Result
 	if *backend == "torch" {
-		l, lerr := launchSettings(*launchCfg, *nproc, *nnodes, *nodeRank, *masterAddr, *masterPort)
+		l, lerr := launchSettings(*launchCfg, topology{*nproc, *cpDeg, *nnodes, *nodeRank, *masterAddr, *masterPort})
 		if lerr != nil {
 			return lerr
 		}
@@ -141,9 +143,17 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
+// topology is the torch flags of train that override the launch file
+// (zero, or -1 for nodeRank: not given).
+type topology struct {
+	nproc, cp, nnodes, nodeRank int
+	addr                        string
+	port                        int
+}
+
 // launchSettings reads the launcher config file (if any) and applies the
 // flags given on the command line over it.
-func launchSettings(path string, nproc, nnodes, nodeRank int, addr string, port int) (torchlaunch.Launch, error) {
+func launchSettings(path string, t topology) (torchlaunch.Launch, error) {
 	l := torchlaunch.DefaultLaunch()
 	if path != "" {
 		var err error
@@ -151,23 +161,23 @@ func launchSettings(path string, nproc, nnodes, nodeRank int, addr string, port 
 			return l, err
 		}
 	}
-	if nproc < 0 || nnodes < 0 || port < 0 {
-		return l, usageErrorf("--nproc, --nnodes and --master-port must be >= 0")
+	if t.nproc < 0 || t.cp < 0 || t.nnodes < 0 || t.port < 0 {
+		return l, usageErrorf("--nproc, --context-parallel, --nnodes and --master-port must be >= 0")
 	}
-	if nproc > 0 {
-		l.NprocPerNode = nproc
+	setI := func(dst *int, v int) {
+		if v > 0 {
+			*dst = v
+		}
 	}
-	if nnodes > 0 {
-		l.NNodes = nnodes
+	setI(&l.NprocPerNode, t.nproc)
+	setI(&l.ContextParallel, t.cp)
+	setI(&l.NNodes, t.nnodes)
+	setI(&l.MasterPort, t.port)
+	if t.nodeRank >= 0 {
+		l.NodeRank = t.nodeRank
 	}
-	if nodeRank >= 0 {
-		l.NodeRank = nodeRank
-	}
-	if addr != "" {
-		l.MasterAddr = addr
-	}
-	if port > 0 {
-		l.MasterPort = port
+	if t.addr != "" {
+		l.MasterAddr = t.addr
 	}
 	if err := l.Validate(); err != nil {
 		return l, usageErrorf("%v", err)

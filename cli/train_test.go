@@ -125,6 +125,10 @@ func TestTrainCLIUsage(t *testing.T) {
 		{[]string{"--model", out, "--data", data, "--output", out + "/x"}, 1, "config.json"},
 		{[]string{"--model", mdir, "--data", data, "--output", mdir + "/"}, 2, "--output must differ from --model"},
 		{[]string{"--model", mdir, "--data", data, "--output", out, "--save-dtype", "int8"}, 2, `--save-dtype "int8"`},
+		{[]string{"--model", mdir, "--data", data, "--output", out, "--context-parallel", "2"}, 2, "need --backend torch"},
+		{[]string{"--model", mdir, "--data", data, "--output", out, "--backend", "torch", "--nproc", "6", "--context-parallel", "4"}, 2,
+			"context_parallel 4 does not divide the world size 6"},
+		{[]string{"--model", mdir, "--data", data, "--output", out, "--backend", "torch", "--nproc", "2", "--context-parallel", "-1"}, 2, "--context-parallel"},
 	} {
 		code, _, stderr := runMain(append([]string{"train"}, tc.args...)...)
 		if code != tc.code || !strings.Contains(stderr, tc.msg) {

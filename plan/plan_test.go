@@ -117,10 +117,11 @@ func TestChooseLayout(t *testing.T) {
 		{name: "1x80 needs offload", in: Input{GPUs: 1, GPUMemGiB: 80, Ratio: 0.3}, sharding: "fsdp", offload: true, sp: 1, ok: true},
 		{name: "1x24 nothing fits", in: Input{GPUs: 1, GPUMemGiB: 24, Ratio: 0.3}, sharding: "fsdp", offload: true, sp: 1, failedCheck: "fits"},
 		{name: "8x80 short rows ddp is too big", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 2048}, sharding: "fsdp", sp: 1, ok: true},
-		{name: "8x80 long rows need sp", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 131072, Offload: new(bool)}, sharding: "fsdp", sp: 4, failedCheck: "sequence parallel implemented"},
-		{name: "sp must divide gpus", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, SeqPar: 3}, sp: 3, sharding: "fsdp", failedCheck: "sp divides gpus"},
-		{name: "sp vs kv heads", in: Input{GPUs: 16, GPUMemGiB: 80, Ratio: 0.3, SeqPar: 16, Sharding: "fsdp"}, sp: 16, sharding: "fsdp", failedCheck: "sp divides heads"},
-		{name: "ls divisible by 2sp", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 39322, SeqPar: 4}, sp: 4, sharding: "fsdp", failedCheck: "sp divides train length"},
+		{name: "8x80 long rows need cp", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 131072, Offload: new(bool)}, sharding: "fsdp", sp: 4, ok: true},
+		{name: "cp must divide gpus", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, CP: 3}, sp: 3, sharding: "fsdp", failedCheck: "cp divides gpus"},
+		{name: "cp with ddp", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 2048, CP: 2, Sharding: "ddp"}, sp: 2, sharding: "ddp", failedCheck: "cp with fsdp"},
+		{name: "odd ls is padded", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 39322, CP: 4}, sp: 4, sharding: "fsdp", ok: true},
+		{name: "cp group across nodes: advisory", in: Input{GPUs: 16, Nodes: 4, GPUMemGiB: 80, TrainLength: 131072, CP: 8}, sp: 8, sharding: "fsdp", ok: true},
 		{name: "nodes", in: Input{GPUs: 8, Nodes: 3, GPUMemGiB: 80, Ratio: 0.3}, sharding: "fsdp", sp: 1, failedCheck: "nodes"},
 		{name: "global batch not a multiple: advisory", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, GlobalBatch: 20}, sharding: "fsdp", sp: 1, ok: true},
 		{name: "forced offload", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, Offload: &on}, sharding: "fsdp", offload: true, sp: 1, ok: true},
@@ -134,8 +135,8 @@ func TestChooseLayout(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Sharding != tc.sharding || p.Offload != tc.offload || p.SeqPar != tc.sp || p.OK != tc.ok {
-				t.Fatalf("got %s offload %v sp %d ok %v; want %s %v %d %v (notes %q, failed %q)", p.Sharding, p.Offload, p.SeqPar, p.OK, tc.sharding, tc.offload, tc.sp, tc.ok, p.Notes, failed(p))
+			if p.Sharding != tc.sharding || p.Offload != tc.offload || p.CP != tc.sp || p.OK != tc.ok {
+				t.Fatalf("got %s offload %v sp %d ok %v; want %s %v %d %v (notes %q, failed %q)", p.Sharding, p.Offload, p.CP, p.OK, tc.sharding, tc.offload, tc.sp, tc.ok, p.Notes, failed(p))
 			}
 			if tc.failedCheck != "" && !strings.Contains(strings.Join(failed(p), ","), tc.failedCheck) {
 				t.Errorf("failed checks %q, want %q among them", failed(p), tc.failedCheck)
@@ -178,7 +179,7 @@ func TestBadInput(t *testing.T) {
 		{func(in *Input) { in.Sharding = "none" }, "sharding none: runs one process, but gpus is 8"},
 		{func(in *Input) { on := true; in.Offload, in.Sharding = &on, "ddp" }, "cpu offload: needs sharding fsdp"},
 		{func(in *Input) { in.MFU = 1.2 }, "mfu 1.2"},
-		{func(in *Input) { in.SeqPar = -2 }, "sequence parallel -2"},
+		{func(in *Input) { in.CP = -2 }, "context parallel -2"},
 	}
 	for _, tc := range tests {
 		in := base
@@ -244,7 +245,7 @@ func TestWriteLaunch(t *testing.T) {
 		t.Fatal(err)
 	}
 	if l.NprocPerNode != 8 || l.NNodes != 2 || l.MasterAddr != "node0" || l.Sharding != "fsdp" || l.CPUOffload ||
-		l.SequenceParallel != 1 || l.CEChunkTokens != 4096 || !*l.ActivationCheckpointing || len(l.Plan) == 0 {
+		l.ContextParallel != 1 || l.CEChunkTokens != 4096 || !*l.ActivationCheckpointing || len(l.Plan) == 0 {
 		t.Errorf("launch %+v", l)
 	}
 	p, _ = Make(Input{Model: m, TargetLength: 131072, Ratio: 0.3, GPUs: 1, GPUMemGiB: 24})

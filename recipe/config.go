@@ -130,6 +130,8 @@ type Launch struct {
 	AttnImplementation string `toml:"attn_implementation,omitempty" json:"attn_implementation,omitempty"`
 	CPUOffload         bool   `toml:"cpu_offload,omitempty" json:"cpu_offload,omitempty"`
 	Python             string `toml:"python,omitempty" json:"python,omitempty"`
+	// ContextParallel is how many ranks share one row (torchlaunch.Launch).
+	ContextParallel int `toml:"context_parallel,omitempty" json:"context_parallel,omitempty"`
 }
 
 // Torch returns the launcher settings: the Config file's, overridden by
@@ -162,6 +164,7 @@ func (l *Launch) Torch() (torchlaunch.Launch, error) {
 	setS(&t.Precision, l.Precision)
 	setS(&t.AttnImplementation, l.AttnImplementation)
 	setS(&t.Python, l.Python)
+	setI(&t.ContextParallel, l.ContextParallel)
 	t.CPUOffload = t.CPUOffload || l.CPUOffload
 	return t.WithDefaults(), nil
 }

@@ -34,9 +34,12 @@ by the world size, and each gradient reduce-scatter also sums the CP ranks'
 partial gradients. Rows are dealt to the dp groups.
 
 Block kernels: the attention of one query block against one key/value block
-is computed in float32 by plain torch matmuls, ``TILE`` queries at a time (so
-a block never holds more than TILE × keys scores per head). This is the
-tested path (CPU, gloo) and runs on CUDA as well; it is not a fused kernel.
+is computed by plain torch matmuls (in the inputs' dtype, with float32
+scores, softmax statistics and gradients), a tile of queries at a time so
+that a tile's scores take at most SCORE_BYTES. This is the tested path (CPU,
+gloo, fp32) and runs on CUDA as well (bf16 matmuls, NCCL); it is not a fused
+kernel: the scores make a round trip through memory, which longrecipe plan
+counts in its time model.
 torch's experimental ``context_parallel`` (SDPA with is_causal only, its own
 sharding of buffers) and ``ring-flash-attn`` (needs flash-attn) are not used:
 the first cannot take the row's split as given, the second is not installed
@@ -53,7 +56,7 @@ import torch
 import torch.distributed as dist
 
 ATTN_NAME = "longrecipe_ring"
-TILE = 2048  # queries per score tile in the block kernels
+SCORE_BYTES = 1 << 28  # float32 scores of one tile of queries against a block (all heads)
 
 
 class Ring:
@@ -125,10 +128,18 @@ def shard_row(ids: torch.Tensor, pos: torch.Tensor, targets: torch.Tensor, ring:
 # ---------------------------------------------------------------- block kernels
 # q: [Hkv, g, Tq, D] (query head h = kv head h // g, as transformers'
 # repeat_kv), k, v: [Hkv, Tk, D]. causal: query i sees key j <= i (the block
-# is square and q, k are the same tokens). Everything in float32.
+# is square and q, k are the same tokens). The matmuls take the inputs'
+# dtype (bf16 under autocast on CUDA, fp32 in the tests); scores, softmax
+# statistics, outputs and gradients are float32. Queries go a tile at a
+# time, the tile chosen so that its scores take at most SCORE_BYTES.
+
+
+def _tile(q, k) -> int:
+    return max(1, SCORE_BYTES // (4 * k.shape[-2] * q.shape[0] * q.shape[1]))
+
 
 def _scores(q, k, scale, causal, q0):
-    s = torch.matmul(q, k.transpose(-1, -2)[:, None]) * scale
+    s = torch.matmul(q, k.transpose(-1, -2)[:, None]).float() * scale
     if causal:
         tq, tk = q.shape[-2], k.shape[-2]
         i = torch.arange(q0, q0 + tq, device=q.device)[:, None]
@@ -140,31 +151,36 @@ def _scores(q, k, scale, causal, q0):
 def block_forward(q, k, v, scale: float, causal: bool):
     """(out, lse): softmax(q·kᵀ·scale)·v for this block alone, and the
     log-sum-exp of each query's scores."""
-    out = q.new_empty(q.shape)
-    lse = q.new_empty(q.shape[:-1])
-    for a in range(0, q.shape[-2], TILE):
-        b = min(q.shape[-2], a + TILE)
+    out = q.new_empty(q.shape, dtype=torch.float32)
+    lse = q.new_empty(q.shape[:-1], dtype=torch.float32)
+    tile = _tile(q, k)
+    for a in range(0, q.shape[-2], tile):
+        b = min(q.shape[-2], a + tile)
         s = _scores(q[..., a:b, :], k, scale, causal, a)
         m = torch.logsumexp(s, dim=-1)
         lse[..., a:b] = m
-        out[..., a:b, :] = torch.matmul(torch.exp(s - m[..., None]), v[:, None])
+        out[..., a:b, :] = torch.matmul(torch.exp(s - m[..., None]).to(v.dtype), v[:, None]).float()
     return out, lse
 
 
 def block_backward(dout, q, k, v, lse, delta, scale: float, causal: bool):
     """(dq, dk, dv) of this block given the *row's* final lse and
     delta = rowsum(dout · out) (the flash-attention backward)."""
-    dq = torch.zeros_like(q)
-    dk = torch.zeros_like(k)
-    dv = torch.zeros_like(v)
-    for a in range(0, q.shape[-2], TILE):
-        b = min(q.shape[-2], a + TILE)
+    f32 = torch.float32
+    dq = torch.zeros_like(q, dtype=f32)
+    dk = torch.zeros_like(k, dtype=f32)
+    dv = torch.zeros_like(v, dtype=f32)
+    dt = q.dtype
+    tile = _tile(q, k)
+    for a in range(0, q.shape[-2], tile):
+        b = min(q.shape[-2], a + tile)
         qa, da = q[..., a:b, :], dout[..., a:b, :]
         p = torch.exp(_scores(qa, k, scale, causal, a) - lse[..., a:b, None])
-        dv += torch.matmul(p.transpose(-1, -2), da).sum(1)
-        ds = p * (torch.matmul(da, v.transpose(-1, -2)[:, None]) - delta[..., a:b, None])
-        dq[..., a:b, :] = torch.matmul(ds, k[:, None]) * scale
-        dk += torch.matmul(ds.transpose(-1, -2), qa).sum(1) * scale
+        dv += torch.matmul(p.to(dt).transpose(-1, -2), da).float().sum(1)
+        ds = p * (torch.matmul(da, v.transpose(-1, -2)[:, None]).float() - delta[..., a:b, None])
+        ds = ds.to(dt)
+        dq[..., a:b, :] = torch.matmul(ds, k[:, None]).float() * scale
+        dk += torch.matmul(ds.transpose(-1, -2), qa).float().sum(1) * scale
     return dq, dk, dv
 
 
@@ -176,18 +192,24 @@ def _merge(out, lse, bout, blse):
 
 
 def _exchange(ring: Ring, tensors):
-    """Sends tensors (float32) to the next rank and returns those of the
-    previous one, packed into one message each way (several messages to the
-    same peer may be matched out of order)."""
-    flat = torch.cat([t.reshape(-1) for t in tensors])
-    got = torch.empty_like(flat)
-    reqs = [dist.isend(flat, ring.next, group=ring.group), dist.irecv(got, ring.prev, group=ring.group)]
+    """Sends tensors to the next rank and returns those of the previous one:
+    one message per dtype each way (tagged), the tensors packed into it."""
+    dtypes = list(dict.fromkeys(t.dtype for t in tensors))
+    sent, got, reqs = [], [], []
+    for tag, dt in enumerate(dtypes):
+        flat = torch.cat([t.reshape(-1) for t in tensors if t.dtype == dt])
+        buf = torch.empty_like(flat)
+        reqs.append(dist.isend(flat, ring.next, group=ring.group, tag=tag))
+        reqs.append(dist.irecv(buf, ring.prev, group=ring.group, tag=tag))
+        sent.append(flat)
+        got.append(buf)
     for r in reqs:
         r.wait()
-    out, o = [], 0
+    out, offs = [], [0] * len(dtypes)
     for t in tensors:
-        out.append(got[o:o + t.numel()].view(t.shape))
-        o += t.numel()
+        i = dtypes.index(t.dtype)
+        out.append(got[i][offs[i]:offs[i] + t.numel()].view(t.shape))
+        offs[i] += t.numel()
     return out
 
 
@@ -203,7 +225,6 @@ class _RingAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, ring: Ring, scale: float):
         dt = q.dtype
-        q, k, v = q.float(), k.float(), v.float()
         r, n, s = ring.index, ring.size, q.shape[-2] // 2
         out, lse = block_forward(q, k, v, scale, causal=True)
         kv = [k, v]
@@ -217,15 +238,15 @@ class _RingAttention(torch.autograd.Function):
                 _merge(out[..., s:, :], lse[..., s:], bo, bl)
         ctx.save_for_backward(q, k, v, out, lse)
         ctx.ring, ctx.scale, ctx.dt = ring, scale, dt
-        return out.to(dt)
+        return out.to(dt)  # bf16 under autocast, as SDPA's output
 
     @staticmethod
     def backward(ctx, dout):
         q, k, v, out, lse = ctx.saved_tensors
         ring, scale = ctx.ring, ctx.scale
         r, n, s = ring.index, ring.size, q.shape[-2] // 2
-        dout = dout.float()
-        delta = (dout * out).sum(-1)
+        delta = (dout.float() * out).sum(-1)
+        dout = dout.to(q.dtype)
         dq, dk, dv = block_backward(dout, q, k, v, lse, delta, scale, causal=True)
         kv = [k, v]
         for t in range(1, n):
@@ -245,7 +266,7 @@ class _RingAttention(torch.autograd.Function):
                 dv += c
         if n > 1:  # one more hop brings this rank's own block's gradients home
             dk, dv = _exchange(ring, [dk, dv])
-        return dq.to(ctx.dt), dk.to(ctx.dt), dv.to(ctx.dt), None, None
+        return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), None, None
 
 
 def ring_attention(q, k, v, ring: Ring, scale: float) -> torch.Tensor:
