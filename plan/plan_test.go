@@ -262,15 +262,15 @@ func TestDocsMatchPlan(t *testing.T) {
 	}
 	m := llama3(t)
 	m.Dir = "plan/testdata/llama-3-8b" // as the docs' commands name it
-	for _, gpus := range []int{8, 1} {
-		p, err := Make(Input{Model: m, TargetLength: 131072, Ratio: 0.3, GPUs: gpus, GPUMemGiB: 80})
+	for _, tc := range []struct{ target, gpus int }{{131072, 8}, {131072, 1}, {524288, 8}} {
+		p, err := Make(Input{Model: m, TargetLength: tc.target, Ratio: 0.3, GPUs: tc.gpus, GPUMemGiB: 80})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var b strings.Builder
 		WriteText(&b, p)
 		if !strings.Contains(string(doc), b.String()) {
-			t.Errorf("docs/gpu.md lacks the current plan for %d × 80 GB:\n%s", gpus, b.String())
+			t.Errorf("docs/gpu.md lacks the current plan for %d tokens on %d × 80 GB:\n%s", tc.target, tc.gpus, b.String())
 		}
 	}
 }
@@ -283,5 +283,39 @@ func TestDDPMemory(t *testing.T) {
 	p := int64(8_030_261_248)
 	if m.Weights != 4*p || m.Grads != 4*p || m.Optimizer != 8*p || m.Buckets != 4*p || m.Gathered != 0 {
 		t.Errorf("ddp %+v", m)
+	}
+}
+
+// A 512k row over 4 GPUs: each holds 39 322 of the 157 288 padded tokens;
+// the ring's working set and transfers by the package doc's formulas,
+// worked by hand for Llama-3-8B (h 4096, kv 1024, 32 heads, 32 layers, bf16).
+func TestContextParallel(t *testing.T) {
+	m := llama3(t)
+	p, err := Make(Input{Model: m, TargetLength: 524288, Ratio: 0.3, GPUs: 8, GPUMemGiB: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.CP != 4 || p.DataParallel != 2 || p.Sharding != "fsdp" || p.Offload || !p.OK {
+		t.Fatalf("layout cp %d dp %d %s offload %v ok %v; want cp 4, dp 2, fsdp, no offload, ok", p.CP, p.DataParallel, p.Sharding, p.Offload, p.OK)
+	}
+	if want := int64(4*39322*(4*4096+12*1024+2*32) + 4<<28); p.Memory.Ring != want {
+		t.Errorf("ring memory %d, want %d", p.Memory.Ring, want)
+	}
+	if want := int64(32 * 39322 * 1024 * (4*3*2 + 3*(2*2+8) + 8)); p.Time.RingBytesPerRow != want {
+		t.Errorf("ring bytes per row %d, want %d", p.Time.RingBytesPerRow, want)
+	}
+	if want := 104 * 48 * float64(p.Time.RingBytesPerRow) / 100e9; math.Abs(p.Time.RingSeconds-want) > 1e-6*want {
+		t.Errorf("ring seconds %g, want %g", p.Time.RingSeconds, want)
+	}
+	if l, err := LaunchOf(p, ""); err != nil || l.ContextParallel != 4 || l.World() != 8 || l.Validate() != nil {
+		t.Errorf("launch %+v, %v: want context_parallel 4 on 8 ranks, valid", l, err)
+	}
+	one, _ := Make(Input{Model: m, TargetLength: 524288, Ratio: 0.3, GPUs: 8, GPUMemGiB: 80, CP: 1})
+	if one.OK || one.Memory.Ring != 0 || one.Time.RingSeconds != 0 {
+		t.Errorf("cp 1 at 512k: ok %v, ring %d B, %g s; want a failing fit and no ring", one.OK, one.Memory.Ring, one.Time.RingSeconds)
+	}
+	measured, _ := Make(Input{Model: m, TargetLength: 524288, Ratio: 0.3, GPUs: 8, GPUMemGiB: 80, TokensPerSec: 5000})
+	if measured.Time.RingSeconds != 0 {
+		t.Errorf("a measured throughput includes the ring already; got %g s more", measured.Time.RingSeconds)
 	}
 }
