@@ -197,3 +197,23 @@ def test_fsdp2_cp2_equals_go(lr, go_runs, models, shards, work):
     assert moved > 1e-3, "training should move the weights"
     with open(os.path.join(o, "torch-job.json")) as f:
         assert json.load(f)["launch"]["context_parallel"] == 2
+
+
+@pytest.mark.parametrize("world,launch,want", [
+    ("4", {"context_parallel": 3}, "context_parallel 3 does not divide the world size 4"),
+    ("4", {"context_parallel": 2, "sharding": "ddp"}, "context_parallel 2 needs sharding fsdp, not ddp"),
+    ("1", {"context_parallel": 2}, "context_parallel 2 does not divide the world size 1"),
+    ("4", {"context_parallel": -2}, "context_parallel -2: want a positive integer"),
+    ("4", {"sequence_parallel": 2}, "sequence_parallel was replaced by context_parallel"),
+])
+def test_job_refuses_bad_cp(monkeypatch, world, launch, want):
+    """The ranks check the job before loading anything (the Go launcher
+    refuses the same settings before starting them)."""
+    from longrecipe_torch import trainer
+
+    monkeypatch.setenv("WORLD_SIZE", world)
+    job = {"from": "m", "data": "d", "output": "o", "hyper": {"lr": 1e-3}, "launch": dict(launch)}
+    with pytest.raises(trainer.StageError, match=want):
+        trainer.normalize(job)
+    ok = {"from": "m", "data": "d", "output": "o", "hyper": {"lr": 1e-3}, "launch": {"context_parallel": int(world)}}
+    assert trainer.normalize(ok)["launch"]["context_parallel"] == int(world)
