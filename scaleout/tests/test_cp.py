@@ -217,3 +217,57 @@ def test_job_refuses_bad_cp(monkeypatch, world, launch, want):
         trainer.normalize(job)
     ok = {"from": "m", "data": "d", "output": "o", "hyper": {"lr": 1e-3}, "launch": {"context_parallel": int(world)}}
     assert trainer.normalize(ok)["launch"]["context_parallel"] == int(world)
+
+
+def _attn_worker(rank, world, port, dtype, score_bytes, out):
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        cp.SCORE_BYTES = score_bytes
+        ring, _, _ = cp.mesh(world, rank, world)
+        q, k, v, go = _qkv()
+        idx = cp.zigzag_index(q.shape[2], world, rank)
+        ql, kl, vl = (x[:, :, idx].to(dtype).requires_grad_() for x in (q, k, v))
+        o = cp.ring_attention(ql, kl, vl, ring, 0.25)
+        (o.float() * go[:, idx]).sum().backward()
+        torch.save({"idx": idx, "o": o.float(), "dq": ql.grad.float(), "dk": kl.grad.float(), "dv": vl.grad.float()},
+                   os.path.join(out, f"rank{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def _qkv():
+    g = torch.Generator().manual_seed(5)
+    q, k, v = (torch.randn(1, h, 1000, 16, generator=g, dtype=torch.float64) for h in (6, 2, 2))
+    return q, k, v, torch.randn(1, 1000, 6, 16, generator=g, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("dtype,score_bytes,tol", [(torch.float32, 4 * 500 * 6 * 7, 1e-5), (torch.bfloat16, 1 << 28, 3e-2)])
+def test_ring_kernel_tiles_and_bf16(tmp_path, dtype, score_bytes, tol):
+    """The ring on its own against float64 causal attention (GQA 6/2 heads):
+    with tiles of 7 and 14 queries in fp32 (the tiling path) and in bf16 (bf16
+    matmuls, float32 statistics, a two-dtype exchange in the backward)."""
+    import torch.nn.functional as F
+
+    q, k, v, go = _qkv()
+    q, k, v = (x.requires_grad_() for x in (q, k, v))
+    o = F.scaled_dot_product_attention(q, k.repeat_interleave(3, 1), v.repeat_interleave(3, 1), is_causal=True, scale=0.25)
+    (o.transpose(1, 2) * go).sum().backward()
+    want = {"o": o.transpose(1, 2).detach(), "dq": q.grad, "dk": k.grad, "dv": v.grad}
+    ctx = mp.get_context("fork")
+    port = _free_port()
+    ps = [ctx.Process(target=_attn_worker, args=(r, 2, port, dtype, score_bytes, str(tmp_path))) for r in range(2)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join(120)
+        assert p.exitcode == 0
+    for r in range(2):
+        got = torch.load(os.path.join(tmp_path, f"rank{r}.pt"))
+        i = got["idx"]
+        for name, ref in (("o", want["o"][:, i]), ("dq", want["dq"][:, :, i]), ("dk", want["dk"][:, :, i]), ("dv", want["dv"][:, :, i])):
+            err = float((got[name].double() - ref).abs().max() / ref.abs().max())
+            assert err <= tol, (dtype, r, name, err)
