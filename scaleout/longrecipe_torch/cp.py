@@ -7,7 +7,7 @@ A row of n tokens is padded to ``padded_len(n, N)`` (the least multiple of
 predict nothing) and cut into 2·N equal chunks. CP rank r holds chunks r and
 2·N-1-r (the zigzag / head-tail split of ring-flash-attn and torchtitan, so
 that every rank has the same causal work). Each rank runs the whole model on
-its 2·n/(2N) tokens:
+its padded_len(n, N)/N tokens:
 
 * RoPE is applied inside transformers with each token's own position id
   (the row's position ids are split with the tokens), so LongRecipe's gapped
@@ -24,7 +24,9 @@ its 2·n/(2N) tokens:
   activation checkpointing may recompute the forward;
 * the loss is each rank's sum over its own tokens; the trainer adds sums and
   predicted-token counts over all ranks (all-reduce), and FSDP's gradient
-  reduction over all ranks adds the CP ranks' partial gradients.
+  reduction over all ranks adds the CP ranks' partial gradients. A rank
+  whose part predicts nothing still runs its backward (RowLoss adds a zero
+  term), since the ring and FSDP need every rank.
 
 Device mesh: world = dp · cp. CP groups are runs of cp consecutive ranks
 (rank = dp_rank·cp + cp_rank), so a group stays on one node while cp divides
@@ -37,13 +39,14 @@ Block kernels: the attention of one query block against one key/value block
 is computed by plain torch matmuls (in the inputs' dtype, with float32
 scores, softmax statistics and gradients), a tile of queries at a time so
 that a tile's scores take at most SCORE_BYTES. This is the tested path (CPU,
-gloo, fp32) and runs on CUDA as well (bf16 matmuls, NCCL); it is not a fused
-kernel: the scores make a round trip through memory, which longrecipe plan
-counts in its time model.
-torch's experimental ``context_parallel`` (SDPA with is_causal only, its own
-sharding of buffers) and ``ring-flash-attn`` (needs flash-attn) are not used:
-the first cannot take the row's split as given, the second is not installed
-where this was tested.
+gloo, fp32) and runs on CUDA as well (bf16 matmuls, NCCL) but is not
+measured there; it is not a fused kernel: the scores make a round trip
+through memory. longrecipe plan counts the ring's transfers, not this, so
+its assumed MFU is optimistic for CP. Not used: torch's experimental
+``context_parallel`` (it runs on CUDA SDPA kernels only, through DTensor,
+and shards the inputs itself, so it cannot be proven on the CPU nor take
+the row's split as given) and ``ring-flash-attn`` (it needs flash-attn;
+neither is installed where this was tested).
 
 Exactness (scaleout/tests/test_cp.py): per-token log-probs and parameter
 gradients of gapped 4k-token rows equal one process within 1e-5 (fp32) for

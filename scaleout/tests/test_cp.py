@@ -82,6 +82,8 @@ def _worker(rank, world, port, n, seed, fault, out):
         cp.enable(lm)
         model = RowLoss(lm, ce_chunk=1000)
         ids, pos, tg = gapped_row(n, seed)
+        if fault == "head-targets":  # not a fault: ranks whose part of the row predicts nothing
+            tg[:, n // 5:] = -100
         if fault == "contiguous":  # the split the ring does not expect
             cp.zigzag_index = lambda n_pad, size, r: torch.arange(r * n_pad // size, (r + 1) * n_pad // size)
         ids, pos, tg, idx = cp.shard_row(ids, pos, tg, ring)
@@ -99,15 +101,31 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def _join(ps, limit=300):
+    """Waits for the ranks; when one fails the others (stuck in the ring)
+    are terminated at once, so a failure is reported, not a hang."""
+    import time
+
+    deadline = time.monotonic() + limit
+    while any(p.exitcode is None for p in ps) and time.monotonic() < deadline:
+        if any(p.exitcode not in (None, 0) for p in ps):
+            break
+        time.sleep(0.05)
+    codes = [p.exitcode for p in ps]
+    for p in ps:
+        if p.exitcode is None:
+            p.terminate()
+        p.join()
+    assert codes == [0] * len(ps), f"rank exit codes {codes} (None: still running, stopped)"
+
+
 def run_cp(world, n, seed, fault, out):
     ctx = mp.get_context("fork")
     port = _free_port()
     ps = [ctx.Process(target=_worker, args=(r, world, port, n, seed, fault, str(out))) for r in range(world)]
     for p in ps:
         p.start()
-    for p in ps:
-        p.join(300)
-        assert p.exitcode == 0, f"rank exited with {p.exitcode}"
+    _join(ps)
     parts = [torch.load(os.path.join(out, f"rank{r}.pt")) for r in range(world)]
     n_pad = cp.padded_len(n, world)
     lp = torch.zeros(n_pad)
@@ -151,6 +169,17 @@ def test_wrong_split_fails(reference, tmp_path, fault):
     dlp, dg = differences(reference[4097], run_cp(2, 4097, 1, fault, tmp_path))
     print(f"fault {fault}: max |d log-prob| {dlp:.2e}, max relative |d grad| {dg:.2e}")
     assert dlp > 100 * TOL and dg > 100 * TOL, (fault, dlp, dg)
+
+
+def test_rank_without_targets(tmp_path):
+    """Targets only in the first fifth of the row: with CP 4 three ranks
+    predict nothing, yet they must run the backward (the ring and FSDP need
+    them); the gradients still equal one process's."""
+    ids, pos, tg = gapped_row(1601, 3)
+    tg[:, 1601 // 5:] = -100
+    ref = logprobs_and_grads(RowLoss(tiny_lm("sdpa"), ce_chunk=1000), ids, pos, tg)
+    dlp, dg = differences(ref, run_cp(4, 1601, 3, "head-targets", tmp_path))
+    assert dlp <= TOL and dg <= TOL, (dlp, dg)
 
 
 def test_mesh_refuses_a_degree_that_does_not_divide():
@@ -262,9 +291,7 @@ def test_ring_kernel_tiles_and_bf16(tmp_path, dtype, score_bytes, tol):
     ps = [ctx.Process(target=_attn_worker, args=(r, 2, port, dtype, score_bytes, str(tmp_path))) for r in range(2)]
     for p in ps:
         p.start()
-    for p in ps:
-        p.join(120)
-        assert p.exitcode == 0
+    _join(ps)
     for r in range(2):
         got = torch.load(os.path.join(tmp_path, f"rank{r}.pt"))
         i = got["idx"]
