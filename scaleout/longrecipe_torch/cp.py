@@ -294,6 +294,8 @@ def _attention(module, query, key, value, attention_mask, scaling=None, dropout=
         raise RuntimeError(f"attention {ATTN_NAME} needs cp_ring=Ring in the forward's keyword arguments")
     if dropout:
         raise RuntimeError("context parallelism does not support attention dropout")
+    if kwargs.get("sliding_window") is not None:
+        raise RuntimeError("context parallelism does not support sliding-window attention")
     scale = scaling if scaling is not None else query.shape[-1] ** -0.5
     return ring_attention(query, key, value, ring, scale), None
 
@@ -304,9 +306,16 @@ def _no_mask(*args, **kwargs):
 
 def enable(lm) -> None:
     """Switches a transformers causal LM to ring attention (its forward then
-    needs cp_ring=Ring)."""
+    needs cp_ring=Ring); refuses a model with sliding-window attention."""
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface
+
+    cfg = lm.config
+    sliding = any(getattr(m, "sliding_window", None) for m in lm.modules())
+    if sliding or (cfg.model_type == "mistral" and getattr(cfg, "sliding_window", None)):
+        raise ValueError(f"context_parallel: {cfg.model_type} attends within a sliding window "
+                         f"(sliding_window {cfg.sliding_window}), which the ring attention does not implement; "
+                         f"set context_parallel = 1")
 
     AttentionInterface.register(ATTN_NAME, _attention)
     AttentionMaskInterface.register(ATTN_NAME, _no_mask)

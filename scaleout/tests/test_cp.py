@@ -21,14 +21,17 @@ from longrecipe_torch.model import RowLoss
 TOL = 1e-5
 
 
-def tiny_lm(attn):
-    from transformers import LlamaConfig, LlamaForCausalLM
+def tiny_lm(attn, arch="llama", **extra):
+    from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
+                              Qwen2ForCausalLM)
 
-    cfg = LlamaConfig(vocab_size=256, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
-                      num_key_value_heads=2, max_position_embeddings=16384, rope_theta=10000.0,
-                      attn_implementation=attn)
+    cls = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM),
+           "mistral": (MistralConfig, MistralForCausalLM)}[arch]
+    cfg = cls[0](vocab_size=256, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, max_position_embeddings=16384, rope_theta=10000.0,
+                 attn_implementation=attn, **extra)
     torch.manual_seed(11)
-    lm = LlamaForCausalLM(cfg).float()
+    lm = cls[1](cfg).float()
     with torch.no_grad():  # larger weights than the initialiser's, so attention is far from uniform
         for p in lm.parameters():
             if p.dim() == 2:
@@ -70,7 +73,7 @@ def logprobs_and_grads(model, ids, pos, tg, ring=None):
     return float(loss.detach()), lp, {k: p.grad.clone() for k, p in model.named_parameters()}
 
 
-def _worker(rank, world, port, n, seed, fault, out):
+def _worker(rank, world, port, n, seed, fault, out, arch="llama"):
     import torch.distributed as dist
 
     torch.set_num_threads(1)
@@ -78,7 +81,7 @@ def _worker(rank, world, port, n, seed, fault, out):
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         ring, _, _ = cp.mesh(world, rank, world)
-        lm = tiny_lm("sdpa")
+        lm = tiny_lm("sdpa", arch, **({"tie_word_embeddings": True} if arch == "qwen2" else {}))
         cp.enable(lm)
         model = RowLoss(lm, ce_chunk=1000)
         ids, pos, tg = gapped_row(n, seed)
@@ -119,10 +122,10 @@ def _join(ps, limit=300):
     assert codes == [0] * len(ps), f"rank exit codes {codes} (None: still running, stopped)"
 
 
-def run_cp(world, n, seed, fault, out):
+def run_cp(world, n, seed, fault, out, arch="llama"):
     ctx = mp.get_context("fork")
     port = _free_port()
-    ps = [ctx.Process(target=_worker, args=(r, world, port, n, seed, fault, str(out))) for r in range(world)]
+    ps = [ctx.Process(target=_worker, args=(r, world, port, n, seed, fault, str(out), arch)) for r in range(world)]
     for p in ps:
         p.start()
     _join(ps)
@@ -180,6 +183,20 @@ def test_rank_without_targets(tmp_path):
     ref = logprobs_and_grads(RowLoss(tiny_lm("sdpa"), ce_chunk=1000), ids, pos, tg)
     dlp, dg = differences(ref, run_cp(4, 1601, 3, "head-targets", tmp_path))
     assert dlp <= TOL and dg <= TOL, (dlp, dg)
+
+
+def test_qwen2_cp2(tmp_path):
+    """Qwen2 (biases on q/k/v, tied embeddings) through the same split."""
+    ref = logprobs_and_grads(RowLoss(tiny_lm("sdpa", "qwen2", tie_word_embeddings=True), ce_chunk=1000),
+                             *gapped_row(1203, 4))
+    dlp, dg = differences(ref, run_cp(2, 1203, 4, None, tmp_path, "qwen2"))
+    assert dlp <= TOL and dg <= TOL, (dlp, dg)
+
+
+def test_sliding_window_refused():
+    with pytest.raises(ValueError, match="sliding window"):
+        cp.enable(tiny_lm("sdpa", "mistral", sliding_window=64))
+    cp.enable(tiny_lm("sdpa", "mistral", sliding_window=None))
 
 
 def test_mesh_refuses_a_degree_that_does_not_divide():
