@@ -42,7 +42,10 @@ func cpChecks(in Input, p *Plan) []Check {
 	}
 	perNode := in.GPUs / max(1, in.Nodes)
 	pad := cpTokens(p.TrainLength, cp)*cp - p.TrainLength
+	sw := in.Model.Config.SlidingWindow
 	return []Check{
+		{Name: "cp without sliding window", OK: sw == 0,
+			Detail: fmt.Sprintf("sliding_window %d: the ring attention of context parallelism implements full causal attention only", sw)},
 		{Name: "cp divides gpus", OK: in.GPUs%cp == 0,
 			Detail: fmt.Sprintf("%d GPUs, context parallel %d: want a divisor of the GPU count", in.GPUs, cp)},
 		{Name: "cp with fsdp", OK: p.Sharding == "fsdp",

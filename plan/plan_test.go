@@ -314,6 +314,13 @@ func TestContextParallel(t *testing.T) {
 	if one.OK || one.Memory.Ring != 0 || one.Time.RingSeconds != 0 {
 		t.Errorf("cp 1 at 512k: ok %v, ring %d B, %g s; want a failing fit and no ring", one.OK, one.Memory.Ring, one.Time.RingSeconds)
 	}
+	sliding := m
+	cfg := *m.Config
+	cfg.SlidingWindow = 4096
+	sliding.Config = &cfg
+	if sw, _ := Make(Input{Model: sliding, TargetLength: 524288, Ratio: 0.3, GPUs: 8, GPUMemGiB: 80}); sw.OK || !strings.Contains(strings.Join(failed(sw), ","), "cp without sliding window") {
+		t.Errorf("cp with a sliding window: ok %v, failed %q; want the check to fail", sw.OK, failed(sw))
+	}
 	measured, _ := Make(Input{Model: m, TargetLength: 524288, Ratio: 0.3, GPUs: 8, GPUMemGiB: 80, TokensPerSec: 5000})
 	if measured.Time.RingSeconds != 0 {
 		t.Errorf("a measured throughput includes the ring already; got %g s more", measured.Time.RingSeconds)
