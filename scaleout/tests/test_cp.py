@@ -214,11 +214,13 @@ def test_padding_and_split():
     assert cp.zigzag_index(8, 2, 1).tolist() == [2, 3, 4, 5]
 
 
-def test_fsdp2_cp2_equals_go(lr, go_runs, models, shards, work):
-    """longrecipe train --backend torch --nproc 4 --context-parallel 2
-    (torchrun, FSDP2 over all 4 gloo ranks, two CP groups of 2 sharing each
-    row, rows dealt to the 2 groups): 5 steps equal the Go trainer within
-    1e-4 (losses, gradient norms, final weights)."""
+@pytest.mark.parametrize("how", ["flags", "launch-file"])
+def test_fsdp2_cp2_equals_go(lr, go_runs, models, shards, work, how):
+    """longrecipe train --backend torch --nproc 4 --context-parallel 2, or
+    the same from a launch file (torchrun, FSDP2 over all 4 gloo ranks, two
+    CP groups of 2 sharing each row, rows dealt to the 2 groups): 5 steps
+    equal the Go trainer within 1e-4 (losses, gradient norms, final
+    weights)."""
     import subprocess
     import sys
 
@@ -226,9 +228,14 @@ def test_fsdp2_cp2_equals_go(lr, go_runs, models, shards, work):
     from test_parity import compare, weights
 
     env = {**os.environ, "LONGRECIPE_ROOT": ROOT, "LONGRECIPE_PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
-    o = str(work / "t4-cp2-llama")
-    cmd = [lr, "train", "--backend", "torch", "--nproc", "4", "--context-parallel", "2", "--model", models["llama"],
-           "--data", shards, "--output", o, *GO_FLAGS]
+    o = str(work / f"t4-cp2-{how}")
+    topology = ["--nproc", "4", "--context-parallel", "2"]
+    if how == "launch-file":
+        launch = work / "launch-cp2.json"
+        launch.write_text(json.dumps({"nproc_per_node": 4, "context_parallel": 2}))
+        topology = ["--launch-config", str(launch)]
+    cmd = [lr, "train", "--backend", "torch", *topology, "--model", models["llama"], "--data", shards, "--output", o,
+           *GO_FLAGS]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, f"{p.stdout[-2000:]}\n{p.stderr[-3000:]}"
     assert "trained 5 steps" in p.stdout, p.stdout
@@ -236,13 +243,14 @@ def test_fsdp2_cp2_equals_go(lr, go_runs, models, shards, work):
     from test_parity import metrics
 
     dl = max(abs(a["loss"] - b["loss"]) / abs(a["loss"]) for a, b in zip(metrics(go_runs["llama"]), metrics(o)))
-    print(f"FSDP 2 x CP 2 vs Go: max relative loss difference over 5 steps {dl:.2e}")
+    print(f"FSDP 2 x CP 2 ({how}) vs Go: max relative loss difference over 5 steps {dl:.2e}")
     w0, w1 = weights(models["llama"]), weights(o)
     moved = max(float(np.abs(w1[k] - w0[k]).max()) for k in w0)
-    print(f"FSDP 2 x CP 2 vs Go: worst weight difference {worst:.2e} (training moved weights by up to {moved:.2e})")
+    print(f"FSDP 2 x CP 2 ({how}) vs Go: worst weight difference {worst:.2e} (weights moved by up to {moved:.2e})")
     assert moved > 1e-3, "training should move the weights"
     with open(os.path.join(o, "torch-job.json")) as f:
-        assert json.load(f)["launch"]["context_parallel"] == 2
+        la = json.load(f)["launch"]
+    assert la["context_parallel"] == 2 and la["nproc_per_node"] == 4
 
 
 @pytest.mark.parametrize("world,launch,want", [
