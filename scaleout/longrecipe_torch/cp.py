@@ -196,17 +196,18 @@ def _merge(out, lse, bout, blse):
 
 def _exchange(ring: Ring, tensors):
     """Sends tensors to the next rank and returns those of the previous one:
-    one message per dtype each way (tagged), the tensors packed into it."""
+    one message per dtype each way (tagged), the tensors packed into it. The
+    sends and receives go as one batch (batch_isend_irecv: one NCCL group, so
+    two ranks sending to each other do not wait on each other's receive)."""
     dtypes = list(dict.fromkeys(t.dtype for t in tensors))
-    sent, got, reqs = [], [], []
+    got, ops = [], []
     for tag, dt in enumerate(dtypes):
         flat = torch.cat([t.reshape(-1) for t in tensors if t.dtype == dt])
         buf = torch.empty_like(flat)
-        reqs.append(dist.isend(flat, ring.next, group=ring.group, tag=tag))
-        reqs.append(dist.irecv(buf, ring.prev, group=ring.group, tag=tag))
-        sent.append(flat)
+        ops.append(dist.P2POp(dist.isend, flat, ring.next, group=ring.group, tag=tag))
+        ops.append(dist.P2POp(dist.irecv, buf, ring.prev, group=ring.group, tag=tag))
         got.append(buf)
-    for r in reqs:
+    for r in dist.batch_isend_irecv(ops):
         r.wait()
     out, offs = [], [0] * len(dtypes)
     for t in tensors:
