@@ -121,16 +121,17 @@
 // states are divided by N whatever cp is); a CP group that spans nodes is
 // allowed but warned about (its ring runs over the inter-node network). The
 // planner tries cp = 1 first, then each divisor of N in increasing order.
-// The ring is not overlapped with compute: each rank sends, per layer and row,
-// the key/value blocks cp−1 times in the forward and again in the recomputed
-// forward, and in the backward key/value blocks with their float32 gradients
-// cp−1 times plus the gradients once more:
+// Each rank sends, per layer and row, the key/value blocks cp−1 times in the
+// forward and again in the recomputed forward, and in the backward key/value
+// blocks with their float32 gradients cp−1 times plus the gradients once more:
 //
 //	ring bytes/row = L·T·kv·(4·(cp−1)·e + (cp−1)·(2·e + 8) + 8)
 //
 // and the plan adds ring bytes/row · rows per rank / link bandwidth to the
-// wall-clock (--link-gbps, default 100 GB/s per GPU and direction: assumed,
-// NVLink class). The ring's block kernels are plain matmuls, not a fused
+// wall-clock as if no transfer overlapped compute: an upper bound, as the
+// forward's transfers run while a block is computed (the backward's do not).
+// The link bandwidth is --link-gbps, default 100 GB/s per GPU and direction
+// (assumed, NVLink class). The ring's block kernels are plain matmuls, not a fused
 // attention kernel; their speed on GPUs is not measured, so an assumed MFU is
 // optimistic for cp > 1 until a run's tokens/s is given.
 //

@@ -94,7 +94,7 @@ func writeTime(b *strings.Builder, p *Plan) {
 	}
 	fmt.Fprintf(b, "  throughput          %.0f tokens/s (%s)\n", t.TokensPerSec, src)
 	if t.RingSeconds > 0 {
-		fmt.Fprintf(b, "  + ring transfers    %s (%s per row per GPU at %g GB/s, assumed; not overlapped)\n",
+		fmt.Fprintf(b, "  + ring transfers    %s (%s per row per GPU at %g GB/s, assumed; counted as not overlapped)\n",
 			duration(t.RingSeconds), gibText(t.RingBytesPerRow), t.LinkGBps)
 	}
 	fmt.Fprintf(b, "  wall-clock          %s\n", duration(t.Seconds))

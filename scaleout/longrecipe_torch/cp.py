@@ -18,6 +18,8 @@ its padded_len(n, N)/N tokens:
   order* — the causal mask is by token index, never by position value, the
   same one causal span per row as longrecipe_torch.model on one process;
   padding sits after every real token, so no real token attends to it;
+* in the forward the next key/value block travels while the current one is
+  computed;
 * the backward pass is written out (flash-attention style: the log-sum-exp
   of the forward, then the key/value gradients travel round the ring with
   their blocks and come home after N hops), so gradients are exact, and
@@ -195,8 +197,14 @@ def _merge(out, lse, bout, blse):
 
 
 def _exchange(ring: Ring, tensors):
-    """Sends tensors to the next rank and returns those of the previous one:
-    one message per dtype each way (tagged), the tensors packed into it. The
+    """Sends tensors to the next rank and returns those of the previous one."""
+    return _post(ring, tensors)()
+
+
+def _post(ring: Ring, tensors):
+    """Starts sending tensors to the next rank and receiving the previous
+    one's; returns a function that waits and returns the received tensors.
+    One message per dtype each way (tagged), the tensors packed into it; the
     sends and receives go as one batch (batch_isend_irecv: one NCCL group, so
     two ranks sending to each other do not wait on each other's receive)."""
     dtypes = list(dict.fromkeys(t.dtype for t in tensors))
@@ -207,14 +215,21 @@ def _exchange(ring: Ring, tensors):
         ops.append(dist.P2POp(dist.isend, flat, ring.next, group=ring.group, tag=tag))
         ops.append(dist.P2POp(dist.irecv, buf, ring.prev, group=ring.group, tag=tag))
         got.append(buf)
-    for r in dist.batch_isend_irecv(ops):
-        r.wait()
-    out, offs = [], [0] * len(dtypes)
-    for t in tensors:
-        i = dtypes.index(t.dtype)
-        out.append(got[i][offs[i]:offs[i] + t.numel()].view(t.shape))
-        offs[i] += t.numel()
-    return out
+    reqs = dist.batch_isend_irecv(ops)
+    shapes = [(t.dtype, t.shape, t.numel()) for t in tensors]
+
+    def wait():
+        for r in reqs:
+            r.wait()
+        out, offs = [], [0] * len(dtypes)
+        for dt, shape, n in shapes:
+            i = dtypes.index(dt)
+            out.append(got[i][offs[i]:offs[i] + n].view(shape))
+            offs[i] += n
+        del ops[:]  # the send buffers may go now
+        return out
+
+    return wait
 
 
 # ---------------------------------------------------------------- ring attention
@@ -230,10 +245,13 @@ class _RingAttention(torch.autograd.Function):
     def forward(ctx, q, k, v, ring: Ring, scale: float):
         dt = q.dtype
         r, n, s = ring.index, ring.size, q.shape[-2] // 2
+        # The next block travels while this one is computed.
+        pending = _post(ring, [k, v]) if n > 1 else None
         out, lse = block_forward(q, k, v, scale, causal=True)
-        kv = [k, v]
         for t in range(1, n):
-            kv = _exchange(ring, kv)
+            kv = pending()
+            if t < n - 1:
+                pending = _post(ring, kv)
             if (r - t) % n < r:
                 bo, bl = block_forward(q, kv[0][:, :s], kv[1][:, :s], scale, causal=False)
                 _merge(out, lse, bo, bl)
