@@ -20,7 +20,7 @@ func init() {
 	})
 }
 
-const trainUsage = "train --model DIR --data F.jsonl|SHARD_DIR --output DIR [--steps N] [--lr 5e-5] [--batch 1] [--grad-accum 1] [--schedule constant|cosine|linear] [--backend go|torch [--nproc N] [--nnodes N --node-rank R --master-addr A --master-port P] [--launch-config F]] [flags]"
+const trainUsage = "train --model DIR --data F.jsonl|SHARD_DIR --output DIR [--steps N] [--lr 5e-5] [--batch 1] [--grad-accum 1] [--schedule constant|cosine|linear] [--backend go|torch [--nproc N] [--context-parallel N] [--nnodes N --node-rank R --master-addr A --master-port P] [--launch-config F]] [flags]"
 
 func runTrain(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "train", trainUsage,
@@ -34,7 +34,8 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 			"grad-accum 1 (the paper: 1 × 96), sized for a CPU.\n"+
 			"--backend torch runs the same training on PyTorch (FSDP full shard over --nproc processes per\n"+
 			"node, torchrun; bf16 on GPUs, fp32 on CPU) with the Python environment of scripts/pyenv.sh; its\n"+
-			"losses equal the Go trainer's. --launch-config reads the settings `longrecipe plan` writes;\n"+
+			"losses equal the Go trainer's. --context-parallel N splits each row over N ranks (ring\n"+
+			"attention; world = data-parallel x N, FSDP over all ranks). --launch-config reads the settings `longrecipe plan` writes;\n"+
 			"the flags given override it. Its checkpoints are its own (resume with the same backend).")
 	modelDir := fs.String("model", "", "input model folder (config.json + safetensors)")
 	data := fs.String("data", "", "training rows: a JSONL file (input_ids, position_ids, loss_mask) or a shard folder")
@@ -62,6 +63,7 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	backend := fs.String("backend", "go", "training engine: go (embedded) or torch (PyTorch FSDP through torchrun)")
 	launchCfg := fs.String("launch-config", "", "torch: launcher settings JSON (written by `longrecipe plan`)")
 	nproc := fs.Int("nproc", 0, "torch: processes (GPUs) per node (default 1)")
+	cpDeg := fs.Int("context-parallel", 0, "torch: ranks that share one row (ring attention; must divide the world size; default 1)")
 	nnodes := fs.Int("nnodes", 0, "torch: number of nodes (default 1)")
 	nodeRank := fs.Int("node-rank", -1, "torch: this node's rank (default 0)")
 	masterAddr := fs.String("master-addr", "", "torch: rank-0 host (default 127.0.0.1)")
@@ -95,8 +97,8 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	if a, b := filepath.Clean(*modelDir), filepath.Clean(*output); a == b {
 		return usageErrorf("--output must differ from --model (the input folder would be overwritten)")
 	}
-	if *backend == "go" && (*launchCfg != "" || *nproc != 0 || *nnodes != 0 || *nodeRank >= 0 || *masterAddr != "" || *masterPort != 0) {
-		return usageErrorf("--launch-config, --nproc, --nnodes, --node-rank, --master-addr and --master-port need --backend torch")
+	if *backend == "go" && (*launchCfg != "" || *nproc != 0 || *cpDeg != 0 || *nnodes != 0 || *nodeRank >= 0 || *masterAddr != "" || *masterPort != 0) {
+		return usageErrorf("--launch-config, --nproc, --context-parallel, --nnodes, --node-rank, --master-addr and --master-port need --backend torch")
 	}
 	if _, err := parsePrecision(*prec); err != nil {
 		return err
@@ -104,7 +106,7 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	s := trainer.Settings{Backend: *backend, Precision: *prec}
 	if *backend == "torch" {
 		var err error
-		if s.Launch, err = launchSettings(*launchCfg, *nproc, *nnodes, *nodeRank, *masterAddr, *masterPort); err != nil {
+		if s.Launch, err = launchSettings(*launchCfg, topology{*nproc, *cpDeg, *nnodes, *nodeRank, *masterAddr, *masterPort}); err != nil {
 			return err
 		}
 	}
@@ -136,10 +138,18 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
+// topology is the torch flags of train that override the launch file
+// (zero, or -1 for nodeRank: not given).
+type topology struct {
+	nproc, cp, nnodes, nodeRank int
+	addr                        string
+	port                        int
+}
+
 // launchSettings reads the launcher config file (if any) and applies the
 // flags given on the command line over it (trainer.Overlay, the rule of a
 // recipe's launch table).
-func launchSettings(path string, nproc, nnodes, nodeRank int, addr string, port int) (torchlaunch.Launch, error) {
+func launchSettings(path string, t topology) (torchlaunch.Launch, error) {
 	l := torchlaunch.DefaultLaunch()
 	if path != "" {
 		var err error
@@ -147,8 +157,8 @@ func launchSettings(path string, nproc, nnodes, nodeRank int, addr string, port 
 			return l, err
 		}
 	}
-	if nproc < 0 || nnodes < 0 || port < 0 {
-		return l, usageErrorf("--nproc, --nnodes and --master-port must be >= 0")
+	if t.nproc < 0 || t.cp < 0 || t.nnodes < 0 || t.port < 0 {
+		return l, usageErrorf("--nproc, --context-parallel, --nnodes and --master-port must be >= 0")
 	}
 	keys := map[string]any{}
 	for _, f := range []struct {
@@ -156,8 +166,8 @@ func launchSettings(path string, nproc, nnodes, nodeRank int, addr string, port 
 		v   any
 		set bool
 	}{
-		{"nproc_per_node", nproc, nproc > 0}, {"nnodes", nnodes, nnodes > 0}, {"node_rank", nodeRank, nodeRank >= 0},
-		{"master_addr", addr, addr != ""}, {"master_port", port, port > 0},
+		{"nproc_per_node", t.nproc, t.nproc > 0}, {"context_parallel", t.cp, t.cp > 0}, {"nnodes", t.nnodes, t.nnodes > 0},
+		{"node_rank", t.nodeRank, t.nodeRank >= 0}, {"master_addr", t.addr, t.addr != ""}, {"master_port", t.port, t.port > 0},
 	} {
 		if f.set {
 			keys[f.key] = f.v
