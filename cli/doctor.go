@@ -79,7 +79,7 @@ func doctorLines(w io.Writer, r *torchlaunch.Env) error {
 	line("deepspeed", " (not used: the torch backend shards with FSDP)", "not needed (the torch backend shards with FSDP full shard, the ZeRO-3 equivalent)", false)
 	flashFix := "optional, GPU only: pip install flash-attn --no-build-isolation (needs the CUDA toolkit); without it attention is SDPA"
 	line("flash-attn", " (attn_implementation auto uses flash_attention_2 on CUDA)", flashFix, false)
-	line("ring-flash-attn", " (installed, but the torch backend does not use sequence parallelism)", "not needed (sequence_parallel must be 1; see the GPU docs for long rows)", false)
+	line("ring-flash-attn", " (installed; context parallelism uses the backend's own ring attention, not this package)", "not needed (context parallelism uses the backend's own ring attention)", false)
 	if len(missing) > 0 {
 		return fmt.Errorf("the torch backend cannot run: %s missing; %s", strings.Join(missing, ", "), setup)
 	}

@@ -28,12 +28,17 @@ const evalUsage = "eval (--model DIR | --endpoint URL --endpoint-model NAME --to
 const evalSummary = `Generates synthetic long-context tasks from --seed, sized in tokens of the model's tokenizer
 (each prompt within ±1 % of the requested length), answers them greedily with the engine (KV cache,
 batched prefill) or an OpenAI-compatible server, scores them by string-match recall (RULER), and
-writes results.json, results.md, a heatmap per task (length × depth) and, for ppl,
-ppl_by_position.png into --output.
+writes results.json, results.md, items.jsonl (every prompt, its ranked candidates and their
+log-likelihoods, the greedy answer), a heatmap per task (length × depth) and, for ppl,
+ppl_by_position.png and ppl_docs.jsonl (the loss of every document) into --output.
 
 Tasks: passkey (PoSE prompt), niah_single, niah_multikey, niah_multivalue, niah_multiquery (RULER
-needles), vt (variable tracking), cwe (common words), fwe (frequent words), ppl (perplexity of
-long sequences by position, plus short-window perplexity; engine only).
+needles), vt (variable tracking), cwe (common words), fwe (frequent words), decoy_passkey,
+decoy_multikey, decoy_multivalue, decoy_multiquery, decoy_vt (retrieval among answers that occur
+in the prompt: decoy keys, other keys' values, other chains), ppl (perplexity of long sequences by
+position, plus short-window perplexity; engine only). Ranked tasks report their copy baseline: the
+top-1 of the no-model rule "pick a candidate found in the prompt" (~100 % for passkey and the
+niah tasks, 20-25 % for the decoy tasks).
 
 --compare DIR1 DIR2 ... reads earlier results directories and writes compare.md and
 compare_accuracy.png (mean accuracy against length, one line per model) into --output.

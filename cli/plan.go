@@ -28,7 +28,7 @@ const planUsage = "plan MODEL_DIR --target-length Lt (--ratio r | --train-length
 const planSummary = "Estimates, before anything is launched, what training one LongRecipe stage on the torch backend\n" +
 	"needs on every GPU (weights, gradients, AdamW states, FSDP working set, activations with per-layer\n" +
 	"checkpointing, the cross-entropy chunk, allocator headroom), picks the least costly layout that fits\n" +
-	"(ddp, fsdp full shard, fsdp with CPU offload; sequence parallelism last), checks what would fail after\n" +
+	"(ddp, fsdp full shard, fsdp with CPU offload; then context parallelism 2, 4, …), checks what would fail after\n" +
 	"launch, and estimates the wall-clock from a measured throughput or an assumed MFU. MODEL_DIR needs only\n" +
 	"config.json; safetensors headers, when present, give the exact parameter count. Formulas and their\n" +
 	"sources: the package doc of plan and docs/gpu.md. Lengths accept k and m: 128k = 131072.\n\n" +
@@ -40,7 +40,8 @@ type planFlags struct {
 	target, train, offload, launch, master *string
 	served, python, metrics                *string
 	ratio, gpuMem, tps, peak, mfu, hostMem *float64
-	gpus, nodes, sp, chunk, steps, batch   *int
+	link                                   *float64
+	gpus, nodes, cp, chunk, steps, batch   *int
 	precision, sharding                    *string
 	asJSON, force                          *bool
 }
@@ -56,7 +57,8 @@ func newPlanFlags(fs *flag.FlagSet) *planFlags {
 		precision: fs.String("precision", "bf16", "bf16 (autocast over fp32 parameters) or fp32"),
 		sharding:  fs.String("sharding", "", "force none, ddp or fsdp (default: the least costly that fits)"),
 		offload:   fs.String("offload", "auto", "CPU offload of the states with fsdp: auto, on or off"),
-		sp:        fs.Int("sp", 0, "force the sequence-parallel degree (default: the least that fits)"),
+		cp:        fs.Int("context-parallel", 0, "force the context-parallel degree: GPUs sharing one row (default: the least that fits)"),
+		link:      fs.Float64("link-gbps", plan.DefaultLinkGBps, "GPU-to-GPU bandwidth per direction in GB/s, for the context-parallel ring's time"),
 		chunk:     fs.Int("ce-chunk", plan.DefaultCEChunk, "tokens per LM-head/cross-entropy chunk"),
 		steps:     fs.Int("steps", plan.DefaultSteps, "optimizer steps of the stage"),
 		batch:     fs.Int("global-batch", plan.DefaultGlobalBatch, "rows per optimizer step over all GPUs (the recipe's batch × grad_accum)"),
@@ -188,14 +190,14 @@ func (f *planFlags) input() (plan.Input, error) {
 	}
 	in := plan.Input{
 		Ratio: *f.ratio, GPUs: *f.gpus, GPUMemGiB: *f.gpuMem, Nodes: *f.nodes, Precision: *f.precision,
-		Sharding: *f.sharding, SeqPar: *f.sp, CEChunk: *f.chunk, Steps: *f.steps, GlobalBatch: *f.batch,
-		TokensPerSec: *f.tps, PeakTFLOPS: *f.peak, MFU: *f.mfu, HostMemGiB: *f.hostMem,
+		Sharding: *f.sharding, CP: *f.cp, CEChunk: *f.chunk, Steps: *f.steps, GlobalBatch: *f.batch,
+		TokensPerSec: *f.tps, PeakTFLOPS: *f.peak, MFU: *f.mfu, HostMemGiB: *f.hostMem, LinkGBps: *f.link,
 	}
 	for _, c := range []struct {
 		name string
 		v    float64
 	}{{"--nodes", float64(*f.nodes)}, {"--ce-chunk", float64(*f.chunk)}, {"--steps", float64(*f.steps)},
-		{"--global-batch", float64(*f.batch)}, {"--peak-tflops", *f.peak}, {"--mfu", *f.mfu}} {
+		{"--global-batch", float64(*f.batch)}, {"--peak-tflops", *f.peak}, {"--mfu", *f.mfu}, {"--link-gbps", *f.link}} {
 		if !(c.v > 0) {
 			return in, usageErrorf("%s %g: want > 0", c.name, c.v)
 		}

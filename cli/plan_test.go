@@ -18,7 +18,7 @@ func TestPlanCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"8.03B parameters (from config.json sizes)", "train 39322 tokens", "sharding fsdp, cpu offload false, sequence parallel 1",
+	for _, want := range []string{"8.03B parameters (from config.json sizes)", "train 39322 tokens", "sharding fsdp, cpu offload false, context parallel 1",
 		"weights (fp32 master)", "activations", "wall-clock", "OK: ready to launch"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -78,7 +78,8 @@ func TestPlanCommandErrors(t *testing.T) {
 		{[]string{"plan", llama3Dir, "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k", "--sharding", "zero3"}, 1, `sharding "zero3"`},
 		{[]string{"plan", bad, "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k"}, 1, "missing required field hidden_size"},
 		{[]string{"plan", llama3Dir, "--gpus", "1", "--gpu-mem", "24", "--target-length", "128k", "--write-launch", launch}, 1, "not writing a launcher config"},
-		{[]string{"plan", llama3Dir, "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k", "--sp", "3"}, 1, "plan failed its checks"},
+		{[]string{"plan", llama3Dir, "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k", "--context-parallel", "3"}, 1, "plan failed its checks"},
+		{[]string{"plan", llama3Dir, "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k", "--link-gbps", "0"}, 2, "--link-gbps"},
 		{[]string{"plan", llama3Dir, "--gpus", "8", "--gpu-mem", "80", "--target-length", "128k", "--python", "/nonexistent/py"}, 1, "probe /nonexistent/py"},
 	}
 	for _, tc := range tests {

@@ -21,7 +21,7 @@ func init() {
 	})
 }
 
-const trainUsage = "train --model DIR --data F.jsonl|SHARD_DIR --output DIR [--steps N] [--lr 5e-5] [--batch 1] [--grad-accum 1] [--schedule constant|cosine|linear] [--backend go|torch [--nproc N] [--nnodes N --node-rank R --master-addr A --master-port P] [--launch-config F]] [flags]"
+const trainUsage = "train --model DIR --data F.jsonl|SHARD_DIR --output DIR [--steps N] [--lr 5e-5] [--batch 1] [--grad-accum 1] [--schedule constant|cosine|linear] [--backend go|torch [--nproc N] [--context-parallel N] [--nnodes N --node-rank R --master-addr A --master-port P] [--launch-config F]] [flags]"
 
 func runTrain(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "train", trainUsage,
@@ -35,7 +35,8 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 			"grad-accum 1 (the paper: 1 × 96), sized for a CPU.\n"+
 			"--backend torch runs the same training on PyTorch (FSDP full shard over --nproc processes per\n"+
 			"node, torchrun; bf16 on GPUs, fp32 on CPU) with the Python environment of scripts/pyenv.sh; its\n"+
-			"losses equal the Go trainer's. --launch-config reads the settings `longrecipe plan` writes;\n"+
+			"losses equal the Go trainer's. --context-parallel N splits each row over N ranks (ring\n"+
+			"attention; world = data-parallel x N, FSDP over all ranks). --launch-config reads the settings `longrecipe plan` writes;\n"+
 			"the flags given override it. Its checkpoints are its own (resume with the same backend).")
 	f := newTrainFlags(fs)
 	if err := parseOnlyFlags(fs, args); err != nil {
@@ -75,11 +76,10 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 // trainFlags are train's flags: the job, its AdamW settings and the
 // trainer settings.
 type trainFlags struct {
-	job                           trainer.Job
-	adamw                         train.AdamWConfig
-	prec, backend, launchCfg      *string
-	nproc, nnodes, nodeRank, port *int
-	masterAddr                    *string
+	job                      trainer.Job
+	adamw                    train.AdamWConfig
+	prec, backend, launchCfg *string
+	topo                     topology
 }
 
 // newTrainFlags adds train's flags to fs.
@@ -111,11 +111,12 @@ func newTrainFlags(fs *flag.FlagSet) *trainFlags {
 	fs.BoolVar(&j.Force, "force", false, "resume even if the checkpoint was made with other settings")
 	f.backend = fs.String("backend", "go", "training engine: go (embedded) or torch (PyTorch FSDP through torchrun)")
 	f.launchCfg = fs.String("launch-config", "", "torch: launcher settings JSON (written by `longrecipe plan`)")
-	f.nproc = fs.Int("nproc", 0, "torch: processes (GPUs) per node (default 1)")
-	f.nnodes = fs.Int("nnodes", 0, "torch: number of nodes (default 1)")
-	f.nodeRank = fs.Int("node-rank", -1, "torch: this node's rank (default 0)")
-	f.masterAddr = fs.String("master-addr", "", "torch: rank-0 host (default 127.0.0.1)")
-	f.port = fs.Int("master-port", 0, "torch: rendezvous port (default: a free one; required with --nnodes > 1)")
+	fs.IntVar(&f.topo.nproc, "nproc", 0, "torch: processes (GPUs) per node (default 1)")
+	fs.IntVar(&f.topo.cp, "context-parallel", 0, "torch: ranks that share one row (ring attention; must divide the world size; default 1)")
+	fs.IntVar(&f.topo.nnodes, "nnodes", 0, "torch: number of nodes (default 1)")
+	fs.IntVar(&f.topo.nodeRank, "node-rank", -1, "torch: this node's rank (default 0)")
+	fs.StringVar(&f.topo.addr, "master-addr", "", "torch: rank-0 host (default 127.0.0.1)")
+	fs.IntVar(&f.topo.port, "master-port", 0, "torch: rendezvous port (default: a free one; required with --nnodes > 1)")
 	return f
 }
 
@@ -153,22 +154,31 @@ func (f *trainFlags) check() error {
 // precision and, for torch, the launch file with the flags over it.
 func (f *trainFlags) settings() (trainer.Settings, error) {
 	s := trainer.Settings{Backend: *f.backend, Precision: *f.prec}
-	launchFlags := *f.launchCfg != "" || *f.nproc != 0 || *f.nnodes != 0 || *f.nodeRank >= 0 || *f.masterAddr != "" || *f.port != 0
+	t := f.topo
+	launchFlags := *f.launchCfg != "" || t.nproc != 0 || t.cp != 0 || t.nnodes != 0 || t.nodeRank >= 0 || t.addr != "" || t.port != 0
 	switch {
 	case *f.backend == "go" && launchFlags:
-		return s, usageErrorf("--launch-config, --nproc, --nnodes, --node-rank, --master-addr and --master-port need --backend torch")
+		return s, usageErrorf("--launch-config, --nproc, --context-parallel, --nnodes, --node-rank, --master-addr and --master-port need --backend torch")
 	case *f.backend != "torch":
 		return s, nil // trainer.New names a bad backend
 	}
 	var err error
-	s.Launch, err = launchSettings(*f.launchCfg, *f.nproc, *f.nnodes, *f.nodeRank, *f.masterAddr, *f.port)
+	s.Launch, err = launchSettings(*f.launchCfg, f.topo)
 	return s, err
+}
+
+// topology is the torch flags of train that override the launch file
+// (zero, or -1 for nodeRank: not given).
+type topology struct {
+	nproc, cp, nnodes, nodeRank int
+	addr                        string
+	port                        int
 }
 
 // launchSettings reads the launcher config file (if any) and applies the
 // flags given on the command line over it (trainer.Overlay, the rule of a
 // recipe's launch table).
-func launchSettings(path string, nproc, nnodes, nodeRank int, addr string, port int) (torchlaunch.Launch, error) {
+func launchSettings(path string, t topology) (torchlaunch.Launch, error) {
 	l := torchlaunch.DefaultLaunch()
 	if path != "" {
 		var err error
@@ -176,8 +186,8 @@ func launchSettings(path string, nproc, nnodes, nodeRank int, addr string, port 
 			return l, err
 		}
 	}
-	if nproc < 0 || nnodes < 0 || port < 0 {
-		return l, usageErrorf("--nproc, --nnodes and --master-port must be >= 0")
+	if t.nproc < 0 || t.cp < 0 || t.nnodes < 0 || t.port < 0 {
+		return l, usageErrorf("--nproc, --context-parallel, --nnodes and --master-port must be >= 0")
 	}
 	keys := map[string]any{}
 	for _, f := range []struct {
@@ -185,8 +195,8 @@ func launchSettings(path string, nproc, nnodes, nodeRank int, addr string, port 
 		v   any
 		set bool
 	}{
-		{"nproc_per_node", nproc, nproc > 0}, {"nnodes", nnodes, nnodes > 0}, {"node_rank", nodeRank, nodeRank >= 0},
-		{"master_addr", addr, addr != ""}, {"master_port", port, port > 0},
+		{"nproc_per_node", t.nproc, t.nproc > 0}, {"context_parallel", t.cp, t.cp > 0}, {"nnodes", t.nnodes, t.nnodes > 0},
+		{"node_rank", t.nodeRank, t.nodeRank >= 0}, {"master_addr", t.addr, t.addr != ""}, {"master_port", t.port, t.port > 0},
 	} {
 		if f.set {
 			keys[f.key] = f.v

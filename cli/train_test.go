@@ -125,6 +125,10 @@ func TestTrainCLIUsage(t *testing.T) {
 		{[]string{"--model", out, "--data", data, "--output", out + "/x"}, 1, "config.json"},
 		{[]string{"--model", mdir, "--data", data, "--output", mdir + "/"}, 2, "--output must differ from --model"},
 		{[]string{"--model", mdir, "--data", data, "--output", out, "--save-dtype", "int8"}, 2, `--save-dtype "int8"`},
+		{[]string{"--model", mdir, "--data", data, "--output", out, "--context-parallel", "2"}, 2, "need --backend torch"},
+		{[]string{"--model", mdir, "--data", data, "--output", out, "--backend", "torch", "--nproc", "6", "--context-parallel", "4"}, 2,
+			"context_parallel 4 does not divide the world size 6"},
+		{[]string{"--model", mdir, "--data", data, "--output", out, "--backend", "torch", "--nproc", "2", "--context-parallel", "-1"}, 2, "--context-parallel"},
 	} {
 		code, _, stderr := runMain(append([]string{"train"}, tc.args...)...)
 		if code != tc.code || !strings.Contains(stderr, tc.msg) {
@@ -244,7 +248,7 @@ func TestLaunchSettings(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`{"nproc_per_node": 4, "sharding": "ddp", "precision": "bf16"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l, err := launchSettings(file, 8, 0, -1, "", 0)
+	l, err := launchSettings(file, topology{nproc: 8, nodeRank: -1})
 	if err != nil || l.NprocPerNode != 8 || l.Sharding != "ddp" || l.Precision != "bf16" || l.Launcher != "torchrun" {
 		t.Fatalf("launch %+v, %v: want 8 processes over the file's ddp, bf16", l, err)
 	}
@@ -257,7 +261,7 @@ func TestLaunchSettings(t *testing.T) {
 		{1, 1, 0, "", "node_rank 1"},
 		{0, -1, -2, "", "must be >= 0"},
 	} {
-		_, err := launchSettings("", 0, c.nnodes, c.rank, c.addr, c.port)
+		_, err := launchSettings("", topology{0, 0, c.nnodes, c.rank, c.addr, c.port})
 		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, errUsage) {
 			t.Errorf("%+v: error %v, want a usage error mentioning %q", c, err, c.want)
 		}

@@ -196,3 +196,18 @@ func TestCompareStartModel(t *testing.T) {
 		}
 	}
 }
+
+// TestComparePPLStart checks the perplexity table's loss difference from
+// the start model (and "–" without one).
+func TestComparePPLStart(t *testing.T) {
+	mk := func(name string, nll float64) *Results {
+		return &Results{Model: name, PPL: &PPLResult{Source: "s", Length: 2048, Sequences: 1, Buckets: []PPLBucket{{From: 1024, To: 2048, NLL: nll, PPL: math.Exp(nll)}}}}
+	}
+	cmp := CompareMarkdown([]*Results{mk(StartModel, 4.5), mk("merge", 4.25)})
+	if !strings.Contains(cmp, "| merge | s | 1 × 2048 | 1024–2047 | 70.105 | -0.2500 |") || !strings.Contains(cmp, "| start | s | 1 × 2048 | 1024–2047 | 90.017 | +0.0000 |") {
+		t.Errorf("compare.md:\n%s", cmp)
+	}
+	if cmp := CompareMarkdown([]*Results{mk("base", 4.5)}); !strings.Contains(cmp, "| 90.017 | – |") {
+		t.Errorf("compare.md without a start model:\n%s", cmp)
+	}
+}

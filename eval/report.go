@@ -3,7 +3,9 @@ package eval
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -264,7 +266,8 @@ func formatDepths(ds []float64) string {
 	return strings.Join(s, ",")
 }
 
-// LoadResults reads dir/results.json.
+// LoadResults reads dir/results.json and, when there is one, the copy
+// baseline of dir/items.jsonl.
 func LoadResults(dir string) (*Results, error) {
 	path := filepath.Join(dir, ResultsJSON)
 	data, err := paths.ReadRegular(path)
@@ -283,6 +286,11 @@ func LoadResults(dir string) (*Results, error) {
 		r.Model = filepath.Base(filepath.Clean(dir))
 	}
 	r.Aggregate()
+	if items, err := ReadItems(filepath.Join(dir, ItemsJSONL)); err == nil {
+		r.ItemsCopy = CopyBaseline(items)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
 	return &r, nil
 }
 
@@ -439,20 +447,7 @@ func CompareMarkdown(rs []*Results) string {
 		}
 	}
 	if len(withPPL) > 0 {
-		b.WriteString("\nPerplexity (long sequences: one document each):\n\n| model | text | long sequences | last bucket | last-bucket ppl | short window | short tokens | short ppl |\n|---|---|---:|---|---:|---:|---:|---:|\n")
-		for _, r := range withPPL {
-			p := r.PPL
-			last, lastPPL := "–", "–"
-			if n := len(p.Buckets); n > 0 {
-				last = fmt.Sprintf("%d–%d", p.Buckets[n-1].From, p.Buckets[n-1].To-1)
-				lastPPL = fmt.Sprintf("%.3f", p.Buckets[n-1].PPL)
-			}
-			short := "–"
-			if p.Windows > 0 {
-				short = fmt.Sprintf("%.3f", p.ShortPPL)
-			}
-			fmt.Fprintf(&b, "| %s | %s | %d × %d | %s | %s | %d | %d | %s |\n", r.Model, p.Source, p.Sequences, p.Length, last, lastPPL, p.Window, p.ShortTokens, short)
-		}
+		writeComparePPL(&b, withPPL)
 	}
 	return b.String()
 }
@@ -462,6 +457,35 @@ func CompareMarkdown(rs []*Results) string {
 // compared result has this name, every other model's ranked and greedy
 // numbers are also shown as differences from it.
 const StartModel = "start"
+
+// writeComparePPL renders the perplexity of each model, with its
+// last-bucket loss minus the start model's when one is compared.
+func writeComparePPL(b *strings.Builder, rs []*Results) {
+	var startNLL float64
+	hasStart := false
+	for _, r := range rs {
+		if n := len(r.PPL.Buckets); r.Model == StartModel && n > 0 {
+			startNLL, hasStart = r.PPL.Buckets[n-1].NLL, true
+		}
+	}
+	b.WriteString("\nPerplexity (long sequences: one document each; NLL − start: the last bucket's mean loss minus the start model's, nats):\n\n| model | text | long sequences | last bucket | last-bucket ppl | NLL − start | short window | short tokens | short ppl |\n|---|---|---:|---|---:|---:|---:|---:|---:|\n")
+	for _, r := range rs {
+		p := r.PPL
+		last, lastPPL, vsStart := "–", "–", "–"
+		if n := len(p.Buckets); n > 0 {
+			last = fmt.Sprintf("%d–%d", p.Buckets[n-1].From, p.Buckets[n-1].To-1)
+			lastPPL = fmt.Sprintf("%.3f", p.Buckets[n-1].PPL)
+			if hasStart {
+				vsStart = fmt.Sprintf("%+.4f", p.Buckets[n-1].NLL-startNLL)
+			}
+		}
+		short := "–"
+		if p.Windows > 0 {
+			short = fmt.Sprintf("%.3f", p.ShortPPL)
+		}
+		fmt.Fprintf(b, "| %s | %s | %d × %d | %s | %s | %s | %d | %d | %s |\n", r.Model, p.Source, p.Sequences, p.Length, last, lastPPL, vsStart, p.Window, p.ShortTokens, short)
+	}
+}
 
 // writeStartDiff renders each model's mean accuracy minus the start
 // model's, when a start model is compared.
@@ -564,13 +588,24 @@ func partialTable(b *strings.Builder, rs []*Results, lengths []int, task string,
 		})
 	}
 	if withCopy {
-		row("*copy baseline*", func(l int) (float64, bool) {
-			for _, r := range rs {
-				if c, ok := r.PartialMean(task, l); ok {
-					return c.Copy, true
-				}
-			}
-			return 0, false
-		})
+		row("*copy baseline*", func(l int) (float64, bool) { return copyOf(rs, task, l) })
 	}
+}
+
+// copyOf is the copy baseline of task at length: from the first result
+// read with an items.jsonl, else from the first result's ranked cells.
+func copyOf(rs []*Results, task string, length int) (float64, bool) {
+	for _, r := range rs {
+		for _, c := range r.ItemsCopy {
+			if c.Task == task && c.Length == length {
+				return c.Copy, true
+			}
+		}
+	}
+	for _, r := range rs {
+		if c, ok := r.PartialMean(task, length); ok {
+			return c.Copy, true
+		}
+	}
+	return 0, false
 }

@@ -134,6 +134,9 @@ type Results struct {
 	// Partial aggregates the samples' Partial (rank.go).
 	Partial []PartialCell `json:"partial,omitempty"`
 	PPL     *PPLResult    `json:"ppl,omitempty"`
+	// ItemsCopy is the copy baseline computed from the items.jsonl beside
+	// results.json (LoadResults); reports prefer it to Partial's.
+	ItemsCopy []CopyCell `json:"-"`
 }
 
 // check validates options.

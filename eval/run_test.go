@@ -120,6 +120,19 @@ func TestRunScoresAndReports(t *testing.T) {
 	if len(back.Items) != len(res.Items) || back.PPL.ShortPPL != res.PPL.ShortPPL || back.Items[3].Output != res.Items[3].Output {
 		t.Error("results.json does not round-trip")
 	}
+	// Reports of results read back take the copy baseline from items.jsonl.
+	want, _ := res.PartialMean(DecoyPasskey, 2048)
+	back.Partial = nil
+	if got, ok := copyOf([]*Results{back}, DecoyPasskey, 2048); !ok || math.Abs(got-want.Copy) > 1e-12 {
+		t.Errorf("copy baseline read back from items.jsonl: %v, %v; want %v", got, ok, want.Copy)
+	}
+	// A report folder written before items.jsonl existed still loads.
+	if err := os.Remove(filepath.Join(dir, ItemsJSONL)); err != nil {
+		t.Fatal(err)
+	}
+	if old, err := LoadResults(dir); err != nil || old.ItemsCopy != nil {
+		t.Errorf("results without items.jsonl: %v, items copy %v", err, old.ItemsCopy)
+	}
 }
 
 // checkRecords checks items.jsonl and ppl_docs.jsonl beside a report of

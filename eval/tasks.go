@@ -74,7 +74,9 @@ type Prompt struct {
 	// first InContext do (decoy.go). nil for tasks with several answers
 	// (other than the decoy tasks) or no needle.
 	Distractors []string
-	InContext   int
+	// InContext is how many of Distractors (the first ones) occur in the
+	// prompt.
+	InContext int
 	// Ablated is the prompt without the needle that holds the answer
 	// (other needles stay), encoded like Tokens; nil where Distractors is.
 	Ablated []int32
@@ -172,19 +174,24 @@ func (g *Generator) Generate(task string, length int, depth float64, index int) 
 	p := &Prompt{Task: task, Length: length, Depth: depth, Index: index, Text: f.text, Tokens: f.ids, Answers: spec.answers, MaxNew: defaultMaxNew[task]}
 	if spec.ablatable && (len(spec.answers) == 1 || spec.gold != "") {
 		p.Ablated = g.Tok.Encode(spec.build(f.n, false), true)
-		drng := g.rng("distractors|"+task, length, depth, index)
-		p.Gold = spec.answers[0]
-		if spec.fresh == nil {
-			p.Distractors = distractors(drng, p.Gold, f.text, NumDistractors)
-			return p, nil
-		}
-		if spec.gold != "" {
-			p.Gold = spec.gold
-		}
-		p.InContext = len(spec.decoys)
-		p.Distractors = append(slices.Clone(spec.decoys), outOfContext(drng, spec.fresh, p.Gold, f.text, spec.decoys, NumDistractors-len(spec.decoys))...)
+		p.setCandidates(spec, g.rng("distractors|"+task, length, depth, index))
 	}
 	return p, nil
+}
+
+// setCandidates sets the ranked answer and its distractors (drawn from
+// rng) of a prompt built from spec.
+func (p *Prompt) setCandidates(spec taskSpec, rng *rand.Rand) {
+	p.Gold = spec.answers[0]
+	if spec.fresh == nil {
+		p.Distractors = distractors(rng, p.Gold, p.Text, NumDistractors)
+		return
+	}
+	if spec.gold != "" {
+		p.Gold = spec.gold
+	}
+	p.InContext = len(spec.decoys)
+	p.Distractors = append(slices.Clone(spec.decoys), outOfContext(rng, spec.fresh, p.Gold, p.Text, spec.decoys, NumDistractors-len(spec.decoys))...)
 }
 
 // taskSpec is a task's prompt: build(n, true) is the text with n filler

@@ -19,13 +19,20 @@
 //     the kept fraction of the digit selection; with the impactful set of
 //     an analysis of the base and the equal-tokens FLT model (package
 //     analyze) instead of digits;
-//   - the kept-token ratio ablation: LongRecipe at 10, 20, 30 and 40 %.
+//   - the kept-token ratio ablation: LongRecipe at 10, 20, 30 and 40 %,
+//     each for LongRecipe 30 %'s steps;
+//   - for the controls and the ratios too, the same stage 2 and stage 3.
 //
-// Every model is evaluated on passkey and single-needle retrieval at 1×,
-// 2×, 4× … factor× the base window (needle depths 0, 0.5, 1) in the
-// evaluation's held-out wording, by greedy string-match accuracy, by the
-// rank of the gold answer among 9 distractors by log-likelihood (top-1
-// rate; chance 10 %) and by the needle's gain in its log-likelihood; on
+// Each seed shuffles the training chunks, so every method's data order
+// (FLT's included) varies with the seed.
+//
+// Every model is evaluated on passkey, single-needle, decoy pass-key and
+// decoy multi-key retrieval at 1×, 2×, 4× … factor× the base window
+// (needle depths 0, 0.5, 1) in the evaluation's held-out wording, by
+// greedy string-match accuracy, by the rank of the gold answer among 9
+// distractors by log-likelihood (top-1 rate; chance 10 %; on the decoy
+// tasks, 3 or 4 distractors occur in the prompt) and by the needle's
+// gain in its log-likelihood; on
 // perplexity by position over held-out documents (one document per
 // sequence); and on short-context perplexity (window = the base window).
 // Training wall time and analytic training FLOPs (RowFLOPs) are recorded.
@@ -47,6 +54,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -192,8 +200,8 @@ type runSpec struct {
 	// Ratio is Ls/Lt (1 for FLT).
 	Ratio  float64
 	Select selection
-	// EqualSequences trains as many steps (rows) as LongRecipe30 instead
-	// of the token budget.
+	// EqualSequences trains as many steps (rows, the batch being the
+	// same) as LongRecipe30 instead of the token budget.
 	EqualSequences bool
 	// Stages adds replay annealing and merging.
 	Stages bool
@@ -204,22 +212,29 @@ type runSpec struct {
 // tokens before the analysis control (the analysis compares it with the
 // base).
 var runs = []runSpec{
-	{Name: LongRecipe30, Label: "LongRecipe 30%", Method: data.LongRecipe, Ratio: 0.3, Select: selDigits, Stages: true},
+	{Name: LongRecipe30, Label: "LongRecipe 30%", Method: data.LongRecipe, Ratio: positions.DefaultRatio, Select: selDigits, Stages: true},
 	{Name: FLT, Label: "FLT (equal tokens)", Method: data.Full, Ratio: 1, Stages: true},
 	{Name: FLTSequences, Label: "FLT (equal sequences)", Method: data.Full, Ratio: 1, EqualSequences: true, Stages: true},
-	{Name: PoSE, Label: "PoSE", Method: data.PoSE, Ratio: 0.3, Stages: true},
-	{Name: RandPos, Label: "RandPos", Method: data.RandPos, Ratio: 0.3, Stages: true},
-	{Name: LongRecipe30NoSelect, Label: "LongRecipe 30% without selection", Method: data.LongRecipe, Ratio: 0.3},
-	{Name: LongRecipe30Random, Label: "LongRecipe 30% random drops", Method: data.LongRecipe, Ratio: 0.3, Select: selRandom},
-	{Name: LongRecipe30Analysis, Label: "LongRecipe 30% analysis set", Method: data.LongRecipe, Ratio: 0.3, Select: selAnalysis},
-	{Name: LongRecipe10, Label: "LongRecipe 10%", Method: data.LongRecipe, Ratio: 0.1, Select: selDigits},
-	{Name: LongRecipe20, Label: "LongRecipe 20%", Method: data.LongRecipe, Ratio: 0.2, Select: selDigits},
-	{Name: LongRecipe40, Label: "LongRecipe 40%", Method: data.LongRecipe, Ratio: 0.4, Select: selDigits},
+	{Name: PoSE, Label: "PoSE", Method: data.PoSE, Ratio: positions.DefaultRatio, Stages: true},
+	{Name: RandPos, Label: "RandPos", Method: data.RandPos, Ratio: positions.DefaultRatio, Stages: true},
+	{Name: LongRecipe30NoSelect, Label: "LongRecipe 30% without selection", Method: data.LongRecipe, Ratio: positions.DefaultRatio, Stages: true},
+	{Name: LongRecipe30Random, Label: "LongRecipe 30% random drops", Method: data.LongRecipe, Ratio: positions.DefaultRatio, Select: selRandom, Stages: true},
+	{Name: LongRecipe30Analysis, Label: "LongRecipe 30% analysis set", Method: data.LongRecipe, Ratio: positions.DefaultRatio, Select: selAnalysis, Stages: true},
+	// The ratio ablation trains LongRecipe 30 %'s steps at every ratio
+	// (equal steps, so the constant LR has acted as long on each), then
+	// replay and merge like the methods.
+	{Name: LongRecipe10, Label: "LongRecipe 10%", Method: data.LongRecipe, Ratio: 0.1, Select: selDigits, EqualSequences: true, Stages: true},
+	{Name: LongRecipe20, Label: "LongRecipe 20%", Method: data.LongRecipe, Ratio: 0.2, Select: selDigits, EqualSequences: true, Stages: true},
+	{Name: LongRecipe40, Label: "LongRecipe 40%", Method: data.LongRecipe, Ratio: 0.4, Select: selDigits, EqualSequences: true, Stages: true},
 }
 
 // The evaluation.
 var (
-	evalTasks  = []string{eval.Passkey, eval.NIAHSingle}
+	// passkey and niah_single show whether a model reaches the needle
+	// (their copy baseline is ~100 %); the decoy tasks, whose copy
+	// baseline is ≤ 25 %, whether it retrieves the right answer: only
+	// tasks with a copy baseline ≤ eval.MaxClaimCopy enter the claims.
+	evalTasks  = []string{eval.Passkey, eval.NIAHSingle, eval.DecoyPasskey, eval.DecoyMultiKey}
 	evalDepths = []float64{0, 0.5, 1}
 )
 
@@ -385,7 +400,13 @@ func (x *runner) writeInputs() error {
 		o.MaxHeldOut = 2
 	}
 	var chunks []string
-	o.TrainText = func(docs []string) []string { chunks = chunkDocs(x.tok, docs, x.lt); return chunks }
+	o.TrainText = func(docs []string) []string {
+		// Every run reads the chunks in file order: shuffling them by
+		// seed varies every method's data order (FLT's too) across seeds.
+		chunks = chunkDocs(x.tok, docs, x.lt)
+		rand.New(rand.NewPCG(uint64(x.o.Seed), 0xda7a)).Shuffle(len(chunks), func(i, j int) { chunks[i], chunks[j] = chunks[j], chunks[i] })
+		return chunks
+	}
 	f, err := inputs.Write(o)
 	if err != nil {
 		return fmt.Errorf("experiment: %w", err)

@@ -20,31 +20,11 @@ func (r *Results) Markdown() string {
 	if s.Quick {
 		p("**Quick settings: a smoke test of the harness; the numbers mean nothing.**\n\n")
 	}
-	p("Base model `%s`: %d parameters, window %d tokens, RoPE θ %g. Every run starts from it with the window\n", s.Base, s.Params, s.Window, s.BaseTheta)
-	p("raised to Lt = %d tokens (%d×) and θ = %.4g (dynamic-NTK rule), and trains on the embedded corpus's\n", s.TargetLength, s.Factor, s.RopeTheta)
-	p("training split, cut into chunks of at least Lt tokens (no run repeats data), with AdamW (β 0.9/0.999, weight decay 0.1,\n")
-	p("clip 1), %d rows per step, LR %g constant, for the same budget of **%d training tokens** — except FLT at equal\n", s.Batch, s.LR, s.Tokens)
-	p("sequences, which trains as many rows as LongRecipe 30 %%. Stage 2 for FLT (both), PoSE, RandPos and LongRecipe 30 %%:\n")
-	p("the same %d tokens of replay rows (general text and generic recall records, no evaluation wording), LR %g decaying\n", s.AnnealTokens, s.AnnealLR)
-	p("linearly to 0; stage 3 merges with the original weights. Random-drop control: drop probability %.3f (1 − the digit\n", 1-s.KeptFraction)
-	p("selection's kept fraction %.3f). Evaluation (held-out wording): %s at %s tokens,\n", s.KeptFraction, strings.Join(s.Tasks, " and "), joinInts(s.Lengths))
-	p("needle depths %s, %d samples per cell (haystack: held-out split for niah_single, the noise filler for passkey);\n", joinFloats(s.Depths), s.Samples)
-	p("top-1 = rate at which the gold answer is the most likely of 10 candidates (chance 10 %%); needle gain = the gold\n")
-	p("answer's log-likelihood with the needle minus without it. Perplexity on the held-out documents (one document per\n")
-	p("sequence). Long-context accuracy = %s.\n", s.LongAccuracy)
-	if s.MaxDocs > 0 {
-		p("Only the first %d training documents were used.\n", s.MaxDocs)
-	}
-	p("\nTraining FLOPs are counted analytically: %s, summed over the rows each run trained on.\n", s.FLOPsFormula)
-	p("¹ \"vs FLT same rows\" divides by the analytic cost of training as many rows at Lt tokens each.\n")
-
-	p("\n## Claims on this seed (the claim table over seeds is in ../results.md)\n\n| claim | measured | met |\n|---|---|---|\n")
+	r.writeSettings(&b)
+	p("\n## Claims on the final models of this seed (the claim tables over seeds are in ../results.md)\n\n")
+	p("Retrieval claims use the claim tasks (%s: copy baseline ≤ %.0f %%).\n\n| claim | measured | met |\n|---|---|---|\n", strings.Join(r.ClaimTasks, ", "), 100*eval.MaxClaimCopy)
 	for _, t := range r.Targets {
-		met := "n/a"
-		if t.Met != nil {
-			met = map[bool]string{true: "yes", false: "**no**"}[*t.Met]
-		}
-		p("| %s | %s | %s |\n", t.Claim, t.Measured, met)
+		p("| %s | %s | %s |\n", t.Claim, t.Measured, t.Holds)
 	}
 
 	ms := r.sorted()
@@ -57,11 +37,43 @@ func (r *Results) Markdown() string {
 	p("\n## Stages: the same replay and merge for every method\n\n")
 	p("Stage 2 and 3 rows count the stage-1 and the replay training together.\n\n")
 	var staged []RunName
-	for _, n := range []RunName{LongRecipe30, FLTSequences, FLT, PoSE, RandPos} {
-		staged = append(staged, n, n.afterReplay(), n.afterMerge())
+	for _, rs := range runs {
+		staged = append(staged, rs.Name, rs.Name.afterReplay(), rs.Name.afterMerge())
 	}
 	r.table(&b, pick(ms, append([]RunName{Base}, staged...)...))
 
+	r.writeTaskTables(&b, ms)
+	p("\n## Perplexity by position (held-out split, %d-token sequences)\n\n", s.TargetLength)
+	var edges []eval.PPLBucket
+	for _, m := range ms {
+		if len(m.PPL) > len(edges) {
+			edges = m.PPL
+		}
+	}
+	p("| model |")
+	for _, e := range edges {
+		p(" %d–%d |", e.From, e.To)
+	}
+	p(" short (%d) |\n|---|%s---|\n", s.Window, strings.Repeat("---|", len(edges)))
+	for _, m := range ms {
+		p("| %s |", m.Label)
+		for i := range edges {
+			v := math.NaN()
+			if i < len(m.PPL) {
+				v = m.PPL[i].PPL
+			}
+			p(" %s |", num(v))
+		}
+		p(" %s |\n", num(m.ShortPPL))
+	}
+	return b.String()
+}
+
+// writeTaskTables writes the accuracy and answer-NLL tables of ms by
+// task and length.
+func (r *Results) writeTaskTables(b *strings.Builder, ms []*ModelResult) {
+	s := r.Settings
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("\n## Accuracy by task and length (%%)\n\n| model |")
 	for _, t := range s.Tasks {
 		for _, l := range s.Lengths {
@@ -97,30 +109,32 @@ func (r *Results) Markdown() string {
 		p("\n")
 	}
 
-	p("\n## Perplexity by position (held-out split, %d-token sequences)\n\n", s.TargetLength)
-	var edges []eval.PPLBucket
-	for _, m := range ms {
-		if len(m.PPL) > len(edges) {
-			edges = m.PPL
-		}
+}
+
+// writeSettings writes the paragraph that says how the seed was run.
+func (r *Results) writeSettings(b *strings.Builder) {
+	s := r.Settings
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("Base model `%s`: %d parameters, window %d tokens, RoPE θ %g. Every run starts from it with the window\n", s.Base, s.Params, s.Window, s.BaseTheta)
+	p("raised to Lt = %d tokens (%d×) and θ = %.4g (dynamic-NTK rule), and trains on the embedded corpus's\n", s.TargetLength, s.Factor, s.RopeTheta)
+	p("training split, cut into chunks of at least Lt tokens (no run repeats data), with AdamW (β 0.9/0.999, weight decay 0.1,\n")
+	p("clip 1), %d rows per step, LR %g constant, for the same budget of **%d training tokens** — except FLT at equal\n", s.Batch, s.LR, s.Tokens)
+	p("sequences and the 10, 20 and 40 %% ratios, which train as many rows (steps) as LongRecipe 30 %%; the seed shuffles the\n")
+	p("training chunks, so every run's data order varies with it. Stage 2 for every run (methods, controls, ratios):\n")
+	p("the same %d tokens of replay rows (general text and generic recall records, no evaluation wording), LR %g decaying\n", s.AnnealTokens, s.AnnealLR)
+	p("linearly to 0; stage 3 merges with the original weights. Random-drop control: drop probability %.3f (1 − the digit\n", 1-s.KeptFraction)
+	p("selection's kept fraction %.3f). Evaluation (held-out wording): %s at %s tokens,\n", s.KeptFraction, strings.Join(s.Tasks, " and "), joinInts(s.Lengths))
+	p("needle depths %s, %d samples per cell (haystack: held-out split for the needle tasks, the noise filler for the pass-key tasks);\n", joinFloats(s.Depths), s.Samples)
+	p("top-1 = rate at which the gold answer is the most likely of 10 candidates (chance 10 %%; copy baseline per task in\n")
+	p("eval/NAME/results.md, computed from eval/NAME/items.jsonl); needle gain = the gold\n")
+	p("answer's log-likelihood with the needle minus without it. Perplexity on the held-out documents (one document per\n")
+	p("sequence). Long-context accuracy = %s.\n", s.LongAccuracy)
+	if s.MaxDocs > 0 {
+		p("Only the first %d training documents were used.\n", s.MaxDocs)
 	}
-	p("| model |")
-	for _, e := range edges {
-		p(" %d–%d |", e.From, e.To)
-	}
-	p(" short (%d) |\n|---|%s---|\n", s.Window, strings.Repeat("---|", len(edges)))
-	for _, m := range ms {
-		p("| %s |", m.Label)
-		for i := range edges {
-			v := math.NaN()
-			if i < len(m.PPL) {
-				v = m.PPL[i].PPL
-			}
-			p(" %s |", num(v))
-		}
-		p(" %s |\n", num(m.ShortPPL))
-	}
-	return b.String()
+	p("\nTraining FLOPs are counted analytically: %s, summed over the rows each run trained on.\n", s.FLOPsFormula)
+	p("¹ \"vs FLT same rows\" divides by the analytic cost of training as many rows at Lt tokens each.\n")
+
 }
 
 // nll returns a model's mean answer NLL of task at length ("" task: the
@@ -142,9 +156,10 @@ func (m *ModelResult) nll(task string, length int) float64 {
 
 // table writes the summary table of models.
 func (r *Results) table(b *strings.Builder, ms []*ModelResult) {
-	fmt.Fprintf(b, "| model | Ls | steps | tokens | epochs | train FLOPs | compute vs FLT (equal tokens) | vs FLT same rows¹ | train wall s | passkey %s | niah_single %s | long-context acc | top-1 %s | needle gain | answer NLL %s | ppl Lt/2…Lt | short ppl |\n",
+	fmt.Fprintf(b, "| model | Ls | steps | tokens | epochs | train FLOPs | compute vs FLT (equal tokens) | vs FLT same rows¹ | train wall s | passkey %s | niah_single %s | long-context acc | top-1 claim tasks %s | − start (pts) | copy baseline | top-1 copy-solvable tasks | needle gain | answer NLL %s | ppl Lt/2…Lt | short ppl |\n",
 		r.longLabel(), r.longLabel(), r.longLabel(), r.longLabel())
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	start := r.model(Start)
 	for _, m := range ms {
 		ls, steps, tokens, epochs, flops, ratio, same, secs := "–", "–", "–", "–", "–", "–", "–", "–"
 		if m.TrainLength > 0 {
@@ -162,9 +177,13 @@ func (r *Results) table(b *strings.Builder, ms []*ModelResult) {
 				same = pct(t.FLOPs / t.FullFLOPs)
 			}
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m.Label, ls, steps, tokens, epochs, flops, ratio, same, secs,
-			pct0(r.longAcc(m, eval.Passkey)), pct0(r.longAcc(m, eval.NIAHSingle)), pct0(m.LongAccuracy), pct0(m.LongTop1), num(m.LongNeedleGain),
-			num(m.LongAnswerNLL), num(m.LastPPL), num(m.ShortPPL))
+		vsStart := math.NaN()
+		if start != nil {
+			vsStart = m.LongTop1 - start.LongTop1
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m.Label, ls, steps, tokens, epochs, flops, ratio, same, secs,
+			pct0(r.longAcc(m, eval.Passkey)), pct0(r.longAcc(m, eval.NIAHSingle)), pct0(m.LongAccuracy), pct0(m.LongTop1), pts0(vsStart), pct0(m.LongCopy), pct0(m.ReachTop1),
+			num(m.LongNeedleGain), num(m.LongAnswerNLL), num(m.LastPPL), num(m.ShortPPL))
 	}
 }
 
@@ -213,6 +232,14 @@ func pct0(v float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.1f", 100*v)
+}
+
+// pts0 formats a difference of [0, 1] scores in points; "–" when missing.
+func pts0(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%+.1f", 100*v)
 }
 
 func num(v float64) string {

@@ -21,7 +21,7 @@ const (
 	RatioPlot     = "ratio_ablation.png"
 	StagePlot     = "stage_ablation.png"
 	FLOPsFormula  = "6·W·T + 6·L·H·HD·T² per row of T tokens (W: weights in matrix multiplies incl. the LM head; L layers; H·HD query width)"
-	longAccDefine = "mean of passkey and niah_single accuracy over the lengths above the base window"
+	longAccDefine = "mean greedy accuracy of the evaluated tasks over the lengths above the base window"
 )
 
 // Results is everything the experiment measured: results.json.
@@ -31,6 +31,14 @@ type Results struct {
 	Settings Settings       `json:"settings"`
 	Models   []*ModelResult `json:"models"`
 	Targets  []Target       `json:"targets"`
+	// ClaimTasks are the ranked tasks whose copy baseline above the base
+	// window is at most eval.MaxClaimCopy (measured on the prompts): the
+	// only ones retrieval claims use.
+	ClaimTasks []string `json:"claim_tasks"`
+	// ItemCopy is the copy baseline of each claim-task prompt above the
+	// window (eval.CopyTop1), by item key (itemKey); the same prompts for
+	// every model.
+	ItemCopy map[string]float64 `json:"item_copy,omitempty"`
 }
 
 // Settings record how the experiment was run.
@@ -102,6 +110,18 @@ type ModelResult struct {
 	NeedleGain     []Accuracy `json:"needle_gain,omitempty"`
 	LongTop1       float64    `json:"long_top1"`
 	LongNeedleGain float64    `json:"long_needle_gain"`
+	// LongTop1 is over the claim tasks (Results.ClaimTasks) only;
+	// LongCopy is their copy baseline and ReachTop1 the top-1 rate over
+	// the other ranked tasks (copy baseline above eval.MaxClaimCopy: they
+	// show whether a model reaches the needle at all).
+	LongCopy  float64 `json:"long_copy"`
+	ReachTop1 float64 `json:"reach_top1"`
+	// ItemTop1 is the top-1 credit of each claim-task prompt above the
+	// window, by item key, and DocLastNLL the mean loss (nats) of each
+	// perplexity document's last position bucket, by document index: the
+	// paired bootstrap resamples them.
+	ItemTop1   map[string]float64 `json:"item_top1,omitempty"`
+	DocLastNLL map[int]float64    `json:"doc_last_nll,omitempty"`
 	// LastPPL is the perplexity of the last position bucket (the second
 	// half of the target window).
 	LastPPL  float64          `json:"last_ppl"`
@@ -139,8 +159,11 @@ type Target struct {
 	Measured string `json:"measured"`
 	// Value is the measured ratio or difference (nil when undefined).
 	Value *float64 `json:"value"`
-	// Met is nil when a number it needs is missing.
-	Met *bool `json:"met"`
+	// Met is nil when a number it needs is missing or the intervals do
+	// not decide; Holds says which ("yes", "**no**", "undecided (…)",
+	// "n/a").
+	Met   *bool  `json:"met"`
+	Holds string `json:"holds"`
 }
 
 func (x *runner) newResults() *Results {
@@ -234,8 +257,83 @@ func (r *Results) addEval(name RunName, res *eval.Results, nll []Accuracy) {
 			}
 		}
 	}
-	m.LongTop1 = longMean(m.Top1, r.Settings.Window)
+	r.setClaimTasks(res)
+	m.LongTop1, m.LongCopy, m.ReachTop1 = r.longPartial(res, true, top1Of), r.longPartial(res, true, copyOf), r.longPartial(res, false, top1Of)
 	m.LongNeedleGain = longMean(m.NeedleGain, r.Settings.Window)
+	m.ItemTop1, m.DocLastNLL = map[string]float64{}, map[int]float64{}
+	for _, it := range res.Items {
+		if it.Partial != nil && it.Length > r.Settings.Window && slices.Contains(r.ClaimTasks, it.Task) {
+			m.ItemTop1[itemKey(it)] = it.Partial.Top1
+			r.ItemCopy[itemKey(it)] = it.Partial.Copy
+		}
+	}
+	if res.PPL != nil {
+		for _, d := range res.PPL.Docs {
+			if n := len(d.BucketNLL); n > 0 {
+				m.DocLastNLL[d.Doc] = d.BucketNLL[n-1]
+			}
+		}
+	}
+}
+
+func top1Of(c eval.PartialCell) float64 { return c.Top1 }
+func copyOf(c eval.PartialCell) float64 { return c.Copy }
+
+// setClaimTasks sets r.ClaimTasks from res (once; every model of a seed
+// sees the same prompts): the evaluated tasks whose copy baseline over
+// the lengths above the window is at most eval.MaxClaimCopy.
+func (r *Results) setClaimTasks(res *eval.Results) {
+	if r.ItemCopy == nil {
+		r.ItemCopy = map[string]float64{}
+	}
+	if r.ClaimTasks != nil {
+		return
+	}
+	r.ClaimTasks = []string{}
+	for _, t := range evalTasks {
+		var sum float64
+		var n int
+		for _, l := range res.Lengths {
+			if c, ok := res.PartialMean(t, l); ok && l > r.Settings.Window {
+				sum += c.Copy
+				n++
+			}
+		}
+		if n > 0 && sum/float64(n) <= eval.MaxClaimCopy {
+			r.ClaimTasks = append(r.ClaimTasks, t)
+		}
+	}
+}
+
+// longPartial is the mean of f over the ranked cells above the window of
+// the claim tasks (claim) or of the other ranked tasks; NaN when none.
+func (r *Results) longPartial(res *eval.Results, claim bool, f func(eval.PartialCell) float64) float64 {
+	var sum float64
+	var n int
+	for _, t := range evalTasks {
+		if slices.Contains(r.ClaimTasks, t) != claim {
+			continue
+		}
+		for _, l := range res.Lengths {
+			if c, ok := res.PartialMean(t, l); ok && l > r.Settings.Window {
+				sum += f(c)
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
+}
+
+// itemKey names a prompt of an evaluation: task, length, depth, sample.
+func itemKey(it eval.SampleResult) string {
+	d := -1.0
+	if it.Depth != nil {
+		d = *it.Depth
+	}
+	return fmt.Sprintf("%s|%d|%g|%d", it.Task, it.Length, d, it.Index)
 }
 
 // longMean is the mean of as over the lengths above window (NaN: none).
@@ -303,7 +401,7 @@ func (r *Results) longAcc(m *ModelResult, task string) float64 {
 }
 
 // finish computes compute ratios (against FLT at equal tokens) and the
-// claims on this seed alone.
+// final-model claims on this seed alone.
 func (r *Results) finish() {
 	flt := r.model(FLT)
 	for _, m := range r.Models {
@@ -313,9 +411,10 @@ func (r *Results) finish() {
 		}
 	}
 	r.Targets = nil
+	nb := Bootstrap{Lo: math.NaN(), Hi: math.NaN()} // one seed: the mean decides
 	for _, c := range claims {
-		iv := tInterval([]float64{c.value(r)})
-		r.Targets = append(r.Targets, c.target(iv))
+		iv := tInterval([]float64{c.value(r, finalStage)})
+		r.Targets = append(r.Targets, c.target(iv, nb))
 	}
 }
 
@@ -354,7 +453,10 @@ func (m *ModelResult) MarshalJSON() ([]byte, error) {
 		LongTop1       *float64 `json:"long_top1"`
 		LongNeedleGain *float64 `json:"long_needle_gain"`
 		LastPPL        *float64 `json:"last_ppl"`
-	}{(*plain)(m), finite(m.LongAccuracy), finite(m.LongAnswerNLL), finite(m.ShortPPL), finite(m.LongTop1), finite(m.LongNeedleGain), finite(m.LastPPL)})
+		LongCopy       *float64 `json:"long_copy"`
+		ReachTop1      *float64 `json:"reach_top1"`
+	}{(*plain)(m), finite(m.LongAccuracy), finite(m.LongAnswerNLL), finite(m.ShortPPL), finite(m.LongTop1), finite(m.LongNeedleGain), finite(m.LastPPL),
+		finite(m.LongCopy), finite(m.ReachTop1)})
 }
 
 // UnmarshalJSON reads null as NaN.
@@ -368,6 +470,8 @@ func (m *ModelResult) UnmarshalJSON(b []byte) error {
 		LongTop1       *float64 `json:"long_top1"`
 		LongNeedleGain *float64 `json:"long_needle_gain"`
 		LastPPL        *float64 `json:"last_ppl"`
+		LongCopy       *float64 `json:"long_copy"`
+		ReachTop1      *float64 `json:"reach_top1"`
 	}{plain: (*plain)(m)}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
@@ -376,7 +480,8 @@ func (m *ModelResult) UnmarshalJSON(b []byte) error {
 		dst *float64
 		src *float64
 	}{{&m.LongAccuracy, aux.LongAccuracy}, {&m.LongAnswerNLL, aux.LongAnswerNLL}, {&m.ShortPPL, aux.ShortPPL},
-		{&m.LongTop1, aux.LongTop1}, {&m.LongNeedleGain, aux.LongNeedleGain}, {&m.LastPPL, aux.LastPPL}} {
+		{&m.LongTop1, aux.LongTop1}, {&m.LongNeedleGain, aux.LongNeedleGain}, {&m.LastPPL, aux.LastPPL},
+		{&m.LongCopy, aux.LongCopy}, {&m.ReachTop1, aux.ReachTop1}} {
 		*f.dst = math.NaN()
 		if f.src != nil {
 			*f.dst = *f.src
@@ -392,15 +497,14 @@ func finite(v float64) *float64 {
 	return &v
 }
 
-// order is the report order of the models.
-var order = []RunName{Base, Start,
-	LongRecipe30, LongRecipe30Replay, LongRecipe30Merge,
-	FLTSequences, FLTSequences.afterReplay(), FLTSequences.afterMerge(),
-	FLT, FLT.afterReplay(), FLT.afterMerge(),
-	PoSE, PoSE.afterReplay(), PoSE.afterMerge(),
-	RandPos, RandPos.afterReplay(), RandPos.afterMerge(),
-	LongRecipe30NoSelect, LongRecipe30Random, LongRecipe30Analysis,
-	LongRecipe10, LongRecipe20, LongRecipe40}
+// order is the report order of the models: each run's stages together.
+var order = func() []RunName {
+	o := []RunName{Base, Start}
+	for _, s := range runs {
+		o = append(o, s.Name, s.Name.afterReplay(), s.Name.afterMerge())
+	}
+	return o
+}()
 
 func (r *Results) sorted() []*ModelResult {
 	ms := slices.Clone(r.Models)

@@ -12,7 +12,7 @@ func checks(in Input, p *Plan) []Check {
 			Detail: fmt.Sprintf("%d GPUs over %d node(s): want the same number on every node", in.GPUs, in.Nodes)},
 		batchCheck(in, p),
 	}
-	cs = append(cs, seqParChecks(in, p)...)
+	cs = append(cs, cpChecks(in, p)...)
 	cs = append(cs, windowCheck(in), hostCheck(in, p))
 	if c, ok := slidingCheck(in); ok {
 		cs = append(cs, c)
@@ -24,31 +24,36 @@ func fitsCheck(in Input, p *Plan) Check {
 	c := Check{Name: "fits", OK: float64(p.Memory.Total) <= in.GPUMemGiB*gib}
 	c.Detail = fmt.Sprintf("%.1f GiB of %.0f GiB per GPU", float64(p.Memory.Total)/gib, in.GPUMemGiB)
 	if !c.OK {
-		c.Detail += fmt.Sprintf("; to change: a shorter train length (Ls %d), more GPUs, ce chunk below %d, or cpu offload", p.TrainLength, in.CEChunk)
+		c.Detail += fmt.Sprintf("; to change: a shorter train length (Ls %d), more GPUs (and context parallelism), ce chunk below %d, or cpu offload", p.TrainLength, in.CEChunk)
 		if sp := minSeqPar(in, p.TrainLength); sp > 1 && !p.Offload {
-			c.Detail += fmt.Sprintf(" (fsdp fits with sequence parallel %d)", sp)
+			c.Detail += fmt.Sprintf(" (fsdp fits with context parallel %d)", sp)
 		}
 	}
 	return c
 }
 
-// seqParChecks are the divisibility rules of a row split over sp GPUs, and
-// the backend's limit (sp = 1 only).
-func seqParChecks(in Input, p *Plan) []Check {
-	sp := p.SeqPar
-	if sp <= 1 {
+// cpChecks are the rules of a row split over cp GPUs (context parallelism,
+// scaleout/longrecipe_torch/cp.py); the row itself is padded to a multiple of
+// 2·cp by the ranks, so any train length splits.
+func cpChecks(in Input, p *Plan) []Check {
+	cp := p.CP
+	if cp <= 1 {
 		return nil
 	}
-	c := in.Model.Config
+	perNode := in.GPUs / max(1, in.Nodes)
+	pad := cpTokens(p.TrainLength, cp)*cp - p.TrainLength
+	sw := in.Model.Config.SlidingWindow
 	return []Check{
-		{Name: "sequence parallel implemented", OK: false,
-			Detail: fmt.Sprintf("sequence_parallel %d: the torch backend implements 1 only; shorten Ls, use cpu offload or larger GPUs", sp)},
-		{Name: "sp divides gpus", OK: in.GPUs%sp == 0,
-			Detail: fmt.Sprintf("%d GPUs, sequence parallel %d", in.GPUs, sp)},
-		{Name: "sp divides train length", OK: p.TrainLength%(2*sp) == 0,
-			Detail: fmt.Sprintf("Ls %d: want a multiple of 2·sp = %d (zigzag ring attention gives each rank two equal halves)", p.TrainLength, 2*sp)},
-		{Name: "sp divides heads", OK: c.NumAttentionHeads%sp == 0 && c.NumKeyValueHeads%sp == 0,
-			Detail: fmt.Sprintf("%d heads, %d key/value heads: want both multiples of sp %d for the all-to-all (Ulysses) split", c.NumAttentionHeads, c.NumKeyValueHeads, sp)},
+		{Name: "cp without sliding window", OK: sw == 0,
+			Detail: fmt.Sprintf("sliding_window %d: the ring attention of context parallelism implements full causal attention only", sw)},
+		{Name: "cp divides gpus", OK: in.GPUs%cp == 0,
+			Detail: fmt.Sprintf("%d GPUs, context parallel %d: want a divisor of the GPU count", in.GPUs, cp)},
+		{Name: "cp with fsdp", OK: p.Sharding == "fsdp",
+			Detail: fmt.Sprintf("context parallel %d with sharding %s: context parallelism runs with fsdp only", cp, p.Sharding)},
+		{Name: "cp group on one node", OK: perNode%cp == 0, Warn: true,
+			Detail: fmt.Sprintf("%d GPUs per node, context parallel %d: a group that spans nodes runs its ring over the network", perNode, cp)},
+		{Name: "cp split", OK: true, Warn: true,
+			Detail: fmt.Sprintf("each %d-token row padded by %d to %d tokens, %d per GPU in two zigzag halves", p.TrainLength, pad, p.TrainLength+pad, cpTokens(p.TrainLength, cp))},
 	}
 }
 

@@ -2,17 +2,20 @@ package plan
 
 import "fmt"
 
-// choose returns the first layout that fits, trying the sequence-parallel
-// degrees in increasing order (1 first: it is all the backend implements)
-// and at each the candidates of candidates; when none fits it returns the
+// choose returns the first layout that fits, trying the context-parallel
+// degrees in increasing order (1 first) and at each the candidates of
+// candidates (fsdp only when cp > 1); when none fits it returns the
 // layout with the smallest total. It records why in p.Notes.
 func choose(in Input, ls int, p *Plan) (layout, Memory) {
 	limit := int64(in.GPUMemGiB * (1 << 30))
 	var best layout
 	var bestMem Memory
 	for _, sp := range spDegrees(in) {
-		s := shapeOf(in.Model, (ls+sp-1)/sp, in.CEChunk, in.Precision, cacheOn(in))
+		s := shapeOf(in.Model, cpTokens(ls, sp), in.CEChunk, in.Precision, cacheOn(in))
 		for _, l := range candidates(in) {
+			if sp > 1 && l.sharding != "fsdp" && in.Sharding == "" {
+				continue // context parallelism runs with fsdp only
+			}
 			l.sp = sp
 			m := estimate(s, l, in.GPUs)
 			if m.Total <= limit {
@@ -53,11 +56,11 @@ func candidates(in Input) []layout {
 	return out
 }
 
-// spDegrees are the sequence-parallel degrees to try: the one given, or
+// spDegrees are the context-parallel degrees to try: the one given, or
 // every divisor of the GPU count.
 func spDegrees(in Input) []int {
-	if in.SeqPar > 0 {
-		return []int{in.SeqPar}
+	if in.CP > 0 {
+		return []int{in.CP}
 	}
 	var ds []int
 	for d := 1; d <= in.GPUs; d++ {
@@ -69,7 +72,7 @@ func spDegrees(in Input) []int {
 }
 
 func fitNote(in Input, ls int, l layout) string {
-	forced := in.Sharding != "" || in.Offload != nil || in.SeqPar > 0
+	forced := in.Sharding != "" || in.Offload != nil || in.CP > 0
 	what := fmt.Sprintf("sharding %s", l.sharding)
 	if l.offload {
 		what += " with CPU offload of parameters, gradients and optimizer states"
@@ -80,10 +83,10 @@ func fitNote(in Input, ls int, l layout) string {
 	if forced {
 		return what + " (as asked)"
 	}
-	return what + ": the first layout that fits, trying no offload before offload and sequence parallelism last"
+	return what + ": the first layout that fits, trying context parallelism 1 first, and at each degree no offload before offload"
 }
 
-// minSeqPar is the least sequence-parallel degree with which fsdp without
+// minSeqPar is the least context-parallel degree with which fsdp without
 // offload fits, 0 when none does; for the advice when offload was chosen.
 func minSeqPar(in Input, ls int) int {
 	if in.GPUs < 2 {
@@ -91,7 +94,7 @@ func minSeqPar(in Input, ls int) int {
 	}
 	limit := int64(in.GPUMemGiB * (1 << 30))
 	for _, sp := range spDegrees(Input{GPUs: in.GPUs}) {
-		s := shapeOf(in.Model, (ls+sp-1)/sp, in.CEChunk, in.Precision, cacheOn(in))
+		s := shapeOf(in.Model, cpTokens(ls, sp), in.CEChunk, in.Precision, cacheOn(in))
 		if estimate(s, layout{sharding: "fsdp", sp: sp}, in.GPUs).Total <= limit {
 			return sp
 		}

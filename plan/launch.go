@@ -30,7 +30,7 @@ func LaunchOf(p *Plan, masterAddr string) (torchlaunch.Launch, error) {
 	l := torchlaunch.Launch{
 		Launcher: "torchrun", NprocPerNode: p.GPUs / p.Nodes, NNodes: p.Nodes, MasterAddr: masterAddr,
 		MasterPort: 29500, Sharding: p.Sharding, Precision: p.Precision, ActivationCheckpointing: &ckpt,
-		AttnImplementation: "auto", CEChunkTokens: p.CEChunk, SequenceParallel: p.SeqPar, CPUOffload: p.Offload,
+		AttnImplementation: "auto", CEChunkTokens: p.CEChunk, ContextParallel: p.CP, CPUOffload: p.Offload,
 		Plan: record,
 	}
 	if err := l.Validate(); err != nil {

@@ -25,15 +25,16 @@ func Make(in Input) (*Plan, error) {
 		GPUMemGiB: in.GPUMemGiB, Precision: in.Precision, CEChunk: in.CEChunk,
 	}
 	l, mem := choose(in, ls, p)
-	p.Sharding, p.Offload, p.SeqPar, p.Memory = l.sharding, l.offload, l.sp, mem
+	p.Sharding, p.Offload, p.CP, p.Memory = l.sharding, l.offload, l.sp, mem
 	p.DataParallel = max(1, in.GPUs/l.sp)
 	p.RowsPerGPU = (in.GlobalBatch + p.DataParallel - 1) / p.DataParallel
 	p.HostBytes = hostBytes(in, mem)
 	p.Time = timing(in, ls)
+	addRing(&p.Time, in, p)
 	p.Checks = checks(in, p)
 	if p.Offload && in.Offload == nil {
 		if sp := minSeqPar(in, ls); sp > 1 {
-			p.Notes = append(p.Notes, fmt.Sprintf("without offload, fsdp would need sequence parallel %d (not implemented by the torch backend)", sp))
+			p.Notes = append(p.Notes, fmt.Sprintf("without offload, fsdp would need context parallel %d (set it to trade offload's host transfers for the ring's)", sp))
 		}
 	}
 	p.OK = len(failed(p)) == 0
@@ -60,6 +61,9 @@ func withDefaults(in Input) (Input, error) {
 	if in.MFU == 0 {
 		in.MFU = DefaultMFU
 	}
+	if in.LinkGBps == 0 {
+		in.LinkGBps = DefaultLinkGBps
+	}
 	return in, validate(in)
 }
 
@@ -78,7 +82,7 @@ func validate(in Input) error {
 		min  int
 	}{
 		{"target length", in.TargetLength, 1}, {"train length", in.TrainLength, 0},
-		{"gpus", in.GPUs, 1}, {"nodes", in.Nodes, 1}, {"sequence parallel", in.SeqPar, 0},
+		{"gpus", in.GPUs, 1}, {"nodes", in.Nodes, 1}, {"context parallel", in.CP, 0},
 		{"ce chunk", in.CEChunk, 1}, {"steps", in.Steps, 1}, {"global batch", in.GlobalBatch, 1},
 	}
 	for _, f := range ints {
@@ -95,6 +99,7 @@ func validate(in Input) error {
 		{"gpu memory (GiB)", in.GPUMemGiB, 0, math.Inf(1), true},
 		{"tokens/s", in.TokensPerSec, 0, math.Inf(1), false},
 		{"peak TFLOPS", in.PeakTFLOPS, 0, math.Inf(1), true},
+		{"link GB/s", in.LinkGBps, 0, math.Inf(1), true},
 		{"mfu", in.MFU, 0, 1, true},
 		{"host memory (GiB)", in.HostMemGiB, 0, math.Inf(1), false},
 	}

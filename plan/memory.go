@@ -21,7 +21,10 @@ type Memory struct {
 	// Cache is autocast's cache of bf16 weight casts, alive through the
 	// forward pass (0 when the cache is off or in fp32).
 	Cache int64 `json:"act_autocast_cache"`
-	// Activations is Boundary + max(Layer + Backward, Loss, forward) with
+	// Ring is the ring attention's working set in one layer's backward
+	// (cp > 1 only).
+	Ring int64 `json:"act_ring_attention"`
+	// Activations is Boundary + max(Layer + Backward + Ring, Loss, forward) with
 	// forward = Loss − 4·c·V + Cache when the cache is on (package doc).
 	Activations int64 `json:"activations"`
 
@@ -31,7 +34,7 @@ type Memory struct {
 	OffloadedStates int64 `json:"offloaded_states"`
 }
 
-// layout is one way to run: sharding, offload and the sequence-parallel
+// layout is one way to run: sharding, offload and the context-parallel
 // degree.
 type layout struct {
 	sharding string
@@ -83,6 +86,9 @@ func estimate(s shape, l layout, gpus int) Memory {
 	if l.sharding == "ddp" {
 		m.Buckets = 4 * s.params
 	}
+	if l.sp > 1 {
+		m.Ring = 4*s.tokens*(4*s.h+12*s.kv+2*s.heads) + 4*ringScoreBytes
+	}
 	activations(&m, s)
 	allocated := m.Weights + m.Grads + m.Optimizer + m.Gathered + m.GradUnit + m.Buckets + m.Activations
 	m.Headroom = int64(ContextGiB*(1<<30)) + int64(math.Ceil(Fragmentation*float64(allocated)))
@@ -90,7 +96,8 @@ func estimate(s shape, l layout, gpus int) Memory {
 	return m
 }
 
-// activations fills the activation terms of m for s.tokens tokens per GPU.
+// activations fills the activation terms of m for s.tokens tokens per GPU
+// (m.Ring already set).
 func activations(m *Memory, s shape) {
 	T, e := s.tokens, s.actBytes
 	m.Boundary = s.L*T*s.h*4 + 2*T*s.d*4
@@ -109,7 +116,20 @@ func activations(m *Memory, s shape) {
 	if s.cache {
 		forward = m.Loss - 4*s.chunk*s.V + m.Cache
 	}
-	m.Activations = m.Boundary + max(m.Layer+m.Backward, m.Loss, forward)
+	m.Activations = m.Boundary + max(m.Layer+m.Backward+m.Ring, m.Loss, forward)
 }
 
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
+
+// ringScoreBytes is cp.py's SCORE_BYTES: one tile of float32 scores.
+const ringScoreBytes = 1 << 28
+
+// cpTokens is the tokens one rank holds of an ls-token row split over cp:
+// the row padded to a multiple of 2·cp, divided by cp.
+func cpTokens(ls, cp int) int {
+	m := 2 * cp
+	if cp == 1 {
+		return ls
+	}
+	return max(m, (ls+m-1)/m*m) / cp
+}

@@ -1,7 +1,7 @@
 // Package plan is the pre-flight planner for training a LongRecipe stage on
 // GPUs with the torch backend: before anything is launched it says whether a
 // model at a training length fits the GPUs given, with which sharding and
-// sequence-parallel degree, what each GPU holds, how long the stage takes, and
+// context-parallel degree, what each GPU holds, how long the stage takes, and
 // it refuses settings that would fail after the launch.
 //
 // # Contract
@@ -47,7 +47,8 @@
 // With cpu_offload (FSDP2 CPUOffloadPolicy) weights, gradients and optimizer
 // live in host memory (16·P/N bytes per GPU); the GPU keeps the gathered units.
 //
-// Activations, for T = Ls/sp tokens on a GPU (sp the sequence-parallel degree),
+// Activations, for T = Ls/cp tokens on a GPU (cp the context-parallel degree,
+// Ls padded up to a multiple of 2·cp),
 // hidden size h, intermediate size I, key/value width kv = kv_heads·head_dim,
 // n_h heads, d = head_dim, L layers, V vocabulary, c = ce_chunk tokens, and
 // e = 2 bytes under bf16 autocast (4 in fp32). The residual stream is fp32 in
@@ -82,7 +83,14 @@
 //	forward    = loss − 4·c·V + cache   with the cache on: the forward ends with
 //	                                    the loss chunks (no gradient yet) while
 //	                                    the cache is still alive
-//	activations = boundary + max(layer + backward, loss, forward)
+//	ring       = 4·T·(4h + 12·kv + 2·n_h) + 4·2^28     cp > 1 only: the ring
+//	                                    attention's float32 saved q, k, v,
+//	                                    output and log-sum-exp, dout, dq, dk,
+//	                                    dv, the travelling and the received
+//	                                    key/value/gradient blocks, and four
+//	                                    score tiles of 2^28 bytes (cp.py's
+//	                                    SCORE_BYTES) in the backward
+//	activations = boundary + max(layer + backward + ring, loss, forward)
 //
 // The layer phase (backward) and the loss phase never overlap (the loss is done
 // before the last layer is recomputed), hence the max. This model was
@@ -105,14 +113,27 @@
 // PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to stay under it). A plan
 // fits when the sum is at most the GPU memory given.
 //
-// # Sequence parallelism
+// # Context parallelism
 //
-// A row split over sp GPUs (ring attention) divides T by sp; it needs Ls
-// divisible by 2·sp (the zigzag split of ring-flash-attn gives every rank two
-// halves of equal size), N divisible by sp, and for the all-to-all (Ulysses)
-// split also num_attention_heads and num_key_value_heads divisible by sp. The
-// torch backend implements only sp = 1 today (launch-config.md), so a plan that
-// needs sp > 1 fails its check and says which setting to change.
+// A row split over cp GPUs (zigzag ring attention, scaleout/longrecipe_torch/
+// cp.py) divides T by cp after padding Ls to a multiple of 2·cp. It needs N
+// divisible by cp and fsdp sharding (FSDP shards over all N ranks, so the
+// states are divided by N whatever cp is); a CP group that spans nodes is
+// allowed but warned about (its ring runs over the inter-node network). The
+// planner tries cp = 1 first, then each divisor of N in increasing order.
+// Each rank sends, per layer and row, the key/value blocks cp−1 times in the
+// forward and again in the recomputed forward, and in the backward key/value
+// blocks with their float32 gradients cp−1 times plus the gradients once more:
+//
+//	ring bytes/row = L·T·kv·(4·(cp−1)·e + (cp−1)·(2·e + 8) + 8)
+//
+// and the plan adds ring bytes/row · rows per rank / link bandwidth to the
+// wall-clock as if no transfer overlapped compute: an upper bound, as the
+// forward's transfers run while a block is computed (the backward's do not).
+// The link bandwidth is --link-gbps, default 100 GB/s per GPU and direction
+// (assumed, NVLink class). The ring's block kernels are plain matmuls, not a fused
+// attention kernel; their speed on GPUs is not measured, so an assumed MFU is
+// optimistic for cp > 1 until a run's tokens/s is given.
 //
 // # Time
 //
@@ -146,7 +167,7 @@ type Input struct {
 	Precision string // "bf16" (default: autocast over fp32 parameters) or "fp32"
 	Sharding  string // "" (choose), "none", "ddp" or "fsdp"
 	Offload   *bool  // nil: choose; else force cpu_offload on or off
-	SeqPar    int    // 0: choose; else the sequence-parallel degree
+	CP        int    // 0: choose; else the context-parallel degree
 	CEChunk   int    // tokens per cross-entropy chunk (default 4096)
 
 	Steps       int // optimizer steps (default 104, the paper's stage 1)
@@ -156,6 +177,7 @@ type Input struct {
 	// MeasuredFrom says where TokensPerSec was measured (shown with it).
 	MeasuredFrom string
 	PeakTFLOPS   float64 // dense bf16 peak of one GPU (default 312, A100)
+	LinkGBps     float64 // GPU-to-GPU bandwidth per direction for the CP ring (default 100)
 	MFU          float64 // assumed model FLOPs utilisation (default 0.35)
 	HostMemGiB   float64 // host memory per node; 0: not checked
 
@@ -183,6 +205,7 @@ const (
 	DefaultGlobalBatch = 96
 	DefaultPeakTFLOPS  = 312
 	DefaultMFU         = 0.35
+	DefaultLinkGBps    = 100
 	// ContextGiB is reserved on every GPU for the CUDA context and NCCL.
 	ContextGiB = 1.0
 	// Fragmentation is the share of the allocated bytes added for the
@@ -205,8 +228,8 @@ type Plan struct {
 
 	Sharding string `json:"sharding"`
 	Offload  bool   `json:"cpu_offload"`
-	SeqPar   int    `json:"sequence_parallel"`
-	// DataParallel is GPUs/SeqPar: rows trained at once. RowsPerGPU is
+	CP       int    `json:"context_parallel"`
+	// DataParallel is GPUs/CP: rows trained at once. RowsPerGPU is
 	// the forward/backward passes of each rank per optimizer step: the
 	// step's GlobalBatch rows (the recipe's batch·grad_accum, whatever the
 	// GPU count) dealt round-robin over the ranks.

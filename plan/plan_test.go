@@ -117,10 +117,11 @@ func TestChooseLayout(t *testing.T) {
 		{name: "1x80 needs offload", in: Input{GPUs: 1, GPUMemGiB: 80, Ratio: 0.3}, sharding: "fsdp", offload: true, sp: 1, ok: true},
 		{name: "1x24 nothing fits", in: Input{GPUs: 1, GPUMemGiB: 24, Ratio: 0.3}, sharding: "fsdp", offload: true, sp: 1, failedCheck: "fits"},
 		{name: "8x80 short rows ddp is too big", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 2048}, sharding: "fsdp", sp: 1, ok: true},
-		{name: "8x80 long rows need sp", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 131072, Offload: new(bool)}, sharding: "fsdp", sp: 4, failedCheck: "sequence parallel implemented"},
-		{name: "sp must divide gpus", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, SeqPar: 3}, sp: 3, sharding: "fsdp", failedCheck: "sp divides gpus"},
-		{name: "sp vs kv heads", in: Input{GPUs: 16, GPUMemGiB: 80, Ratio: 0.3, SeqPar: 16, Sharding: "fsdp"}, sp: 16, sharding: "fsdp", failedCheck: "sp divides heads"},
-		{name: "ls divisible by 2sp", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 39322, SeqPar: 4}, sp: 4, sharding: "fsdp", failedCheck: "sp divides train length"},
+		{name: "8x80 long rows need cp", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 131072, Offload: new(bool)}, sharding: "fsdp", sp: 4, ok: true},
+		{name: "cp must divide gpus", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, CP: 3}, sp: 3, sharding: "fsdp", failedCheck: "cp divides gpus"},
+		{name: "cp with ddp", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 2048, CP: 2, Sharding: "ddp"}, sp: 2, sharding: "ddp", failedCheck: "cp with fsdp"},
+		{name: "odd ls is padded", in: Input{GPUs: 8, GPUMemGiB: 80, TrainLength: 39322, CP: 4}, sp: 4, sharding: "fsdp", ok: true},
+		{name: "cp group across nodes: advisory", in: Input{GPUs: 16, Nodes: 4, GPUMemGiB: 80, TrainLength: 131072, CP: 8}, sp: 8, sharding: "fsdp", ok: true},
 		{name: "nodes", in: Input{GPUs: 8, Nodes: 3, GPUMemGiB: 80, Ratio: 0.3}, sharding: "fsdp", sp: 1, failedCheck: "nodes"},
 		{name: "global batch not a multiple: advisory", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, GlobalBatch: 20}, sharding: "fsdp", sp: 1, ok: true},
 		{name: "forced offload", in: Input{GPUs: 8, GPUMemGiB: 80, Ratio: 0.3, Offload: &on}, sharding: "fsdp", offload: true, sp: 1, ok: true},
@@ -134,8 +135,8 @@ func TestChooseLayout(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Sharding != tc.sharding || p.Offload != tc.offload || p.SeqPar != tc.sp || p.OK != tc.ok {
-				t.Fatalf("got %s offload %v sp %d ok %v; want %s %v %d %v (notes %q, failed %q)", p.Sharding, p.Offload, p.SeqPar, p.OK, tc.sharding, tc.offload, tc.sp, tc.ok, p.Notes, failed(p))
+			if p.Sharding != tc.sharding || p.Offload != tc.offload || p.CP != tc.sp || p.OK != tc.ok {
+				t.Fatalf("got %s offload %v sp %d ok %v; want %s %v %d %v (notes %q, failed %q)", p.Sharding, p.Offload, p.CP, p.OK, tc.sharding, tc.offload, tc.sp, tc.ok, p.Notes, failed(p))
 			}
 			if tc.failedCheck != "" && !strings.Contains(strings.Join(failed(p), ","), tc.failedCheck) {
 				t.Errorf("failed checks %q, want %q among them", failed(p), tc.failedCheck)
@@ -178,7 +179,7 @@ func TestBadInput(t *testing.T) {
 		{func(in *Input) { in.Sharding = "none" }, "sharding none: runs one process, but gpus is 8"},
 		{func(in *Input) { on := true; in.Offload, in.Sharding = &on, "ddp" }, "cpu offload: needs sharding fsdp"},
 		{func(in *Input) { in.MFU = 1.2 }, "mfu 1.2"},
-		{func(in *Input) { in.SeqPar = -2 }, "sequence parallel -2"},
+		{func(in *Input) { in.CP = -2 }, "context parallel -2"},
 	}
 	for _, tc := range tests {
 		in := base
@@ -244,7 +245,7 @@ func TestWriteLaunch(t *testing.T) {
 		t.Fatal(err)
 	}
 	if l.NprocPerNode != 8 || l.NNodes != 2 || l.MasterAddr != "node0" || l.Sharding != "fsdp" || l.CPUOffload ||
-		l.SequenceParallel != 1 || l.CEChunkTokens != 4096 || !*l.ActivationCheckpointing || len(l.Plan) == 0 {
+		l.ContextParallel != 1 || l.CEChunkTokens != 4096 || !*l.ActivationCheckpointing || len(l.Plan) == 0 {
 		t.Errorf("launch %+v", l)
 	}
 	p, _ = Make(Input{Model: m, TargetLength: 131072, Ratio: 0.3, GPUs: 1, GPUMemGiB: 24})
@@ -261,15 +262,15 @@ func TestDocsMatchPlan(t *testing.T) {
 	}
 	m := llama3(t)
 	m.Dir = "plan/testdata/llama-3-8b" // as the docs' commands name it
-	for _, gpus := range []int{8, 1} {
-		p, err := Make(Input{Model: m, TargetLength: 131072, Ratio: 0.3, GPUs: gpus, GPUMemGiB: 80})
+	for _, tc := range []struct{ target, gpus int }{{131072, 8}, {131072, 1}, {524288, 8}} {
+		p, err := Make(Input{Model: m, TargetLength: tc.target, Ratio: 0.3, GPUs: tc.gpus, GPUMemGiB: 80})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var b strings.Builder
 		WriteText(&b, p)
 		if !strings.Contains(string(doc), b.String()) {
-			t.Errorf("docs/gpu.md lacks the current plan for %d × 80 GB:\n%s", gpus, b.String())
+			t.Errorf("docs/gpu.md lacks the current plan for %d tokens on %d × 80 GB:\n%s", tc.target, tc.gpus, b.String())
 		}
 	}
 }
@@ -282,5 +283,46 @@ func TestDDPMemory(t *testing.T) {
 	p := int64(8_030_261_248)
 	if m.Weights != 4*p || m.Grads != 4*p || m.Optimizer != 8*p || m.Buckets != 4*p || m.Gathered != 0 {
 		t.Errorf("ddp %+v", m)
+	}
+}
+
+// A 512k row over 4 GPUs: each holds 39 322 of the 157 288 padded tokens;
+// the ring's working set and transfers by the package doc's formulas,
+// worked by hand for Llama-3-8B (h 4096, kv 1024, 32 heads, 32 layers, bf16).
+func TestContextParallel(t *testing.T) {
+	m := llama3(t)
+	p, err := Make(Input{Model: m, TargetLength: 524288, Ratio: 0.3, GPUs: 8, GPUMemGiB: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.CP != 4 || p.DataParallel != 2 || p.Sharding != "fsdp" || p.Offload || !p.OK {
+		t.Fatalf("layout cp %d dp %d %s offload %v ok %v; want cp 4, dp 2, fsdp, no offload, ok", p.CP, p.DataParallel, p.Sharding, p.Offload, p.OK)
+	}
+	if want := int64(4*39322*(4*4096+12*1024+2*32) + 4<<28); p.Memory.Ring != want {
+		t.Errorf("ring memory %d, want %d", p.Memory.Ring, want)
+	}
+	if want := int64(32 * 39322 * 1024 * (4*3*2 + 3*(2*2+8) + 8)); p.Time.RingBytesPerRow != want {
+		t.Errorf("ring bytes per row %d, want %d", p.Time.RingBytesPerRow, want)
+	}
+	if want := 104 * 48 * float64(p.Time.RingBytesPerRow) / 100e9; math.Abs(p.Time.RingSeconds-want) > 1e-6*want {
+		t.Errorf("ring seconds %g, want %g", p.Time.RingSeconds, want)
+	}
+	if l, err := LaunchOf(p, ""); err != nil || l.ContextParallel != 4 || l.World() != 8 || l.Validate() != nil {
+		t.Errorf("launch %+v, %v: want context_parallel 4 on 8 ranks, valid", l, err)
+	}
+	one, _ := Make(Input{Model: m, TargetLength: 524288, Ratio: 0.3, GPUs: 8, GPUMemGiB: 80, CP: 1})
+	if one.OK || one.Memory.Ring != 0 || one.Time.RingSeconds != 0 {
+		t.Errorf("cp 1 at 512k: ok %v, ring %d B, %g s; want a failing fit and no ring", one.OK, one.Memory.Ring, one.Time.RingSeconds)
+	}
+	sliding := m
+	cfg := *m.Config
+	cfg.SlidingWindow = 4096
+	sliding.Config = &cfg
+	if sw, _ := Make(Input{Model: sliding, TargetLength: 524288, Ratio: 0.3, GPUs: 8, GPUMemGiB: 80}); sw.OK || !strings.Contains(strings.Join(failed(sw), ","), "cp without sliding window") {
+		t.Errorf("cp with a sliding window: ok %v, failed %q; want the check to fail", sw.OK, failed(sw))
+	}
+	measured, _ := Make(Input{Model: m, TargetLength: 524288, Ratio: 0.3, GPUs: 8, GPUMemGiB: 80, TokensPerSec: 5000})
+	if measured.Time.RingSeconds != 0 {
+		t.Errorf("a measured throughput includes the ring already; got %g s more", measured.Time.RingSeconds)
 	}
 }

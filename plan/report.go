@@ -41,8 +41,8 @@ func WriteText(w io.Writer, p *Plan) error {
 }
 
 func layoutText(p *Plan) string {
-	return fmt.Sprintf("sharding %s, cpu offload %v, sequence parallel %d, data parallel %d (%d rows each per step), ce chunk %d",
-		p.Sharding, p.Offload, p.SeqPar, p.DataParallel, p.RowsPerGPU, p.CEChunk)
+	return fmt.Sprintf("sharding %s, cpu offload %v, context parallel %d, data parallel %d (%d rows each per step), ce chunk %d",
+		p.Sharding, p.Offload, p.CP, p.DataParallel, p.RowsPerGPU, p.CEChunk)
 }
 
 type row struct {
@@ -66,11 +66,15 @@ func memoryRows(p *Plan) []row {
 	if p.Sharding == "ddp" {
 		rows = append(rows, row{"ddp all-reduce buckets (a copy of the gradients)", m.Buckets})
 	}
-	return append(rows,
+	rows = append(rows,
 		row{"activations: boundaries + the largest phase below", m.Activations},
 		row{"  checkpoint boundaries (every layer's input)", m.Boundary},
 		row{"  backward: one layer recomputed (saved tensors)", m.Layer},
-		row{"            + its gradients", m.Backward},
+		row{"            + its gradients", m.Backward})
+	if p.CP > 1 {
+		rows = append(rows, row{"            + ring attention (context parallel)", m.Ring})
+	}
+	return append(rows,
 		row{"  loss: final norm + one logits chunk", m.Loss},
 		row{"  autocast weight cache (forward, with the loss)", m.Cache},
 		row{"headroom (CUDA context 1 GiB + 10 % fragmentation)", m.Headroom},
@@ -89,6 +93,10 @@ func writeTime(b *strings.Builder, p *Plan) {
 		src += fmt.Sprintf("; MFU %.2f of %g TFLOPS per GPU", t.MFU, t.PeakTFLOPS)
 	}
 	fmt.Fprintf(b, "  throughput          %.0f tokens/s (%s)\n", t.TokensPerSec, src)
+	if t.RingSeconds > 0 {
+		fmt.Fprintf(b, "  + ring transfers    %s (%s per row per GPU at %g GB/s, assumed; counted as not overlapped)\n",
+			duration(t.RingSeconds), gibText(t.RingBytesPerRow), t.LinkGBps)
+	}
 	fmt.Fprintf(b, "  wall-clock          %s\n", duration(t.Seconds))
 }
 

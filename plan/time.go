@@ -14,7 +14,13 @@ type Time struct {
 	// MFU is the assumed one, or the one the measured throughput implies.
 	MFU        float64 `json:"mfu"`
 	PeakTFLOPS float64 `json:"peak_tflops_per_gpu"`
-	Seconds    float64 `json:"seconds"`
+	// RingBytesPerRow is what one GPU sends in the ring attention of one
+	// row (context parallel > 1); RingSeconds is all rows' transfers at
+	// LinkGBps, included in Seconds when the throughput is assumed.
+	RingBytesPerRow int64   `json:"ring_bytes_per_row,omitempty"`
+	RingSeconds     float64 `json:"ring_seconds,omitempty"`
+	LinkGBps        float64 `json:"link_gbps,omitempty"`
+	Seconds         float64 `json:"seconds"`
 }
 
 // flopsPerToken is the model FLOPs of training on one token of an ls-token
@@ -47,4 +53,24 @@ func timing(in Input, ls int) Time {
 	}
 	t.Seconds = float64(t.TotalTokens) / t.TokensPerSec
 	return t
+}
+
+// addRing adds the context-parallel ring's transfers to an assumed time
+// (package doc); a measured throughput includes them already.
+func addRing(t *Time, in Input, p *Plan) {
+	if p.CP <= 1 || in.TokensPerSec > 0 {
+		return
+	}
+	c := in.Model.Config
+	e := int64(2)
+	if in.Precision == "fp32" {
+		e = 4
+	}
+	cp := int64(p.CP)
+	T := int64(cpTokens(p.TrainLength, p.CP))
+	kv := int64(c.NumKeyValueHeads) * int64(c.HeadDim)
+	t.RingBytesPerRow = int64(c.NumHiddenLayers) * T * kv * (4*(cp-1)*e + (cp-1)*(2*e+8) + 8)
+	t.LinkGBps = in.LinkGBps
+	t.RingSeconds = float64(in.Steps) * float64(p.RowsPerGPU) * float64(t.RingBytesPerRow) / (in.LinkGBps * 1e9)
+	t.Seconds += t.RingSeconds
 }

@@ -421,6 +421,10 @@ func TestBackendSettings(t *testing.T) {
 		{"sharding", good + "backend = \"torch\"\n[extend.launch]\nsharding = \"zero3\"\n", "extend.launch.sharding"},
 		{"unknown launch key", good + "backend = \"torch\"\n[extend.launch]\nnprocs = 2\n", "extend.launch.nprocs: unknown key"},
 		{"launch precision", good + "backend = \"torch\"\n[extend.launch]\nprecision = \"bf16\"\n", "extend.launch.precision: set the recipe's precision"},
+		{"context parallel", good + "backend = \"torch\"\n[extend.launch]\nnproc_per_node = 4\ncontext_parallel = 2\n", ""},
+		{"cp not dividing", good + "backend = \"torch\"\n[extend.launch]\nnproc_per_node = 2\ncontext_parallel = 4\n", "extend.launch.context_parallel 4 does not divide the world size 2"},
+		{"cp with ddp", good + "backend = \"torch\"\n[extend.launch]\nnproc_per_node = 4\nsharding = \"ddp\"\ncontext_parallel = 2\n", "needs sharding fsdp"},
+		{"sequence_parallel is gone", good + "backend = \"torch\"\n[extend.launch]\nsequence_parallel = 2\n", "extend.launch.sequence_parallel: unknown key"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -55,9 +55,11 @@ type Launch struct {
 	// CEChunkTokens is how many positions the LM head and cross-entropy
 	// handle at once (the logits never exist for a whole row); default 4096.
 	CEChunkTokens int `json:"ce_chunk_tokens,omitempty"`
-	// SequenceParallel is the sequence-parallel degree; only 1 is
-	// implemented.
-	SequenceParallel int `json:"sequence_parallel,omitempty"`
+	// ContextParallel is how many ranks share one row (zigzag ring
+	// attention, scaleout/longrecipe_torch/cp.py); default 1. It must
+	// divide the world size and needs fsdp sharding: world = dp · cp, FSDP
+	// shards over all ranks, CP groups are runs of consecutive ranks.
+	ContextParallel int `json:"context_parallel,omitempty"`
 	// CPUOffload keeps parameters, gradients and optimizer state on the
 	// CPU (FSDP2 CPUOffloadPolicy).
 	CPUOffload bool `json:"cpu_offload,omitempty"`
@@ -93,8 +95,8 @@ func (l Launch) WithDefaults() Launch {
 	if l.CEChunkTokens == 0 {
 		l.CEChunkTokens = 4096
 	}
-	if l.SequenceParallel == 0 {
-		l.SequenceParallel = 1
+	if l.ContextParallel == 0 {
+		l.ContextParallel = 1
 	}
 	if l.ActivationCheckpointing == nil {
 		t := true
@@ -140,8 +142,21 @@ func (l Launch) Validate() error {
 		return fmt.Errorf("attn_implementation %q: want auto, flash_attention_2, sdpa or eager", l.AttnImplementation)
 	case l.CEChunkTokens < 1:
 		return fmt.Errorf("ce_chunk_tokens %d must be >= 1", l.CEChunkTokens)
-	case l.SequenceParallel != 1:
-		return fmt.Errorf("sequence_parallel %d: only 1 is implemented by the torch backend (see docs for the row lengths that need more GPUs, cpu_offload or a smaller train length)", l.SequenceParallel)
+	}
+	return l.validateCP()
+}
+
+// validateCP checks the context-parallel degree against the world size and
+// the sharding (rows are padded to a multiple of 2·cp by the ranks, so every
+// row length splits).
+func (l Launch) validateCP() error {
+	switch cp := l.ContextParallel; {
+	case cp < 1:
+		return fmt.Errorf("context_parallel %d must be >= 1", cp)
+	case cp > 1 && l.Sharding != "fsdp":
+		return fmt.Errorf("context_parallel %d needs sharding fsdp, not %s (context parallelism is combined with FSDP only)", cp, l.Sharding)
+	case l.World()%cp != 0:
+		return fmt.Errorf("context_parallel %d does not divide the world size %d (nproc_per_node %d x nnodes %d)", cp, l.World(), l.NprocPerNode, l.NNodes)
 	}
 	return nil
 }
@@ -156,6 +171,9 @@ func LoadLaunch(path string) (Launch, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
+	if bytes.Contains(b, []byte(`"sequence_parallel"`)) {
+		return l, fmt.Errorf("launch config %s: key sequence_parallel was replaced by context_parallel", path)
+	}
 	if err := dec.Decode(&l); err != nil {
 		return l, fmt.Errorf("launch config %s: %w", path, err)
 	}

@@ -30,7 +30,12 @@ func TestValidate(t *testing.T) {
 		{"none with two", Launch{Sharding: "none", NprocPerNode: 2}, "one process"},
 		{"precision", Launch{Precision: "fp8"}, "precision"},
 		{"attn", Launch{AttnImplementation: "flex"}, "attn_implementation"},
-		{"sequence parallel", Launch{SequenceParallel: 4}, "sequence_parallel"},
+		{"context parallel", Launch{NprocPerNode: 4, ContextParallel: 2}, ""},
+		{"context parallel over nodes", Launch{NprocPerNode: 2, NNodes: 2, MasterPort: 1, ContextParallel: 4}, ""},
+		{"cp not dividing", Launch{NprocPerNode: 6, ContextParallel: 4}, "context_parallel 4 does not divide the world size 6"},
+		{"cp above world", Launch{NprocPerNode: 2, ContextParallel: 4}, "does not divide"},
+		{"cp with ddp", Launch{NprocPerNode: 4, Sharding: "ddp", ContextParallel: 2}, "needs sharding fsdp, not ddp"},
+		{"negative cp", Launch{ContextParallel: -1}, "context_parallel -1"},
 		{"negative chunk", Launch{CEChunkTokens: -1}, "ce_chunk_tokens"},
 	}
 	for _, tc := range tests {
@@ -56,6 +61,11 @@ func TestLoadLaunch(t *testing.T) {
 	os.WriteFile(bad, []byte(`{"nprocs": 4}`), 0o644)
 	if _, err := LoadLaunch(bad); err == nil || !strings.Contains(err.Error(), "nprocs") {
 		t.Errorf("unknown key: err = %v, want it named", err)
+	}
+	old := filepath.Join(dir, "old.json")
+	os.WriteFile(old, []byte(`{"nproc_per_node": 4, "sequence_parallel": 2}`), 0o644)
+	if _, err := LoadLaunch(old); err == nil || !strings.Contains(err.Error(), "replaced by context_parallel") {
+		t.Errorf("sequence_parallel: err = %v, want the replacement named", err)
 	}
 }
 
@@ -185,9 +195,12 @@ func TestTrainRefusesBadJobs(t *testing.T) {
 		}
 	}
 	j = fakeJob(t, "exit 0\n")
-	j.Launch.SequenceParallel = 2
-	if _, err := Train(context.Background(), j); err == nil || !strings.Contains(err.Error(), "sequence_parallel") {
-		t.Errorf("sequence parallel: err = %v", err)
+	j.Launch.ContextParallel = 2
+	if _, err := Train(context.Background(), j); err == nil || !strings.Contains(err.Error(), "context_parallel 2 does not divide the world size 1") {
+		t.Errorf("context parallel: err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(j.Output, JobFile)); err == nil {
+		t.Errorf("context parallel: job file written before the refusal")
 	}
 	j = fakeJob(t, "exit 0\n")
 	if _, err := Train(context.Background(), j); err == nil || !strings.Contains(err.Error(), "without a result line") {

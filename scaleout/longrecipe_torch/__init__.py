@@ -14,7 +14,7 @@ Job file (JSON)::
      "hyper": {...train.Hyper JSON: steps, batch, grad_accum, schedule, lr, warmup,
                min_lr, adamw{beta1,beta2,eps,weight_decay,decay_all}, grad_clip, seed, extra},
      "launch": {...torchlaunch.Launch JSON: sharding, precision, activation_checkpointing,
-                attn_implementation, ce_chunk_tokens, sequence_parallel, cpu_offload}}
+                attn_implementation, ce_chunk_tokens, context_parallel, cpu_offload}}
 
 Reads
     * MODEL_DIR: a Hugging Face llama / mistral / qwen2 folder (config.json,
@@ -42,18 +42,15 @@ Attention: flash_attention_2 when flash-attn is importable on CUDA, else
 sdpa; every row is ONE causal span whatever its position ids (see
 longrecipe_torch.model: the packed-sequence trap).
 
-Long rows: sequence parallelism is NOT implemented (sequence_parallel must
-be 1; ring-flash-attn is GPU-only and could not be tested here). A row must
-fit on one GPU: with activation checkpointing the per-GPU activations grow
-linearly with the row (about layers x hidden x 2 bytes per token of saved
-layer inputs, plus one layer's recompute and one CE chunk). `longrecipe plan`
-computes it; its estimate for Llama-3-8B on 8 x 80 GB is: FSDP alone up to
-about 56k tokens per row, FSDP + cpu_offload up to about 72k, sequence
-parallelism beyond (so 8k -> 128k at the paper's Ls ~ 38k needs none; on one
-80 GB GPU, Ls 38k needs cpu_offload). Instead of sequence parallelism set:
-cpu_offload = true, a smaller ce_chunk_tokens, more GPUs (FSDP shards the
-weights and optimizer, not the activations), or a shorter Ls (--ratio).
-CUDA out of memory is reported with the row length and these settings.
+Long rows: context_parallel = N splits every row over N ranks (longrecipe_torch.cp:
+zigzag ring attention, exact for gapped position ids, loss sums and counts
+added over ranks). world = dp x N; CP groups are runs of N consecutive ranks;
+FSDP2 shards over all ranks; rows are dealt to the dp groups. N must divide
+the world size and needs sharding fsdp; rows are padded to a multiple of 2N.
+With activation checkpointing the per-GPU activations grow linearly with the
+tokens a GPU holds (row / N); `longrecipe plan` computes it and picks N (and
+cpu_offload) when a row does not fit. CUDA out of memory is reported with the
+row length and these settings.
 
 Writes (OUT_DIR, rank 0 unless noted)
     * metrics.jsonl: one line per step, the Go keys: step, loss, lr,
@@ -69,4 +66,4 @@ Writes (OUT_DIR, rank 0 unless noted)
       stderr: ``LRERROR rank=R: message`` (one line) on failure, exit 1.
 """
 
-__all__ = ["data", "optim", "model", "trainer"]
+__all__ = ["cp", "data", "optim", "model", "trainer"]

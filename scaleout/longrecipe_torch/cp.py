@@ -7,7 +7,7 @@ A row of n tokens is padded to ``padded_len(n, N)`` (the least multiple of
 predict nothing) and cut into 2·N equal chunks. CP rank r holds chunks r and
 2·N-1-r (the zigzag / head-tail split of ring-flash-attn and torchtitan, so
 that every rank has the same causal work). Each rank runs the whole model on
-its 2·n/(2N) tokens:
+its padded_len(n, N)/N tokens:
 
 * RoPE is applied inside transformers with each token's own position id
   (the row's position ids are split with the tokens), so LongRecipe's gapped
@@ -18,13 +18,17 @@ its 2·n/(2N) tokens:
   order* — the causal mask is by token index, never by position value, the
   same one causal span per row as longrecipe_torch.model on one process;
   padding sits after every real token, so no real token attends to it;
+* in the forward the next key/value block travels while the current one is
+  computed;
 * the backward pass is written out (flash-attention style: the log-sum-exp
   of the forward, then the key/value gradients travel round the ring with
   their blocks and come home after N hops), so gradients are exact, and
   activation checkpointing may recompute the forward;
 * the loss is each rank's sum over its own tokens; the trainer adds sums and
   predicted-token counts over all ranks (all-reduce), and FSDP's gradient
-  reduction over all ranks adds the CP ranks' partial gradients.
+  reduction over all ranks adds the CP ranks' partial gradients. A rank
+  whose part predicts nothing still runs its backward (RowLoss adds a zero
+  term), since the ring and FSDP need every rank.
 
 Device mesh: world = dp · cp. CP groups are runs of cp consecutive ranks
 (rank = dp_rank·cp + cp_rank), so a group stays on one node while cp divides
@@ -34,13 +38,17 @@ by the world size, and each gradient reduce-scatter also sums the CP ranks'
 partial gradients. Rows are dealt to the dp groups.
 
 Block kernels: the attention of one query block against one key/value block
-is computed in float32 by plain torch matmuls, ``TILE`` queries at a time (so
-a block never holds more than TILE × keys scores per head). This is the
-tested path (CPU, gloo) and runs on CUDA as well; it is not a fused kernel.
-torch's experimental ``context_parallel`` (SDPA with is_causal only, its own
-sharding of buffers) and ``ring-flash-attn`` (needs flash-attn) are not used:
-the first cannot take the row's split as given, the second is not installed
-where this was tested.
+is computed by plain torch matmuls (in the inputs' dtype, with float32
+scores, softmax statistics and gradients), a tile of queries at a time so
+that a tile's scores take at most SCORE_BYTES. This is the tested path (CPU,
+gloo, fp32) and runs on CUDA as well (bf16 matmuls, NCCL) but is not
+measured there; it is not a fused kernel: the scores make a round trip
+through memory. longrecipe plan counts the ring's transfers, not this, so
+its assumed MFU is optimistic for CP. Not used: torch's experimental
+``context_parallel`` (it runs on CUDA SDPA kernels only, through DTensor,
+and shards the inputs itself, so it cannot be proven on the CPU nor take
+the row's split as given) and ``ring-flash-attn`` (it needs flash-attn;
+neither is installed where this was tested).
 
 Exactness (scaleout/tests/test_cp.py): per-token log-probs and parameter
 gradients of gapped 4k-token rows equal one process within 1e-5 (fp32) for
@@ -53,7 +61,7 @@ import torch
 import torch.distributed as dist
 
 ATTN_NAME = "longrecipe_ring"
-TILE = 2048  # queries per score tile in the block kernels
+SCORE_BYTES = 1 << 28  # float32 scores of one tile of queries against a block (all heads)
 
 
 class Ring:
@@ -125,10 +133,18 @@ def shard_row(ids: torch.Tensor, pos: torch.Tensor, targets: torch.Tensor, ring:
 # ---------------------------------------------------------------- block kernels
 # q: [Hkv, g, Tq, D] (query head h = kv head h // g, as transformers'
 # repeat_kv), k, v: [Hkv, Tk, D]. causal: query i sees key j <= i (the block
-# is square and q, k are the same tokens). Everything in float32.
+# is square and q, k are the same tokens). The matmuls take the inputs'
+# dtype (bf16 under autocast on CUDA, fp32 in the tests); scores, softmax
+# statistics, outputs and gradients are float32. Queries go a tile at a
+# time, the tile chosen so that its scores take at most SCORE_BYTES.
+
+
+def _tile(q, k) -> int:
+    return max(1, SCORE_BYTES // (4 * k.shape[-2] * q.shape[0] * q.shape[1]))
+
 
 def _scores(q, k, scale, causal, q0):
-    s = torch.matmul(q, k.transpose(-1, -2)[:, None]) * scale
+    s = torch.matmul(q, k.transpose(-1, -2)[:, None]).float() * scale
     if causal:
         tq, tk = q.shape[-2], k.shape[-2]
         i = torch.arange(q0, q0 + tq, device=q.device)[:, None]
@@ -140,31 +156,36 @@ def _scores(q, k, scale, causal, q0):
 def block_forward(q, k, v, scale: float, causal: bool):
     """(out, lse): softmax(q·kᵀ·scale)·v for this block alone, and the
     log-sum-exp of each query's scores."""
-    out = q.new_empty(q.shape)
-    lse = q.new_empty(q.shape[:-1])
-    for a in range(0, q.shape[-2], TILE):
-        b = min(q.shape[-2], a + TILE)
+    out = q.new_empty(q.shape, dtype=torch.float32)
+    lse = q.new_empty(q.shape[:-1], dtype=torch.float32)
+    tile = _tile(q, k)
+    for a in range(0, q.shape[-2], tile):
+        b = min(q.shape[-2], a + tile)
         s = _scores(q[..., a:b, :], k, scale, causal, a)
         m = torch.logsumexp(s, dim=-1)
         lse[..., a:b] = m
-        out[..., a:b, :] = torch.matmul(torch.exp(s - m[..., None]), v[:, None])
+        out[..., a:b, :] = torch.matmul(torch.exp(s - m[..., None]).to(v.dtype), v[:, None]).float()
     return out, lse
 
 
 def block_backward(dout, q, k, v, lse, delta, scale: float, causal: bool):
     """(dq, dk, dv) of this block given the *row's* final lse and
     delta = rowsum(dout · out) (the flash-attention backward)."""
-    dq = torch.zeros_like(q)
-    dk = torch.zeros_like(k)
-    dv = torch.zeros_like(v)
-    for a in range(0, q.shape[-2], TILE):
-        b = min(q.shape[-2], a + TILE)
+    f32 = torch.float32
+    dq = torch.zeros_like(q, dtype=f32)
+    dk = torch.zeros_like(k, dtype=f32)
+    dv = torch.zeros_like(v, dtype=f32)
+    dt = q.dtype
+    tile = _tile(q, k)
+    for a in range(0, q.shape[-2], tile):
+        b = min(q.shape[-2], a + tile)
         qa, da = q[..., a:b, :], dout[..., a:b, :]
         p = torch.exp(_scores(qa, k, scale, causal, a) - lse[..., a:b, None])
-        dv += torch.matmul(p.transpose(-1, -2), da).sum(1)
-        ds = p * (torch.matmul(da, v.transpose(-1, -2)[:, None]) - delta[..., a:b, None])
-        dq[..., a:b, :] = torch.matmul(ds, k[:, None]) * scale
-        dk += torch.matmul(ds.transpose(-1, -2), qa).sum(1) * scale
+        dv += torch.matmul(p.to(dt).transpose(-1, -2), da).float().sum(1)
+        ds = p * (torch.matmul(da, v.transpose(-1, -2)[:, None]).float() - delta[..., a:b, None])
+        ds = ds.to(dt)
+        dq[..., a:b, :] = torch.matmul(ds, k[:, None]).float() * scale
+        dk += torch.matmul(ds.transpose(-1, -2), qa).float().sum(1) * scale
     return dq, dk, dv
 
 
@@ -176,19 +197,39 @@ def _merge(out, lse, bout, blse):
 
 
 def _exchange(ring: Ring, tensors):
-    """Sends tensors (float32) to the next rank and returns those of the
-    previous one, packed into one message each way (several messages to the
-    same peer may be matched out of order)."""
-    flat = torch.cat([t.reshape(-1) for t in tensors])
-    got = torch.empty_like(flat)
-    reqs = [dist.isend(flat, ring.next, group=ring.group), dist.irecv(got, ring.prev, group=ring.group)]
-    for r in reqs:
-        r.wait()
-    out, o = [], 0
-    for t in tensors:
-        out.append(got[o:o + t.numel()].view(t.shape))
-        o += t.numel()
-    return out
+    """Sends tensors to the next rank and returns those of the previous one."""
+    return _post(ring, tensors)()
+
+
+def _post(ring: Ring, tensors):
+    """Starts sending tensors to the next rank and receiving the previous
+    one's; returns a function that waits and returns the received tensors.
+    One message per dtype each way (tagged), the tensors packed into it; the
+    sends and receives go as one batch (batch_isend_irecv: one NCCL group, so
+    two ranks sending to each other do not wait on each other's receive)."""
+    dtypes = list(dict.fromkeys(t.dtype for t in tensors))
+    got, ops = [], []
+    for tag, dt in enumerate(dtypes):
+        flat = torch.cat([t.reshape(-1) for t in tensors if t.dtype == dt])
+        buf = torch.empty_like(flat)
+        ops.append(dist.P2POp(dist.isend, flat, ring.next, group=ring.group, tag=tag))
+        ops.append(dist.P2POp(dist.irecv, buf, ring.prev, group=ring.group, tag=tag))
+        got.append(buf)
+    reqs = dist.batch_isend_irecv(ops)
+    shapes = [(t.dtype, t.shape, t.numel()) for t in tensors]
+
+    def wait():
+        for r in reqs:
+            r.wait()
+        out, offs = [], [0] * len(dtypes)
+        for dt, shape, n in shapes:
+            i = dtypes.index(dt)
+            out.append(got[i][offs[i]:offs[i] + n].view(shape))
+            offs[i] += n
+        del ops[:]  # the send buffers may go now
+        return out
+
+    return wait
 
 
 # ---------------------------------------------------------------- ring attention
@@ -203,12 +244,14 @@ class _RingAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, ring: Ring, scale: float):
         dt = q.dtype
-        q, k, v = q.float(), k.float(), v.float()
         r, n, s = ring.index, ring.size, q.shape[-2] // 2
+        # The next block travels while this one is computed.
+        pending = _post(ring, [k, v]) if n > 1 else None
         out, lse = block_forward(q, k, v, scale, causal=True)
-        kv = [k, v]
         for t in range(1, n):
-            kv = _exchange(ring, kv)
+            kv = pending()
+            if t < n - 1:
+                pending = _post(ring, kv)
             if (r - t) % n < r:
                 bo, bl = block_forward(q, kv[0][:, :s], kv[1][:, :s], scale, causal=False)
                 _merge(out, lse, bo, bl)
@@ -217,15 +260,15 @@ class _RingAttention(torch.autograd.Function):
                 _merge(out[..., s:, :], lse[..., s:], bo, bl)
         ctx.save_for_backward(q, k, v, out, lse)
         ctx.ring, ctx.scale, ctx.dt = ring, scale, dt
-        return out.to(dt)
+        return out.to(dt)  # bf16 under autocast, as SDPA's output
 
     @staticmethod
     def backward(ctx, dout):
         q, k, v, out, lse = ctx.saved_tensors
         ring, scale = ctx.ring, ctx.scale
         r, n, s = ring.index, ring.size, q.shape[-2] // 2
-        dout = dout.float()
-        delta = (dout * out).sum(-1)
+        delta = (dout.float() * out).sum(-1)
+        dout = dout.to(q.dtype)
         dq, dk, dv = block_backward(dout, q, k, v, lse, delta, scale, causal=True)
         kv = [k, v]
         for t in range(1, n):
@@ -245,7 +288,7 @@ class _RingAttention(torch.autograd.Function):
                 dv += c
         if n > 1:  # one more hop brings this rank's own block's gradients home
             dk, dv = _exchange(ring, [dk, dv])
-        return dq.to(ctx.dt), dk.to(ctx.dt), dv.to(ctx.dt), None, None
+        return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), None, None
 
 
 def ring_attention(q, k, v, ring: Ring, scale: float) -> torch.Tensor:
@@ -270,6 +313,8 @@ def _attention(module, query, key, value, attention_mask, scaling=None, dropout=
         raise RuntimeError(f"attention {ATTN_NAME} needs cp_ring=Ring in the forward's keyword arguments")
     if dropout:
         raise RuntimeError("context parallelism does not support attention dropout")
+    if kwargs.get("sliding_window") is not None:
+        raise RuntimeError("context parallelism does not support sliding-window attention")
     scale = scaling if scaling is not None else query.shape[-1] ** -0.5
     return ring_attention(query, key, value, ring, scale), None
 
@@ -280,9 +325,16 @@ def _no_mask(*args, **kwargs):
 
 def enable(lm) -> None:
     """Switches a transformers causal LM to ring attention (its forward then
-    needs cp_ring=Ring)."""
+    needs cp_ring=Ring); refuses a model with sliding-window attention."""
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface
+
+    cfg = lm.config
+    sliding = any(getattr(m, "sliding_window", None) for m in lm.modules())
+    if sliding or (cfg.model_type == "mistral" and getattr(cfg, "sliding_window", None)):
+        raise ValueError(f"context_parallel: {cfg.model_type} attends within a sliding window "
+                         f"(sliding_window {cfg.sliding_window}), which the ring attention does not implement; "
+                         f"set context_parallel = 1")
 
     AttentionInterface.register(ATTN_NAME, _attention)
     AttentionMaskInterface.register(ATTN_NAME, _no_mask)

@@ -99,6 +99,11 @@ class RowLoss(torch.nn.Module):
             if bool((tg == -100).all()):
                 continue
             total = total + checkpoint(_chunk_nll, h[s:e], head.weight, tg, use_reentrant=False)
+        if ring is not None and total.grad_fn is None:
+            # No target in this rank's part of the row: its backward must still
+            # run through every parameter (LM head included), as the ring's
+            # backward and FSDP's gradient reductions need every rank.
+            total = total + 0.0 * (h.sum() + head.weight.sum())
         return total
 
 

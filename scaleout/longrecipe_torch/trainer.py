@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from . import cp as lrcp
 from . import data as lrdata
 from . import optim as lropt
 from .model import RowLoss, load_model, pick_attention, targets_of
@@ -68,16 +69,29 @@ def normalize(job: dict, where: str = "job") -> dict:
         a.setdefault(k, v)
     la = job.setdefault("launch", {})
     for k, v in (("sharding", "fsdp"), ("precision", "auto"), ("activation_checkpointing", True),
-                 ("attn_implementation", "auto"), ("ce_chunk_tokens", 4096), ("sequence_parallel", 1),
+                 ("attn_implementation", "auto"), ("ce_chunk_tokens", 4096), ("context_parallel", 1),
                  ("cpu_offload", False)):
         if la.get(k) in (None, "", 0):
             la[k] = v
-    if la["sequence_parallel"] != 1:
-        raise StageError("sequence_parallel > 1 is not implemented by the torch backend; see docs (use more "
-                         "GPUs with FSDP, activation checkpointing, a smaller ce_chunk_tokens, or a shorter Ls)")
+    if "sequence_parallel" in la:
+        raise StageError(f"{where}: launch key sequence_parallel was replaced by context_parallel")
+    _check_cp(la, where)
     if la["sharding"] not in ("fsdp", "ddp", "none"):
         raise StageError(f"sharding {la['sharding']!r}: want fsdp, ddp or none (DeepSpeed ZeRO-3 is not supported)")
     return job
+
+
+def _check_cp(la: dict, where: str) -> None:
+    """Context parallelism (longrecipe_torch.cp): a positive degree that
+    divides the world size, with fsdp sharding."""
+    c = la["context_parallel"]
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if not isinstance(c, int) or c < 1:
+        raise StageError(f"{where}: context_parallel {c!r}: want a positive integer")
+    if c > 1 and la["sharding"] != "fsdp":
+        raise StageError(f"{where}: context_parallel {c} needs sharding fsdp, not {la['sharding']}")
+    if world % c:
+        raise StageError(f"{where}: context_parallel {c} does not divide the world size {world}")
 
 
 # ---------------------------------------------------------------- distributed
@@ -341,6 +355,10 @@ def _run(job: dict, d: Dist) -> dict:
     attn = pick_attention(la["attn_implementation"], d.device)
     torch.backends.cuda.matmul.allow_tf32 = False
     lm = load_model(job["from"], attn)
+    # Context parallelism: CP groups of consecutive ranks share a row, rows go to the dp groups.
+    ring, dp_rank, dp = lrcp.mesh(d.world, d.rank, la["context_parallel"])
+    if ring is not None:
+        lrcp.enable(lm)
     model = RowLoss(lm, la["ce_chunk_tokens"])
     model.train()
     model, sharded = wrap(model, job, d)
@@ -402,8 +420,8 @@ def _run(job: dict, d: Dist) -> dict:
         opt.zero_grad(set_to_none=False)
         loss_sum, n_pred, n_tok = 0.0, 0, 0
         base = st["step"] * rows_per_step
-        mine = list(range(d.rank, rows_per_step, d.world))
-        passes = (rows_per_step + d.world - 1) // d.world
+        mine = list(range(dp_rank, rows_per_step, dp))
+        passes = (rows_per_step + dp - 1) // dp
         for k in range(passes):
             j = mine[k] if k < len(mine) else None
             r = ds.row((base + (j if j is not None else 0)) % n)
@@ -411,19 +429,22 @@ def _run(job: dict, d: Dist) -> dict:
             ids = torch.as_tensor(r.input_ids, device=d.device)[None]
             pos = torch.as_tensor(r.position_ids, device=d.device)[None]
             tgt = torch.as_tensor(tg, device=d.device)[None]
+            if ring is not None:  # this rank's zigzag part of the row (cp.py); sums added over ranks below
+                ids, pos, tgt, _ = lrcp.shard_row(ids, pos, tgt, ring)
             try:
                 with autocast:
-                    ls = model(ids, pos, tgt)
+                    ls = model(ids, pos, tgt, ring)
                 (ls * (1.0 if j is not None else 0.0)).backward()
             except torch.OutOfMemoryError:
                 raise StageError(f"CUDA out of memory on a row of {len(r.input_ids)} tokens (step {st['step'] + 1}): "
                                  f"lower ce_chunk_tokens (now {la['ce_chunk_tokens']}), keep activation_checkpointing on, "
-                                 f"add GPUs (nproc) for FSDP, set cpu_offload, or prepare rows with a smaller --train-length; "
+                                 f"add GPUs (nproc) for FSDP, set cpu_offload or context_parallel, or prepare rows with a smaller --train-length; "
                                  f"run `longrecipe plan` for the memory estimate") from None
             if j is not None:
                 loss_sum += float(ls.detach())
-                n_pred += int((tg != -100).sum())
-                n_tok += len(r.input_ids)
+                if ring is None or ring.index == 0:  # a row's counts once per CP group
+                    n_pred += int((tg != -100).sum())
+                    n_tok += len(r.input_ids)
         loss_sum, n_pred, n_tok = d.sum_([loss_sum, n_pred, n_tok])
         n_pred, n_tok = int(n_pred), int(n_tok)
         if n_pred == 0:
