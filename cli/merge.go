@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 
@@ -50,26 +51,8 @@ func runMerge(ctx context.Context, env *Env, args []string) error {
 	shard := fs.String("max-shard-size", "5GB", "largest output shard (e.g. 5GB, 500MB, 2GiB); 0 = one file")
 	output := fs.String("output", "", "output model folder")
 	force := fs.Bool("force", false, "replace an existing non-empty output folder")
-	// "--models A B --output O": positional arguments after --models belong
-	// to it, so parse in rounds.
-	rest := args
-	for {
-		if err := parseFlags(fs, rest); err != nil {
-			return err
-		}
-		rest = fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		i := 0
-		for i < len(rest) && !strings.HasPrefix(rest[i], "-") {
-			models = append(models, rest[i])
-			i++
-		}
-		rest = rest[i:]
-		if len(rest) == 0 {
-			break
-		}
+	if err := parseModelArgs(fs, args, &models); err != nil {
+		return err
 	}
 	if len(models) < 2 {
 		return usageErrorf("--models needs at least two model folders (usage: longrecipe %s)", mergeUsage)
@@ -77,31 +60,11 @@ func runMerge(ctx context.Context, env *Env, args []string) error {
 	if *output == "" {
 		return usageErrorf("--output is required")
 	}
-	opts := merge.Options{Overwrite: *force, Progress: env.Stderr}
-	if *weights != "" {
-		w, err := merge.ParseWeights(*weights)
-		if err != nil {
-			return usageErrorf("--weights: %v", err)
-		}
-		if _, err := merge.NormalizeWeights(w, len(models)); err != nil {
-			return usageErrorf("--weights: %v", err)
-		}
-		opts.Weights = w
+	opts, err := mergeOptions(*weights, *dtype, *shard, len(models))
+	if err != nil {
+		return err
 	}
-	if *dtype != "keep" {
-		d, err := hf.ParseDType(*dtype)
-		if err != nil || (d != hf.F32 && d != hf.BF16 && d != hf.F16) {
-			return usageErrorf("--dtype %q: want keep, f32, bf16 or f16", *dtype)
-		}
-		opts.DType = d
-	}
-	if *shard != "0" {
-		n, err := hf.ParseByteSize(*shard)
-		if err != nil {
-			return usageErrorf("--max-shard-size: %v", err)
-		}
-		opts.MaxShardBytes = n
-	}
+	opts.Overwrite, opts.Progress = *force, env.Stderr
 	release, err := lockOutput(env, "merge", *output)
 	if err != nil {
 		return err
@@ -120,4 +83,55 @@ func runMerge(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "merged %d tensors (%s) into %s: %s\n", res.Tensors, humanBytes(res.Bytes), *output, strings.Join(ws, " + "))
 	return nil
+}
+
+// parseModelArgs parses args into fs in rounds: in "--models A B --output
+// O" the positional arguments after --models belong to it.
+func parseModelArgs(fs *flag.FlagSet, args []string, models *modelList) error {
+	rest := args
+	for {
+		if err := parseFlags(fs, rest); err != nil {
+			return err
+		}
+		rest = fs.Args()
+		i := 0
+		for i < len(rest) && !strings.HasPrefix(rest[i], "-") {
+			*models = append(*models, rest[i])
+			i++
+		}
+		if rest = rest[i:]; len(rest) == 0 {
+			return nil
+		}
+	}
+}
+
+// mergeOptions reads --weights (for n models), --dtype and
+// --max-shard-size.
+func mergeOptions(weights, dtype, shard string, n int) (merge.Options, error) {
+	var opts merge.Options
+	if weights != "" {
+		w, err := merge.ParseWeights(weights)
+		if err != nil {
+			return opts, usageErrorf("--weights: %v", err)
+		}
+		if _, err := merge.NormalizeWeights(w, n); err != nil {
+			return opts, usageErrorf("--weights: %v", err)
+		}
+		opts.Weights = w
+	}
+	if dtype != "keep" {
+		d, err := hf.ParseDType(dtype)
+		if err != nil || (d != hf.F32 && d != hf.BF16 && d != hf.F16) {
+			return opts, usageErrorf("--dtype %q: want keep, f32, bf16 or f16", dtype)
+		}
+		opts.DType = d
+	}
+	if shard != "0" {
+		b, err := hf.ParseByteSize(shard)
+		if err != nil {
+			return opts, usageErrorf("--max-shard-size: %v", err)
+		}
+		opts.MaxShardBytes = b
+	}
+	return opts, nil
 }
