@@ -10,39 +10,11 @@ import (
 	"github.com/longrecipe/longrecipe/hf"
 )
 
-// expectedShapes returns the Hugging Face shape of every tensor a
-// llama/mistral/qwen2 model of cfg has, and which of them may be absent
-// (lm_head when the embeddings are tied).
-func expectedShapes(cfg *hf.Config) (shapes map[string][]int, optional map[string]bool) {
-	h, q, kv, ffn := cfg.HiddenSize, cfg.NumAttentionHeads*cfg.HeadDim, cfg.NumKeyValueHeads*cfg.HeadDim, cfg.IntermediateSize
-	shapes = map[string][]int{
-		"model.embed_tokens.weight": {cfg.VocabSize, h},
-		"model.norm.weight":         {h},
-		"lm_head.weight":            {cfg.VocabSize, h},
-	}
-	optional = map[string]bool{"lm_head.weight": cfg.TieWordEmbeddings}
-	for l := range cfg.NumHiddenLayers {
-		p := "model.layers." + strconv.Itoa(l) + "."
-		for name, s := range map[string][]int{
-			"input_layernorm.weight": {h}, "post_attention_layernorm.weight": {h},
-			"self_attn.q_proj.weight": {q, h}, "self_attn.k_proj.weight": {kv, h},
-			"self_attn.v_proj.weight": {kv, h}, "self_attn.o_proj.weight": {h, q},
-			"mlp.gate_proj.weight": {ffn, h}, "mlp.up_proj.weight": {ffn, h}, "mlp.down_proj.weight": {h, ffn},
-		} {
-			shapes[p+name] = s
-		}
-		if cfg.AttentionBias {
-			shapes[p+"self_attn.q_proj.bias"], shapes[p+"self_attn.k_proj.bias"], shapes[p+"self_attn.v_proj.bias"] = []int{q}, []int{kv}, []int{kv}
-		}
-	}
-	return shapes, optional
-}
-
 // planExport maps every checkpoint tensor to its GGUF tensor (a tensor
 // llama.cpp does not know, a missing one or a wrong shape is an error
 // naming it) in llama.cpp's order, with llama3 RoPE factors first.
 func planExport(ck *hf.Checkpoint, cfg *hf.Config, arch string, opts ExportOptions) ([]OutTensor, *ExportResult, error) {
-	shapes, optional := expectedShapes(cfg)
+	shapes := expectedShapes(cfg) // lm_head absent when tied (check.go, shared with import)
 	tied := cfg.TieWordEmbeddings
 	if _, ok := ck.Info("lm_head.weight"); !ok {
 		tied = true
@@ -70,9 +42,7 @@ func planExport(ck *hf.Checkpoint, cfg *hf.Config, arch string, opts ExportOptio
 		out = append(out, t)
 	}
 	for name := range shapes {
-		if !optional[name] {
-			return nil, nil, fmt.Errorf("export %s: tensor %q is missing", ck.Dir(), name)
-		}
+		return nil, nil, fmt.Errorf("export %s: tensor %q is missing", ck.Dir(), name)
 	}
 	if s := cfg.RopeScaling; s != nil && s.Type == "llama3" {
 		out = append(out, ropeFreqsTensor(cfg))

@@ -3,6 +3,7 @@ package gguf
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -49,7 +50,7 @@ func TestImportExportRoundTrip(t *testing.T) {
 		}
 		in := writeFile(t, dir, "in.gguf", src)
 		folder := filepath.Join(dir, "hf")
-		if _, err := Import(in, folder, ImportOptions{DType: hf.F32}); err != nil {
+		if _, err := Import(context.Background(), in, folder, ImportOptions{DType: hf.F32}); err != nil {
 			t.Fatal(err)
 		}
 		out := filepath.Join(dir, "out.gguf")
@@ -132,7 +133,7 @@ func tinyFolder(t *testing.T, edit func(cfg map[string]any)) string {
 	dir := t.TempDir()
 	in := writeFile(t, dir, "in.gguf", tinyModel("llama", "qwen2", nil))
 	folder := filepath.Join(dir, "hf")
-	if _, err := Import(in, folder, ImportOptions{DType: hf.F32}); err != nil {
+	if _, err := Import(context.Background(), in, folder, ImportOptions{DType: hf.F32}); err != nil {
 		t.Fatal(err)
 	}
 	if edit != nil {

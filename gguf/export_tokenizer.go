@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -228,7 +227,7 @@ type tokenizerConfig struct {
 func readTokenizerConfig(dir string) (*tokenizerConfig, error) {
 	tc := &tokenizerConfig{}
 	path := filepath.Join(dir, "tokenizer_config.json")
-	data, err := os.ReadFile(path)
+	data, err := paths.ReadRegular(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return tc, nil
 	}
@@ -241,7 +240,7 @@ func readTokenizerConfig(dir string) (*tokenizerConfig, error) {
 	if len(tc.ChatTemplate) > 0 && json.Unmarshal(tc.ChatTemplate, &tc.template) != nil && string(tc.ChatTemplate) != "null" {
 		return nil, fmt.Errorf("export: %s: chat_template: only a single template string can be written to GGUF", path)
 	}
-	if tpl, err := os.ReadFile(filepath.Join(dir, "chat_template.jinja")); err == nil && tc.template == "" {
+	if tpl, err := paths.ReadRegular(filepath.Join(dir, "chat_template.jinja")); err == nil && tc.template == "" {
 		tc.template = string(tpl)
 	}
 	return tc, nil
