@@ -241,8 +241,9 @@ type dataStage struct {
 	rows            func() ([]shards.Row, error)
 }
 
-// data writes the rows of every phase, each a stage of its own.
-func (b *builder) data(ctx context.Context) error {
+// dataStages lists the rows of every phase, in training order; data
+// writes them and Data regenerates them for the manifest.
+func (b *builder) dataStages() []dataStage {
 	o := b.o
 	common := map[string]any{"corpus": assets.CorpusName, "corpus_sha256": sha(b.texts), "tokenizer": b.tok.Hash(),
 		"window": o.Window, "seed": o.Seed, "batch": o.Batch, "grad_accum": o.GradAccum}
@@ -253,7 +254,7 @@ func (b *builder) data(ctx context.Context) error {
 		}
 		return m
 	}
-	stages := []dataStage{
+	return []dataStage{
 		{"data", "data", "synthetic retrieval rows", with("synthetic_fraction", o.SyntheticFraction), func() ([]shards.Row, error) {
 			return Mix(b.corpus, *b.src, o.Window, o.SyntheticFraction, []int{KindPasskey, KindKeyValue}, uint64(o.Seed))
 		}},
@@ -266,7 +267,12 @@ func (b *builder) data(ctx context.Context) error {
 			return b.part(o.FinalSteps, o.FinalSynthetic, []int{KindCopyRand, KindPasskey, KindCopyText, KindKeyValue}, uint64(o.Seed)+3)
 		}},
 	}
-	for _, d := range stages {
+}
+
+// data writes the rows of every phase, each a stage of its own.
+func (b *builder) data(ctx context.Context) error {
+	o := b.o
+	for _, d := range b.dataStages() {
 		var counts shards.Counts
 		if _, err := b.runner.Run(ctx, stage.Stage{Name: d.name, Dir: filepath.Join(o.Output, d.dir), Settings: d.settings,
 			Run: func(_ context.Context, dir string) (any, error) {
@@ -426,6 +432,13 @@ func (b *builder) finish() (*BuildInfo, error) {
 		return nil, fmt.Errorf("tinybase: build.json: %w", err)
 	}
 	if err := atomicfile.WriteFile(filepath.Join(b.o.Output, "build.json"), append(j, '\n')); err != nil {
+		return nil, err
+	}
+	man, _, err := b.manifest()
+	if err != nil {
+		return nil, err
+	}
+	if err := man.Write(filepath.Join(b.o.Output, ManifestFile)); err != nil {
 		return nil, err
 	}
 	return b.info, nil
