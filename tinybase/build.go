@@ -140,7 +140,9 @@ type BuildInfo struct {
 // rerun skips what is done, resumes an interrupted phase, and redoes a
 // phase whose settings, or whose input data or model, changed. The final
 // model folder (config, safetensors, tokenizer.json) is the last phase
-// run, BuildInfo.ModelDir.
+// run, BuildInfo.ModelDir. Output/data-manifest.json (DataManifest)
+// records the generator version and a digest of the rows each phase
+// trained on, read back from the data folders.
 func Build(ctx context.Context, o Options) (*BuildInfo, error) {
 	if o.Output == "" {
 		return nil, fmt.Errorf("tinybase: no output folder")
@@ -238,11 +240,14 @@ func (b *builder) sources() *Sources {
 type dataStage struct {
 	name, dir, what string
 	settings        map[string]any
-	rows            func() ([]shards.Row, error)
+	// seed is the seed of the rows' random draws (recorded in the data
+	// manifest).
+	seed uint64
+	rows func() ([]shards.Row, error)
 }
 
-// dataStages lists the rows of every phase, in training order; data
-// writes them and Data regenerates them for the manifest.
+// dataStages lists the data stages of every phase, in order. Their rows
+// need b.sources().
 func (b *builder) dataStages() []dataStage {
 	o := b.o
 	common := map[string]any{"corpus": assets.CorpusName, "corpus_sha256": sha(b.texts), "tokenizer": b.tok.Hash(),
@@ -254,17 +259,18 @@ func (b *builder) dataStages() []dataStage {
 		}
 		return m
 	}
+	seed := uint64(o.Seed)
 	return []dataStage{
-		{"data", "data", "synthetic retrieval rows", with("synthetic_fraction", o.SyntheticFraction), func() ([]shards.Row, error) {
-			return Mix(b.corpus, *b.src, o.Window, o.SyntheticFraction, []int{KindPasskey, KindKeyValue}, uint64(o.Seed))
+		{"data", "data", "synthetic retrieval rows", with("synthetic_fraction", o.SyntheticFraction), seed, func() ([]shards.Row, error) {
+			return Mix(b.corpus, *b.src, o.Window, o.SyntheticFraction, []int{KindPasskey, KindKeyValue}, seed)
 		}},
-		{"data-retrieval", "data-retrieval", "copy, passkey and key-value rows", with("steps", o.RetrievalSteps), func() ([]shards.Row, error) {
-			return b.part(o.RetrievalSteps, 0.5, []int{KindCopyText, KindPasskey, KindCopyText, KindKeyValue}, uint64(o.Seed)+1)
+		{"data-retrieval", "data-retrieval", "copy, passkey and key-value rows", with("steps", o.RetrievalSteps), seed + 1, func() ([]shards.Row, error) {
+			return b.part(o.RetrievalSteps, 0.5, []int{KindCopyText, KindPasskey, KindCopyText, KindKeyValue}, seed+1)
 		}},
 		{"data-copy", "data-copy", "random-token copy rows (corpus unigram distribution)",
-			with("steps", o.CopySteps, "copy_window", o.CopyWindow, "segments", []int{o.CopySegMin, o.CopySegMax}), b.copyRows},
-		{"data-final", "data-final", "random-token copy, copy, passkey and key-value rows", with("steps", o.FinalSteps, "synthetic_fraction", o.FinalSynthetic), func() ([]shards.Row, error) {
-			return b.part(o.FinalSteps, o.FinalSynthetic, []int{KindCopyRand, KindPasskey, KindCopyText, KindKeyValue}, uint64(o.Seed)+3)
+			with("steps", o.CopySteps, "copy_window", o.CopyWindow, "segments", []int{o.CopySegMin, o.CopySegMax}), seed, b.copyRows},
+		{"data-final", "data-final", "random-token copy, copy, passkey and key-value rows", with("steps", o.FinalSteps, "synthetic_fraction", o.FinalSynthetic), seed + 3, func() ([]shards.Row, error) {
+			return b.part(o.FinalSteps, o.FinalSynthetic, []int{KindCopyRand, KindPasskey, KindCopyText, KindKeyValue}, seed+3)
 		}},
 	}
 }
@@ -420,25 +426,22 @@ func runPhase(ctx context.Context, o Options, h train.Hyper, from, data, out str
 	return &phaseResult{Steps: t.Steps, LastLoss: t.LastLoss, Seconds: t.Seconds}, nil
 }
 
-// finish counts the final model's parameters and writes build.json.
+// finish counts the final model's parameters and writes build.json and
+// the data manifest (ManifestFile).
 func (b *builder) finish() (*BuildInfo, error) {
 	m, err := model.Load(b.info.ModelDir)
 	if err != nil {
 		return nil, err
 	}
 	b.info.Params = m.NumParams()
+	if err := b.writeManifest(); err != nil {
+		return nil, err
+	}
 	j, err := json.MarshalIndent(b.info, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("tinybase: build.json: %w", err)
 	}
 	if err := atomicfile.WriteFile(filepath.Join(b.o.Output, "build.json"), append(j, '\n')); err != nil {
-		return nil, err
-	}
-	man, _, err := b.manifest()
-	if err != nil {
-		return nil, err
-	}
-	if err := man.Write(filepath.Join(b.o.Output, ManifestFile)); err != nil {
 		return nil, err
 	}
 	return b.info, nil
