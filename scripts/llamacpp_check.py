@@ -40,7 +40,7 @@ def prompt(lr, folder, n, work, name):
     inp, out = os.path.join(work, f"{name}-text.jsonl"), os.path.join(work, f"{name}-ids.jsonl")
     with open(inp, "w") as w:
         w.write(json.dumps({"text": "\n\n".join(texts)}) + "\n")
-    run(lr, "tokenize", "--tokenizer", os.path.join(folder, "tokenizer.json"), "--input", inp, "--output", out)
+    run(lr, "tokenize", "--tokenizer", os.path.join(folder, "tokenizer.json"), "--input", inp, "--output", out, "--force")
     ids = json.loads(open(out).readline())["input_ids"]
     assert len(ids) >= n, (len(ids), n)
     return ids[:n]
