@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/longrecipe/longrecipe/hf"
+	"github.com/longrecipe/longrecipe/tokenizer"
 )
 
 // readAll parses a GGUF file and returns its header and each tensor's bytes.
@@ -259,5 +261,67 @@ func TestRowPermutation(t *testing.T) {
 	// llama.cpp's converter: GGUF row 2i+j of a head holds HF row j·half+i.
 	if got := []int64{hfRow(0, 8), hfRow(1, 8), hfRow(2, 8), hfRow(3, 8)}; !slices.Equal(got, []int64{0, 4, 1, 5}) {
 		t.Errorf("first GGUF rows hold HF rows %v, want [0 4 1 5]", got)
+	}
+}
+
+// TestExportSentencePiece: a byte-fallback BPE over "▁"-joined pieces is
+// written as llama.cpp's "llama" vocabulary (byte tokens typed BYTE, the
+// unknown token UNKNOWN, scores that rank the merges), and importing the
+// file gives a tokenizer that splits text the same way.
+func TestExportSentencePiece(t *testing.T) {
+	folder := tinyFolder(t, nil)
+	vocab := map[string]int{"<unk>": 0, "<s>": 1, "</s>": 2}
+	for b := range 250 {
+		vocab[fmt.Sprintf("<0x%02X>", b)] = 3 + b
+	}
+	for i, tok := range []string{"▁", "a", "▁a", "b", "ab", "▁ab"} {
+		vocab[tok] = 253 + i
+	}
+	tok := map[string]any{
+		"normalizer": map[string]any{"type": "Sequence", "normalizers": []any{
+			map[string]any{"type": "Prepend", "prepend": "▁"},
+			map[string]any{"type": "Replace", "pattern": map[string]string{"String": " "}, "content": "▁"}}},
+		"pre_tokenizer": nil,
+		"model": map[string]any{"type": "BPE", "vocab": vocab, "merges": []string{"a b", "▁ a", "▁a b"},
+			"byte_fallback": true, "unk_token": "<unk>", "fuse_unk": true},
+		"added_tokens": []any{map[string]any{"id": 1, "content": "<s>", "special": true},
+			map[string]any{"id": 2, "content": "</s>", "special": true}},
+	}
+	data, _ := json.Marshal(tok)
+	os.WriteFile(filepath.Join(folder, "tokenizer.json"), data, 0o644)
+	os.WriteFile(filepath.Join(folder, "tokenizer_config.json"), []byte(`{"add_bos_token": true, "bos_token": "<s>"}`), 0o644)
+	out := filepath.Join(t.TempDir(), "sp.gguf")
+	if _, err := Export(folder, out, ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := readAll(t, out)
+	get := func(k string) Value { v, _ := h.Get(k); return v }
+	types, _ := get("tokenizer.ggml.token_type").Ints()
+	scores, _ := get("tokenizer.ggml.scores").Floats()
+	if s, _ := get("tokenizer.ggml.model").Str(); s != "llama" {
+		t.Errorf("model %q", s)
+	}
+	if types[0] != tokenUnknown || types[1] != tokenControl || types[3] != 6 || types[253] != 1 {
+		t.Errorf("types %v", types[:5])
+	}
+	if scores[257] != 0 || scores[255] != -1 || scores[258] != -2 || scores[254] != 0 {
+		t.Errorf("scores of ab, ▁a, ▁ab, a: %v %v %v %v", scores[257], scores[255], scores[258], scores[254])
+	}
+	if b, _ := get("tokenizer.ggml.add_bos_token").Bool(); !b {
+		t.Error("add_bos_token false")
+	}
+	back := filepath.Join(t.TempDir(), "hf")
+	if _, err := Import(out, back, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err1 := tokenizer.Load(filepath.Join(folder, "tokenizer.json"))
+	b, err2 := tokenizer.Load(filepath.Join(back, "tokenizer.json"))
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	for _, text := range []string{"ab a", "b ab\x01", "aab"} {
+		if x, y := a.Encode(text, false), b.Encode(text, false); !slices.Equal(x, y) {
+			t.Errorf("%q: %v before export, %v after", text, x, y)
+		}
 	}
 }

@@ -35,7 +35,7 @@ type hfTokenizer struct {
 
 // preNames names the pre-tokenizer regexes llama.cpp knows, by the
 // tokenizer.ggml.pre value the importer maps back to the same regex.
-var preNames = map[string]string{tokenizer.PatternGPT2: "gpt2"}
+var preNames = map[string]string{tokenizer.PatternGPT2: "gpt-2"}
 
 func init() {
 	for _, name := range []string{"llama-bpe", "qwen2"} {
@@ -202,7 +202,7 @@ func preName(raw json.RawMessage, path string) (string, error) {
 	var p pre
 	if err := json.Unmarshal(raw, &p); err == nil {
 		if p.Type == "ByteLevel" && (p.UseRegex == nil || *p.UseRegex) {
-			return "gpt2", nil
+			return "gpt-2", nil
 		}
 		if s := p.Pretokenizers; p.Type == "Sequence" && len(s) == 2 && s[0].Type == "Split" && s[1].Type == "ByteLevel" && s[1].UseRegex != nil && !*s[1].UseRegex {
 			if name, ok := preNames[s[0].Pattern.Regex]; ok {
