@@ -311,7 +311,7 @@ func TestExportSentencePiece(t *testing.T) {
 		t.Error("add_bos_token false")
 	}
 	back := filepath.Join(t.TempDir(), "hf")
-	if _, err := Import(out, back, ImportOptions{}); err != nil {
+	if _, err := Import(context.Background(), out, back, ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	a, err1 := tokenizer.Load(filepath.Join(folder, "tokenizer.json"))
