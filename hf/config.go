@@ -692,23 +692,36 @@ func (c *Config) syncRaw() (map[string]json.RawMessage, error) {
 		out["mlp_bias"] = mustJSON(c.MLPBias)
 	}
 	if old.SlidingWindow != c.SlidingWindow || old.MaxWindowLayers != c.MaxWindowLayers {
-		switch c.ModelType {
-		case "qwen2":
-			out["use_sliding_window"] = mustJSON(c.SlidingWindow > 0)
-			if c.SlidingWindow > 0 {
-				out["sliding_window"] = mustJSON(c.SlidingWindow)
-				out["max_window_layers"] = mustJSON(c.MaxWindowLayers)
-			}
-		case "mistral":
-			if c.SlidingWindow > 0 {
-				out["sliding_window"] = mustJSON(c.SlidingWindow)
-			} else {
-				out["sliding_window"] = json.RawMessage("null")
-			}
-		}
+		c.syncSlidingWindow(out)
 	}
 	set("hidden_act", old.HiddenAct != c.HiddenAct, c.HiddenAct)
 	set("initializer_range", old.InitializerRange != c.InitializerRange, c.InitializerRange)
+	c.syncTokens(out, old)
+	return out, nil
+}
+
+// syncSlidingWindow writes c's sliding window into out in its model
+// type's keys.
+func (c *Config) syncSlidingWindow(out map[string]json.RawMessage) {
+	switch c.ModelType {
+	case "qwen2":
+		out["use_sliding_window"] = mustJSON(c.SlidingWindow > 0)
+		if c.SlidingWindow > 0 {
+			out["sliding_window"] = mustJSON(c.SlidingWindow)
+			out["max_window_layers"] = mustJSON(c.MaxWindowLayers)
+		}
+	case "mistral":
+		if c.SlidingWindow > 0 {
+			out["sliding_window"] = mustJSON(c.SlidingWindow)
+		} else {
+			out["sliding_window"] = json.RawMessage("null")
+		}
+	}
+}
+
+// syncTokens writes c's BOS and EOS token ids and its dtype into out
+// where they differ from old's.
+func (c *Config) syncTokens(out map[string]json.RawMessage, old *Config) {
 	if old.BOSTokenID != c.BOSTokenID {
 		if c.BOSTokenID >= 0 {
 			out["bos_token_id"] = mustJSON(c.BOSTokenID)
@@ -740,7 +753,6 @@ func (c *Config) syncRaw() (map[string]json.RawMessage, error) {
 			out["torch_dtype"] = mustJSON(c.TorchDtype)
 		}
 	}
-	return out, nil
 }
 
 // MarshalJSON encodes the config as transformers writes config.json:
