@@ -72,9 +72,18 @@ func (r *Results) Markdown() string {
 // writeTaskTables writes the accuracy and answer-NLL tables of ms by
 // task and length.
 func (r *Results) writeTaskTables(b *strings.Builder, ms []*ModelResult) {
-	s := r.Settings
+	fmt.Fprintf(b, "\n## Accuracy by task and length (%%)\n\n")
+	r.Settings.taskLengthTable(b, ms, func(m *ModelResult, t string, l int) string { return pct0(m.acc(t, l)) })
+	b.WriteString("\n## Answer negative log-likelihood by task and length (nats per answer token; lower is better)\n\n")
+	b.WriteString("The gold answer scored by teacher forcing after the same prompts as the accuracy table.\n\n")
+	r.Settings.taskLengthTable(b, ms, func(m *ModelResult, t string, l int) string { return num(m.nll(t, l)) })
+}
+
+// taskLengthTable writes a table of ms with a column per task and
+// length, each cell cell(model, task, length).
+func (s Settings) taskLengthTable(b *strings.Builder, ms []*ModelResult, cell func(m *ModelResult, t string, l int) string) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
-	p("\n## Accuracy by task and length (%%)\n\n| model |")
+	p("| model |")
 	for _, t := range s.Tasks {
 		for _, l := range s.Lengths {
 			p(" %s %s |", t, eval.LengthLabel(l))
@@ -85,30 +94,11 @@ func (r *Results) writeTaskTables(b *strings.Builder, ms []*ModelResult) {
 		p("| %s |", m.Label)
 		for _, t := range s.Tasks {
 			for _, l := range s.Lengths {
-				p(" %s |", pct0(m.acc(t, l)))
+				p(" %s |", cell(m, t, l))
 			}
 		}
 		p("\n")
 	}
-
-	p("\n## Answer negative log-likelihood by task and length (nats per answer token; lower is better)\n\n")
-	p("The gold answer scored by teacher forcing after the same prompts as the accuracy table.\n\n| model |")
-	for _, t := range s.Tasks {
-		for _, l := range s.Lengths {
-			p(" %s %s |", t, eval.LengthLabel(l))
-		}
-	}
-	p("\n|---|%s\n", strings.Repeat("---|", len(s.Tasks)*len(s.Lengths)))
-	for _, m := range ms {
-		p("| %s |", m.Label)
-		for _, t := range s.Tasks {
-			for _, l := range s.Lengths {
-				p(" %s |", num(m.nll(t, l)))
-			}
-		}
-		p("\n")
-	}
-
 }
 
 // writeSettings writes the paragraph that says how the seed was run.
