@@ -387,52 +387,70 @@ func parseDecoder(raw json.RawMessage, what string, out *[]decStep) error {
 			}
 		}
 	case "Replace":
-		m, err := object(raw, what, "pattern", "content")
+		st, err := parseReplaceDecoder(raw, what, typ)
 		if err != nil {
 			return err
 		}
-		from, err := stringPattern(m["pattern"], what)
-		if err != nil {
-			return err
-		}
-		if from == "" {
-			return fmt.Errorf("%s: empty pattern", what)
-		}
-		var to string
-		if err := field(m, "content", what, &to); err != nil {
-			return err
-		}
-		*out = append(*out, decStep{kind: typ, from: from, to: to})
+		*out = append(*out, st)
 	case "ByteFallback", "Fuse":
 		if _, err := object(raw, what); err != nil {
 			return err
 		}
 		*out = append(*out, decStep{kind: typ})
 	case "Strip":
-		m, err := object(raw, what, "content", "start", "stop")
+		st, err := parseStripDecoder(raw, what, typ)
 		if err != nil {
 			return err
 		}
-		var content string
-		var start, stop int
-		if err := field(m, "content", what, &content); err != nil {
-			return err
-		}
-		if err := field(m, "start", what, &start); err != nil {
-			return err
-		}
-		if err := field(m, "stop", what, &stop); err != nil {
-			return err
-		}
-		r := []rune(content)
-		if len(r) != 1 || start < 0 || stop < 0 {
-			return fmt.Errorf("%s: want one content character and start, stop >= 0", what)
-		}
-		*out = append(*out, decStep{kind: typ, strip: r[0], start: start, stop: stop})
+		*out = append(*out, st)
 	default:
 		return fmt.Errorf("%s: unsupported decoder type", what)
 	}
 	return nil
+}
+
+// parseReplaceDecoder parses a Replace decoder step.
+func parseReplaceDecoder(raw json.RawMessage, what, typ string) (decStep, error) {
+	m, err := object(raw, what, "pattern", "content")
+	if err != nil {
+		return decStep{}, err
+	}
+	from, err := stringPattern(m["pattern"], what)
+	if err != nil {
+		return decStep{}, err
+	}
+	if from == "" {
+		return decStep{}, fmt.Errorf("%s: empty pattern", what)
+	}
+	var to string
+	if err := field(m, "content", what, &to); err != nil {
+		return decStep{}, err
+	}
+	return decStep{kind: typ, from: from, to: to}, nil
+}
+
+// parseStripDecoder parses a Strip decoder step.
+func parseStripDecoder(raw json.RawMessage, what, typ string) (decStep, error) {
+	m, err := object(raw, what, "content", "start", "stop")
+	if err != nil {
+		return decStep{}, err
+	}
+	var content string
+	var start, stop int
+	if err := field(m, "content", what, &content); err != nil {
+		return decStep{}, err
+	}
+	if err := field(m, "start", what, &start); err != nil {
+		return decStep{}, err
+	}
+	if err := field(m, "stop", what, &stop); err != nil {
+		return decStep{}, err
+	}
+	r := []rune(content)
+	if len(r) != 1 || start < 0 || stop < 0 {
+		return decStep{}, fmt.Errorf("%s: want one content character and start, stop >= 0", what)
+	}
+	return decStep{kind: typ, strip: r[0], start: start, stop: stop}, nil
 }
 
 // parseModel parses a BPE model.
