@@ -86,6 +86,41 @@ type normStep struct {
 	from, to string
 }
 
+// byteLevelOptions checks a ByteLevel post-processor's or decoder's
+// options (they change no id or text here).
+func byteLevelOptions(raw json.RawMessage, what string) error {
+	m, err := object(raw, what, "add_prefix_space", "trim_offsets", "use_regex")
+	if err != nil {
+		return err
+	}
+	var b bool
+	for _, k := range []string{"add_prefix_space", "trim_offsets", "use_regex"} {
+		if err := field(m, k, what, &b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sequence parses a Sequence: each entry of its list under key, in
+// order, with its index in what.
+func sequence(raw json.RawMessage, what, key string, each func(r json.RawMessage, what string) error) error {
+	m, err := object(raw, what, key)
+	if err != nil {
+		return err
+	}
+	var list []json.RawMessage
+	if err := field(m, key, what, &list); err != nil {
+		return err
+	}
+	for i, r := range list {
+		if err := each(r, fmt.Sprintf("%s[%d]", what, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func parseNormalizer(raw json.RawMessage, what string, out *[]normStep) error {
 	if isNull(raw) {
 		return nil
@@ -256,30 +291,13 @@ func parsePostProcessor(raw json.RawMessage, what string, p *postProc) error {
 	switch typ {
 	case "ByteLevel":
 		// Only trims offsets; ids are unchanged.
-		m, err := object(raw, what, "add_prefix_space", "trim_offsets", "use_regex")
-		if err != nil {
+		if err := byteLevelOptions(raw, what); err != nil {
 			return err
-		}
-		var b bool
-		for _, k := range []string{"add_prefix_space", "trim_offsets", "use_regex"} {
-			if err := field(m, k, what, &b); err != nil {
-				return err
-			}
 		}
 	case "Sequence":
-		m, err := object(raw, what, "processors")
-		if err != nil {
-			return err
-		}
-		var list []json.RawMessage
-		if err := field(m, "processors", what, &list); err != nil {
-			return err
-		}
-		for i, r := range list {
-			if err := parsePostProcessor(r, fmt.Sprintf("%s[%d]", what, i), p); err != nil {
-				return err
-			}
-		}
+		return sequence(raw, what, "processors", func(r json.RawMessage, what string) error {
+			return parsePostProcessor(r, what, p)
+		})
 	case "TemplateProcessing":
 		if p.template {
 			return fmt.Errorf("%s: more than one TemplateProcessing", what)
@@ -361,31 +379,14 @@ func parseDecoder(raw json.RawMessage, what string, out *[]decStep) error {
 	what = what + " " + typ
 	switch typ {
 	case "ByteLevel":
-		m, err := object(raw, what, "add_prefix_space", "trim_offsets", "use_regex")
-		if err != nil {
+		if err := byteLevelOptions(raw, what); err != nil {
 			return err
-		}
-		var b bool
-		for _, k := range []string{"add_prefix_space", "trim_offsets", "use_regex"} {
-			if err := field(m, k, what, &b); err != nil {
-				return err
-			}
 		}
 		*out = append(*out, decStep{kind: typ})
 	case "Sequence":
-		m, err := object(raw, what, "decoders")
-		if err != nil {
-			return err
-		}
-		var list []json.RawMessage
-		if err := field(m, "decoders", what, &list); err != nil {
-			return err
-		}
-		for i, r := range list {
-			if err := parseDecoder(r, fmt.Sprintf("%s[%d]", what, i), out); err != nil {
-				return err
-			}
-		}
+		return sequence(raw, what, "decoders", func(r json.RawMessage, what string) error {
+			return parseDecoder(r, what, out)
+		})
 	case "Replace":
 		st, err := parseReplaceDecoder(raw, what, typ)
 		if err != nil {
