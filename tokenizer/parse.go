@@ -468,41 +468,8 @@ func parseModel(raw json.RawMessage, what string, byteLevel bool) (*bpe, error) 
 		return nil, fmt.Errorf("%s: unsupported model type %s (only BPE)", what, fields["type"])
 	}
 	what += " BPE"
-	m := map[string]json.RawMessage{}
-	allowed := []string{"type", "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix",
-		"fuse_unk", "byte_fallback", "ignore_merges", "vocab", "merges"}
-	for k, v := range fields {
-		if !slices.Contains(allowed, k) {
-			return nil, fmt.Errorf("%s: unsupported field %q", what, k)
-		}
-		if k != "vocab" && k != "merges" {
-			m[k] = v
-		}
-	}
-	var dropout *float64
-	var unk, prefix, suffix *string
-	b := &bpe{}
-	if err := field(m, "dropout", what, &dropout); err != nil {
-		return nil, err
-	}
-	if dropout != nil && *dropout != 0 {
-		return nil, fmt.Errorf("%s: dropout %v is not supported", what, *dropout)
-	}
-	if err := field(m, "continuing_subword_prefix", what, &prefix); err != nil {
-		return nil, err
-	}
-	if err := field(m, "end_of_word_suffix", what, &suffix); err != nil {
-		return nil, err
-	}
-	if (prefix != nil && *prefix != "") || (suffix != nil && *suffix != "") {
-		return nil, fmt.Errorf("%s: continuing_subword_prefix/end_of_word_suffix are not supported", what)
-	}
-	for k, v := range map[string]*bool{"fuse_unk": &b.fuseUnk, "byte_fallback": &b.byteFallback, "ignore_merges": &b.ignoreMerges} {
-		if err := field(m, k, what, v); err != nil {
-			return nil, err
-		}
-	}
-	if err := field(m, "unk_token", what, &unk); err != nil {
+	b, unk, err := bpeOptions(fields, what)
+	if err != nil {
 		return nil, err
 	}
 	if isNull(fields["vocab"]) {
@@ -534,10 +501,74 @@ func parseModel(raw json.RawMessage, what string, byteLevel bool) (*bpe, error) 
 			b.byteTokens[i] = id
 		}
 	}
+	if err := b.setMerges(fields["merges"], what); err != nil {
+		return nil, err
+	}
+	b.setTables(byteLevel)
+	if !byteLevel && b.unk < 0 {
+		if !b.byteFallback {
+			return nil, fmt.Errorf("%s: a non-byte-level model needs unk_token or byte_fallback", what)
+		}
+		for i, id := range b.byteTokens {
+			if id < 0 {
+				return nil, fmt.Errorf("%s: byte_fallback without unk_token needs all <0xNN> tokens; <0x%02X> is missing", what, i)
+			}
+		}
+	}
+	return b, nil
+}
+
+// bpeOptions checks the BPE model's fields and returns the model with
+// its options set, and its unk_token.
+func bpeOptions(fields map[string][]byte, what string) (b *bpe, unk *string, err error) {
+	m := map[string]json.RawMessage{}
+	allowed := []string{"type", "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix",
+		"fuse_unk", "byte_fallback", "ignore_merges", "vocab", "merges"}
+	for k, v := range fields {
+		if !slices.Contains(allowed, k) {
+			return nil, nil, fmt.Errorf("%s: unsupported field %q", what, k)
+		}
+		if k != "vocab" && k != "merges" {
+			m[k] = v
+		}
+	}
+	var dropout *float64
+	var prefix, suffix *string
+	b = &bpe{}
+	if err := field(m, "dropout", what, &dropout); err != nil {
+		return nil, nil, err
+	}
+	if dropout != nil && *dropout != 0 {
+		return nil, nil, fmt.Errorf("%s: dropout %v is not supported", what, *dropout)
+	}
+	if err := field(m, "continuing_subword_prefix", what, &prefix); err != nil {
+		return nil, nil, err
+	}
+	if err := field(m, "end_of_word_suffix", what, &suffix); err != nil {
+		return nil, nil, err
+	}
+	if (prefix != nil && *prefix != "") || (suffix != nil && *suffix != "") {
+		return nil, nil, fmt.Errorf("%s: continuing_subword_prefix/end_of_word_suffix are not supported", what)
+	}
+	for k, v := range map[string]*bool{"fuse_unk": &b.fuseUnk, "byte_fallback": &b.byteFallback, "ignore_merges": &b.ignoreMerges} {
+		if err := field(m, k, what, v); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := field(m, "unk_token", what, &unk); err != nil {
+		return nil, nil, err
+	}
+	return b, unk, nil
+}
+
+// setMerges sets the merge ranks from raw (the merges list, possibly
+// null); every token of a merge must be in the vocabulary.
+func (b *bpe) setMerges(raw json.RawMessage, what string) error {
 	var merges [][2]string
-	if !isNull(fields["merges"]) {
-		if merges, err = parseMerges(fields["merges"], what+" merges"); err != nil {
-			return nil, err
+	if !isNull(raw) {
+		var err error
+		if merges, err = parseMerges(raw, what+" merges"); err != nil {
+			return err
 		}
 	}
 	b.merges = make(map[uint64]uint64, len(merges))
@@ -547,11 +578,17 @@ func parseModel(raw json.RawMessage, what string, byteLevel bool) (*bpe, error) 
 		ic, ok2 := b.vocab[c]
 		inew, ok3 := b.vocab[a+c]
 		if !ok1 || !ok2 || !ok3 {
-			return nil, fmt.Errorf("%s: merge %d (%q, %q): token not in the vocab", what, rank, a, c)
+			return fmt.Errorf("%s: merge %d (%q, %q): token not in the vocab", what, rank, a, c)
 		}
 		// A repeated pair takes its last rank, as in HF's HashMap.
 		b.merges[pairKey(ia, ic)] = uint64(rank)<<32 | uint64(uint32(inew))
 	}
+	return nil
+}
+
+// setTables sets the byte-to-id tables of a byte-level model, or whether
+// a metaspace model splits on spaces.
+func (b *bpe) setTables(byteLevel bool) {
 	if byteLevel {
 		b.byteLevel = true
 		for i := 0; i < 256; i++ {
@@ -579,17 +616,6 @@ func parseModel(raw json.RawMessage, what string, byteLevel bool) (*bpe, error) 
 			}
 		}
 	}
-	if !byteLevel && b.unk < 0 {
-		if !b.byteFallback {
-			return nil, fmt.Errorf("%s: a non-byte-level model needs unk_token or byte_fallback", what)
-		}
-		for i, id := range b.byteTokens {
-			if id < 0 {
-				return nil, fmt.Errorf("%s: byte_fallback without unk_token needs all <0xNN> tokens; <0x%02X> is missing", what, i)
-			}
-		}
-	}
-	return b, nil
 }
 
 // sortedAdded returns the added tokens ordered by id.
