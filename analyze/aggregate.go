@@ -183,23 +183,46 @@ func Aggregate(tokens []Token, c *Classifier, opts Options) (*Report, error) {
 	if len(tokens) == 0 {
 		return nil, fmt.Errorf("analyze: no tokens to aggregate (documents too short?)")
 	}
-	// The ranking score of every token, computed once.
+	scores, err := tokenScores(tokens, opts.Score)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{Top: opts.Top, Score: opts.Score}
+	inTop := r.addBuckets(tokens, scores, opts)
+	all, kindVotes := idStats(tokens, inTop, c)
+	for _, s := range all[:min(opts.TopIDs, len(all))] {
+		r.IDs = append(r.IDs, *s)
+	}
+	r.pickImpactful(all, kindVotes, opts)
+	return r, nil
+}
+
+// tokenScores returns the ranking score (Δp or Δlog p, by score) of
+// every token, computed once; a token out of range or with a score that
+// is not finite is an error.
+func tokenScores(tokens []Token, score string) ([]float64, error) {
 	scores := make([]float64, len(tokens))
 	for i := range tokens {
 		t := &tokens[i]
 		if t.Pos < 0 || t.Kind >= numKinds {
 			return nil, fmt.Errorf("analyze: token %d (document %d) has position %d and kind %d", i, t.Doc, t.Pos, t.Kind)
 		}
-		if opts.Score == "logprob" {
+		if score == "logprob" {
 			scores[i] = t.DeltaLogProb()
 		} else {
 			scores[i] = t.DeltaProb()
 		}
 		if math.IsNaN(scores[i]) || math.IsInf(scores[i], 0) {
-			return nil, fmt.Errorf("analyze: document %d position %d: log-probs %g and %g give Δ%s %g", t.Doc, t.Pos, t.Base, t.Ext, opts.Score, scores[i])
+			return nil, fmt.Errorf("analyze: document %d position %d: log-probs %g and %g give Δ%s %g", t.Doc, t.Pos, t.Base, t.Ext, score, scores[i])
 		}
 	}
-	r := &Report{Top: opts.Top, Score: opts.Score}
+	return scores, nil
+}
+
+// addBuckets sets r's document and token counts, its per-bucket
+// statistics, the overall kind statistics and the kinds by ratio, and
+// returns which tokens are in their bucket's top share.
+func (r *Report) addBuckets(tokens []Token, scores []float64, opts Options) []bool {
 	docs := map[int32]bool{}
 	// Bucket membership.
 	byBucket := make([][]int, len(opts.Buckets))
@@ -271,8 +294,12 @@ func Aggregate(tokens []Token, c *Classifier, opts Options) (*Report, error) {
 			r.KindsByRatio = append(r.KindsByRatio, k.Kind)
 		}
 	}
+	return inTop
+}
 
-	// Per-id statistics.
+// idStats returns the statistics of every token id, sorted by top
+// count, then top rate, then id, and each id's votes per kind.
+func idStats(tokens []Token, inTop []bool, c *Classifier) ([]*IDStat, map[int32]*[numKinds]int) {
 	ids := map[int32]*IDStat{}
 	kindVotes := map[int32]*[numKinds]int{}
 	for i := range tokens {
@@ -317,9 +344,12 @@ func Aggregate(tokens []Token, c *Classifier, opts Options) (*Report, error) {
 		}
 		return int(a.ID - b.ID)
 	})
-	for _, s := range all[:min(opts.TopIDs, len(all))] {
-		r.IDs = append(r.IDs, *s)
-	}
+	return all, kindVotes
+}
+
+// pickImpactful sets r's impactful ids (and the rule that picks them)
+// from the id statistics.
+func (r *Report) pickImpactful(all []*IDStat, kindVotes map[int32]*[numKinds]int, opts Options) {
 	minRate := opts.MinRatio * opts.Top
 	for _, s := range all {
 		gain := s.MeanDeltaProb
@@ -333,7 +363,6 @@ func Aggregate(tokens []Token, c *Classifier, opts Options) (*Report, error) {
 	slices.Sort(r.Impactful)
 	r.ImpactfulRule = fmt.Sprintf("ids (special tokens excluded) seen at least %d times, with mean Δ%[3]s > 0, whose share of occurrences in the per-bucket top %[2]g%% by Δ%[3]s is at least %[4]g (%[5]g× chance)",
 		opts.MinCount, 100*opts.Top, opts.Score, minRate, opts.MinRatio)
-	return r, nil
 }
 
 func kindStats(all, top [numKinds]int) []KindStat {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -45,23 +46,8 @@ ppl_docs.jsonl). Every step is a resumable stage; a rerun skips finished steps a
 interrupted training.`
 
 func runExperiment(ctx context.Context, env *Env, args []string) error {
-	d := experiment.DefaultOptions()
 	fs := newFlagSet(env, "experiment", experimentUsage, experimentSummary)
-	var o experiment.Options
-	fs.StringVar(&o.Base, "base", "", "base model folder (config.json, safetensors, tokenizer.json); default: the shipped tiny base, written to OUTPUT/base")
-	fs.StringVar(&o.Output, "output", "", "experiment folder (required)")
-	fs.IntVar(&o.Factor, "factor", d.Factor, "window extension factor: Lt = factor × the base window")
-	fs.Int64Var(&o.Tokens, "tokens", 0, fmt.Sprintf("stage-1 training tokens of every run (default %d; --quick: 4·Lt)", d.Tokens))
-	fs.Int64Var(&o.AnnealTokens, "anneal-tokens", 0, "stage-2 replay tokens of the stage ablation (default tokens/10)")
-	fs.IntVar(&o.Batch, "batch", 0, fmt.Sprintf("rows per optimizer step, the same for every run; tokens match the budget within batch/2 rows (default %d)", d.Batch))
-	fs.Float64Var(&o.LR, "lr", d.LR, "stage-1 learning rate (constant)")
-	fs.Float64Var(&o.AnnealLR, "anneal-lr", d.AnnealLR, "stage-2 peak learning rate (linear decay to 0)")
-	fs.Int64Var(&o.Seed, "seed", d.Seed, "seed of data preparation, training and evaluation prompts (first seed)")
-	fs.IntVar(&o.Seeds, "seeds", 0, fmt.Sprintf("number of seeds (default %d; --quick: 2)", d.Seeds))
-	fs.IntVar(&o.Samples, "samples", 0, fmt.Sprintf("samples per task × length × depth, and perplexity sequences (default %d; --quick: 1)", d.Samples))
-	fs.BoolVar(&o.Quick, "quick", false, "tiny settings for a smoke test of the harness (the numbers mean nothing)")
-	fs.IntVar(&o.MaxDocs, "max-docs", 0, "use only the first N training documents (0: all; --quick: 24)")
-	fs.IntVar(&o.Threads, "threads", 0, "training threads (0: all cores)")
+	o := experimentFlags(fs)
 	prec := precisionFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -95,7 +81,7 @@ func runExperiment(ctx context.Context, env *Env, args []string) error {
 	}
 	o.Command = "longrecipe experiment " + shellJoin(args)
 	o.Log, o.Progress = env.Stderr, env.Stderr
-	res, err := experiment.Run(ctx, o)
+	res, err := experiment.Run(ctx, *o)
 	if err != nil {
 		return err
 	}
@@ -120,4 +106,25 @@ func shellJoin(args []string) string {
 		q[i] = a
 	}
 	return strings.Join(q, " ")
+}
+
+// experimentFlags declares the experiment's settings on fs.
+func experimentFlags(fs *flag.FlagSet) *experiment.Options {
+	d := experiment.DefaultOptions()
+	o := &experiment.Options{}
+	fs.StringVar(&o.Base, "base", "", "base model folder (config.json, safetensors, tokenizer.json); default: the shipped tiny base, written to OUTPUT/base")
+	fs.StringVar(&o.Output, "output", "", "experiment folder (required)")
+	fs.IntVar(&o.Factor, "factor", d.Factor, "window extension factor: Lt = factor × the base window")
+	fs.Int64Var(&o.Tokens, "tokens", 0, fmt.Sprintf("stage-1 training tokens of every run (default %d; --quick: 4·Lt)", d.Tokens))
+	fs.Int64Var(&o.AnnealTokens, "anneal-tokens", 0, "stage-2 replay tokens of the stage ablation (default tokens/10)")
+	fs.IntVar(&o.Batch, "batch", 0, fmt.Sprintf("rows per optimizer step, the same for every run; tokens match the budget within batch/2 rows (default %d)", d.Batch))
+	fs.Float64Var(&o.LR, "lr", d.LR, "stage-1 learning rate (constant)")
+	fs.Float64Var(&o.AnnealLR, "anneal-lr", d.AnnealLR, "stage-2 peak learning rate (linear decay to 0)")
+	fs.Int64Var(&o.Seed, "seed", d.Seed, "seed of data preparation, training and evaluation prompts (first seed)")
+	fs.IntVar(&o.Seeds, "seeds", 0, fmt.Sprintf("number of seeds (default %d; --quick: 2)", d.Seeds))
+	fs.IntVar(&o.Samples, "samples", 0, fmt.Sprintf("samples per task × length × depth, and perplexity sequences (default %d; --quick: 1)", d.Samples))
+	fs.BoolVar(&o.Quick, "quick", false, "tiny settings for a smoke test of the harness (the numbers mean nothing)")
+	fs.IntVar(&o.MaxDocs, "max-docs", 0, "use only the first N training documents (0: all; --quick: 24)")
+	fs.IntVar(&o.Threads, "threads", 0, "training threads (0: all cores)")
+	return o
 }

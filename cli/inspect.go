@@ -67,16 +67,7 @@ func printSummary(w io.Writer, s *hf.Summary) error {
 	fmt.Fprintf(&b, "model        %s\n", s.Dir)
 	fmt.Fprintf(&b, "architecture %s\n", arch)
 	fmt.Fprintf(&b, "sizes        %d layers, hidden %d, intermediate %d, vocab %d\n", s.Layers, s.Hidden, s.Intermediate, s.Vocab)
-	attn := fmt.Sprintf("%d heads × %d dims", s.Heads, s.HeadDim)
-	if s.GQAGroup > 1 {
-		attn += fmt.Sprintf(", GQA: %d key/value heads (groups of %d)", s.KVHeads, s.GQAGroup)
-	} else {
-		attn += ", no GQA"
-	}
-	if s.AttentionBias {
-		attn += ", q/k/v biases"
-	}
-	fmt.Fprintf(&b, "attention    %s\n", attn)
+	fmt.Fprintf(&b, "attention    %s\n", summaryAttention(s))
 	params := fmt.Sprintf("%s (%d)", humanCount(s.Parameters), s.Parameters)
 	if s.Parameters != s.ConfigParameters {
 		params += fmt.Sprintf("; config.json predicts %d for a Llama-family model", s.ConfigParameters)
@@ -97,6 +88,34 @@ func printSummary(w io.Writer, s *hf.Summary) error {
 		window += fmt.Sprintf(", sliding window %d", s.SlidingWindow)
 	}
 	fmt.Fprintf(&b, "context      %s\n", window)
+	fmt.Fprintf(&b, "rope         %s\n", summaryRope(s))
+	fmt.Fprintf(&b, "weights      %d file(s), %s of tensors\n", len(s.Shards), humanBytes(s.TotalBytes))
+	for _, sh := range s.Shards {
+		fmt.Fprintf(&b, "  %-40s %4d tensors %10s\n", filepath.Base(sh.File), sh.Tensors, humanBytes(sh.Bytes))
+	}
+	for _, p := range s.Problems {
+		fmt.Fprintf(&b, "PROBLEM      %s\n", p)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// summaryAttention describes the attention heads, GQA and biases.
+func summaryAttention(s *hf.Summary) string {
+	attn := fmt.Sprintf("%d heads × %d dims", s.Heads, s.HeadDim)
+	if s.GQAGroup > 1 {
+		attn += fmt.Sprintf(", GQA: %d key/value heads (groups of %d)", s.KVHeads, s.GQAGroup)
+	} else {
+		attn += ", no GQA"
+	}
+	if s.AttentionBias {
+		attn += ", q/k/v biases"
+	}
+	return attn
+}
+
+// summaryRope describes RoPE's base and scaling.
+func summaryRope(s *hf.Summary) string {
 	rope := fmt.Sprintf("theta %g", s.RopeTheta)
 	if r := s.RopeScaling; r != nil {
 		rope += fmt.Sprintf(", %s scaling factor %g", r.Type, r.Factor)
@@ -112,16 +131,7 @@ func printSummary(w io.Writer, s *hf.Summary) error {
 	} else {
 		rope += ", no scaling"
 	}
-	fmt.Fprintf(&b, "rope         %s\n", rope)
-	fmt.Fprintf(&b, "weights      %d file(s), %s of tensors\n", len(s.Shards), humanBytes(s.TotalBytes))
-	for _, sh := range s.Shards {
-		fmt.Fprintf(&b, "  %-40s %4d tensors %10s\n", filepath.Base(sh.File), sh.Tensors, humanBytes(sh.Bytes))
-	}
-	for _, p := range s.Problems {
-		fmt.Fprintf(&b, "PROBLEM      %s\n", p)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return rope
 }
 
 func humanCount(n int64) string {

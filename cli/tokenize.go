@@ -67,32 +67,11 @@ func runTokenize(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	loadTime := time.Since(loadStart)
-	in, inName, inSize, closeIn, err := tokenizeInput(env, *input)
-	if err != nil {
-		return err
-	}
-	defer closeIn()
-	out, af, err := tokenizeOutput(env, *output)
-	if err != nil {
-		return err
-	}
-	if af != nil {
-		defer af.Abort()
-	}
-	var bar *progress.Bar
-	if progress.IsTerminal(env.Stderr) {
-		bar = progress.New(env.Stderr, "tokenize", inSize, "bytes")
-	}
 	start := time.Now()
-	tj := tokenizeJob{tk: tk, addSpecial: *addSpecial, field: *field, text: *format == "text", output: *output, bar: bar}
-	st, err := tj.run(ctx, in, inName, out)
+	tj := tokenizeJob{tk: tk, addSpecial: *addSpecial, field: *field, text: *format == "text", output: *output}
+	st, err := tj.runFiles(ctx, env, *input)
 	if err != nil {
 		return err
-	}
-	if af != nil {
-		if err := af.Commit(); err != nil {
-			return err
-		}
 	}
 	el := time.Since(start)
 	fmt.Fprintf(env.Stderr, "tokenize: %d documents, %d bytes, %d tokens in %.3fs (%.2f MB/s; tokenizer load %.3fs)\n",
@@ -267,4 +246,35 @@ func rowText(line []byte, field string) (string, error) {
 		return "", fmt.Errorf("field %q is not a string", field)
 	}
 	return s, nil
+}
+
+// runFiles runs the job from the input file (- for stdin) to t.output
+// (- for stdout; a file is written atomically), with a progress bar when
+// stderr is a terminal.
+func (t *tokenizeJob) runFiles(ctx context.Context, env *Env, input string) (tokenizeStats, error) {
+	in, inName, inSize, closeIn, err := tokenizeInput(env, input)
+	if err != nil {
+		return tokenizeStats{}, err
+	}
+	defer closeIn()
+	out, af, err := tokenizeOutput(env, t.output)
+	if err != nil {
+		return tokenizeStats{}, err
+	}
+	if af != nil {
+		defer af.Abort()
+	}
+	if progress.IsTerminal(env.Stderr) {
+		t.bar = progress.New(env.Stderr, "tokenize", inSize, "bytes")
+	}
+	st, err := t.run(ctx, in, inName, out)
+	if err != nil {
+		return st, err
+	}
+	if af != nil {
+		if err := af.Commit(); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
 }

@@ -70,27 +70,9 @@ func runTokenizerTrain(ctx context.Context, env *Env, args []string) error {
 	if *special != "" {
 		specials = strings.Split(*special, ",")
 	}
-	var texts []string
-	if *input == "" {
-		docs, err := assets.Corpus()
-		if err != nil {
-			return err
-		}
-		train, _, err := assets.Split(docs, assets.DefaultHeldOutPercent)
-		if err != nil {
-			return err
-		}
-		for _, d := range train {
-			texts = append(texts, d.Text)
-		}
-	} else {
-		for _, p := range strings.Split(*input, ",") {
-			t, err := bpetrain.ReadTexts(p)
-			if err != nil {
-				return err
-			}
-			texts = append(texts, t...)
-		}
+	texts, err := trainingTexts(inputs)
+	if err != nil {
+		return err
 	}
 	words, err := bpetrain.CountWords(ctx, texts, specials, *workers)
 	if err != nil {
@@ -106,4 +88,32 @@ func runTokenizerTrain(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "wrote %s: %d tokens (%d merges, %d special) from %d texts, %d distinct pre-tokens\n",
 		*output, m.Size(), len(m.Merges), len(m.Specials), len(texts), len(words))
 	return nil
+}
+
+// trainingTexts reads the texts of files, or without files the embedded
+// corpus's training split.
+func trainingTexts(files []string) ([]string, error) {
+	var texts []string
+	if len(files) == 0 {
+		docs, err := assets.Corpus()
+		if err != nil {
+			return nil, err
+		}
+		train, _, err := assets.Split(docs, assets.DefaultHeldOutPercent)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range train {
+			texts = append(texts, d.Text)
+		}
+		return texts, nil
+	}
+	for _, p := range files {
+		t, err := bpetrain.ReadTexts(p)
+		if err != nil {
+			return nil, err
+		}
+		texts = append(texts, t...)
+	}
+	return texts, nil
 }

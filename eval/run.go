@@ -1,35 +1,3 @@
-// Package eval measures long-context ability: RULER-style synthetic
-// tasks (passkey retrieval, needles in a haystack, variable tracking,
-// common and frequent word extraction) generated deterministically from a
-// seed and sized in the model's own tokens, string-match scoring,
-// perplexity by position, a client for OpenAI-compatible servers, and
-// reports (JSON, Markdown, PNG) including side-by-side comparisons.
-//
-// Conventions:
-//   - A prompt of length L has L tokens ±1 % (Tolerance), counted with
-//     the tokenizer's special tokens (BOS), as the engine is fed.
-//   - Depth d places the needle (the first needle; others at random
-//     depths) after a fraction d of the filler's tokens, moved to the
-//     nearest sentence boundary within 1 % of the filler's words.
-//   - Prompts have the shape of PoSE's (passkey) and RULER's (the rest)
-//     tasks, in a Wording held out from every training source of the
-//     project (HeldOutWording; RULERWording is the published text), with
-//     RULER's solved example before vt, cwe and fwe, so those need a few
-//     hundred tokens of room; a task that cannot fit a length fails
-//     before any model runs.
-//   - Each sample's randomness is a function of (seed, task, length,
-//     depth, sample), so adding tasks or lengths changes no other prompt.
-//   - Scoring is RULER's string-match recall, with whole-word matching;
-//     on a model that scores, single-answer needle tasks and the decoy
-//     tasks are also ranked against NumDistractors answers of the same
-//     form by log-likelihood, and the needle's gain in the answer's
-//     log-likelihood is measured (Partial). The decoy tasks' distractors
-//     include answers found in the prompt (decoy.go); every ranked cell
-//     states its copy baseline (CopyTop1), and only tasks whose copy
-//     baseline is at most MaxClaimCopy can support a claim.
-//   - A report folder holds items.jsonl (every prompt, its candidates and
-//     their scores) and ppl_docs.jsonl (the loss of every document), from
-//     which its figures can be recomputed.
 package eval
 
 import (
@@ -199,8 +167,35 @@ func Run(ctx context.Context, m Model, tok Tokenizer, opt Options) (*Results, er
 		res.Wording = opt.Wording.Name
 	}
 	gen := &Generator{Tok: tok, Haystack: hay, Seed: opt.Seed, Wording: opt.Wording}
-	var jobs []job
-	doPPL := false
+	jobs, doPPL := planJobs(opt)
+	if err := checkRun(m, gen, opt, doPPL); err != nil {
+		return nil, err
+	}
+	var bar *progress.Bar
+	if opt.Progress != nil && len(jobs) > 0 {
+		bar = progress.New(opt.Progress, "eval", int64(len(jobs)), "samples")
+	}
+	workers := workerModels(m, max(1, opt.Parallel))
+	items, err := answer(ctx, workers, gen, jobs, opt, bar)
+	if err != nil {
+		return nil, err
+	}
+	res.Items = items
+	if bar != nil {
+		bar.Finish()
+	}
+	res.Aggregate()
+	if doPPL {
+		if res.PPL, err = runPPL(ctx, workers, tok, opt); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// planJobs returns the samples to answer (task, length, depth, sample),
+// and whether perplexity is one of the tasks.
+func planJobs(opt Options) (jobs []job, doPPL bool) {
 	for _, t := range opt.Tasks {
 		if t == PerplexityTask {
 			doPPL = true
@@ -218,12 +213,19 @@ func Run(ctx context.Context, m Model, tok Tokenizer, opt Options) (*Results, er
 			}
 		}
 	}
+	return jobs, doPPL
+}
+
+// checkRun fails fast, before any model time is spent: perplexity needs
+// a scoring model and text, and every task must fit every length
+// (templates and solved examples take room).
+func checkRun(m Model, gen *Generator, opt Options, doPPL bool) error {
 	if doPPL {
 		if _, ok := m.(Scorer); !ok {
-			return nil, fmt.Errorf("eval: task ppl needs log-probabilities, which this model (an endpoint?) does not give")
+			return fmt.Errorf("eval: task ppl needs log-probabilities, which this model (an endpoint?) does not give")
 		}
 		if len(opt.PPLDocs) == 0 {
-			return nil, fmt.Errorf("eval: task ppl needs text (PPLDocs)")
+			return fmt.Errorf("eval: task ppl needs text (PPLDocs)")
 		}
 	}
 	// Fail fast: every task must fit every length (templates and solved
@@ -234,52 +236,37 @@ func Run(ctx context.Context, m Model, tok Tokenizer, opt Options) (*Results, er
 		}
 		for _, l := range opt.Lengths {
 			if _, err := gen.Generate(t, l, 0.5, 0); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	var bar *progress.Bar
-	if opt.Progress != nil && len(jobs) > 0 {
-		bar = progress.New(opt.Progress, "eval", int64(len(jobs)), "samples")
-	}
-	workers := workerModels(m, max(1, opt.Parallel))
-	items, err := answer(ctx, workers, gen, jobs, opt, bar)
-	if err != nil {
-		return nil, err
-	}
-	res.Items = items
-	if bar != nil {
-		bar.Finish()
-	}
-	res.Aggregate()
-	if doPPL {
-		length := slices.Max(opt.Lengths)
-		var tick func(done, total int)
-		if opt.Progress != nil {
-			var pb *progress.Bar
-			tick = func(done, total int) {
-				if pb == nil {
-					pb = progress.New(opt.Progress, "ppl", int64(total), "sequences")
-				}
-				pb.Add(1)
-				if done == total {
-					pb.Finish()
-				}
+	return nil
+}
+
+// runPPL measures perplexity by position at the largest length over the
+// workers that score.
+func runPPL(ctx context.Context, workers []Model, tok Tokenizer, opt Options) (*PPLResult, error) {
+	length := slices.Max(opt.Lengths)
+	var tick func(done, total int)
+	if opt.Progress != nil {
+		var pb *progress.Bar
+		tick = func(done, total int) {
+			if pb == nil {
+				pb = progress.New(opt.Progress, "ppl", int64(total), "sequences")
+			}
+			pb.Add(1)
+			if done == total {
+				pb.Finish()
 			}
 		}
-		var scorers []Scorer
-		for _, w := range workers {
-			if s, ok := w.(Scorer); ok {
-				scorers = append(scorers, s)
-			}
-		}
-		p, err := Perplexity(ctx, scorers, tok, opt.PPLSource, opt.PPLDocs, length, opt.PPLSequences, opt.PPLWindow, opt.PPLShortTokens, tick)
-		if err != nil {
-			return nil, err
-		}
-		res.PPL = p
 	}
-	return res, nil
+	var scorers []Scorer
+	for _, w := range workers {
+		if s, ok := w.(Scorer); ok {
+			scorers = append(scorers, s)
+		}
+	}
+	return Perplexity(ctx, scorers, tok, opt.PPLSource, opt.PPLDocs, length, opt.PPLSequences, opt.PPLWindow, opt.PPLShortTokens, tick)
 }
 
 // job is one test case to generate and answer.

@@ -72,9 +72,18 @@ func (r *Results) Markdown() string {
 // writeTaskTables writes the accuracy and answer-NLL tables of ms by
 // task and length.
 func (r *Results) writeTaskTables(b *strings.Builder, ms []*ModelResult) {
-	s := r.Settings
+	fmt.Fprintf(b, "\n## Accuracy by task and length (%%)\n\n")
+	r.Settings.taskLengthTable(b, ms, func(m *ModelResult, t string, l int) string { return pct0(m.acc(t, l)) })
+	b.WriteString("\n## Answer negative log-likelihood by task and length (nats per answer token; lower is better)\n\n")
+	b.WriteString("The gold answer scored by teacher forcing after the same prompts as the accuracy table.\n\n")
+	r.Settings.taskLengthTable(b, ms, func(m *ModelResult, t string, l int) string { return num(m.nll(t, l)) })
+}
+
+// taskLengthTable writes a table of ms with a column per task and
+// length, each cell cell(model, task, length).
+func (s Settings) taskLengthTable(b *strings.Builder, ms []*ModelResult, cell func(m *ModelResult, t string, l int) string) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
-	p("\n## Accuracy by task and length (%%)\n\n| model |")
+	p("| model |")
 	for _, t := range s.Tasks {
 		for _, l := range s.Lengths {
 			p(" %s %s |", t, eval.LengthLabel(l))
@@ -85,30 +94,11 @@ func (r *Results) writeTaskTables(b *strings.Builder, ms []*ModelResult) {
 		p("| %s |", m.Label)
 		for _, t := range s.Tasks {
 			for _, l := range s.Lengths {
-				p(" %s |", pct0(m.acc(t, l)))
+				p(" %s |", cell(m, t, l))
 			}
 		}
 		p("\n")
 	}
-
-	p("\n## Answer negative log-likelihood by task and length (nats per answer token; lower is better)\n\n")
-	p("The gold answer scored by teacher forcing after the same prompts as the accuracy table.\n\n| model |")
-	for _, t := range s.Tasks {
-		for _, l := range s.Lengths {
-			p(" %s %s |", t, eval.LengthLabel(l))
-		}
-	}
-	p("\n|---|%s\n", strings.Repeat("---|", len(s.Tasks)*len(s.Lengths)))
-	for _, m := range ms {
-		p("| %s |", m.Label)
-		for _, t := range s.Tasks {
-			for _, l := range s.Lengths {
-				p(" %s |", num(m.nll(t, l)))
-			}
-		}
-		p("\n")
-	}
-
 }
 
 // writeSettings writes the paragraph that says how the seed was run.
@@ -252,13 +242,39 @@ func num(v float64) string {
 // charts draws the four PNGs.
 func (r *Results) charts(dir string) error {
 	ms := r.sorted()
-	s := r.Settings
 	top := pick(ms, Base, Start, FLTSequences, FLT, PoSE, RandPos, LongRecipe30, LongRecipe30Merge)
-	acc := &plot.LineChart{Title: fmt.Sprintf("Retrieval: gold answer ranked first of 10 (passkey + niah_single; chance 10 %%); base window %d", s.Window),
+	acc, nll, ppl := r.Settings.lineCharts(top)
+	ratio, rs := r.ratioChart(ms)
+	stage, ss := r.Settings.stageChart(ms)
+	for _, c := range []struct {
+		file string
+		save func(string) error
+		ok   bool
+	}{
+		{AccuracyPlot, acc.SavePNG, len(acc.Series) > 0},
+		{PPLPlot, ppl.SavePNG, len(ppl.Series) > 0},
+		{NLLPlot, nll.SavePNG, len(nll.Series) > 0},
+		{RatioPlot, ratio.SavePNG, len(rs) > 0},
+		{StagePlot, stage.SavePNG, len(ss) > 0},
+	} {
+		if !c.ok {
+			continue
+		}
+		if err := c.save(filepath.Join(dir, c.file)); err != nil {
+			return fmt.Errorf("experiment: %s: %w", c.file, err)
+		}
+	}
+	return nil
+}
+
+// lineCharts returns the charts by prompt length (top-1 rate, answer
+// NLL) and by position (perplexity) of the evaluated models of top.
+func (s Settings) lineCharts(top []*ModelResult) (acc, nll, ppl *plot.LineChart) {
+	acc = &plot.LineChart{Title: fmt.Sprintf("Retrieval: gold answer ranked first of 10 (passkey + niah_single; chance 10 %%); base window %d", s.Window),
 		XLabel: "prompt length (tokens)", YLabel: "top-1 rate (%)", LogX: true}
-	nll := &plot.LineChart{Title: "Answer NLL (passkey + niah_single, teacher forcing) vs prompt length; lower is better",
+	nll = &plot.LineChart{Title: "Answer NLL (passkey + niah_single, teacher forcing) vs prompt length; lower is better",
 		XLabel: "prompt length (tokens)", YLabel: "nats per answer token", LogX: true}
-	ppl := &plot.LineChart{Title: "Perplexity by position, held-out text", XLabel: "position (tokens)", YLabel: "perplexity", LogX: true, LogY: true}
+	ppl = &plot.LineChart{Title: "Perplexity by position, held-out text", XLabel: "position (tokens)", YLabel: "perplexity", LogX: true, LogY: true}
 	for _, m := range top {
 		if !m.Evaluated {
 			continue
@@ -286,12 +302,15 @@ func (r *Results) charts(dir string) error {
 			ppl.Series = append(ppl.Series, q)
 		}
 	}
+	return acc, nll, ppl
+}
+
+// ratioChart returns the kept-token ratio ablation's chart and its
+// models.
+func (r *Results) ratioChart(ms []*ModelResult) (*plot.BarChart, []*ModelResult) {
+	s := r.Settings
 	ratio := &plot.BarChart{Title: "Kept-token ratio ablation: top-1 rate (chance 10 %) " + r.longLabel(), XLabel: "real tokens per row (fraction of Lt)", YLabel: "top-1 rate (%)"}
 	rs := pick(ms, LongRecipe10, LongRecipe20, LongRecipe30, LongRecipe40, FLT)
-	stage := &plot.BarChart{Title: "Stage ablation (LongRecipe 30%): top-1 rate by prompt length (chance 10 %)", XLabel: "model", YLabel: "top-1 rate (%)"}
-	ss := pick(ms, Base, LongRecipe30, LongRecipe30Replay, LongRecipe30Merge)
-	// The stage chart keeps LongRecipe 30 % only; every method's stages
-	// are in the tables.
 	for _, m := range rs {
 		c := fmt.Sprintf("%.0f %%", 100*m.Ratio)
 		if m.Name == FLT {
@@ -310,6 +329,14 @@ func (r *Results) charts(dir string) error {
 		}
 		ratio.Series = append(ratio.Series, sr)
 	}
+	return ratio, rs
+}
+
+// stageChart returns the stage ablation's chart and its models. It keeps
+// LongRecipe 30 % only; every method's stages are in the tables.
+func (s Settings) stageChart(ms []*ModelResult) (*plot.BarChart, []*ModelResult) {
+	stage := &plot.BarChart{Title: "Stage ablation (LongRecipe 30%): top-1 rate by prompt length (chance 10 %)", XLabel: "model", YLabel: "top-1 rate (%)"}
+	ss := pick(ms, Base, LongRecipe30, LongRecipe30Replay, LongRecipe30Merge)
 	for _, m := range ss {
 		stage.Categories = append(stage.Categories, map[string]string{
 			"base": "base model", "stage 1": "before replay", "stage 2": "after replay", "stage 3": "after merge"}[m.Stage])
@@ -321,23 +348,5 @@ func (r *Results) charts(dir string) error {
 		}
 		stage.Series = append(stage.Series, sr)
 	}
-	for _, c := range []struct {
-		file string
-		save func(string) error
-		ok   bool
-	}{
-		{AccuracyPlot, acc.SavePNG, len(acc.Series) > 0},
-		{PPLPlot, ppl.SavePNG, len(ppl.Series) > 0},
-		{NLLPlot, nll.SavePNG, len(nll.Series) > 0},
-		{RatioPlot, ratio.SavePNG, len(rs) > 0},
-		{StagePlot, stage.SavePNG, len(ss) > 0},
-	} {
-		if !c.ok {
-			continue
-		}
-		if err := c.save(filepath.Join(dir, c.file)); err != nil {
-			return fmt.Errorf("experiment: %s: %w", c.file, err)
-		}
-	}
-	return nil
+	return stage, ss
 }

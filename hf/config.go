@@ -164,6 +164,22 @@ func configFromRaw(raw map[string]json.RawMessage, name string) (*Config, error)
 		return nil, fmt.Errorf("%s: unsupported model_type %q (want llama, mistral or qwen2)", name, *r.ModelType)
 	}
 	c := &Config{ModelType: *r.ModelType, Raw: raw}
+	if err := c.setShapes(&r, name); err != nil {
+		return nil, err
+	}
+	c.setArchitecture(&r, raw, def)
+	if err := c.setTokens(&r, raw, def, name); err != nil {
+		return nil, err
+	}
+	if err := c.setRope(&r, name); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// setShapes sets the model's sizes: the required fields, the key/value
+// heads and the head dimension.
+func (c *Config) setShapes(r *rawConfig, name string) error {
 	required := []struct {
 		key string
 		src *int
@@ -177,7 +193,7 @@ func configFromRaw(raw map[string]json.RawMessage, name string) (*Config, error)
 	}
 	for _, f := range required {
 		if f.src == nil {
-			return nil, fmt.Errorf("%s: missing required field %s", name, f.key)
+			return fmt.Errorf("%s: missing required field %s", name, f.key)
 		}
 		*f.dst = *f.src
 	}
@@ -186,13 +202,19 @@ func configFromRaw(raw map[string]json.RawMessage, name string) (*Config, error)
 		c.HeadDim = *r.HeadDim
 	} else {
 		if c.NumAttentionHeads <= 0 {
-			return nil, fmt.Errorf("%s: num_attention_heads = %d, want > 0", name, c.NumAttentionHeads)
+			return fmt.Errorf("%s: num_attention_heads = %d, want > 0", name, c.NumAttentionHeads)
 		}
 		if c.HiddenSize%c.NumAttentionHeads != 0 {
-			return nil, fmt.Errorf("%s: hidden_size %d is not divisible by num_attention_heads %d (and head_dim is not given)", name, c.HiddenSize, c.NumAttentionHeads)
+			return fmt.Errorf("%s: hidden_size %d is not divisible by num_attention_heads %d (and head_dim is not given)", name, c.HiddenSize, c.NumAttentionHeads)
 		}
 		c.HeadDim = c.HiddenSize / c.NumAttentionHeads
 	}
+	return nil
+}
+
+// setArchitecture sets the norm, RoPE base, window, activation, biases
+// and sliding window, with the model type's defaults.
+func (c *Config) setArchitecture(r *rawConfig, raw map[string]json.RawMessage, def defaults) {
 	c.RMSNormEps = floatOr(r.RMSNormEps, def.rmsEps)
 	c.RopeTheta = floatOr(r.RopeTheta, def.ropeTheta)
 	c.MaxPositionEmbeddings = intOr(r.MaxPositionEmbeddings, def.maxPos)
@@ -225,6 +247,11 @@ func configFromRaw(raw map[string]json.RawMessage, name string) (*Config, error)
 	default:
 		c.AttentionBias = boolOr(r.AttentionBias, false)
 	}
+}
+
+// setTokens sets the BOS and EOS token ids (an explicit null is -1 or
+// no EOS) and the dtype.
+func (c *Config) setTokens(r *rawConfig, raw map[string]json.RawMessage, def defaults, name string) error {
 	c.BOSTokenID = intOr(r.BOSTokenID, def.bos)
 	if _, present := raw["bos_token_id"]; present && r.BOSTokenID == nil {
 		c.BOSTokenID = -1 // explicit null
@@ -236,7 +263,7 @@ func configFromRaw(raw map[string]json.RawMessage, name string) (*Config, error)
 	if msg, present := raw["eos_token_id"]; present {
 		ids, err := parseTokenIDs(msg)
 		if err != nil {
-			return nil, fmt.Errorf("%s: field \"eos_token_id\": %w", name, err)
+			return fmt.Errorf("%s: field \"eos_token_id\": %w", name, err)
 		}
 		c.EOSTokenIDs = ids
 		c.EOSTokenID = -1
@@ -250,6 +277,12 @@ func configFromRaw(raw map[string]json.RawMessage, name string) (*Config, error)
 	case r.Dtype != nil:
 		c.TorchDtype = *r.Dtype
 	}
+	return nil
+}
+
+// setRope sets the RoPE scaling, from rope_scaling or transformers v5's
+// rope_parameters (which may also hold rope_theta).
+func (c *Config) setRope(r *rawConfig, name string) error {
 	scalingMsg := r.RopeScaling
 	if isNull(scalingMsg) && !isNull(r.RopeParameters) {
 		// transformers v5 moved rope_theta and the scaling into
@@ -258,7 +291,7 @@ func configFromRaw(raw map[string]json.RawMessage, name string) (*Config, error)
 			RopeTheta *float64 `json:"rope_theta"`
 		}
 		if err := json.Unmarshal(r.RopeParameters, &p); err != nil {
-			return nil, fmt.Errorf("%s: field \"rope_parameters\": %w", name, err)
+			return fmt.Errorf("%s: field \"rope_parameters\": %w", name, err)
 		}
 		if p.RopeTheta != nil && r.RopeTheta == nil {
 			c.RopeTheta = *p.RopeTheta
@@ -268,11 +301,11 @@ func configFromRaw(raw map[string]json.RawMessage, name string) (*Config, error)
 	if !isNull(scalingMsg) {
 		s, err := parseRopeScaling(scalingMsg)
 		if err != nil {
-			return nil, fmt.Errorf("%s: rope_scaling: %w", name, err)
+			return fmt.Errorf("%s: rope_scaling: %w", name, err)
 		}
 		c.RopeScaling = s
 	}
-	return c, nil
+	return nil
 }
 
 // decodeField decodes one config.json field into the matching rawConfig
@@ -659,23 +692,36 @@ func (c *Config) syncRaw() (map[string]json.RawMessage, error) {
 		out["mlp_bias"] = mustJSON(c.MLPBias)
 	}
 	if old.SlidingWindow != c.SlidingWindow || old.MaxWindowLayers != c.MaxWindowLayers {
-		switch c.ModelType {
-		case "qwen2":
-			out["use_sliding_window"] = mustJSON(c.SlidingWindow > 0)
-			if c.SlidingWindow > 0 {
-				out["sliding_window"] = mustJSON(c.SlidingWindow)
-				out["max_window_layers"] = mustJSON(c.MaxWindowLayers)
-			}
-		case "mistral":
-			if c.SlidingWindow > 0 {
-				out["sliding_window"] = mustJSON(c.SlidingWindow)
-			} else {
-				out["sliding_window"] = json.RawMessage("null")
-			}
-		}
+		c.syncSlidingWindow(out)
 	}
 	set("hidden_act", old.HiddenAct != c.HiddenAct, c.HiddenAct)
 	set("initializer_range", old.InitializerRange != c.InitializerRange, c.InitializerRange)
+	c.syncTokens(out, old)
+	return out, nil
+}
+
+// syncSlidingWindow writes c's sliding window into out in its model
+// type's keys.
+func (c *Config) syncSlidingWindow(out map[string]json.RawMessage) {
+	switch c.ModelType {
+	case "qwen2":
+		out["use_sliding_window"] = mustJSON(c.SlidingWindow > 0)
+		if c.SlidingWindow > 0 {
+			out["sliding_window"] = mustJSON(c.SlidingWindow)
+			out["max_window_layers"] = mustJSON(c.MaxWindowLayers)
+		}
+	case "mistral":
+		if c.SlidingWindow > 0 {
+			out["sliding_window"] = mustJSON(c.SlidingWindow)
+		} else {
+			out["sliding_window"] = json.RawMessage("null")
+		}
+	}
+}
+
+// syncTokens writes c's BOS and EOS token ids and its dtype into out
+// where they differ from old's.
+func (c *Config) syncTokens(out map[string]json.RawMessage, old *Config) {
 	if old.BOSTokenID != c.BOSTokenID {
 		if c.BOSTokenID >= 0 {
 			out["bos_token_id"] = mustJSON(c.BOSTokenID)
@@ -707,7 +753,6 @@ func (c *Config) syncRaw() (map[string]json.RawMessage, error) {
 			out["torch_dtype"] = mustJSON(c.TorchDtype)
 		}
 	}
-	return out, nil
 }
 
 // MarshalJSON encodes the config as transformers writes config.json:

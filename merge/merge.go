@@ -106,6 +106,47 @@ func ParseWeights(s string) ([]float64, error) {
 // is assembled in a temporary folder next to output and renamed into place
 // at the end, so a failed merge leaves no partial output.
 func Merge(ctx context.Context, models []string, output string, opts Options) (*Result, error) {
+	weights, err := checkArgs(models, output, opts)
+	if err != nil {
+		return nil, err
+	}
+	cfgs, cks, err := openModels(models)
+	defer func() {
+		for _, ck := range cks {
+			if ck != nil {
+				ck.Close()
+			}
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Weights: weights}
+	if res.Notes, err = compareConfigs(models, cfgs); err != nil {
+		return nil, err
+	}
+	srcs, total, err := plan(ctx, models, cks, weights, opts.DType)
+	if err != nil {
+		return nil, err
+	}
+	res.Tensors, res.Bytes = len(srcs), total
+	tmp, stale, err := prepareOutput(output)
+	res.Notes = append(res.Notes, stale...)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp) // no-op after the rename
+	if err := writeMerged(tmp, output, models, weights, cfgs[0], srcs, total, opts); err != nil {
+		return nil, err
+	}
+	if err := replaceDir(tmp, output); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// checkArgs checks Merge's arguments and returns the normalized weights.
+func checkArgs(models []string, output string, opts Options) ([]float64, error) {
 	if len(models) < 2 {
 		return nil, fmt.Errorf("merge needs at least two models, got %d", len(models))
 	}
@@ -119,46 +160,46 @@ func Merge(ctx context.Context, models []string, output string, opts Options) (*
 	if err := checkOutput(output, models, opts.Overwrite); err != nil {
 		return nil, err
 	}
+	return weights, nil
+}
+
+// openModels opens every model folder's config and checkpoint; the
+// checkpoints opened are returned, for the caller to close, even on error.
+func openModels(models []string) ([]*hf.Config, []*hf.Checkpoint, error) {
 	cfgs := make([]*hf.Config, len(models))
 	cks := make([]*hf.Checkpoint, len(models))
-	defer func() {
-		for _, ck := range cks {
-			if ck != nil {
-				ck.Close()
-			}
-		}
-	}()
 	for i, dir := range models {
+		var err error
 		cfgs[i], cks[i], err = hf.OpenModelDir(dir) // tensors are streamed: no model-sized allocation
 		if err != nil {
-			return nil, fmt.Errorf("merge: %w", err)
+			return nil, cks, fmt.Errorf("merge: %w", err)
 		}
 	}
-	res := &Result{Weights: weights}
-	if res.Notes, err = compareConfigs(models, cfgs); err != nil {
-		return nil, err
-	}
-	srcs, total, err := plan(ctx, models, cks, weights, opts.DType)
-	if err != nil {
-		return nil, err
-	}
-	res.Tensors, res.Bytes = len(srcs), total
+	return cfgs, cks, nil
+}
 
+// prepareOutput creates output's parent, removes what a stale earlier
+// merge left there (noted) and returns a fresh temporary folder beside
+// output.
+func prepareOutput(output string) (tmp string, notes []string, err error) {
 	parent := filepath.Dir(filepath.Clean(output))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("merge: %w", err)
+		return "", nil, fmt.Errorf("merge: %w", err)
 	}
-	stale, err := removeStale(output)
-	res.Notes = append(res.Notes, stale...)
+	notes, err = removeStale(output)
 	if err != nil {
-		return nil, err
+		return "", notes, err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(output)+".tmp-*")
+	tmp, err = os.MkdirTemp(parent, "."+filepath.Base(output)+".tmp-*")
 	if err != nil {
-		return nil, fmt.Errorf("merge: %w", err)
+		return "", notes, fmt.Errorf("merge: %w", err)
 	}
-	defer os.RemoveAll(tmp) // no-op after the rename
+	return tmp, notes, nil
+}
 
+// writeMerged writes the merged tensors srcs, the first model's config
+// (with the output dtype) and its tokenizer files into tmp.
+func writeMerged(tmp, output string, models []string, weights []float64, cfg0 *hf.Config, srcs []hf.TensorSource, total int64, opts Options) error {
 	var bar *progress.Bar
 	wopts := hf.WriteOptions{MaxShardBytes: opts.MaxShardBytes, Metadata: map[string]string{"format": "pt", "merged_from": describe(models, weights)}}
 	if opts.Progress != nil {
@@ -166,28 +207,25 @@ func Merge(ctx context.Context, models []string, output string, opts Options) (*
 		wopts.Progress = func(n int64) { bar.Add(n) }
 	}
 	if err := hf.WriteCheckpoint(tmp, srcs, wopts); err != nil {
-		return nil, fmt.Errorf("merge into %s: %w", output, err)
+		return fmt.Errorf("merge into %s: %w", output, err)
 	}
 	if bar != nil {
 		bar.Finish()
 	}
-	cfg := cfgs[0].Clone()
+	cfg := cfg0.Clone()
 	if opts.DType != "" {
 		cfg.TorchDtype = torchName(opts.DType)
 	}
 	if err := cfg.Save(filepath.Join(tmp, hf.ConfigFileName)); err != nil {
-		return nil, fmt.Errorf("merge: %w", err)
+		return fmt.Errorf("merge: %w", err)
 	}
 	if _, err := hf.CopyTokenizerFiles(models[0], tmp); err != nil {
-		return nil, fmt.Errorf("merge: %w", err)
+		return fmt.Errorf("merge: %w", err)
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return nil, fmt.Errorf("merge: %w", err)
+		return fmt.Errorf("merge: %w", err)
 	}
-	if err := replaceDir(tmp, output); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return nil
 }
 
 // checkOutput refuses an output that resolves (symbolic links included) to

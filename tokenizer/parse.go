@@ -86,6 +86,41 @@ type normStep struct {
 	from, to string
 }
 
+// byteLevelOptions checks a ByteLevel post-processor's or decoder's
+// options (they change no id or text here).
+func byteLevelOptions(raw json.RawMessage, what string) error {
+	m, err := object(raw, what, "add_prefix_space", "trim_offsets", "use_regex")
+	if err != nil {
+		return err
+	}
+	var b bool
+	for _, k := range []string{"add_prefix_space", "trim_offsets", "use_regex"} {
+		if err := field(m, k, what, &b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sequence parses a Sequence: each entry of its list under key, in
+// order, with its index in what.
+func sequence(raw json.RawMessage, what, key string, each func(r json.RawMessage, what string) error) error {
+	m, err := object(raw, what, key)
+	if err != nil {
+		return err
+	}
+	var list []json.RawMessage
+	if err := field(m, key, what, &list); err != nil {
+		return err
+	}
+	for i, r := range list {
+		if err := each(r, fmt.Sprintf("%s[%d]", what, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func parseNormalizer(raw json.RawMessage, what string, out *[]normStep) error {
 	if isNull(raw) {
 		return nil
@@ -256,30 +291,13 @@ func parsePostProcessor(raw json.RawMessage, what string, p *postProc) error {
 	switch typ {
 	case "ByteLevel":
 		// Only trims offsets; ids are unchanged.
-		m, err := object(raw, what, "add_prefix_space", "trim_offsets", "use_regex")
-		if err != nil {
+		if err := byteLevelOptions(raw, what); err != nil {
 			return err
-		}
-		var b bool
-		for _, k := range []string{"add_prefix_space", "trim_offsets", "use_regex"} {
-			if err := field(m, k, what, &b); err != nil {
-				return err
-			}
 		}
 	case "Sequence":
-		m, err := object(raw, what, "processors")
-		if err != nil {
-			return err
-		}
-		var list []json.RawMessage
-		if err := field(m, "processors", what, &list); err != nil {
-			return err
-		}
-		for i, r := range list {
-			if err := parsePostProcessor(r, fmt.Sprintf("%s[%d]", what, i), p); err != nil {
-				return err
-			}
-		}
+		return sequence(raw, what, "processors", func(r json.RawMessage, what string) error {
+			return parsePostProcessor(r, what, p)
+		})
 	case "TemplateProcessing":
 		if p.template {
 			return fmt.Errorf("%s: more than one TemplateProcessing", what)
@@ -361,78 +379,79 @@ func parseDecoder(raw json.RawMessage, what string, out *[]decStep) error {
 	what = what + " " + typ
 	switch typ {
 	case "ByteLevel":
-		m, err := object(raw, what, "add_prefix_space", "trim_offsets", "use_regex")
-		if err != nil {
+		if err := byteLevelOptions(raw, what); err != nil {
 			return err
-		}
-		var b bool
-		for _, k := range []string{"add_prefix_space", "trim_offsets", "use_regex"} {
-			if err := field(m, k, what, &b); err != nil {
-				return err
-			}
 		}
 		*out = append(*out, decStep{kind: typ})
 	case "Sequence":
-		m, err := object(raw, what, "decoders")
-		if err != nil {
-			return err
-		}
-		var list []json.RawMessage
-		if err := field(m, "decoders", what, &list); err != nil {
-			return err
-		}
-		for i, r := range list {
-			if err := parseDecoder(r, fmt.Sprintf("%s[%d]", what, i), out); err != nil {
-				return err
-			}
-		}
+		return sequence(raw, what, "decoders", func(r json.RawMessage, what string) error {
+			return parseDecoder(r, what, out)
+		})
 	case "Replace":
-		m, err := object(raw, what, "pattern", "content")
+		st, err := parseReplaceDecoder(raw, what, typ)
 		if err != nil {
 			return err
 		}
-		from, err := stringPattern(m["pattern"], what)
-		if err != nil {
-			return err
-		}
-		if from == "" {
-			return fmt.Errorf("%s: empty pattern", what)
-		}
-		var to string
-		if err := field(m, "content", what, &to); err != nil {
-			return err
-		}
-		*out = append(*out, decStep{kind: typ, from: from, to: to})
+		*out = append(*out, st)
 	case "ByteFallback", "Fuse":
 		if _, err := object(raw, what); err != nil {
 			return err
 		}
 		*out = append(*out, decStep{kind: typ})
 	case "Strip":
-		m, err := object(raw, what, "content", "start", "stop")
+		st, err := parseStripDecoder(raw, what, typ)
 		if err != nil {
 			return err
 		}
-		var content string
-		var start, stop int
-		if err := field(m, "content", what, &content); err != nil {
-			return err
-		}
-		if err := field(m, "start", what, &start); err != nil {
-			return err
-		}
-		if err := field(m, "stop", what, &stop); err != nil {
-			return err
-		}
-		r := []rune(content)
-		if len(r) != 1 || start < 0 || stop < 0 {
-			return fmt.Errorf("%s: want one content character and start, stop >= 0", what)
-		}
-		*out = append(*out, decStep{kind: typ, strip: r[0], start: start, stop: stop})
+		*out = append(*out, st)
 	default:
 		return fmt.Errorf("%s: unsupported decoder type", what)
 	}
 	return nil
+}
+
+// parseReplaceDecoder parses a Replace decoder step.
+func parseReplaceDecoder(raw json.RawMessage, what, typ string) (decStep, error) {
+	m, err := object(raw, what, "pattern", "content")
+	if err != nil {
+		return decStep{}, err
+	}
+	from, err := stringPattern(m["pattern"], what)
+	if err != nil {
+		return decStep{}, err
+	}
+	if from == "" {
+		return decStep{}, fmt.Errorf("%s: empty pattern", what)
+	}
+	var to string
+	if err := field(m, "content", what, &to); err != nil {
+		return decStep{}, err
+	}
+	return decStep{kind: typ, from: from, to: to}, nil
+}
+
+// parseStripDecoder parses a Strip decoder step.
+func parseStripDecoder(raw json.RawMessage, what, typ string) (decStep, error) {
+	m, err := object(raw, what, "content", "start", "stop")
+	if err != nil {
+		return decStep{}, err
+	}
+	var content string
+	var start, stop int
+	if err := field(m, "content", what, &content); err != nil {
+		return decStep{}, err
+	}
+	if err := field(m, "start", what, &start); err != nil {
+		return decStep{}, err
+	}
+	if err := field(m, "stop", what, &stop); err != nil {
+		return decStep{}, err
+	}
+	r := []rune(content)
+	if len(r) != 1 || start < 0 || stop < 0 {
+		return decStep{}, fmt.Errorf("%s: want one content character and start, stop >= 0", what)
+	}
+	return decStep{kind: typ, strip: r[0], start: start, stop: stop}, nil
 }
 
 // parseModel parses a BPE model.
@@ -449,41 +468,8 @@ func parseModel(raw json.RawMessage, what string, byteLevel bool) (*bpe, error) 
 		return nil, fmt.Errorf("%s: unsupported model type %s (only BPE)", what, fields["type"])
 	}
 	what += " BPE"
-	m := map[string]json.RawMessage{}
-	allowed := []string{"type", "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix",
-		"fuse_unk", "byte_fallback", "ignore_merges", "vocab", "merges"}
-	for k, v := range fields {
-		if !slices.Contains(allowed, k) {
-			return nil, fmt.Errorf("%s: unsupported field %q", what, k)
-		}
-		if k != "vocab" && k != "merges" {
-			m[k] = v
-		}
-	}
-	var dropout *float64
-	var unk, prefix, suffix *string
-	b := &bpe{}
-	if err := field(m, "dropout", what, &dropout); err != nil {
-		return nil, err
-	}
-	if dropout != nil && *dropout != 0 {
-		return nil, fmt.Errorf("%s: dropout %v is not supported", what, *dropout)
-	}
-	if err := field(m, "continuing_subword_prefix", what, &prefix); err != nil {
-		return nil, err
-	}
-	if err := field(m, "end_of_word_suffix", what, &suffix); err != nil {
-		return nil, err
-	}
-	if (prefix != nil && *prefix != "") || (suffix != nil && *suffix != "") {
-		return nil, fmt.Errorf("%s: continuing_subword_prefix/end_of_word_suffix are not supported", what)
-	}
-	for k, v := range map[string]*bool{"fuse_unk": &b.fuseUnk, "byte_fallback": &b.byteFallback, "ignore_merges": &b.ignoreMerges} {
-		if err := field(m, k, what, v); err != nil {
-			return nil, err
-		}
-	}
-	if err := field(m, "unk_token", what, &unk); err != nil {
+	b, unk, err := bpeOptions(fields, what)
+	if err != nil {
 		return nil, err
 	}
 	if isNull(fields["vocab"]) {
@@ -515,10 +501,74 @@ func parseModel(raw json.RawMessage, what string, byteLevel bool) (*bpe, error) 
 			b.byteTokens[i] = id
 		}
 	}
+	if err := b.setMerges(fields["merges"], what); err != nil {
+		return nil, err
+	}
+	b.setTables(byteLevel)
+	if !byteLevel && b.unk < 0 {
+		if !b.byteFallback {
+			return nil, fmt.Errorf("%s: a non-byte-level model needs unk_token or byte_fallback", what)
+		}
+		for i, id := range b.byteTokens {
+			if id < 0 {
+				return nil, fmt.Errorf("%s: byte_fallback without unk_token needs all <0xNN> tokens; <0x%02X> is missing", what, i)
+			}
+		}
+	}
+	return b, nil
+}
+
+// bpeOptions checks the BPE model's fields and returns the model with
+// its options set, and its unk_token.
+func bpeOptions(fields map[string][]byte, what string) (b *bpe, unk *string, err error) {
+	m := map[string]json.RawMessage{}
+	allowed := []string{"type", "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix",
+		"fuse_unk", "byte_fallback", "ignore_merges", "vocab", "merges"}
+	for k, v := range fields {
+		if !slices.Contains(allowed, k) {
+			return nil, nil, fmt.Errorf("%s: unsupported field %q", what, k)
+		}
+		if k != "vocab" && k != "merges" {
+			m[k] = v
+		}
+	}
+	var dropout *float64
+	var prefix, suffix *string
+	b = &bpe{}
+	if err := field(m, "dropout", what, &dropout); err != nil {
+		return nil, nil, err
+	}
+	if dropout != nil && *dropout != 0 {
+		return nil, nil, fmt.Errorf("%s: dropout %v is not supported", what, *dropout)
+	}
+	if err := field(m, "continuing_subword_prefix", what, &prefix); err != nil {
+		return nil, nil, err
+	}
+	if err := field(m, "end_of_word_suffix", what, &suffix); err != nil {
+		return nil, nil, err
+	}
+	if (prefix != nil && *prefix != "") || (suffix != nil && *suffix != "") {
+		return nil, nil, fmt.Errorf("%s: continuing_subword_prefix/end_of_word_suffix are not supported", what)
+	}
+	for k, v := range map[string]*bool{"fuse_unk": &b.fuseUnk, "byte_fallback": &b.byteFallback, "ignore_merges": &b.ignoreMerges} {
+		if err := field(m, k, what, v); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := field(m, "unk_token", what, &unk); err != nil {
+		return nil, nil, err
+	}
+	return b, unk, nil
+}
+
+// setMerges sets the merge ranks from raw (the merges list, possibly
+// null); every token of a merge must be in the vocabulary.
+func (b *bpe) setMerges(raw json.RawMessage, what string) error {
 	var merges [][2]string
-	if !isNull(fields["merges"]) {
-		if merges, err = parseMerges(fields["merges"], what+" merges"); err != nil {
-			return nil, err
+	if !isNull(raw) {
+		var err error
+		if merges, err = parseMerges(raw, what+" merges"); err != nil {
+			return err
 		}
 	}
 	b.merges = make(map[uint64]uint64, len(merges))
@@ -528,11 +578,17 @@ func parseModel(raw json.RawMessage, what string, byteLevel bool) (*bpe, error) 
 		ic, ok2 := b.vocab[c]
 		inew, ok3 := b.vocab[a+c]
 		if !ok1 || !ok2 || !ok3 {
-			return nil, fmt.Errorf("%s: merge %d (%q, %q): token not in the vocab", what, rank, a, c)
+			return fmt.Errorf("%s: merge %d (%q, %q): token not in the vocab", what, rank, a, c)
 		}
 		// A repeated pair takes its last rank, as in HF's HashMap.
 		b.merges[pairKey(ia, ic)] = uint64(rank)<<32 | uint64(uint32(inew))
 	}
+	return nil
+}
+
+// setTables sets the byte-to-id tables of a byte-level model, or whether
+// a metaspace model splits on spaces.
+func (b *bpe) setTables(byteLevel bool) {
 	if byteLevel {
 		b.byteLevel = true
 		for i := 0; i < 256; i++ {
@@ -560,17 +616,6 @@ func parseModel(raw json.RawMessage, what string, byteLevel bool) (*bpe, error) 
 			}
 		}
 	}
-	if !byteLevel && b.unk < 0 {
-		if !b.byteFallback {
-			return nil, fmt.Errorf("%s: a non-byte-level model needs unk_token or byte_fallback", what)
-		}
-		for i, id := range b.byteTokens {
-			if id < 0 {
-				return nil, fmt.Errorf("%s: byte_fallback without unk_token needs all <0xNN> tokens; <0x%02X> is missing", what, i)
-			}
-		}
-	}
-	return b, nil
 }
 
 // sortedAdded returns the added tokens ordered by id.

@@ -111,6 +111,27 @@ func parse(data []byte) (*Tokenizer, error) {
 	}
 	t.model = m
 
+	maxID, err := t.setVocab(m)
+	if err != nil {
+		return nil, err
+	}
+	if maxID, err = t.setAdded(f.AddedTokens, maxID); err != nil {
+		return nil, err
+	}
+	t.vocabSize = int(maxID) + 1
+	for _, id := range append(append([]int32(nil), t.post.prefix...), t.post.suffix...) {
+		if _, ok := t.Token(id); !ok {
+			return nil, fmt.Errorf("post_processor: special token id %d is not in the vocabulary", id)
+		}
+	}
+	t.bos, t.eos = t.findBOSEOS()
+	t.pool = make(chan *scratch, 2*runtime.GOMAXPROCS(0)+2)
+	return t, nil
+}
+
+// setVocab sets the id-to-token table of m's vocabulary and returns the
+// largest id; two tokens with one id are an error.
+func (t *Tokenizer) setVocab(m *bpe) (int32, error) {
 	maxID := int32(-1)
 	for _, id := range m.vocab {
 		maxID = max(maxID, id)
@@ -119,25 +140,31 @@ func parse(data []byte) (*Tokenizer, error) {
 	seen := make([]bool, maxID+1)
 	for tok, id := range m.vocab {
 		if seen[id] {
-			return nil, fmt.Errorf("model: vocab id %d is given to %q and %q", id, tok, t.idToToken[id])
+			return 0, fmt.Errorf("model: vocab id %d is given to %q and %q", id, tok, t.idToToken[id])
 		}
 		seen[id] = true
 		t.idToToken[id] = tok
 	}
-	t.added = sortedAdded(f.AddedTokens)
+	return maxID, nil
+}
+
+// setAdded indexes the added tokens (checked against the vocabulary) and
+// their matchers, and returns the largest id, maxID or an added token's.
+func (t *Tokenizer) setAdded(tokens []addedToken, maxID int32) (int32, error) {
+	t.added = sortedAdded(tokens)
 	t.addedByID = map[int32]*addedToken{}
 	t.addedByTok = map[string]*addedToken{}
 	var rawPats, normPats []addedPattern
 	for i := range t.added {
 		a := &t.added[i]
 		if limit := int32(len(t.idToToken) + len(t.added) + 1<<20); a.ID < 0 || a.ID > limit || a.Content == "" {
-			return nil, fmt.Errorf("added_tokens: entry %q id %d: want non-empty content and 0 <= id <= %d", a.Content, a.ID, limit)
+			return 0, fmt.Errorf("added_tokens: entry %q id %d: want non-empty content and 0 <= id <= %d", a.Content, a.ID, limit)
 		}
 		if int(a.ID) < len(t.idToToken) && t.idToToken[a.ID] != "" && t.idToToken[a.ID] != a.Content {
-			return nil, fmt.Errorf("added_tokens: id %d is %q but the vocab has %q", a.ID, a.Content, t.idToToken[a.ID])
+			return 0, fmt.Errorf("added_tokens: id %d is %q but the vocab has %q", a.ID, a.Content, t.idToToken[a.ID])
 		}
 		if _, dup := t.addedByTok[a.Content]; dup {
-			return nil, fmt.Errorf("added_tokens: %q appears twice", a.Content)
+			return 0, fmt.Errorf("added_tokens: %q appears twice", a.Content)
 		}
 		t.addedByID[a.ID] = a
 		t.addedByTok[a.Content] = a
@@ -150,15 +177,7 @@ func parse(data []byte) (*Tokenizer, error) {
 	}
 	t.rawAdded = newAddedMatcher(rawPats)
 	t.normAdded = newAddedMatcher(normPats)
-	t.vocabSize = int(maxID) + 1
-	for _, id := range append(append([]int32(nil), t.post.prefix...), t.post.suffix...) {
-		if _, ok := t.Token(id); !ok {
-			return nil, fmt.Errorf("post_processor: special token id %d is not in the vocabulary", id)
-		}
-	}
-	t.bos, t.eos = t.findBOSEOS()
-	t.pool = make(chan *scratch, 2*runtime.GOMAXPROCS(0)+2)
-	return t, nil
+	return maxID, nil
 }
 
 // findBOSEOS implements the rule documented on BOS and EOS.

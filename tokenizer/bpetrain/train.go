@@ -1,15 +1,3 @@
-// Package bpetrain trains byte-level BPE tokenizers the way GPT-2 and
-// Llama 3 build theirs, and writes them as Hugging Face tokenizer.json files.
-//
-// Training has two steps. CountWords splits texts into pre-tokens with the
-// GPT-2 pattern (SplitPattern) and counts each distinct pre-token, in
-// parallel. Train then starts every pre-token as its bytes and repeatedly
-// merges the most frequent adjacent pair of tokens into a new token until
-// the vocabulary has the requested size. Pair counts are updated
-// incrementally: an index from each pair to the words that contain it means
-// a merge only revisits the words it changes, and a max-heap with lazy
-// deletion finds the next pair. Ties go to the pair with the smaller
-// (left id, right id), so training is deterministic.
 package bpetrain
 
 import (
@@ -251,63 +239,17 @@ func Train(ctx context.Context, words WordCounts, opts Options) (*Model, error) 
 		m.Vocab[id] = string(byteRune[idByte[id]])
 		index[m.Vocab[id]] = int32(id)
 	}
-
-	// Words in a fixed order (sorted keys would cost more than it gives:
-	// the result does not depend on the order, only ties on pair ids do).
-	keys := make([]string, 0, len(words))
-	for k, c := range words {
-		if c > 0 && len(k) > 1 {
-			keys = append(keys, k)
-		}
-	}
-	syms := make([][]int32, len(keys))
-	freq := make([]int64, len(keys))
-	counts := make(map[pair]int64)
-	where := make(map[pair][]int32)
-	for w, k := range keys {
-		s := make([]int32, len(k))
-		for i := 0; i < len(k); i++ {
-			s[i] = byteID[k[i]]
-		}
-		syms[w], freq[w] = s, words[k]
-		for i := 0; i+1 < len(s); i++ {
-			p := mkPair(s[i], s[i+1])
-			counts[p] += freq[w]
-			if l := where[p]; len(l) == 0 || l[len(l)-1] != int32(w) {
-				where[p] = append(l, int32(w))
-			}
-		}
-	}
-	h := make(pairHeap, 0, len(counts))
-	for p, c := range counts {
-		h.push(entry{c, p})
-	}
-
+	t := newTrainer(words)
 	var bar *progress.Bar
 	if opts.Progress != nil {
 		bar = progress.New(opts.Progress, "bpe merges", int64(target-256), "tokens")
 		defer bar.Finish()
 	}
-	stamp := make([]int32, len(keys)) // last merge that visited each word, +1
-	delta := map[pair]int64{}
 	for len(m.Vocab) < target {
 		if len(m.Merges)%64 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		// Next pair: pop until the top entry's count is current.
-		var top entry
-		found := false
-		for len(h) > 0 {
-			e := h.pop()
-			c := counts[e.p]
-			if c == e.count {
-				top, found = e, true
-				break
-			}
-			if c > 0 {
-				h.push(entry{c, e.p})
-			}
-		}
+		top, found := t.next()
 		if !found {
 			return nil, fmt.Errorf("bpetrain: the corpus has no more pairs to merge after %d tokens; vocabulary size %d is unreachable (at most %d with %d special tokens)",
 				len(m.Vocab), opts.VocabSize, len(m.Vocab)+len(opts.Specials), len(opts.Specials))
@@ -324,60 +266,132 @@ func Train(ctx context.Context, words WordCounts, opts Options) (*Model, error) 
 			}
 		}
 		m.Merges = append(m.Merges, [2]int32{a, b})
-		mark := int32(len(m.Merges))
-		clear(delta)
-		for _, w := range where[top.p] {
-			if stamp[w] == mark {
-				continue
-			}
-			stamp[w] = mark
-			s, f := syms[w], freq[w]
-			if !contains(s, a, b) {
-				continue // the pair left this word in an earlier merge
-			}
-			for i := 0; i+1 < len(s); i++ {
-				delta[mkPair(s[i], s[i+1])] -= f
-			}
-			out := s[:0]
-			for i := 0; i < len(s); i++ {
-				if i+1 < len(s) && s[i] == a && s[i+1] == b {
-					out = append(out, id)
-					i++
-				} else {
-					out = append(out, s[i])
-				}
-			}
-			syms[w] = out
-			for i := 0; i+1 < len(out); i++ {
-				p := mkPair(out[i], out[i+1])
-				delta[p] += f
-				if out[i] == id || out[i+1] == id {
-					if l := where[p]; len(l) == 0 || l[len(l)-1] != w {
-						where[p] = append(l, w)
-					}
-				}
-			}
-		}
-		delete(where, top.p)
-		for p, d := range delta {
-			if d == 0 {
-				continue
-			}
-			c := counts[p] + d
-			if c <= 0 {
-				delete(counts, p)
-				continue
-			}
-			counts[p] = c
-			if d > 0 {
-				h.push(entry{c, p})
-			}
-		}
-		if counts[top.p] != 0 {
-			return nil, fmt.Errorf("bpetrain: internal error: pair %q+%q still counted %d after its merge", m.Vocab[a], m.Vocab[b], counts[top.p])
+		t.merge(top.p, id, int32(len(m.Merges)))
+		if t.counts[top.p] != 0 {
+			return nil, fmt.Errorf("bpetrain: internal error: pair %q+%q still counted %d after its merge", m.Vocab[a], m.Vocab[b], t.counts[top.p])
 		}
 	}
 	return m, nil
+}
+
+// trainer holds Train's state between merges: every word as its
+// current tokens, the pair counts, the index from each pair to the words
+// that contain it and the max-heap of pair counts (with stale entries).
+type trainer struct {
+	syms   [][]int32
+	freq   []int64
+	counts map[pair]int64
+	where  map[pair][]int32
+	h      pairHeap
+	stamp  []int32 // last merge that visited each word, +1
+	delta  map[pair]int64
+}
+
+// newTrainer starts every word of more than one byte as its bytes and
+// counts its pairs.
+func newTrainer(words WordCounts) *trainer {
+	// Words in a fixed order (sorted keys would cost more than it gives:
+	// the result does not depend on the order, only ties on pair ids do).
+	keys := make([]string, 0, len(words))
+	for k, c := range words {
+		if c > 0 && len(k) > 1 {
+			keys = append(keys, k)
+		}
+	}
+	t := &trainer{
+		syms: make([][]int32, len(keys)), freq: make([]int64, len(keys)),
+		counts: make(map[pair]int64), where: make(map[pair][]int32),
+		stamp: make([]int32, len(keys)), delta: map[pair]int64{},
+	}
+	for w, k := range keys {
+		s := make([]int32, len(k))
+		for i := 0; i < len(k); i++ {
+			s[i] = byteID[k[i]]
+		}
+		t.syms[w], t.freq[w] = s, words[k]
+		for i := 0; i+1 < len(s); i++ {
+			p := mkPair(s[i], s[i+1])
+			t.counts[p] += t.freq[w]
+			if l := t.where[p]; len(l) == 0 || l[len(l)-1] != int32(w) {
+				t.where[p] = append(l, int32(w))
+			}
+		}
+	}
+	t.h = make(pairHeap, 0, len(t.counts))
+	for p, c := range t.counts {
+		t.h.push(entry{c, p})
+	}
+	return t
+}
+
+// next returns the most frequent pair, popping the heap until the top
+// entry's count is current; false when no pair is left.
+func (t *trainer) next() (entry, bool) {
+	for len(t.h) > 0 {
+		e := t.h.pop()
+		c := t.counts[e.p]
+		if c == e.count {
+			return e, true
+		}
+		if c > 0 {
+			t.h.push(entry{c, e.p})
+		}
+	}
+	return entry{}, false
+}
+
+// merge replaces pair p by token id in every word that holds it (mark
+// numbers the merge) and updates the pair counts, index and heap.
+func (t *trainer) merge(p pair, id, mark int32) {
+	a, b := p.ids()
+	clear(t.delta)
+	for _, w := range t.where[p] {
+		if t.stamp[w] == mark {
+			continue
+		}
+		t.stamp[w] = mark
+		s, f := t.syms[w], t.freq[w]
+		if !contains(s, a, b) {
+			continue // the pair left this word in an earlier merge
+		}
+		for i := 0; i+1 < len(s); i++ {
+			t.delta[mkPair(s[i], s[i+1])] -= f
+		}
+		out := s[:0]
+		for i := 0; i < len(s); i++ {
+			if i+1 < len(s) && s[i] == a && s[i+1] == b {
+				out = append(out, id)
+				i++
+			} else {
+				out = append(out, s[i])
+			}
+		}
+		t.syms[w] = out
+		for i := 0; i+1 < len(out); i++ {
+			q := mkPair(out[i], out[i+1])
+			t.delta[q] += f
+			if out[i] == id || out[i+1] == id {
+				if l := t.where[q]; len(l) == 0 || l[len(l)-1] != w {
+					t.where[q] = append(l, w)
+				}
+			}
+		}
+	}
+	delete(t.where, p)
+	for q, d := range t.delta {
+		if d == 0 {
+			continue
+		}
+		c := t.counts[q] + d
+		if c <= 0 {
+			delete(t.counts, q)
+			continue
+		}
+		t.counts[q] = c
+		if d > 0 {
+			t.h.push(entry{c, q})
+		}
+	}
 }
 
 func contains(s []int32, a, b int32) bool {
