@@ -36,6 +36,11 @@ func runDoctor(ctx context.Context, env *Env, args []string) error {
 	}
 	py, how := torchlaunch.FindPython(*pyFlag)
 	w := env.Stdout
+	if side, err := torchlaunch.PythonSide(); err != nil {
+		fmt.Fprintf(w, "python side:   %v\n", err)
+	} else {
+		fmt.Fprintf(w, "python side:   %s (%s)\n", side.Dir, side.How)
+	}
 	if py == "" {
 		fmt.Fprintln(w, "python:        not found — install Python >= 3.10 (apt-get install python3 python3-venv), then run: bash scripts/pyenv.sh")
 		return errors.New("no Python interpreter; the torch backend cannot run (the Go backend needs nothing)")

@@ -145,13 +145,13 @@ func checkEnv(ctx context.Context, p *plan.Plan, python string) error {
 	if python == "" {
 		return nil
 	}
-	root, rootErr := torchlaunch.SourceRoot()
+	side, sideErr := torchlaunch.PythonSide()
 	if python == "auto" {
-		if rootErr != nil {
-			return rootErr
+		if sideErr != nil {
+			return sideErr
 		}
 		var err error
-		if python, err = torchlaunch.Python("", root); err != nil {
+		if python, err = torchlaunch.Python("", side.Dir); err != nil {
 			return err
 		}
 	}
@@ -160,8 +160,8 @@ func checkEnv(ctx context.Context, p *plan.Plan, python string) error {
 		return err
 	}
 	var pins map[string]string
-	if rootErr == nil {
-		pins, _ = plan.ReadPins(filepath.Join(root, "scaleout", "requirements.lock")) // none: every version is untested
+	if sideErr == nil {
+		pins, _ = plan.ReadPins(filepath.Join(side.Dir, "requirements.lock")) // none: every version is untested
 	}
 	p.AddChecks(plan.EnvChecks(probe, pins, p)...)
 	return nil

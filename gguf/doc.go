@@ -1,5 +1,6 @@
 // Package gguf reads GGUF model files (the llama.cpp format, versions 2 and
-// 3, little-endian) and converts them into Hugging Face model folders.
+// 3, little-endian) and converts them into Hugging Face model folders, and
+// writes Hugging Face model folders as GGUF v3 files.
 //
 // Reading. Parse reads a file's header as a stream: the metadata key/value
 // pairs of every GGUF value type (integers, floats, booleans, strings and

@@ -33,6 +33,39 @@ var layerNames = map[string]string{
 
 var blockRE = regexp.MustCompile(`^blk\.([0-9]{1,5})\.(.+)$`)
 
+// hfLayerRE matches a Hugging Face layer tensor name.
+var hfLayerRE = regexp.MustCompile(`^model\.layers\.([0-9]{1,5})\.(.+)$`)
+
+// The same two tables read the other way, for export.
+var globalGGUF, layerGGUF = invert(globalNames), invert(layerNames)
+
+func invert(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[v] = k
+	}
+	return out
+}
+
+// GGUFName returns the llama.cpp name of a Hugging Face tensor name (the
+// inverse of HFName), or "" when the tensor is not part of a
+// llama/mistral/qwen2 model.
+func GGUFName(name string) string {
+	if n, ok := globalGGUF[name]; ok {
+		return n
+	}
+	m := hfLayerRE.FindStringSubmatch(name)
+	if m == nil {
+		return ""
+	}
+	rest, ok := layerGGUF[m[2]]
+	if !ok {
+		return ""
+	}
+	layer, _ := strconv.Atoi(m[1])
+	return "blk." + strconv.Itoa(layer) + "." + rest
+}
+
 // HFName returns the Hugging Face name of a llama.cpp tensor name, or ""
 // when the tensor is not part of a llama/mistral/qwen2 model.
 func HFName(name string) string {
@@ -54,6 +87,7 @@ func HFName(name string) string {
 // permuteHeads returns how many heads llama.cpp's converter permuted the
 // rows of a tensor by (0: not permuted). llama.cpp interleaves the two
 // rotary halves of each query and key head for its llama architecture.
+// name is the llama.cpp name; import and export both ask here.
 func permuteHeads(arch, name string, cfg *hf.Config) int {
 	if arch != "llama" {
 		return 0
@@ -79,6 +113,13 @@ func srcRow(r, headRows int64) int64 {
 	h, within := r/headRows, r%headRows
 	j, i := within/half, within%half
 	return h*headRows + 2*i + j
+}
+
+// hfRow is srcRow's inverse: the Hugging Face row that GGUF row g holds.
+func hfRow(g, headRows int64) int64 {
+	half := headRows / 2
+	h, within := g/headRows, g%headRows
+	return h*headRows + (within%2)*half + within/2
 }
 
 // tensorSource returns the streamed Hugging Face tensor for GGUF tensor t.

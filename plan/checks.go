@@ -63,11 +63,14 @@ func windowCheck(in Input) Check {
 		Detail: fmt.Sprintf("target length %d, model window (max_position_embeddings) %d", in.TargetLength, w)}
 }
 
-// hostCheck: every local rank loads the model in fp32 on the host before
-// sharding; with offload the states stay there.
+// hostCheck: the host memory of loading (hostBytes); with offload the
+// states stay there.
 func hostCheck(in Input, p *Plan) Check {
 	c := Check{Name: "host memory", OK: true, Warn: in.HostMemGiB == 0}
 	c.Detail = fmt.Sprintf("%.1f GiB per node (each of %d local ranks loads the model in fp32", float64(p.HostBytes)/gib, max(1, in.GPUs/in.Nodes))
+	if p.Sharding == "fsdp" {
+		c.Detail = fmt.Sprintf("%.1f GiB per node (rank 0 loads the model in fp32 and broadcasts it; each of %d local ranks keeps its shard", float64(p.HostBytes)/gib, max(1, in.GPUs/in.Nodes))
+	}
 	if p.Offload {
 		c.Detail += "; offloaded states stay there"
 	}

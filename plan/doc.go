@@ -23,7 +23,12 @@
 // # What is modelled (the torch backend, scaleout/longrecipe_torch)
 //
 // The backend keeps the parameters in fp32 (they are the optimizer's master
-// weights), computes under bf16 autocast on CUDA (fp32 on CPU), checkpoints
+// weights), computes in bf16 on CUDA (fp32 on CPU) — under fsdp through
+// FSDP2's MixedPrecisionPolicy(param_dtype=bf16, reduce_dtype=fp32), which
+// gathers each unit as bf16 copies (gathered = 2·(root + 2·layer)) and makes
+// the residual stream, the checkpoint boundaries and the final norm's input
+// bf16 (the 4 bytes below become 2, the layer's weight casts and the
+// autocast cache vanish); with ddp and none through autocast — checkpoints
 // every decoder layer, computes the LM head and cross-entropy ce_chunk tokens
 // at a time (each chunk recomputed in backward), trains one row at a time per
 // GPU with AdamW (foreach=False: no full-size temporaries in the step), and

@@ -28,7 +28,7 @@ func Make(in Input) (*Plan, error) {
 	p.Sharding, p.Offload, p.CP, p.Memory = l.sharding, l.offload, l.sp, mem
 	p.DataParallel = max(1, in.GPUs/l.sp)
 	p.RowsPerGPU = (in.GlobalBatch + p.DataParallel - 1) / p.DataParallel
-	p.HostBytes = hostBytes(in, mem)
+	p.HostBytes = hostBytes(in, p.Sharding, mem)
 	p.Time = timing(in, ls)
 	addRing(&p.Time, in, p)
 	p.Checks = checks(in, p)
@@ -148,13 +148,19 @@ func trainLength(in Input) int {
 	return positions.TrainLength(in.Ratio, in.TargetLength)
 }
 
-// hostBytes is the host memory a node needs: every local rank loads the
-// model in fp32 before sharding (from_pretrained in the backend), and with
-// offload the states of the node's GPUs live there.
-func hostBytes(in Input, m Memory) int64 {
+// hostBytes is the host memory a node needs. Under fsdp the model is built
+// on the meta device and rank 0 alone reads it in fp32 and broadcasts it
+// (each local rank keeps its shard); with ddp and none every local rank
+// loads it in fp32 (from_pretrained). With offload the states of the
+// node's GPUs live there afterwards.
+func hostBytes(in Input, sharding string, m Memory) int64 {
 	perNode := int64(in.GPUs / in.Nodes)
 	if perNode == 0 {
 		perNode = 1
 	}
-	return perNode * max(4*in.Model.Params, m.OffloadedStates)
+	P := in.Model.Params
+	if sharding == "fsdp" {
+		return max(4*P+perNode*ceilDiv(4*P, int64(in.GPUs)), perNode*m.OffloadedStates)
+	}
+	return perNode * max(4*P, m.OffloadedStates)
 }

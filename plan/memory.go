@@ -49,6 +49,9 @@ type shape struct {
 	V                       int64
 	tokens, chunk, actBytes int64
 	cache                   bool // autocast's weight cache is on
+	// mp: bf16 under fsdp, FSDP2's MixedPrecisionPolicy: bf16 gathered
+	// weights and a bf16 residual stream, no autocast (so no cache).
+	mp bool
 }
 
 func shapeOf(m Model, tokens, chunk int, precision string, cache bool) shape {
@@ -69,6 +72,9 @@ func shapeOf(m Model, tokens, chunk int, precision string, cache bool) shape {
 // estimate returns the per-GPU memory of layout l on gpus GPUs.
 func estimate(s shape, l layout, gpus int) Memory {
 	var m Memory
+	if s.mp = l.sharding == "fsdp" && s.actBytes == 2; s.mp {
+		s.cache = false
+	}
 	f := int64(1)
 	if l.sharding == "fsdp" {
 		f = int64(gpus)
@@ -82,6 +88,9 @@ func estimate(s shape, l layout, gpus int) Memory {
 	if l.sharding == "fsdp" {
 		m.Gathered = 4 * (s.root + 2*s.layer)
 		m.GradUnit = 4 * max(s.root, s.layer)
+		if s.mp { // bf16 copies gathered; the unit's gradient is reduced in fp32
+			m.Gathered = 2 * (s.root + 2*s.layer)
+		}
 	}
 	if l.sharding == "ddp" {
 		m.Buckets = 4 * s.params
@@ -100,14 +109,21 @@ func estimate(s shape, l layout, gpus int) Memory {
 // (m.Ring already set).
 func activations(m *Memory, s shape) {
 	T, e := s.tokens, s.actBytes
-	m.Boundary = s.L*T*s.h*4 + 2*T*s.d*4
-	if e == 4 {
+	r := int64(4) // the residual stream's bytes: fp32 unless the parameters themselves are bf16 (mp)
+	if s.mp {
+		r = 2
+	}
+	m.Boundary = s.L*T*s.h*r + 2*T*s.d*r
+	switch {
+	case e == 4:
 		m.Layer = T * 4 * (4*s.I + 7*s.h + 2*s.kv + s.heads + 2)
-	} else {
+	case s.mp: // the layer's weights are the gathered bf16 ones: no casts saved
+		m.Layer = T * (e*(4*s.I+7*s.h+2*s.kv) + 4*(3*s.h+s.heads+2))
+	default:
 		m.Layer = T*(e*(4*s.I+7*s.h+2*s.kv)+4*(3*s.h+s.heads+2)) + 2*s.layer
 	}
 	m.Backward = 3 * T * s.I * e
-	m.Loss = 3*T*s.h*4 + s.chunk*s.V*(e+12)
+	m.Loss = 3*T*s.h*r + s.chunk*s.V*(e+12)
 	m.Cache = 0
 	if s.cache {
 		m.Cache = 2 * (s.L*s.layer + s.V*s.h)

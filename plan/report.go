@@ -61,7 +61,11 @@ func memoryRows(p *Plan) []row {
 		rows = append(rows, row{"  (offloaded to host: weights+grads+optimizer)", m.OffloadedStates})
 	}
 	if p.Sharding == "fsdp" {
-		rows = append(rows, row{"fsdp gathered units (root + 2 layers, fp32)", m.Gathered}, row{"fsdp unsharded gradient of one unit", m.GradUnit})
+		gathered := "fsdp gathered units (root + 2 layers, fp32)"
+		if p.Precision == "bf16" {
+			gathered = "fsdp gathered units (root + 2 layers, bf16)" // MixedPrecisionPolicy
+		}
+		rows = append(rows, row{gathered, m.Gathered}, row{"fsdp unsharded gradient of one unit", m.GradUnit})
 	}
 	if p.Sharding == "ddp" {
 		rows = append(rows, row{"ddp all-reduce buckets (a copy of the gradients)", m.Buckets})

@@ -34,8 +34,8 @@ func pythonForTest(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("-short: no Python")
 	}
-	root, _ := filepath.Abs("..")
-	py, err := torchlaunch.Python("", root)
+	side, _ := filepath.Abs(filepath.Join("..", "scaleout"))
+	py, err := torchlaunch.Python("", side)
 	if err != nil {
 		t.Skipf("no Python environment: %v", err)
 	}

@@ -140,7 +140,9 @@ type BuildInfo struct {
 // rerun skips what is done, resumes an interrupted phase, and redoes a
 // phase whose settings, or whose input data or model, changed. The final
 // model folder (config, safetensors, tokenizer.json) is the last phase
-// run, BuildInfo.ModelDir.
+// run, BuildInfo.ModelDir. Output/data-manifest.json (DataManifest)
+// records the generator version and a digest of the rows each phase
+// trained on, read back from the data folders.
 func Build(ctx context.Context, o Options) (*BuildInfo, error) {
 	if o.Output == "" {
 		return nil, fmt.Errorf("tinybase: no output folder")
@@ -238,11 +240,15 @@ func (b *builder) sources() *Sources {
 type dataStage struct {
 	name, dir, what string
 	settings        map[string]any
-	rows            func() ([]shards.Row, error)
+	// seed is the seed of the rows' random draws (recorded in the data
+	// manifest).
+	seed uint64
+	rows func() ([]shards.Row, error)
 }
 
-// data writes the rows of every phase, each a stage of its own.
-func (b *builder) data(ctx context.Context) error {
+// dataStages lists the data stages of every phase, in order. Their rows
+// need b.sources().
+func (b *builder) dataStages() []dataStage {
 	o := b.o
 	common := map[string]any{"corpus": assets.CorpusName, "corpus_sha256": sha(b.texts), "tokenizer": b.tok.Hash(),
 		"window": o.Window, "seed": o.Seed, "batch": o.Batch, "grad_accum": o.GradAccum}
@@ -253,20 +259,26 @@ func (b *builder) data(ctx context.Context) error {
 		}
 		return m
 	}
-	stages := []dataStage{
-		{"data", "data", "synthetic retrieval rows", with("synthetic_fraction", o.SyntheticFraction), func() ([]shards.Row, error) {
-			return Mix(b.corpus, *b.src, o.Window, o.SyntheticFraction, []int{KindPasskey, KindKeyValue}, uint64(o.Seed))
+	seed := uint64(o.Seed)
+	return []dataStage{
+		{"data", "data", "synthetic retrieval rows", with("synthetic_fraction", o.SyntheticFraction), seed, func() ([]shards.Row, error) {
+			return Mix(b.corpus, *b.src, o.Window, o.SyntheticFraction, []int{KindPasskey, KindKeyValue}, seed)
 		}},
-		{"data-retrieval", "data-retrieval", "copy, passkey and key-value rows", with("steps", o.RetrievalSteps), func() ([]shards.Row, error) {
-			return b.part(o.RetrievalSteps, 0.5, []int{KindCopyText, KindPasskey, KindCopyText, KindKeyValue}, uint64(o.Seed)+1)
+		{"data-retrieval", "data-retrieval", "copy, passkey and key-value rows", with("steps", o.RetrievalSteps), seed + 1, func() ([]shards.Row, error) {
+			return b.part(o.RetrievalSteps, 0.5, []int{KindCopyText, KindPasskey, KindCopyText, KindKeyValue}, seed+1)
 		}},
 		{"data-copy", "data-copy", "random-token copy rows (corpus unigram distribution)",
-			with("steps", o.CopySteps, "copy_window", o.CopyWindow, "segments", []int{o.CopySegMin, o.CopySegMax}), b.copyRows},
-		{"data-final", "data-final", "random-token copy, copy, passkey and key-value rows", with("steps", o.FinalSteps, "synthetic_fraction", o.FinalSynthetic), func() ([]shards.Row, error) {
-			return b.part(o.FinalSteps, o.FinalSynthetic, []int{KindCopyRand, KindPasskey, KindCopyText, KindKeyValue}, uint64(o.Seed)+3)
+			with("steps", o.CopySteps, "copy_window", o.CopyWindow, "segments", []int{o.CopySegMin, o.CopySegMax}), seed, b.copyRows},
+		{"data-final", "data-final", "random-token copy, copy, passkey and key-value rows", with("steps", o.FinalSteps, "synthetic_fraction", o.FinalSynthetic), seed + 3, func() ([]shards.Row, error) {
+			return b.part(o.FinalSteps, o.FinalSynthetic, []int{KindCopyRand, KindPasskey, KindCopyText, KindKeyValue}, seed+3)
 		}},
 	}
-	for _, d := range stages {
+}
+
+// data writes the rows of every phase, each a stage of its own.
+func (b *builder) data(ctx context.Context) error {
+	o := b.o
+	for _, d := range b.dataStages() {
 		var counts shards.Counts
 		if _, err := b.runner.Run(ctx, stage.Stage{Name: d.name, Dir: filepath.Join(o.Output, d.dir), Settings: d.settings,
 			Run: func(_ context.Context, dir string) (any, error) {
@@ -414,13 +426,17 @@ func runPhase(ctx context.Context, o Options, h train.Hyper, from, data, out str
 	return &phaseResult{Steps: t.Steps, LastLoss: t.LastLoss, Seconds: t.Seconds}, nil
 }
 
-// finish counts the final model's parameters and writes build.json.
+// finish counts the final model's parameters and writes build.json and
+// the data manifest (ManifestFile).
 func (b *builder) finish() (*BuildInfo, error) {
 	m, err := model.Load(b.info.ModelDir)
 	if err != nil {
 		return nil, err
 	}
 	b.info.Params = m.NumParams()
+	if err := b.writeManifest(); err != nil {
+		return nil, err
+	}
 	j, err := json.MarshalIndent(b.info, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("tinybase: build.json: %w", err)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,6 +43,7 @@ func TestBuildPhases(t *testing.T) {
 			t.Errorf("phase output missing: %v", err)
 		}
 	}
+	checkBuildManifest(t, o, "train", "train-retrieval", "train-copy", "train-final")
 	m, err := model.Load(info.ModelDir)
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +70,7 @@ func TestBuildPhases(t *testing.T) {
 	if info2.Steps != 2+2 {
 		t.Fatalf("from a phase-2 model: %d steps, want 4", info2.Steps)
 	}
+	checkBuildManifest(t, o2, "train-copy", "train-final")
 	a, err := os.ReadFile(filepath.Join(info.ModelDir, "model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
@@ -89,5 +93,34 @@ func TestBuildPhases(t *testing.T) {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("rebuild with another copy LR: log lacks %q:\n%s", want, log.String())
 		}
+	}
+}
+
+// checkBuildManifest checks the build's data manifest: the phases that
+// ran, in order, with the digests of the rows Regenerate makes for o.
+func checkBuildManifest(t *testing.T, o Options, phases ...string) {
+	t.Helper()
+	got, err := ReadManifest(filepath.Join(o.Output, ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages, err := Regenerate(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests := map[string]RowsDigest{}
+	for _, s := range stages {
+		digests[s.Data] = DigestRows(s.Rows)
+	}
+	want, err := NewManifest(o, digests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range got.Phases {
+		names = append(names, p.Stage)
+	}
+	if !slices.Equal(names, phases) || !reflect.DeepEqual(got, want) {
+		t.Errorf("%s: phases %q, want %q; manifest %+v, regenerated %+v", ManifestFile, names, phases, got, want)
 	}
 }

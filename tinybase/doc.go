@@ -38,4 +38,9 @@
 // before this rule (the shipped model up to issue 15) saw PoSE's passkey
 // and RULER's needle wording in training; eval's default wording is
 // held out from both.
+//
+// A build records what each phase trained on in data-manifest.json
+// (DataManifest: GeneratorVersion, seeds, row counts and a SHA-256 of the
+// rows in order); the shipped model's manifest is checked by a test that
+// regenerates the rows and scans them for eval wording.
 package tinybase

@@ -9,8 +9,16 @@
 // clipping, metrics.jsonl keys, final Hugging Face folder), proven by the
 // parity tests. Per-step lines "LRMETRIC {json}" on the ranks' stdout
 // drive the progress bar; "LRRESULT {json}" is the summary; a failing
-// rank prints "LRERROR rank=R: message" and Train returns that line.
-// Rerunning the same job resumes from OUTPUT/checkpoints. Cancelling ctx
-// sends SIGINT (one process) or SIGTERM (launcher and ranks): the ranks
-// checkpoint at the next step boundary and exit.
+// rank prints "LRERROR rank=R: message" and Train returns that line (with
+// no such line, the first exception line of the output: a traceback's
+// first cause); the other ranks, which may sit in a collective, are ended
+// 3 s later. Rerunning the same job resumes from OUTPUT/checkpoints.
+// Cancelling ctx sends SIGTERM to the ranks (not to torchrun, which would
+// kill them 30 s later): they checkpoint before their next row and exit
+// 143; the launcher waits two minutes plus three of the longest steps
+// seen, then kills them. Before anything starts, Train refuses more ranks
+// per node than the host has GPUs (or CPU cores without GPUs). The Python
+// side comes from $LONGRECIPE_ROOT/scaleout (developer override) or from
+// the copy embedded in the binary (package scaleout), unpacked into the
+// cache on first use; the ranks' peak RSS is printed at the end.
 package torchlaunch

@@ -6,6 +6,10 @@ import (
 	"fmt"
 
 	"github.com/longrecipe/longrecipe/internal/paths"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 )
 
 // Launch is the launcher configuration: the JSON that "longrecipe plan"
@@ -48,6 +52,10 @@ type Launch struct {
 	// CPUOffload keeps parameters, gradients and optimizer state on the
 	// CPU (FSDP2 CPUOffloadPolicy).
 	CPUOffload bool `json:"cpu_offload,omitempty"`
+	// CollectiveTimeoutS bounds every collective (init_process_group's
+	// timeout): a rank that stops answering fails the others after it
+	// instead of hanging them; default 1800.
+	CollectiveTimeoutS int `json:"collective_timeout_s,omitempty"`
 	// Python is the interpreter; "" uses $LONGRECIPE_PYTHON, else the
 	// output of scripts/pyenv.sh.
 	Python string `json:"python,omitempty"`
@@ -79,6 +87,9 @@ func (l Launch) WithDefaults() Launch {
 	}
 	if l.CEChunkTokens == 0 {
 		l.CEChunkTokens = 4096
+	}
+	if l.CollectiveTimeoutS == 0 {
+		l.CollectiveTimeoutS = 1800
 	}
 	if l.ContextParallel == 0 {
 		l.ContextParallel = 1
@@ -125,6 +136,10 @@ func (l Launch) Validate() error {
 		return fmt.Errorf("precision %q: want auto, bf16 or fp32", l.Precision)
 	case !in(l.AttnImplementation, "auto", "flash_attention_2", "sdpa", "eager"):
 		return fmt.Errorf("attn_implementation %q: want auto, flash_attention_2, sdpa or eager", l.AttnImplementation)
+	case l.CPUOffload && l.Sharding != "fsdp":
+		return fmt.Errorf("cpu_offload needs sharding fsdp (FSDP2 CPUOffloadPolicy), not %s", l.Sharding)
+	case l.CollectiveTimeoutS < 0:
+		return fmt.Errorf("collective_timeout_s %d: want > 0 (0 takes the default, 1800)", l.CollectiveTimeoutS)
 	case l.CEChunkTokens < 1:
 		return fmt.Errorf("ce_chunk_tokens %d must be >= 1", l.CEChunkTokens)
 	}
@@ -166,4 +181,47 @@ func LoadLaunch(path string) (Launch, error) {
 		return l, fmt.Errorf("launch config %s: %w", path, err)
 	}
 	return l.WithDefaults(), nil
+}
+
+// localDevices returns the GPUs this host shows the ranks (0 when none,
+// or when LONGRECIPE_CPU=1 keeps the ranks on the CPU) and its CPU cores.
+// A variable so that tests can pretend another host.
+var localDevices = func() (gpus, cores int) {
+	cores = runtime.NumCPU()
+	if os.Getenv("LONGRECIPE_CPU") == "1" {
+		return 0, cores
+	}
+	if v, ok := os.LookupEnv("CUDA_VISIBLE_DEVICES"); ok {
+		n := 0
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" && f != "-1" {
+				n++
+			}
+		}
+		if n == 0 {
+			return 0, cores
+		}
+		gpus = n
+	}
+	devs, _ := filepath.Glob("/dev/nvidia[0-9]*")
+	if gpus == 0 || len(devs) < gpus {
+		gpus = len(devs)
+	}
+	return gpus, cores
+}
+
+// CheckDevices refuses more processes per node than this host has devices:
+// one rank per GPU, or per CPU core on a host without GPUs. It runs before
+// any process starts (a launch file asking for 100000 ranks must not fork
+// them).
+func CheckDevices(l Launch) error {
+	l = l.WithDefaults()
+	gpus, cores := localDevices()
+	switch {
+	case gpus > 0 && l.NprocPerNode > gpus:
+		return fmt.Errorf("nproc_per_node %d: this host has %d GPU(s); one rank per GPU at most", l.NprocPerNode, gpus)
+	case gpus == 0 && l.NprocPerNode > cores:
+		return fmt.Errorf("nproc_per_node %d: this host has no GPU and %d CPU cores; one rank per core at most", l.NprocPerNode, cores)
+	}
+	return nil
 }

@@ -151,7 +151,7 @@ exit 1
 }
 
 func TestTrainForwardsCancel(t *testing.T) {
-	j := fakeJob(t, `trap 'echo "LRERROR rank=0: interrupted at step 0" >&2; exit 130' INT
+	j := fakeJob(t, `trap 'echo "LRERROR rank=0: interrupted at step 0" >&2; exit 143' TERM
 echo LRMETRIC '{"step":1,"total_steps":9}'
 while :; do sleep 0.05; done
 `)
@@ -230,5 +230,176 @@ func TestProbeEnv(t *testing.T) {
 	}
 	if got, how := FindPython(py); got != py || how != "--python" {
 		t.Errorf("FindPython(%s) = %s, %s", py, got, how)
+	}
+}
+
+func TestCheckDevices(t *testing.T) {
+	old := localDevices
+	defer func() { localDevices = old }()
+	tests := []struct {
+		gpus, cores, nproc int
+		err                string
+	}{
+		{0, 2, 2, ""},
+		{0, 2, 3, "no GPU and 2 CPU cores"},
+		{0, 2, 100000, "nproc_per_node 100000"},
+		{8, 2, 8, ""},
+		{8, 2, 9, "8 GPU(s)"},
+		{1, 64, 1, ""},
+	}
+	for _, tc := range tests {
+		localDevices = func() (int, int) { return tc.gpus, tc.cores }
+		err := CheckDevices(Launch{NprocPerNode: tc.nproc})
+		if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%d GPUs, %d cores, nproc %d: err = %v, want %q", tc.gpus, tc.cores, tc.nproc, err, tc.err)
+		}
+	}
+}
+
+// TestTrainRefusesMoreRanksThanDevices: a launch file asking for 100000
+// ranks is refused before anything starts (the fake launcher would leave
+// a mark).
+func TestTrainRefusesMoreRanksThanDevices(t *testing.T) {
+	j := fakeJob(t, "touch \"$0.ran\"\nexit 0\n")
+	path := filepath.Join(t.TempDir(), "launch.json")
+	os.WriteFile(path, []byte(`{"nproc_per_node": 100000}`), 0o644)
+	l, err := LoadLaunch(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Python = j.Launch.Python
+	j.Launch = l
+	_, err = Train(context.Background(), j)
+	if err == nil || !strings.Contains(err.Error(), "nproc_per_node 100000") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("err = %v, want one line naming nproc_per_node", err)
+	}
+	if _, err := os.Stat(j.Launch.Python + ".ran"); err == nil {
+		t.Error("the launcher ran")
+	}
+}
+
+func TestValidateOffloadAndTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		l   Launch
+		err string
+	}{
+		{Launch{CPUOffload: true}, ""},
+		{Launch{CPUOffload: true, Sharding: "ddp"}, "cpu_offload needs sharding fsdp"},
+		{Launch{CPUOffload: true, Sharding: "none"}, "cpu_offload needs sharding fsdp"},
+		{Launch{CollectiveTimeoutS: -5}, "collective_timeout_s"},
+	} {
+		err := tc.l.Validate()
+		if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%+v: err = %v, want %q", tc.l, err, tc.err)
+		}
+	}
+}
+
+// TestTrainStopsTheOthersWhenARankFails: rank 1 reports an error while the
+// launcher and rank 0 hang (as ranks do inside a collective): Train
+// returns rank 1's line within seconds, and nothing of the group is left.
+func TestTrainStopsTheOthersWhenARankFails(t *testing.T) {
+	old := localDevices
+	defer func() { localDevices = old }()
+	localDevices = func() (int, int) { return 0, 8 }
+	j := fakeJob(t, `(sleep 600) &
+echo 'LRERROR rank=1: ValueError: bad row' >&2
+sleep 600
+`)
+	j.Launch.NprocPerNode = 2
+	start := time.Now()
+	_, err := Train(context.Background(), j)
+	if err == nil || !strings.Contains(err.Error(), "rank=1: ValueError: bad row") {
+		t.Errorf("err = %v, want rank 1's line", err)
+	}
+	if d := time.Since(start); d > failedGrace+5*time.Second {
+		t.Errorf("took %v, want about %v", d, failedGrace)
+	}
+}
+
+// TestTrainSignalsTheRanksNotTheLauncher: on cancel the ranks (the
+// launcher's children) get SIGTERM and checkpoint; the launcher itself is
+// not signalled (torchrun would kill them 30 s later).
+func TestTrainSignalsTheRanksNotTheLauncher(t *testing.T) {
+	old := localDevices
+	defer func() { localDevices = old }()
+	localDevices = func() (int, int) { return 0, 8 }
+	j := fakeJob(t, `trap 'echo launcher-got-TERM >&2' TERM
+sh -c 'trap "echo \"LRERROR rank=0: interrupted at step 1\" >&2; exit 143" TERM; echo LRMETRIC "{\"step\":1,\"total_steps\":9}"; while :; do sleep 0.05; done' &
+wait $!
+wait $!
+exit 1
+`)
+	j.Launch.NprocPerNode = 2
+	var log strings.Builder
+	j.Log = &log
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(500 * time.Millisecond); cancel() }()
+	_, err := Train(ctx, j)
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Errorf("err = %v, want interrupted", err)
+	}
+	if strings.Contains(log.String(), "launcher-got-TERM") {
+		t.Errorf("the launcher was signalled: %s", log.String())
+	}
+}
+
+func TestFailureNamesTheFirstCause(t *testing.T) {
+	j := fakeJob(t, `cat >&2 <<'X'
+Traceback (most recent call last):
+  File "x.py", line 3, in load
+ValueError: Invalid magic number; corrupt file?
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+torch.distributed.checkpoint.api.CheckpointException: CheckpointException ranks:dict_keys([0, 1])
+RuntimeError: wrapper
+torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
+============================================================
+X
+exit 1
+`)
+	_, err := Train(context.Background(), j)
+	if err == nil || !strings.Contains(err.Error(), "ValueError: Invalid magic number; corrupt file?") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("err = %v, want the first cause in one line", err)
+	}
+}
+
+// TestUnpackEmbedsThePythonSide: the embedded copy unpacks once into the
+// cache, file for file equal to scaleout/ in this tree, and is reused.
+func TestUnpackEmbedsThePythonSide(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("LONGRECIPE_CACHE", cache)
+	t.Setenv("LONGRECIPE_ROOT", "")
+	side, err := PythonSide()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(side.Dir) != cache || !strings.Contains(side.How, "embedded") {
+		t.Errorf("side %+v, want the embedded copy in %s", side, cache)
+	}
+	for _, f := range []string{"longrecipe_torch/trainer.py", "longrecipe_torch/__main__.py", "requirements.lock", "pyenv.sh"} {
+		got, err := os.ReadFile(filepath.Join(side.Dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := os.ReadFile(filepath.Join("..", "scaleout", f))
+		if string(got) != string(want) {
+			t.Errorf("%s differs from the source tree's", f)
+		}
+	}
+	os.WriteFile(filepath.Join(side.Dir, "marker"), nil, 0o644)
+	again, err := Unpack(cache)
+	if err != nil || again != side.Dir || !isFile(filepath.Join(again, "marker")) {
+		t.Errorf("second unpack: %s, %v; want the same folder reused", again, err)
+	}
+	t.Setenv("LONGRECIPE_ROOT", "..")
+	if side, err := PythonSide(); err != nil || !strings.HasSuffix(side.Dir, "scaleout") || !strings.Contains(side.How, "LONGRECIPE_ROOT") {
+		t.Errorf("override: %+v, %v", side, err)
+	}
+	t.Setenv("LONGRECIPE_ROOT", cache)
+	if _, err := PythonSide(); err == nil {
+		t.Error("LONGRECIPE_ROOT without scaleout/: no error")
 	}
 }

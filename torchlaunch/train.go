@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,11 +79,11 @@ func Train(ctx context.Context, j Job) (*train.Result, error) {
 	if err := prepare(&j); err != nil {
 		return nil, err
 	}
-	root, err := SourceRoot()
+	side, err := PythonSide()
 	if err != nil {
 		return nil, err
 	}
-	py, err := Python(j.Launch.Python, root)
+	py, err := Python(j.Launch.Python, side.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +98,7 @@ func Train(ctx context.Context, j Job) (*train.Result, error) {
 	}
 	args := Command(py, j.Launch, jobPath)
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(append(os.Environ(), "PYTHONPATH="+pythonPath(root), "PYTHONUNBUFFERED=1"), j.Env...)
+	cmd.Env = append(append(os.Environ(), "PYTHONPATH="+pythonPath(side.Dir), "PYTHONUNBUFFERED=1"), j.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return supervise(ctx, cmd, j)
 }
@@ -112,6 +113,9 @@ func prepare(j *Job) error {
 		return fmt.Errorf("torch backend: %w", err)
 	}
 	j.Launch = j.Launch.WithDefaults()
+	if err := CheckDevices(j.Launch); err != nil {
+		return fmt.Errorf("torch backend: %w", err)
+	}
 	for _, p := range []*string{&j.From, &j.Data, &j.Output} {
 		a, err := filepath.Abs(*p)
 		if err != nil {
@@ -193,8 +197,8 @@ func Command(python string, l Launch, jobPath string) []string {
 	return append(a, entry...)
 }
 
-func pythonPath(root string) string {
-	p := filepath.Join(root, pkgDir)
+func pythonPath(dir string) string {
+	p := dir
 	if old := os.Getenv("PYTHONPATH"); old != "" {
 		p += string(os.PathListSeparator) + old
 	}
@@ -224,7 +228,7 @@ func supervise(ctx context.Context, cmd *exec.Cmd, j Job) (*train.Result, error)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("torch backend: starting %s: %w", cmd.Path, err)
 	}
-	s := &stream{log: j.Log, progress: j.Progress}
+	s := &stream{log: j.Log, progress: j.Progress, failed: make(chan struct{})}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); s.read(stdout) }()
@@ -234,18 +238,18 @@ func supervise(ctx context.Context, cmd *exec.Cmd, j Job) (*train.Result, error)
 	var werr error
 	select {
 	case werr = <-done:
+	case <-s.failed:
+		// A rank failed: the others may sit in a collective that only the
+		// collective timeout would end. Give them a moment, then end them.
+		werr = waitOrKill(cmd, done, failedGrace)
 	case <-ctx.Done():
-		stop(cmd, j.Launch.World())
-		select {
-		case werr = <-done:
-		case <-time.After(3 * time.Minute):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			werr = <-done
-		}
+		stopRanks(cmd.Process.Pid, j.Launch.World())
+		werr = waitOrKill(cmd, done, s.grace())
 	}
 	s.finish()
+	s.reportRSS()
 	if ctx.Err() != nil {
-		return s.result(), fmt.Errorf("torch backend: interrupted (the ranks checkpoint at a step boundary; rerun the same command to resume): %w", ctx.Err())
+		return s.result(), fmt.Errorf("torch backend: interrupted (the ranks checkpoint before their next row; rerun the same command to resume): %w", ctx.Err())
 	}
 	if werr != nil {
 		return s.result(), fmt.Errorf("torch backend: %s", s.failure(werr))
@@ -256,14 +260,72 @@ func supervise(ctx context.Context, cmd *exec.Cmd, j Job) (*train.Result, error)
 	return s.result(), nil
 }
 
-// stop asks the ranks to checkpoint and exit: SIGINT to a lone process,
-// SIGTERM to the launcher's whole process group (torchrun forwards it).
-func stop(cmd *exec.Cmd, world int) {
-	if world == 1 {
-		cmd.Process.Signal(os.Interrupt)
+// failedGrace is how long the other ranks get to exit after one failed.
+const failedGrace = 3 * time.Second
+
+// waitOrKill waits for the launcher to end, at most d, then kills its
+// whole process group and waits for it.
+func waitOrKill(cmd *exec.Cmd, done <-chan error, d time.Duration) error {
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		kill(cmd.Process.Pid)
+		return <-done
+	}
+}
+
+// kill ends the launcher's process group and the ranks, which torchrun
+// starts in sessions of their own.
+func kill(leader int) {
+	for _, pid := range children(leader) {
+		syscall.Kill(-pid, syscall.SIGKILL)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	syscall.Kill(-leader, syscall.SIGKILL)
+}
+
+// stopRanks asks the ranks to checkpoint and exit: SIGTERM to every child
+// of the launcher (a lone python is itself the rank, as is the launcher of
+// a one-process world). The launcher is left alone: torchrun would kill
+// its ranks 30 s after its own SIGTERM, before a long step could
+// checkpoint; it exits by itself when they have.
+func stopRanks(leader, world int) {
+	var ranks []int
+	if world > 1 {
+		ranks = children(leader)
+	}
+	if len(ranks) == 0 {
+		syscall.Kill(leader, syscall.SIGTERM)
 		return
 	}
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	for _, pid := range ranks {
+		syscall.Kill(pid, syscall.SIGTERM)
+	}
+}
+
+// children lists the processes whose parent is ppid (from /proc; none
+// where /proc is missing).
+func children(ppid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == ppid {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...: comm may hold spaces, so split
+		// after its closing parenthesis.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(ppid) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // stream parses the ranks' output.
@@ -275,6 +337,13 @@ type stream struct {
 	res      *resultLine
 	errLines []string // LRERROR messages in order of arrival
 	lastLine string   // last other non-empty line
+	cause    string   // first line that names an exception (a traceback's first cause)
+	// failed is closed at the first LRERROR that is not a rank being told
+	// to stop.
+	failed     chan struct{}
+	failedOnce sync.Once
+	maxStep    time.Duration // the longest step seen (from LRMETRIC)
+	rss        map[int]float64
 }
 
 func (s *stream) read(r io.Reader) {
@@ -301,17 +370,84 @@ func (s *stream) line(l string) {
 			s.res = &r
 		}
 		return
+	case strings.Contains(l, "LRRSS "):
+		var r struct {
+			Rank int     `json:"rank"`
+			MiB  float64 `json:"peak_rss_mib"`
+		}
+		if json.Unmarshal([]byte(l[strings.Index(l, "LRRSS ")+6:]), &r) == nil {
+			if s.rss == nil {
+				s.rss = map[int]float64{}
+			}
+			s.rss[r.Rank] = r.MiB
+		}
+		return
 	case strings.Contains(l, "LRERROR "):
-		s.errLines = append(s.errLines, strings.TrimSpace(l[strings.Index(l, "LRERROR ")+8:]))
+		e := strings.TrimSpace(l[strings.Index(l, "LRERROR ")+8:])
+		s.errLines = append(s.errLines, e)
+		if !strings.Contains(e, "interrupted at step") {
+			s.failedOnce.Do(func() { close(s.failed) })
+		}
 	case strings.TrimSpace(l) != "":
 		s.lastLine = strings.TrimSpace(l)
+		if s.cause == "" && isExceptionLine(s.lastLine) {
+			s.cause = s.lastLine
+		}
 	}
 	if s.log != nil {
 		fmt.Fprintln(s.log, l)
 	}
 }
 
+// isExceptionLine tells a traceback's "SomeError: message" line, leaving
+// out the launcher's own wrappers (ChildFailedError, SignalException).
+func isExceptionLine(l string) bool {
+	name, _, _ := strings.Cut(l, ":")
+	if name == "" || strings.ContainsAny(name, " \t/'\"()[]") || strings.Contains(name, "ChildFailedError") || strings.Contains(name, "SignalException") || strings.Contains(name, "CheckpointException") {
+		return false
+	}
+	for _, suffix := range []string{"Error", "Exception", "Interrupt", "Exit", "Warning"} {
+		if strings.HasSuffix(name, suffix) {
+			return suffix != "Warning"
+		}
+	}
+	return false
+}
+
+// grace is how long the ranks get to checkpoint after a stop request: two
+// minutes plus three of the longest steps seen (a stop is taken before the
+// next row, so one row and a checkpoint is what they need).
+func (s *stream) grace() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return 2*time.Minute + 3*s.maxStep
+}
+
+// reportRSS writes each rank's peak resident memory to the log.
+func (s *stream) reportRSS() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.log == nil || len(s.rss) == 0 {
+		return
+	}
+	ranks := make([]int, 0, len(s.rss))
+	for r := range s.rss {
+		ranks = append(ranks, r)
+	}
+	sort.Ints(ranks)
+	parts := make([]string, len(ranks))
+	for i, r := range ranks {
+		parts[i] = fmt.Sprintf("rank %d %.0f MiB", r, s.rss[r])
+	}
+	fmt.Fprintf(s.log, "torch backend: peak host memory (RSS) per rank: %s\n", strings.Join(parts, ", "))
+}
+
 func (s *stream) metric(m metricLine) {
+	if m.TokensPerS > 0 {
+		if d := time.Duration(float64(m.Tokens) / m.TokensPerS * float64(time.Second)); d > s.maxStep {
+			s.maxStep = d
+		}
+	}
 	if s.progress == nil {
 		return
 	}
@@ -355,6 +491,9 @@ func (s *stream) failure(werr error) string {
 	}
 	if len(s.errLines) > 0 {
 		return s.errLines[0]
+	}
+	if s.cause != "" {
+		return fmt.Sprintf("%v: %s", werr, s.cause)
 	}
 	if s.lastLine != "" {
 		return fmt.Sprintf("%v; last output: %s", werr, s.lastLine)

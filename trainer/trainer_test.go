@@ -85,7 +85,7 @@ func TestInput(t *testing.T) {
 // file's; an unknown, mistyped or precision key is an error naming it.
 func TestLaunchTable(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "launch.json"), []byte(`{"nproc_per_node": 4, "sharding": "ddp", "precision": "bf16", "cpu_offload": true}`), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "launch.json"), []byte(`{"nproc_per_node": 4, "sharding": "fsdp", "precision": "bf16", "cpu_offload": true}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tab := LaunchTable{"config": "launch.json", "nproc_per_node": int64(8), "cpu_offload": false, "ce_chunk_tokens": int64(512)}
@@ -97,8 +97,8 @@ func TestLaunchTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.NprocPerNode != 8 || l.Sharding != "ddp" || l.Precision != "bf16" || l.CPUOffload || l.CEChunkTokens != 512 || l.Launcher != "torchrun" || l.NNodes != 1 {
-		t.Fatalf("launch %+v: want 8 processes, ddp, bf16, no offload, 512-token chunks, torchrun on one node", l)
+	if l.NprocPerNode != 8 || l.Sharding != "fsdp" || l.Precision != "bf16" || l.CPUOffload || l.CEChunkTokens != 512 || l.Launcher != "torchrun" || l.NNodes != 1 {
+		t.Fatalf("launch %+v: want 8 processes, fsdp, bf16, no offload, 512-token chunks, torchrun on one node", l)
 	}
 	for _, c := range []struct {
 		tab  LaunchTable

@@ -1,9 +1,11 @@
 """FSDP2 memory of the torch backend's step, per rank, on the CPU (gloo).
 
-torchrun --nproc-per-node 2 fsdp_mem.py TOKENS: a tiny Llama (4 layers, h 256),
+torchrun --nproc-per-node 2 fsdp_mem.py TOKENS [fp32|bf16]: a tiny Llama (4 layers, h 256),
 fully_shard on every decoder layer and on the root (as
 scaleout/longrecipe_torch/trainer.py wraps), fp32, checkpointed layers,
-SDPA, cross-entropy in chunks of 256 tokens, AdamW (foreach=False); the
+SDPA, cross-entropy in chunks of 256 tokens, AdamW (foreach=False), in fp32
+or bf16 through FSDP2's MixedPrecisionPolicy(param_dtype=bf16,
+reduce_dtype=fp32) over fp32 master weights (as the backend does); the
 second step is tracked with torch.distributed._tools.fsdp2_mem_tracker.
 Prints one JSON line per rank: P, layer and root parameter counts, and the
 peak by FSDPMemTracker category (bytes)."""
@@ -12,7 +14,7 @@ warnings.filterwarnings("ignore")
 import torch, torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
-from torch.distributed.fsdp import fully_shard
+from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 from torch.distributed._tools.fsdp2_mem_tracker import FSDPMemTracker
 from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -36,9 +38,12 @@ lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant":
 P = sum(p.numel() for p in lm.parameters())
 layer = sum(p.numel() for p in lm.model.layers[0].parameters())
 m = Row(lm)
+kw = {}
+if len(sys.argv) > 2 and sys.argv[2] == "bf16":
+    kw["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
 for l in lm.model.layers:
-    fully_shard(l)
-fully_shard(m)
+    fully_shard(l, **kw)
+fully_shard(m, **kw)
 opt = torch.optim.AdamW(m.parameters(), lr=1e-4, foreach=False)
 T = int(sys.argv[1])
 ids = torch.randint(0, 2000, (1, T)); pos = torch.arange(T)[None]

@@ -14,7 +14,8 @@ Job file (JSON)::
      "hyper": {...train.Hyper JSON: steps, batch, grad_accum, schedule, lr, warmup,
                min_lr, adamw{beta1,beta2,eps,weight_decay,decay_all}, grad_clip, seed, extra},
      "launch": {...torchlaunch.Launch JSON: sharding, precision, activation_checkpointing,
-                attn_implementation, ce_chunk_tokens, context_parallel, cpu_offload}}
+                attn_implementation, ce_chunk_tokens, context_parallel, cpu_offload,
+                collective_timeout_s}}
 
 Reads
     * MODEL_DIR: a Hugging Face llama / mistral / qwen2 folder (config.json,
@@ -37,7 +38,24 @@ Semantics that equal the Go trainer (train/), checked by the parity tests:
     Rows are fed one per forward pass (batch 1, no padding): ``batch`` only
     groups rows, as the sums are the same.
 
-Precision: fp32 on CPU; bf16 autocast over fp32 master weights on CUDA.
+Layout: sharding "fsdp" (the default) is FSDP2 fully_shard on every decoder
+layer and the root, with ANY number of ranks — one process gets a process
+group of its own — so cpu_offload (FSDP2 CPUOffloadPolicy) and mixed
+precision apply on one GPU too; "ddp" replicates, "none" is one plain
+process. What actually runs is read back from the wrapped model into
+OUT_DIR/torch-layout.json (mesh size, offload and mixed-precision
+policies, parameter dtypes and devices).
+
+Precision: "auto" is bf16 on CUDA, fp32 on CPU. bf16 under fsdp is FSDP2's
+MixedPrecisionPolicy(param_dtype=bf16, reduce_dtype=fp32): fp32 master
+weights and AdamW states, bf16 compute copies gathered per unit, gradients
+reduced in fp32, no autocast; under ddp/none it is autocast over the fp32
+parameters.
+
+Loading: under fsdp the model is built on the meta device, sharded, and
+rank 0 alone reads the safetensors (fp32) and broadcasts them; each rank
+keeps its shard, so host memory holds one copy per node, not one per rank.
+ddp/none load with from_pretrained on every rank.
 Attention: flash_attention_2 when flash-attn is importable on CUDA, else
 sdpa; every row is ONE causal span whatever its position ids (see
 longrecipe_torch.model: the packed-sequence trap).
@@ -56,14 +74,29 @@ Writes (OUT_DIR, rank 0 unless noted)
     * metrics.jsonl: one line per step, the Go keys: step, loss, lr,
       grad_norm, tokens, predicted, tokens_per_s, elapsed_s;
     * checkpoints/step-NNNNNNNN/: torch.distributed.checkpoint (all ranks)
-      plus state.json, renamed into place (atomic: a kill -9 keeps the last
-      whole checkpoint); a rerun resumes. Not interchangeable with Go's.
+      plus state.json and, written last, manifest.json (bytes and SHA-256 of
+      every file, each rank hashing its share), renamed into place (atomic:
+      a kill -9 keeps the last whole checkpoint). A rerun verifies the
+      manifest and resumes — on any number of ranks (DCP reshards); a
+      missing manifest or a file that differs from it is refused in one
+      line naming the file. Not interchangeable with Go's.
+    * torch-layout.json: what runs (see Layout).
     * config.json (the input's: its rope_theta, max_position_embeddings,
       rope_scaling, with torch_dtype = the saved dtype), model.safetensors
       (or shards + index above 5 GB) in save_dtype (default: the input's
       torch_dtype), the tokenizer files copied.
-    * stdout: ``LRMETRIC {json}`` per step, ``LRRESULT {json}`` at the end;
-      stderr: ``LRERROR rank=R: message`` (one line) on failure, exit 1.
+    * stdout: ``LRMETRIC {json}`` per step, ``LRRESULT {json}`` at the end,
+      ``LRRSS {"rank", "peak_rss_mib"}`` per rank on exit;
+      stderr: ``LRERROR rank=R: message`` (one line: a StageError as it is,
+      else the first real cause of the exception) on failure, exit 1.
+
+Stops: SIGTERM or SIGINT sets a flag that the ranks check together (one
+small all-reduce) before every row, so a stop waits for one row, not a
+whole step: they write the checkpoint of the step they are in (the
+weights not yet updated, the partial gradients dropped) and exit 128 + the
+signal (143 for SIGTERM). Every collective times out after
+collective_timeout_s (default 1800): a rank that stops answering fails the
+others instead of hanging them.
 """
 
 __all__ = ["cp", "data", "optim", "model", "trainer"]

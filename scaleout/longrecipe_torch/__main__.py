@@ -10,6 +10,40 @@ def _error(msg: str) -> None:
     print(f"LRERROR rank={rank}: {msg}", file=sys.stderr, flush=True)
 
 
+def first_cause(e: BaseException) -> BaseException:
+    """The exception that started it all: down the explicit cause chain
+    (raise ... from), and into a distributed checkpoint's per-rank failures
+    (torch.distributed.checkpoint.CheckpointException keeps them in
+    .failures as {rank: exception or (exception, traceback)})."""
+    seen = set()
+    while id(e) not in seen:
+        seen.add(id(e))
+        failures = getattr(e, "failures", None)
+        if isinstance(failures, dict) and failures:
+            f = failures[min(failures)]
+            f = f[0] if isinstance(f, tuple) else f
+            if isinstance(f, BaseException):
+                e = f
+                continue
+        nxt = e.__cause__ or (None if e.__suppress_context__ else e.__context__)
+        if nxt is None:
+            break
+        e = nxt
+    return e
+
+
+def message(e: BaseException) -> str:
+    """One line for the launcher: a StageError as it is, else the first
+    real cause's type and first line."""
+    if type(e).__name__ in ("StageError", "Interrupted"):
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    if isinstance(e, ModuleNotFoundError):
+        return f"{sys.executable} lacks the Python package {e.name!r}: run bash scripts/pyenv.sh (or longrecipe doctor)"
+    c = first_cause(e)
+    text = next((ln.strip() for ln in str(c).splitlines() if ln.strip()), "")
+    return f"{type(c).__name__}: {text}" if text else type(c).__name__
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="longrecipe_torch")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -23,18 +57,12 @@ def main(argv=None) -> int:
     except Exception as e:  # one line for the launcher; the trace too on demand
         # trainer.StageError carries a message for the user as it is (the
         # class may not be importable when torch is missing).
-        user = type(e).__name__ == "StageError"
-        if not user and os.environ.get("LONGRECIPE_TRACE"):
+        if type(e).__name__ not in ("StageError", "Interrupted") and os.environ.get("LONGRECIPE_TRACE"):
             import traceback
 
             traceback.print_exc()
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if isinstance(e, ModuleNotFoundError):
-            msg = f"{sys.executable} lacks the Python package {e.name!r}: run bash scripts/pyenv.sh (or longrecipe doctor)"
-        elif not user:
-            msg = f"{type(e).__name__}: {msg}"
-        _error(msg)
-        return 130 if "interrupted at step" in msg else 1
+        _error(message(e))
+        return int(getattr(e, "exit_code", 1))
     return 0
 
 

@@ -40,9 +40,10 @@ def pick_attention(requested: str, device: torch.device) -> str:
     return "sdpa"
 
 
-def load_model(folder: str, attn: str, dtype=torch.float32):
+def load_model(folder: str, attn: str, dtype=torch.float32, meta: bool = False):
     """AutoModelForCausalLM from a llama/mistral/qwen2 folder, weights in
-    `dtype` (fp32 master weights)."""
+    `dtype` (fp32 master weights). meta: the model's structure only, on the
+    meta device (no memory; the weights come later, see full_state)."""
     import json
     import os
 
@@ -59,9 +60,57 @@ def load_model(folder: str, attn: str, dtype=torch.float32):
         raise ValueError(f"model folder {folder}: {e}") from None
     if mt not in SUPPORTED:
         raise ValueError(f"{cfg_path}: model_type {mt!r} is not supported (want one of {', '.join(SUPPORTED)})")
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, attn_implementation=attn)
+    if meta:
+        from transformers import AutoConfig
+
+        cfg = AutoConfig.from_pretrained(folder)
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=attn)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, attn_implementation=attn)
     model.config.use_cache = False
     return model
+
+
+def full_state(folder: str, lm, prefix: str = "lm.") -> dict:
+    """The folder's weights as fp32 CPU tensors under the model's own names
+    (prefix + the checkpoint's), one safetensors file at a time; a tied LM
+    head gets the embedding's tensor. Names the first tensor the model has
+    and the folder lacks."""
+    import glob
+    import os
+
+    from safetensors.torch import load_file
+
+    files = sorted(glob.glob(os.path.join(folder, "*.safetensors")))
+    if not files:
+        raise ValueError(f"model folder {folder}: no *.safetensors file")
+    out = {}
+    for f in files:
+        for k, v in load_file(f).items():
+            out[prefix + k] = v.float()
+    want = set(lm.state_dict(keep_vars=True))
+    want = {prefix + k for k in want}
+    head, emb = prefix + "lm_head.weight", prefix + "model.embed_tokens.weight"
+    if head in want and head not in out and getattr(lm.config, "tie_word_embeddings", False) and emb in out:
+        out[head] = out[emb]
+    missing = sorted(want - set(out))
+    if missing:
+        raise ValueError(f"model folder {folder}: no tensor {missing[0][len(prefix):]} in its safetensors ({len(missing)} missing)")
+    return {k: out[k] for k in want}
+
+
+def reset_rope_buffers(lm, device) -> None:
+    """Recomputes the rotary embeddings' non-persistent buffers (inv_freq),
+    which a model built on the meta device and moved with to_empty holds
+    as garbage, on `device` (the compute device, also under offload)."""
+    for mod in lm.modules():
+        if hasattr(mod, "inv_freq") and hasattr(mod, "config"):
+            fresh = type(mod)(mod.config)
+            for name, b in fresh.named_buffers(recurse=False):
+                mod._buffers[name] = b.to(device)
+            if hasattr(fresh, "attention_scaling"):
+                mod.attention_scaling = fresh.attention_scaling
 
 
 class RowLoss(torch.nn.Module):

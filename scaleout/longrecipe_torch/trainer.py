@@ -23,9 +23,10 @@ import torch.distributed as dist
 from . import cp as lrcp
 from . import data as lrdata
 from . import optim as lropt
-from .model import RowLoss, load_model, pick_attention, targets_of
+from .model import RowLoss, full_state, load_model, pick_attention, reset_rope_buffers, targets_of
 
 CKPT_DIR = "checkpoints"
+LAYOUT = "torch-layout.json"
 METRICS = "metrics.jsonl"
 STATE = "state.json"
 STATE_FORMAT = "longrecipe-torch-1"
@@ -70,7 +71,7 @@ def normalize(job: dict, where: str = "job") -> dict:
     la = job.setdefault("launch", {})
     for k, v in (("sharding", "fsdp"), ("precision", "auto"), ("activation_checkpointing", True),
                  ("attn_implementation", "auto"), ("ce_chunk_tokens", 4096), ("context_parallel", 1),
-                 ("cpu_offload", False)):
+                 ("cpu_offload", False), ("collective_timeout_s", 1800)):
         if la.get(k) in (None, "", 0):
             la[k] = v
     if "sequence_parallel" in la:
@@ -78,6 +79,10 @@ def normalize(job: dict, where: str = "job") -> dict:
     _check_cp(la, where)
     if la["sharding"] not in ("fsdp", "ddp", "none"):
         raise StageError(f"sharding {la['sharding']!r}: want fsdp, ddp or none (DeepSpeed ZeRO-3 is not supported)")
+    if la["cpu_offload"] and la["sharding"] != "fsdp":
+        raise StageError(f"cpu_offload needs sharding fsdp (FSDP2 CPUOffloadPolicy), not {la['sharding']}")
+    if not la["collective_timeout_s"] > 0:
+        raise StageError(f"collective_timeout_s {la['collective_timeout_s']}: want > 0")
     return job
 
 
@@ -97,7 +102,13 @@ def _check_cp(la: dict, where: str) -> None:
 # ---------------------------------------------------------------- distributed
 
 class Dist:
-    def __init__(self):
+    """The ranks of this run. A process group exists whenever one is needed:
+    several ranks, or FSDP with one rank (FSDP2 shards over a mesh of one,
+    so that cpu_offload and the bf16 MixedPrecisionPolicy apply there too).
+    Every collective waits at most timeout_s (init_process_group timeout):
+    a rank that stops answering fails the others instead of hanging them."""
+
+    def __init__(self, group: bool = False, timeout_s: float = 1800.0):
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         self.local = int(os.environ.get("LOCAL_RANK", "0"))
@@ -106,8 +117,14 @@ class Dist:
         if cuda:
             torch.cuda.set_device(self.device)
         self.on = self.world > 1
-        if self.on:
-            dist.init_process_group("nccl" if cuda else "gloo")
+        self.group = self.on or group
+        if self.group and not dist.is_initialized():
+            from datetime import timedelta
+
+            kw = {"timeout": timedelta(seconds=timeout_s)}
+            if not self.on and "MASTER_ADDR" not in os.environ:
+                kw.update(store=dist.HashStore(), rank=0, world_size=1)  # one process: no rendezvous
+            dist.init_process_group("nccl" if cuda else "gloo", **kw)
 
     def sum_(self, vals):
         t = torch.tensor(vals, dtype=torch.float64, device=self.device if self.device.type == "cuda" else "cpu")
@@ -120,64 +137,167 @@ class Dist:
             dist.barrier()
 
     def close(self):
-        if self.on and dist.is_initialized():
+        if self.group and dist.is_initialized():
             dist.destroy_process_group()
 
 
-def wrap(model: RowLoss, job: dict, d: Dist):
-    """Shard (FSDP2) or replicate (DDP) the model across ranks."""
+def needs_group(jobs) -> bool:
+    return any(j["launch"]["sharding"] == "fsdp" for j in jobs)
+
+
+def wrap(model: RowLoss, job: dict, d: Dist, prec: str):
+    """Shard (FSDP2, any number of ranks) or replicate (DDP) the model.
+    Under fsdp, bf16 is FSDP2's MixedPrecisionPolicy (bf16 compute copies
+    gathered per unit, fp32 gradient reduction, fp32 master weights and
+    optimizer states) and cpu_offload its CPUOffloadPolicy. Returns the
+    model and whether its parameters are sharded."""
     la = job["launch"]
     if la["activation_checkpointing"]:
         if hasattr(model.lm, "activation_checkpointing_enable"):
             model.lm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         else:
             model.lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    if not d.on or la["sharding"] != "fsdp":
-        model.to(d.device)
-    if not d.on or la["sharding"] == "none":
+    if la["sharding"] == "none":
         if d.on:
             raise StageError("sharding none needs a single process")
-        return model, False
+        return model.to(d.device), False
     if la["sharding"] == "ddp":
+        if la["cpu_offload"]:
+            raise StageError("cpu_offload needs sharding fsdp (FSDP2 CPUOffloadPolicy), not ddp")
+        model.to(d.device)
+        if not d.on:
+            return model, False
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         return DDP(model, device_ids=[d.local] if d.device.type == "cuda" else None), False
-    from torch.distributed.fsdp import CPUOffloadPolicy, fully_shard
+    from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, fully_shard
 
     kw = {}
     if la["cpu_offload"]:
-        kw["offload_policy"] = CPUOffloadPolicy()
-    # Shard while the full weights are still on the CPU, then move only
-    # this rank's shards (and the buffers) to its device.
+        kw["offload_policy"] = CPUOffloadPolicy(pin_memory=d.device.type == "cuda")
+    if prec == "bf16":
+        kw["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+    # Shard while the full weights are still on the CPU (or on the meta
+    # device), then move only this rank's shards (and the buffers) to its
+    # device.
     for layer in model.lm.model.layers:
         fully_shard(layer, **kw)
     fully_shard(model, **kw)
-    if not la["cpu_offload"]:
+    if _is_meta(model):
+        load_weights(model, job["from"], d, la["cpu_offload"])
+    elif not la["cpu_offload"]:
         model.to(d.device)
     return model, True
 
 
+def _is_meta(model) -> bool:
+    return any(p.is_meta for p in model.parameters())
+
+
+def load_weights(model, folder: str, d: Dist, offload: bool) -> None:
+    """Weights for a model sharded on the meta device: storage for this
+    rank's shards only (on the CPU with offload), then rank 0 alone reads
+    the folder and broadcasts each tensor, every rank keeping its shard —
+    host memory holds one copy of the model per node, not one per rank."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+    model.to_empty(device="cpu" if offload else d.device)
+    full = full_state(folder, model.lm) if d.rank == 0 else {}
+    set_model_state_dict(model, full, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
+    del full
+    reset_rope_buffers(model.lm, d.device)
+
+
+def layout_of(model, d: Dist, prec: str, autocast: bool) -> dict:
+    """What actually runs, read back from the wrapped model (written to
+    OUTPUT/torch-layout.json): sharding, mesh size, offload and mixed
+    precision policies, where and in which dtype the parameters live."""
+    from torch.distributed.tensor import DTensor
+
+    params = list(model.parameters())
+    dt = [p for p in params if isinstance(p, DTensor)]
+    out = {"world": d.world, "device": str(d.device), "precision": prec, "autocast": autocast,
+           "parameters": len(params), "sharded_parameters": len(dt),
+           "parameter_dtypes": sorted({str(p.dtype) for p in params}),
+           "parameter_devices": sorted({(p.to_local() if isinstance(p, DTensor) else p).device.type for p in params})}
+    if dt:
+        out["mesh_size"] = dt[0].device_mesh.size()
+        out["placements"] = sorted({str(p.placements) for p in dt})
+    state = getattr(model, "_get_fsdp_state", None)
+    if state is not None:
+        st = state()
+        out["sharding"] = "fsdp"
+        out["offload_policy"] = type(st._fsdp_param_group.offload_policy).__name__
+        mp = st._mp_policy
+        out["mp_policy"] = {"param_dtype": str(mp.param_dtype), "reduce_dtype": str(mp.reduce_dtype)}
+    else:
+        out["sharding"] = "ddp" if hasattr(model, "module") else "none"
+    return out
+
+
 # ---------------------------------------------------------------- checkpoints
 
+MANIFEST = "manifest.json"
+
+
 def latest_checkpoint(out: str):
+    """The newest complete checkpoint (its manifest.json, written last,
+    exists) and its state; (None, None) when there is none."""
     root = os.path.join(out, CKPT_DIR)
     if not os.path.isdir(root):
         return None, None
     best = None
     for name in os.listdir(root):
-        if name.startswith("step-") and os.path.isfile(os.path.join(root, name, STATE)):
+        if name.startswith("step-") and name[5:].isdigit():
             step = int(name[5:])
             if best is None or step > best[0]:
                 best = (step, os.path.join(root, name))
     if best is None:
         return None, None
-    with open(os.path.join(best[1], STATE)) as f:
-        return best[1], json.load(f)
+    for f in (MANIFEST, STATE):
+        if not os.path.isfile(os.path.join(best[1], f)):
+            raise StageError(f"checkpoint {best[1]} has no {f} (incomplete, or written by an older version): "
+                             f"refusing to resume from it; delete that folder to start the stage over")
+    try:
+        with open(os.path.join(best[1], STATE)) as f:
+            return best[1], json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise StageError(f"checkpoint {best[1]}: {STATE}: {e}") from None
+
+
+def _sha256(path: str) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(8 << 20)
+            if not b:
+                return h.hexdigest()
+            h.update(b)
+
+
+def _files(folder: str) -> list:
+    return sorted(os.path.relpath(os.path.join(dp, f), folder) for dp, _, fs in os.walk(folder) for f in fs
+                  if f != MANIFEST)
+
+
+def _hash_share(folder: str, names: list, d: Dist) -> dict:
+    """Every rank hashes its share of the files (names[rank::world]); the
+    digests of all ranks, joined."""
+    mine = {n: {"bytes": os.path.getsize(os.path.join(folder, n)), "sha256": _sha256(os.path.join(folder, n))}
+            for n in names[d.rank::d.world]}
+    if not d.on:
+        return mine
+    parts = [None] * d.world
+    dist.all_gather_object(parts, mine)
+    return {k: v for p in parts for k, v in p.items()}
 
 
 def save_checkpoint(out, model, opt, st, d: Dist):
     """DCP checkpoint written to a temporary folder, then renamed: a kill -9
-    leaves either the old or the new checkpoint, never half of one."""
+    leaves either the old or the new checkpoint, never half of one. Its
+    manifest.json (bytes and SHA-256 of every file) is written last."""
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_state_dict
 
@@ -196,6 +316,13 @@ def save_checkpoint(out, model, opt, st, d: Dist):
             json.dump(st, f)
             f.flush()
             os.fsync(f.fileno())
+    d.barrier()
+    files = _hash_share(tmp, _files(tmp), d)
+    if d.rank == 0:
+        with open(os.path.join(tmp, MANIFEST), "w") as f:
+            json.dump({"format": "longrecipe-torch-checkpoint-1", "files": files}, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
         fd = os.open(root, os.O_RDONLY)
@@ -206,6 +333,29 @@ def save_checkpoint(out, model, opt, st, d: Dist):
             if p != final and (name.startswith("step-") or name.startswith(".tmp-")):
                 shutil.rmtree(p, ignore_errors=True)
     d.barrier()
+
+
+def verify_checkpoint(path: str, d: Dist) -> None:
+    """Checks every file of a checkpoint against its manifest (each rank
+    its share); a missing, extra, resized or changed file is a StageError
+    naming it."""
+    try:
+        with open(os.path.join(path, MANIFEST)) as f:
+            want = json.load(f)["files"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise StageError(f"checkpoint {path}: {MANIFEST} is unreadable ({e}): refusing to resume; delete the folder to start over") from None
+    have = _files(path)
+    problem = ""
+    if sorted(want) != have:
+        extra, missing = sorted(set(have) - set(want)), sorted(set(want) - set(have))
+        problem = f"files differ from its manifest (missing {missing}, extra {extra})"
+    else:
+        got = _hash_share(path, have, d)
+        bad = [n for n in have if got[n] != want[n]]
+        if bad:
+            problem = f"{bad[0]} does not match its manifest checksum (damaged)"
+    if problem:
+        raise StageError(f"checkpoint {path}: {problem}: refusing to resume from it; delete that folder to start the stage over")
 
 
 def load_checkpoint(path, model, opt):
@@ -288,11 +438,32 @@ def _atomic_json(path, obj):
 
 # ---------------------------------------------------------------- loop
 
-_stop = {"flag": False}
+_stop = {"flag": False, "signal": 0}
 
 
 def _on_signal(signum, frame):
     _stop["flag"] = True
+    _stop["signal"] = _stop["signal"] or signum
+
+
+class Interrupted(StageError):
+    """The run was told to stop (SIGTERM/SIGINT) and left a checkpoint;
+    the process exits 128 + the signal's number."""
+
+    def __init__(self, msg: str, signum: int):
+        super().__init__(msg)
+        self.exit_code = 128 + (signum or signal.SIGTERM)
+
+
+def _slow_for_tests() -> None:
+    """LONGRECIPE_TEST_SLOW_ROW=S sleeps S seconds before each row (the
+    tests' deliberately slow step); LONGRECIPE_TEST_RAISE_RANK=R makes rank
+    R raise at its first row."""
+    if os.environ.get("LONGRECIPE_TEST_RAISE_RANK") == os.environ.get("RANK", "0"):
+        raise RuntimeError("test failure injected by LONGRECIPE_TEST_RAISE_RANK")
+    slow = float(os.environ.get("LONGRECIPE_TEST_SLOW_ROW", "0") or 0)
+    if slow > 0:
+        time.sleep(slow)
 
 
 def save_dtype_of(job) -> str:
@@ -316,14 +487,25 @@ def run(jobs) -> list:
     warnings.filterwarnings("ignore", message=".*torch.distributed is disabled.*")
     warnings.filterwarnings("ignore", message=".*gradient_checkpointing_enable.*")
     old = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    _stop["flag"] = False
-    d = Dist()
+    _stop["flag"], _stop["signal"] = False, 0
+    jobs = [normalize(j) for j in (jobs if isinstance(jobs, list) else [jobs])]
+    d = Dist(group=needs_group(jobs), timeout_s=float(jobs[0]["launch"]["collective_timeout_s"]))
     try:
-        return [_run(normalize(j), d) for j in (jobs if isinstance(jobs, list) else [jobs])]
+        return [_run(j, d) for j in jobs]
     finally:
+        _report_rss(d)
         d.close()
         for sig, h in old.items():
             signal.signal(sig, h)
+
+
+def _report_rss(d: Dist) -> None:
+    """LRRSS {"rank", "peak_rss_mib"} on stdout: this rank's peak resident
+    host memory (the launcher prints them together)."""
+    import resource
+
+    mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print("LRRSS " + json.dumps({"rank": d.rank, "peak_rss_mib": round(mib, 1)}), flush=True)
 
 
 def _settings(job):
@@ -354,14 +536,22 @@ def _run(job: dict, d: Dist) -> dict:
         prec = "bf16" if d.device.type == "cuda" else "fp32"
     attn = pick_attention(la["attn_implementation"], d.device)
     torch.backends.cuda.matmul.allow_tf32 = False
-    lm = load_model(job["from"], attn)
+    # FSDP: built on the meta device and loaded by rank 0 only (wrap).
+    lm = load_model(job["from"], attn, meta=la["sharding"] == "fsdp")
     # Context parallelism: CP groups of consecutive ranks share a row, rows go to the dp groups.
     ring, dp_rank, dp = lrcp.mesh(d.world, d.rank, la["context_parallel"])
     if ring is not None:
         lrcp.enable(lm)
     model = RowLoss(lm, la["ce_chunk_tokens"])
     model.train()
-    model, sharded = wrap(model, job, d)
+    model, sharded = wrap(model, job, d, prec)
+    # bf16 without FSDP (ddp, none): autocast over the fp32 parameters (on
+    # the CPU too: bf16 operands, fp32 accumulation, like the Go trainer's
+    # --precision bf16). Under FSDP the MixedPrecisionPolicy does it.
+    use_autocast = prec == "bf16" and not sharded
+    autocast = torch.autocast(d.device.type, dtype=torch.bfloat16) if use_autocast else nullcontext()
+    if d.rank == 0:
+        _atomic_json(os.path.join(out, LAYOUT), layout_of(model, d, prec, use_autocast))
     params = [p for p in model.parameters() if p.requires_grad]
     named = [(k[len("module."):] if k.startswith("module.") else k, p) for k, p in model.named_parameters()]
     named = [(k[len("lm."):] if k.startswith("lm.") else k, p) for k, p in named]
@@ -379,6 +569,7 @@ def _run(job: dict, d: Dist) -> dict:
             raise StageError(f"{ck} was made with other data ({old.get('data_rows')} rows, fingerprint {old.get('data_sample')}; now {n}, {sample}); use --force to continue anyway")
         if old["step"] > steps:
             raise StageError(f"{ck} is at step {old['step']}, beyond steps {steps}")
+        verify_checkpoint(ck, d)
         load_checkpoint(ck, model, opt)
         for k in ("step", "tokens", "elapsed_s", "metrics_bytes"):
             st[k] = old[k]
@@ -405,17 +596,23 @@ def _run(job: dict, d: Dist) -> dict:
         save_checkpoint(out, model, opt, st, d)
 
     every = int(job.get("checkpoint_every") or 0)
-    # bf16: autocast over fp32 master weights (on the CPU too: bf16 operands,
-    # fp32 accumulation, like the Go trainer's --precision bf16).
-    autocast = torch.autocast(d.device.type, dtype=torch.bfloat16) if prec == "bf16" else nullcontext()
+
+    def stop_here():
+        """All ranks agree to stop (one small all-reduce): checkpoint the
+        state at the start of this step (the weights are not yet updated, a
+        partial step's gradients are dropped) and exit."""
+        if d.sum_([1.0 if _stop["flag"] else 0.0])[0] == 0:
+            return
+        if last_ck != st["step"]:
+            checkpoint_now()
+        raise Interrupted(f"interrupted at step {st['step']} (checkpoint written; rerun the same command to resume)",
+                          _stop["signal"])
+
     run_start, elapsed0 = time.time(), st["elapsed_s"]
     last_loss = float("nan")
     last_ck = st["step"] if old is not None else -1
     while st["step"] < steps:
-        if d.sum_([1.0 if _stop["flag"] else 0.0])[0] > 0:
-            if last_ck != st["step"]:
-                checkpoint_now()
-            raise StageError(f"interrupted at step {st['step']} (checkpoint written; rerun the same command to resume)")
+        stop_here()
         t0 = time.time()
         opt.zero_grad(set_to_none=False)
         loss_sum, n_pred, n_tok = 0.0, 0, 0
@@ -423,6 +620,9 @@ def _run(job: dict, d: Dist) -> dict:
         mine = list(range(dp_rank, rows_per_step, dp))
         passes = (rows_per_step + dp - 1) // dp
         for k in range(passes):
+            if k > 0:
+                stop_here()  # between micro-batches: a stop waits for one row, not a whole step
+            _slow_for_tests()
             j = mine[k] if k < len(mine) else None
             r = ds.row((base + (j if j is not None else 0)) % n)
             tg = targets_of(r.input_ids, r.loss_mask)

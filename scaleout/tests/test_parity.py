@@ -101,32 +101,28 @@ def test_two_processes_fsdp_equal_go(lr, go_runs, models, shards, work):
 
 
 def test_kill9_resumes_to_the_same_weights(models, shards, work, torch1_runs):
-    """A forked copy of this process (torch already imported, so no start-up
-    cost) trains with a checkpoint every step and is killed with SIGKILL
-    after its third step; rerunning the same job resumes and ends with the
+    """A separate process (a fork would break autograd's threads) trains
+    with a checkpoint every step, its rows slowed down, and is killed with
+    SIGKILL after its third step; rerunning the same job resumes and ends with the
     same weights, bit for bit, as the uninterrupted run."""
     o = str(work / "kill9")
     j = job(models["llama"], shards, o)
     j["checkpoint_every"] = 1
     metrics_path = os.path.join(o, "metrics.jsonl")
-    pid = os.fork()
-    if pid == 0:  # child: train until killed
-        try:
-            torch.set_num_threads(1)
-            with open(os.devnull, "w") as null:
-                os.dup2(null.fileno(), 1)
-                os.dup2(null.fileno(), 2)
-            trainer.run(j)
-        finally:
-            os._exit(0)
+    path = str(work / "kill9-job.json")
+    with open(path, "w") as f:
+        json.dump(j, f)
+    env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "scaleout"), "OMP_NUM_THREADS": "1",
+           "LONGRECIPE_TEST_SLOW_ROW": "0.2"}  # time to be killed after step 3
+    p = subprocess.Popen([sys.executable, "-m", "longrecipe_torch", "train", "--job", path], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline:
         if os.path.exists(metrics_path) and len(open(metrics_path).read().splitlines()) >= 3:
             break
         time.sleep(0.01)
-    os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
-    assert os.WIFSIGNALED(status), "the run ended before it could be killed"
+    p.kill()
+    assert p.wait() == -signal.SIGKILL, "the run ended before it could be killed"
     assert not os.path.exists(os.path.join(o, "model.safetensors"))
     assert len(open(metrics_path).read().splitlines()) < 5
     res = trainer.run(j)[0]
