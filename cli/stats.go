@@ -67,22 +67,31 @@ func runStats(ctx context.Context, env *Env, args []string) error {
 		}
 		rep.Datasets = append(rep.Datasets, s)
 	}
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode stats: %w", err)
-	}
-	b = append(b, '\n')
-	if *output == "-" {
-		if _, err := env.Stdout.Write(b); err != nil {
-			return fmt.Errorf("write stats: %w", err)
-		}
-	} else if err := atomicfile.WriteFile(*output, b); err != nil {
+	if err := writeStatsJSON(env, *output, rep); err != nil {
 		return err
 	}
 	if *pngDir != "" {
 		if err := shards.WriteCharts(*pngDir, rep.Datasets); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// writeStatsJSON writes rep as indented JSON to output (- for stdout;
+// a file is written atomically).
+func writeStatsJSON(env *Env, output string, rep statsReport) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode stats: %w", err)
+	}
+	b = append(b, '\n')
+	if output == "-" {
+		if _, err := env.Stdout.Write(b); err != nil {
+			return fmt.Errorf("write stats: %w", err)
+		}
+	} else if err := atomicfile.WriteFile(output, b); err != nil {
+		return err
 	}
 	return nil
 }
