@@ -17,7 +17,7 @@
 // kill them 30 s later): they checkpoint before their next row and exit
 // 143; the launcher waits two minutes plus three of the longest steps
 // seen, then kills them. Before anything starts, Train refuses more ranks
-// per node than the host has GPUs (or CPU cores without GPUs). The Python
+// per node than the host has GPUs (or two per CPU core without GPUs). The Python
 // side comes from $LONGRECIPE_ROOT/scaleout (developer override) or from
 // the copy embedded in the binary (package scaleout), unpacked into the
 // cache on first use; the ranks' peak RSS is printed at the end.

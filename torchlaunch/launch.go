@@ -210,8 +210,13 @@ var localDevices = func() (gpus, cores int) {
 	return gpus, cores
 }
 
+// CPURanksPerCore bounds the gloo ranks per CPU core on a host without GPUs.
+const CPURanksPerCore = 2
+
 // CheckDevices refuses more processes per node than this host has devices:
-// one rank per GPU, or per CPU core on a host without GPUs. It runs before
+// one rank per GPU, or on a host without GPUs at most CPURanksPerCore ranks
+// per CPU core (gloo ranks may share a core, as the CPU tests of a 2 × 2
+// context-parallel layout do on two cores, but not without bound). It runs before
 // any process starts (a launch file asking for 100000 ranks must not fork
 // them).
 func CheckDevices(l Launch) error {
@@ -220,8 +225,8 @@ func CheckDevices(l Launch) error {
 	switch {
 	case gpus > 0 && l.NprocPerNode > gpus:
 		return fmt.Errorf("nproc_per_node %d: this host has %d GPU(s); one rank per GPU at most", l.NprocPerNode, gpus)
-	case gpus == 0 && l.NprocPerNode > cores:
-		return fmt.Errorf("nproc_per_node %d: this host has no GPU and %d CPU cores; one rank per core at most", l.NprocPerNode, cores)
+	case gpus == 0 && l.NprocPerNode > CPURanksPerCore*cores:
+		return fmt.Errorf("nproc_per_node %d: this host has no GPU and %d CPU cores; %d ranks per core at most", l.NprocPerNode, cores, CPURanksPerCore)
 	}
 	return nil
 }

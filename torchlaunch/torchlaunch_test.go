@@ -241,7 +241,8 @@ func TestCheckDevices(t *testing.T) {
 		err                string
 	}{
 		{0, 2, 2, ""},
-		{0, 2, 3, "no GPU and 2 CPU cores"},
+		{0, 2, 4, ""},
+		{0, 2, 5, "no GPU and 2 CPU cores"},
 		{0, 2, 100000, "nproc_per_node 100000"},
 		{8, 2, 8, ""},
 		{8, 2, 9, "8 GPU(s)"},
