@@ -14,7 +14,6 @@ import (
 	"github.com/longrecipe/longrecipe/internal/lines"
 	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/internal/progress"
-	"github.com/longrecipe/longrecipe/model"
 )
 
 func init() {
@@ -25,7 +24,7 @@ func init() {
 	})
 }
 
-const scoreUsage = "score --model DIR --input F.jsonl --output F.jsonl [--max-tokens N] [--force]"
+const scoreUsage = "score --model DIR --input F.jsonl --output F.jsonl [--max-tokens N] [--backend go|torch [--device cpu|cuda|auto]] [--force]"
 
 // scoreRow is one input line of score.
 type scoreRow struct {
@@ -54,6 +53,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	maxTokens := fs.Int("max-tokens", 0, "longest row accepted, in tokens (0: 4 × the model's max_position_embeddings)")
 	force := fs.Bool("force", false, "replace an existing output file")
 	prec := precisionFlag(fs)
+	bk := addBackendFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -63,18 +63,33 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	if *modelDir == "" || *input == "" || *output == "" {
 		return usageErrorf("--model, --input and --output are required")
 	}
+	if err := bk.check(); err != nil {
+		return err
+	}
 	if *maxTokens < 0 {
 		return usageErrorf("--max-tokens %d: want >= 0", *maxTokens)
 	}
 	if err := checkWrite("score", *output, *force, *input, *modelDir); err != nil {
 		return err
 	}
-	m, err := loadModel(ctx, *modelDir, *prec)
-	if err != nil {
-		return err
+	var m logProber
+	var window int
+	if *bk.backend == "torch" {
+		ts, w, err := bk.torchScorer(ctx, *modelDir)
+		if err != nil {
+			return err
+		}
+		defer ts.Close()
+		m, window = ts, w
+	} else {
+		gm, err := loadModel(ctx, *modelDir, *prec)
+		if err != nil {
+			return err
+		}
+		m, window = gm, gm.Cfg.MaxPositionEmbeddings
 	}
 	if *maxTokens == 0 {
-		*maxTokens = 4 * m.Cfg.MaxPositionEmbeddings
+		*maxTokens = 4 * window
 	}
 	in, name, total, closeIn, err := openInput(env, *input)
 	if err != nil {
@@ -116,9 +131,15 @@ func openInput(env *Env, input string) (io.Reader, string, int64, func(), error)
 	return f, input, size, func() { f.Close() }, nil
 }
 
+// logProber gives next-token log-probabilities (the Go model or the torch
+// worker).
+type logProber interface {
+	LogProbs(tokens, positions []int32) ([]float32, error)
+}
+
 // scorer scores the rows of one input.
 type scorer struct {
-	m         *model.Model
+	m         logProber
 	name      string // input name, for messages
 	maxTokens int
 	bar       *progress.Bar
