@@ -151,38 +151,97 @@ func (s *Scorer) LogProbs(tokens, positions []int32) ([]float32, error) {
 // LogProbsChunked is LogProbs with the prompt prefilled in chunks of chunk
 // tokens (0: the worker's --chunk).
 func (s *Scorer) LogProbsChunked(tokens, positions []int32, chunk int) ([]float32, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.dead != nil {
-		return nil, s.dead
+	var resp struct {
+		LogProbs []float32 `json:"logprobs"`
 	}
-	req, err := json.Marshal(struct {
+	err := s.call(struct {
 		Op        string  `json:"op"`
 		Tokens    []int32 `json:"tokens"`
 		Positions []int32 `json:"positions,omitempty"`
 		Chunk     int     `json:"chunk,omitempty"`
-	}{"logprobs", tokens, positions, chunk})
+	}{"logprobs", tokens, positions, chunk}, &resp)
 	if err != nil {
 		return nil, err
-	}
-	var resp struct {
-		LogProbs []float32 `json:"logprobs"`
-		Error    string    `json:"error"`
-	}
-	if _, err = s.in.Write(append(req, '\n')); err == nil {
-		err = s.read(&resp)
-	}
-	if err != nil {
-		s.dead = s.fail(nil, err)
-		return nil, s.dead
-	}
-	if resp.Error != "" {
-		return nil, fmt.Errorf("torch scorer for %s: %s", s.model, resp.Error)
 	}
 	if len(resp.LogProbs) != max(0, len(tokens)-1) {
 		return nil, fmt.Errorf("torch scorer for %s: %d log-probabilities for %d tokens", s.model, len(resp.LogProbs), len(tokens))
 	}
 	return resp.LogProbs, nil
+}
+
+// ContinuationLogProbs scores each continuation after prompt, the prompt
+// prefilled once (eval.ContinuationScorer).
+func (s *Scorer) ContinuationLogProbs(prompt []int32, conts [][]int32) ([][]float32, error) {
+	var resp struct {
+		LogProbs [][]float32 `json:"logprobs"`
+	}
+	err := s.call(struct {
+		Op     string    `json:"op"`
+		Prompt []int32   `json:"prompt"`
+		Conts  [][]int32 `json:"conts"`
+	}{"continuations", prompt, conts}, &resp)
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.LogProbs) != len(conts) {
+		return nil, fmt.Errorf("torch scorer for %s: %d scored continuations for %d", s.model, len(resp.LogProbs), len(conts))
+	}
+	return resp.LogProbs, nil
+}
+
+// Generate returns the greedy continuation of prompt, at most maxNew
+// tokens, ending before the first id for which stop is true (the worker
+// generates maxNew tokens; the rest is cut here) (eval.TokenModel).
+func (s *Scorer) Generate(prompt []int32, maxNew int, stop func(id int32) bool) ([]int32, error) {
+	var resp struct {
+		Tokens []int32 `json:"tokens"`
+	}
+	err := s.call(struct {
+		Op     string  `json:"op"`
+		Tokens []int32 `json:"tokens"`
+		MaxNew int     `json:"max_new"`
+	}{"generate", prompt, maxNew}, &resp)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range resp.Tokens {
+		if stop != nil && stop(id) {
+			return resp.Tokens[:i], nil
+		}
+	}
+	return resp.Tokens, nil
+}
+
+// call sends one request and decodes its answer into resp; an answer
+// with an error field is returned as an error naming the model.
+func (s *Scorer) call(req, resp any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dead != nil {
+		return s.dead
+	}
+	data, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	var raw json.RawMessage
+	if _, err = s.in.Write(append(data, '\n')); err == nil {
+		err = s.read(&raw)
+	}
+	if err != nil {
+		s.dead = s.fail(nil, err)
+		return s.dead
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return fmt.Errorf("torch scorer for %s: %w", s.model, err)
+	}
+	if e.Error != "" {
+		return fmt.Errorf("torch scorer for %s: %s", s.model, e.Error)
+	}
+	return json.Unmarshal(raw, resp)
 }
 
 // Close ends the worker (closing its stdin, then killing its process

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -133,5 +134,61 @@ func TestScorerErrors(t *testing.T) {
 	cancel()
 	if _, err := s2.LogProbs([]int32{1, 2, 3}, nil); err == nil {
 		t.Error("cancelled context: the worker still answers")
+	}
+}
+
+// TestScorerContinuationsGenerate: candidates scored from the prompt's
+// KV cache and greedy generation equal the Go engine's (fp32): scores
+// within 1e-4, the same generated ids, cut at the first stop id.
+func TestScorerContinuationsGenerate(t *testing.T) {
+	py := scorerPython(t)
+	dir := testfix.Llama{Layers: 2, Seed: 7}.Write(t, filepath.Join(t.TempDir(), "m"))
+	m, err := model.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := StartScorer(context.Background(), dir, ScorerOptions{Python: py, Device: "cpu", Chunk: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	prompt := []int32{5, 77, 301, 9, 4000, 12, 12, 800, 33, 1024, 7, 2}
+	conts := [][]int32{{10, 11, 12}, {400}, {3999, 1, 2, 3}}
+	want, err := m.ContinuationLogProbs(prompt, conts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ContinuationLogProbs(prompt, conts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range conts {
+		if len(got[i]) != len(want[i]) {
+			t.Fatalf("continuation %d: %d values, want %d", i, len(got[i]), len(want[i]))
+		}
+		for j := range want[i] {
+			if d := math.Abs(float64(got[i][j] - want[i][j])); d > 1e-4 {
+				t.Errorf("continuation %d token %d: torch %v, Go %v", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+	wantIDs, err := m.Generate(prompt, 8, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotIDs, err := s.Generate(prompt, 8, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(gotIDs, wantIDs) || len(gotIDs) != 8 {
+		t.Fatalf("generate: torch %v, Go %v", gotIDs, wantIDs)
+	}
+	stopAt := wantIDs[3]
+	cut, err := s.Generate(prompt, 8, func(id int32) bool { return id == stopAt })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := wantIDs[:slices.Index(wantIDs, stopAt)]; !slices.Equal(cut, want) {
+		t.Errorf("generate with stop %d: %v, want %v", stopAt, cut, want)
 	}
 }

@@ -16,6 +16,13 @@ Protocol: JSON lines, one request on stdin answered by one line on stdout
   (positions optional, default 0..n-1; gaps allowed; an optional "chunk"
   overrides --chunk for this request) is answered with
   {"logprobs": [n-1 floats]}: entry t is log p(tokens[t+1] | tokens[..t]).
+- Request {"op": "continuations", "prompt": [ids...], "conts": [[ids...], ...]}
+  is answered with {"logprobs": [[...], ...]}: entry j of result i is
+  log p(conts[i][j] | prompt, conts[i][:j]); the prompt is prefilled once
+  and each continuation runs from its KV cache (cropped back after each).
+- Request {"op": "generate", "tokens": [ids...], "max_new": N} is answered
+  with {"tokens": [N ids]}: the greedy continuation (the client cuts it at
+  its first stop token).
 - A bad request is answered with {"error": "<one line>"}; the worker keeps
   serving. End of stdin ends the worker.
 
@@ -87,6 +94,70 @@ class Scorer:
         return out.tolist()
 
 
+    def _check(self, tokens):
+        vocab = self.model.config.vocab_size
+        if len(tokens) == 0:
+            raise ValueError("tokens is empty")
+        if any(not (0 <= t < vocab) for t in tokens):
+            raise ValueError(f"a token id is outside the vocabulary [0, {vocab})")
+
+    def _prefill(self, tokens):
+        """Runs tokens at positions 0..n-1 in chunks; returns the cache and
+        the last position's log-probabilities."""
+        from transformers import DynamicCache
+
+        ids = torch.as_tensor(tokens, dtype=torch.long, device=self.device)[None]
+        cache, n = DynamicCache(config=self.model.config), len(tokens)
+        for s in range(0, n, self.chunk):
+            e = min(n, s + self.chunk)
+            r = self.model(input_ids=ids[:, s:e], position_ids=torch.arange(s, e, device=self.device)[None],
+                           attention_mask=torch.ones(1, e, dtype=torch.long, device=self.device),
+                           past_key_values=cache, use_cache=True, logits_to_keep=1)
+            cache, last = r.past_key_values, torch.log_softmax(r.logits[0, -1].float(), dim=-1)
+        return cache, last
+
+    def _step(self, cache, tokens, start):
+        ids = torch.as_tensor(tokens, dtype=torch.long, device=self.device)[None]
+        n = len(tokens)
+        r = self.model(input_ids=ids, position_ids=torch.arange(start, start + n, device=self.device)[None],
+                       attention_mask=torch.ones(1, start + n, dtype=torch.long, device=self.device),
+                       past_key_values=cache, use_cache=True)
+        return r.past_key_values, torch.log_softmax(r.logits[0].float(), dim=-1)
+
+    @torch.no_grad()
+    def continuations(self, prompt, conts) -> list[list[float]]:
+        self._check(prompt)
+        for c in conts:
+            if c:
+                self._check(c)
+        cache, last = self._prefill(prompt)
+        n, out = len(prompt), []
+        for c in conts:
+            if not c:
+                out.append([])
+                continue
+            vals = [float(last[c[0]])]
+            if len(c) > 1:
+                cache, lp = self._step(cache, c[:-1], n)
+                vals += lp.gather(1, torch.as_tensor(c[1:], device=self.device)[:, None])[:, 0].tolist()
+                cache.crop(-(len(c) - 1))  # back to the prompt
+            out.append(vals)
+        return out
+
+    @torch.no_grad()
+    def generate(self, tokens, max_new) -> list[int]:
+        self._check(tokens)
+        cache, last = self._prefill(tokens)
+        out, n = [], len(tokens)
+        for i in range(max(0, int(max_new))):
+            t = int(last.argmax())
+            out.append(t)
+            if i + 1 < max_new:
+                cache, lp = self._step(cache, [t], n + i)
+                last = lp[-1]
+        return out
+
+
 def serve(sc: Scorer, inp, outp) -> None:
     for line in inp:
         line = line.strip()
@@ -94,9 +165,15 @@ def serve(sc: Scorer, inp, outp) -> None:
             continue
         try:
             req = json.loads(line)
-            if req.get("op") != "logprobs":
-                raise ValueError(f"op {req.get('op')!r}: want logprobs")
-            resp = {"logprobs": sc.logprobs(req["tokens"], req.get("positions"), req.get("chunk"))}
+            op = req.get("op")
+            if op == "logprobs":
+                resp = {"logprobs": sc.logprobs(req["tokens"], req.get("positions"), req.get("chunk"))}
+            elif op == "continuations":
+                resp = {"logprobs": sc.continuations(req["prompt"], req["conts"])}
+            elif op == "generate":
+                resp = {"tokens": sc.generate(req["tokens"], req["max_new"])}
+            else:
+                raise ValueError(f"op {op!r}: want logprobs, continuations or generate")
         except (ValueError, KeyError, TypeError, RuntimeError) as e:
             resp = {"error": " ".join(f"{type(e).__name__}: {e}".split())}
         outp.write(json.dumps(resp) + "\n")
