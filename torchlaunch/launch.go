@@ -13,6 +13,13 @@
 // Rerunning the same job resumes from OUTPUT/checkpoints. Cancelling ctx
 // sends SIGINT (one process) or SIGTERM (launcher and ranks): the ranks
 // checkpoint at the next step boundary and exit.
+//
+// It also runs the model calls of score and eval on PyTorch: StartScorer
+// starts scaleout/longrecipe_torch/worker.py once per model, in its own
+// process group (killed when the context is cancelled), and Scorer speaks
+// JSON lines to it — logprobs, continuations (candidates scored from the
+// prompt's KV cache) and generate requests; the protocol is in the
+// worker's docstring and docs/gpu.md.
 package torchlaunch
 
 import (
