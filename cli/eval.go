@@ -54,6 +54,7 @@ type evalFlags struct {
 	seed                                                                                *uint64
 	force                                                                               *bool
 	endpointTimeout                                                                     *time.Duration
+	bk                                                                                  backendFlags
 }
 
 func runEval(ctx context.Context, env *Env, args []string) error {
@@ -151,6 +152,7 @@ func parseEvalFlags(env *Env, args []string) (*evalFlags, []string, error) {
 		endpointRetries: fs.Int("endpoint-retries", 3, "retries of a failed request (network errors, timeouts, HTTP 429 and 5xx)"),
 		parallel:        fs.Int("parallel", 0, "prompts (and perplexity sequences) answered at once: the engine runs that many copies of the model sharing its weights, the machine's threads split among them (helps small models, whose passes do not keep every core busy); a server gets that many requests at once (0: for the engine one per thread for models up to 50M parameters, else 1; for a server 1)"),
 		compare:         fs.String("compare", "", "compare results directories: --compare DIR1 DIR2 ..."),
+		bk:              addBackendFlags(fs),
 	}
 	var rest []string
 	for {
@@ -172,6 +174,9 @@ func parseEvalFlags(env *Env, args []string) (*evalFlags, []string, error) {
 // options checks the flags of an evaluation and returns its settings.
 func (f *evalFlags) options() (eval.Options, error) {
 	var opt eval.Options
+	if err := f.bk.check(); err != nil {
+		return opt, err
+	}
 	switch {
 	case *f.modelDir == "" && *f.endpoint == "":
 		return opt, usageErrorf("--model or --endpoint is required")
@@ -252,6 +257,14 @@ func (f *evalFlags) runFolder(ctx context.Context, opt eval.Options) (*eval.Resu
 	s, err := folder.Open(*f.modelDir, folder.Options{Tokenizer: *f.tokPath, Haystack: *f.haystack, PPLText: *f.pplText, PPLWindow: *f.pplWindow, Name: *f.name, Precision: prec})
 	if err != nil {
 		return nil, err
+	}
+	if *f.bk.backend == "torch" { // the same engine, its model calls on the torch worker
+		ts, _, err := f.bk.torchScorer(ctx, *f.modelDir)
+		if err != nil {
+			return nil, err
+		}
+		defer ts.Close()
+		s.Engine.Model, s.Engine.Fork = ts, nil
 	}
 	return s.Run(ctx, opt)
 }

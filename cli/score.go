@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/longrecipe/longrecipe/model"
 	"io"
 	"math"
 
@@ -15,7 +16,6 @@ import (
 	"github.com/longrecipe/longrecipe/internal/lines"
 	"github.com/longrecipe/longrecipe/internal/paths"
 	"github.com/longrecipe/longrecipe/internal/progress"
-	"github.com/longrecipe/longrecipe/model"
 )
 
 func init() {
@@ -26,7 +26,7 @@ func init() {
 	})
 }
 
-const scoreUsage = "score --model DIR --input F.jsonl --output F.jsonl [--max-tokens N] [--force]"
+const scoreUsage = "score --model DIR --input F.jsonl --output F.jsonl [--max-tokens N] [--backend go|torch [--device cpu|cuda|auto]] [--force]"
 
 // scoreRow is one input line of score.
 type scoreRow struct {
@@ -56,6 +56,7 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	maxTokens := fs.Int("max-tokens", 0, "longest row accepted, in tokens (0: the longest whose scoring fits in the available memory)")
 	force := fs.Bool("force", false, "replace an existing output file")
 	prec := precisionFlag(fs)
+	bk := addBackendFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -65,17 +66,33 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	if *modelDir == "" || *input == "" || *output == "" {
 		return usageErrorf("--model, --input and --output are required")
 	}
+	if err := bk.check(); err != nil {
+		return err
+	}
 	if *maxTokens < 0 {
 		return usageErrorf("--max-tokens %d: want >= 0", *maxTokens)
 	}
 	if err := checkWrite("score", *output, *force, *input, *modelDir); err != nil {
 		return err
 	}
-	m, err := loadModel(ctx, *modelDir, *prec)
-	if err != nil {
-		return err
+	var m logProber
+	var gm *model.Model // the Go model (nil on the torch backend), for the memory bound
+	var window int
+	if *bk.backend == "torch" {
+		ts, w, err := bk.torchScorer(ctx, *modelDir)
+		if err != nil {
+			return err
+		}
+		defer ts.Close()
+		m, window = ts, w
+	} else {
+		var err error
+		if gm, err = loadModel(ctx, *modelDir, *prec); err != nil {
+			return err
+		}
+		m, window = gm, gm.Cfg.MaxPositionEmbeddings
 	}
-	sc := &scorer{m: m, maxTokens: *maxTokens, avail: hf.MemAvailable()}
+	sc := &scorer{m: m, gm: gm, window: window, maxTokens: *maxTokens, avail: hf.MemAvailable()}
 	if err := sc.setLimit(); err != nil {
 		return err
 	}
@@ -119,11 +136,19 @@ func openInput(env *Env, input string) (io.Reader, string, int64, func(), error)
 	return f, input, size, func() { f.Close() }, nil
 }
 
+// logProber gives next-token log-probabilities (the Go model or the torch
+// worker).
+type logProber interface {
+	LogProbs(tokens, positions []int32) ([]float32, error)
+}
+
 // scorer scores the rows of one input.
 type scorer struct {
-	m         *model.Model
-	name      string // input name, for messages
-	maxTokens int    // longest row (--max-tokens, or the memory bound)
+	m         logProber
+	gm        *model.Model // the Go model behind m; nil for the torch worker
+	window    int          // the model's max_position_embeddings
+	name      string       // input name, for messages
+	maxTokens int          // longest row (--max-tokens, or the memory bound)
 	// avail is the memory available for scoring (0: unknown); byMemory
 	// says that maxTokens is the memory bound, not --max-tokens.
 	avail    int64
@@ -145,19 +170,26 @@ func (s *scorer) limitName() string {
 
 // rowBytes estimates the memory scoring a row of n tokens needs.
 func (s *scorer) rowBytes(n int) int64 {
-	return s.m.InferBytes(n) + int64(n)*scoreRowBytesPerToken
+	return s.gm.InferBytes(n) + int64(n)*scoreRowBytesPerToken
 }
 
 // setLimit fills maxTokens when --max-tokens was not given: the longest
 // row whose scoring (rowBytes, linear in its length) fits in the
 // available memory, so a base model can be scored well beyond its window.
-// Where the available memory is unknown, 4 × the window.
+// Where the available memory is unknown, 4 × the window. The torch
+// worker prefills in chunks on its own device, whose memory is its limit
+// (an out-of-memory there is the worker's one-line error), so rows for it
+// are capped only by the longest position a config may hold.
 func (s *scorer) setLimit() error {
 	if s.maxTokens > 0 {
 		return nil
 	}
+	if s.gm == nil {
+		s.maxTokens = hf.MaxPositions
+		return nil
+	}
 	if s.avail <= 0 {
-		s.maxTokens = 4 * s.m.Cfg.MaxPositionEmbeddings
+		s.maxTokens = 4 * s.window
 		return nil
 	}
 	fixed, per := s.rowBytes(0), s.rowBytes(1)-s.rowBytes(0)

@@ -53,7 +53,7 @@ func TestScoreMemoryLimit(t *testing.T) {
 		{avail: 64 << 20, maxTokens: -1},
 		{avail: 1 << 10, wantErr: "not enough to score even a 2-token row"},
 	} {
-		s := &scorer{m: m, avail: tc.avail}
+		s := &scorer{m: m, gm: m, window: m.Cfg.MaxPositionEmbeddings, avail: tc.avail}
 		err := s.setLimit()
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {

@@ -21,4 +21,11 @@
 // side comes from $LONGRECIPE_ROOT/scaleout (developer override) or from
 // the copy embedded in the binary (package scaleout), unpacked into the
 // cache on first use; the ranks' peak RSS is printed at the end.
+//
+// It also runs the model calls of score and eval on PyTorch: StartScorer
+// starts scaleout/longrecipe_torch/worker.py once per model, in its own
+// process group (killed when the context is cancelled), and Scorer speaks
+// JSON lines to it — logprobs, continuations (candidates scored from the
+// prompt's KV cache) and generate requests; the protocol is in the
+// worker's docstring and docs/gpu.md.
 package torchlaunch
