@@ -35,9 +35,9 @@
 // wording (eval.HeldOutWording, eval.RULERWording). The model can learn
 // to look back and copy from them; whether it then answers a prompt
 // worded differently is what the evaluation measures. Models built
-// before this rule (the shipped model up to issue 15) saw PoSE's passkey
-// and RULER's needle wording in training; eval's default wording is
-// held out from both.
+// before this rule (the shipped models before issue 23's rebuild) saw
+// PoSE's passkey and RULER's needle wording in training; eval's default
+// wording is held out from both.
 //
 // A build records what each phase trained on in data-manifest.json
 // (DataManifest: GeneratorVersion, seeds, row counts and a SHA-256 of the

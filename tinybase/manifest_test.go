@@ -1,7 +1,9 @@
 package tinybase
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -110,6 +112,22 @@ func TestShippedDataManifest(t *testing.T) {
 	}
 	for _, p := range checkRows(t, m, regenerated(t)) {
 		t.Error(p)
+	}
+	// The shipped model is what the default options build: its build
+	// record holds the defaults (the output folder aside), so that
+	// "longrecipe tinybase --output DIR" rebuilds it.
+	b, err := os.ReadFile("shipped/build.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info BuildInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		t.Fatal(err)
+	}
+	got, want := info.Options, DefaultOptions()
+	got.Output = ""
+	if got != want {
+		t.Errorf("shipped/build.json options %+v, the defaults are %+v", got, want)
 	}
 }
 
