@@ -314,7 +314,7 @@ func children(ppid int) []int {
 		if err != nil || pid == ppid {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		b, err := paths.ReadRegular(filepath.Join("/proc", e.Name(), "stat"))
 		if err != nil {
 			continue
 		}
