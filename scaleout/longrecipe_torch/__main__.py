@@ -7,7 +7,8 @@ import sys
 
 def _error(msg: str) -> None:
     rank = os.environ.get("RANK", "0")
-    print(f"LRERROR rank={rank}: {msg}", file=sys.stderr, flush=True)
+    sys.stderr.write(f"LRERROR rank={rank}: {msg}\n")  # one write: ranks share the pipe
+    sys.stderr.flush()
 
 
 def first_cause(e: BaseException) -> BaseException:

@@ -36,6 +36,16 @@ class StageError(RuntimeError):
     """A failure with a one-line message for the user."""
 
 
+def emit(line: str, stream=None) -> None:
+    """Writes one protocol line (LRMETRIC, LRRESULT, LRRSS, LRERROR) with a
+    single write call. The ranks share torchrun's stdout and stderr pipes and
+    run unbuffered (python -u), where print writes the text and its newline
+    separately, so two ranks' lines could interleave; one write of at most
+    PIPE_BUF (4096) bytes to a pipe is atomic."""
+    stream = stream or sys.stdout
+    stream.write(line + "\n")
+    stream.flush()
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -505,7 +515,7 @@ def _report_rss(d: Dist) -> None:
     import resource
 
     mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print("LRRSS " + json.dumps({"rank": d.rank, "peak_rss_mib": round(mib, 1)}), flush=True)
+    emit("LRRSS " + json.dumps({"rank": d.rank, "peak_rss_mib": round(mib, 1)}))
 
 
 def _settings(job):
@@ -671,7 +681,7 @@ def _run(job: dict, d: Dist) -> dict:
         if mf is not None:
             mf.write((json.dumps(m) + "\n").encode())
             mf.flush()
-            print("LRMETRIC " + json.dumps({**m, "total_steps": steps}), flush=True)
+            emit("LRMETRIC " + json.dumps({**m, "total_steps": steps}))
         if st["step"] == steps or (every > 0 and st["step"] % every == 0):
             checkpoint_now()
             last_ck = st["step"]
@@ -684,5 +694,5 @@ def _run(job: dict, d: Dist) -> dict:
     res = {"resumed_from": resumed_from, "steps": st["step"], "last_loss": last_loss if math.isfinite(last_loss) else None, "tokens": st["tokens"],
            "elapsed_s": st["elapsed_s"]}
     if d.rank == 0:
-        print("LRRESULT " + json.dumps(res), flush=True)
+        emit("LRRESULT " + json.dumps(res))
     return res
