@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/longrecipe/longrecipe/internal/testfix"
+	"github.com/longrecipe/longrecipe/torchlaunch"
 	"math"
 	"path/filepath"
 	"slices"
@@ -14,7 +16,7 @@ import (
 // within 1e-4 and so the same ranking — and its perplexity-by-position
 // buckets are within 1e-4 relative.
 func TestEvalTorchBackend(t *testing.T) {
-	py := torchPython(t)
+	py := testfix.TorchPython(t, torchlaunch.CachedPython)
 	dir := evalModel(t)
 	root := t.TempDir()
 	common := []string{"--model", dir, "--tasks", "passkey,ppl", "--lengths", "512", "--depths", "0,1", "--samples", "1",

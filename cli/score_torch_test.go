@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"github.com/longrecipe/longrecipe/internal/testfix"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,31 +12,11 @@ import (
 	"github.com/longrecipe/longrecipe/torchlaunch"
 )
 
-// torchPython returns the pinned Python environment, skipping the test
-// when there is none (failing under CI=true).
-func torchPython(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: no Python")
-	}
-	py := os.Getenv("LONGRECIPE_PYTHON")
-	if py == "" {
-		py = torchlaunch.CachedPython()
-	}
-	if py == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but no Python environment (bash scripts/pyenv.sh, or set LONGRECIPE_PYTHON)")
-		}
-		t.Skip("no cached Python environment (bash scripts/pyenv.sh)")
-	}
-	return py
-}
-
 // TestScoreTorchBackend: score --backend torch writes the same rows as
 // score --precision fp32 (Go) within 1e-4 per token, gapped positions
 // included; a bad --backend or --device is a command-line error (exit 2).
 func TestScoreTorchBackend(t *testing.T) {
-	py := torchPython(t)
+	py := testfix.TorchPython(t, torchlaunch.CachedPython)
 	dir := initTiny(t, 50, "f32")
 	tmp := t.TempDir()
 	in := filepath.Join(tmp, "in.jsonl")

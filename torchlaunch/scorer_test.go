@@ -3,7 +3,6 @@ package torchlaunch
 import (
 	"context"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,32 +12,12 @@ import (
 	"github.com/longrecipe/longrecipe/model"
 )
 
-// scorerPython returns the pinned environment's interpreter, skipping the
-// test when there is none (failing under CI=true).
-func scorerPython(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: no Python")
-	}
-	py := os.Getenv("LONGRECIPE_PYTHON")
-	if py == "" {
-		py = CachedPython()
-	}
-	if py == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but no Python environment (bash scripts/pyenv.sh, or set LONGRECIPE_PYTHON)")
-		}
-		t.Skip("no cached Python environment (bash scripts/pyenv.sh)")
-	}
-	return py
-}
-
 // TestScorerParity: the torch worker's log-probabilities equal the Go
 // engine's (fp32) within 1e-4 per token, on tiny untied and tied Llamas,
 // with gapped position ids, whole and prefilled in chunks through the KV
 // cache.
 func TestScorerParity(t *testing.T) {
-	py := scorerPython(t)
+	py := testfix.TorchPython(t, CachedPython)
 	tokens := make([]int32, 40)
 	gapped := make([]int32, 40)
 	for i := range tokens {
@@ -94,7 +73,7 @@ func TestScorerParity(t *testing.T) {
 // torch has none, a bad request (the worker keeps serving), a worker that
 // dies, and a cancelled context — one-line errors naming the model.
 func TestScorerErrors(t *testing.T) {
-	py := scorerPython(t)
+	py := testfix.TorchPython(t, CachedPython)
 	ctx := context.Background()
 	bad := t.TempDir()
 	testfix.WriteFile(t, filepath.Join(bad, "config.json"), []byte(`{"model_type": "gpt2"}`))
@@ -141,7 +120,7 @@ func TestScorerErrors(t *testing.T) {
 // KV cache and greedy generation equal the Go engine's (fp32): scores
 // within 1e-4, the same generated ids, cut at the first stop id.
 func TestScorerContinuationsGenerate(t *testing.T) {
-	py := scorerPython(t)
+	py := testfix.TorchPython(t, CachedPython)
 	dir := testfix.Llama{Layers: 2, Seed: 7}.Write(t, filepath.Join(t.TempDir(), "m"))
 	m, err := model.Load(dir)
 	if err != nil {

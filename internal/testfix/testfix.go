@@ -184,3 +184,26 @@ func TrainRows(t testing.TB, path string, n, length, vocab int) string {
 	WriteFile(t, path, []byte(sb.String()))
 	return path
 }
+
+// TorchPython returns the interpreter of the pinned Python environment for
+// a test that drives the torch side: $LONGRECIPE_PYTHON, else cached() (the
+// caller passes torchlaunch.CachedPython, which this package cannot
+// import). With none the test is skipped, or fails under CI=true; -short
+// skips it.
+func TorchPython(t testing.TB, cached func() string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no Python")
+	}
+	py := os.Getenv("LONGRECIPE_PYTHON")
+	if py == "" {
+		py = cached()
+	}
+	if py == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but no Python environment (bash scripts/pyenv.sh, or set LONGRECIPE_PYTHON)")
+		}
+		t.Skip("no cached Python environment (bash scripts/pyenv.sh)")
+	}
+	return py
+}
